@@ -1,0 +1,562 @@
+#include "core/broker.h"
+
+#include <algorithm>
+#include <map>
+#include <utility>
+
+#include "core/check.h"
+
+namespace aipool {
+namespace {
+
+// Timer ids carry what they are for in their top bits and the TaskID or JobId in
+// the rest, so no table of timers is needed and a stale firing is recognised by
+// looking the target up (TIME-4).
+constexpr int kTimerKindShift = 60;
+constexpr std::uint64_t kTimerTargetMask = (std::uint64_t{1} << kTimerKindShift) - 1;
+enum class TimerKind : std::uint64_t { kAttempt = 1, kDeadline = 2, kReclaim = 3 };
+
+TimerId timer_id(TimerKind kind, std::uint64_t target) {
+  return (static_cast<std::uint64_t>(kind) << kTimerKindShift) | (target & kTimerTargetMask);
+}
+
+// Compares secrets in time that does not depend on where they differ.
+bool same_secret(std::string_view given, std::string_view expected) {
+  unsigned diff = given.size() == expected.size() ? 0U : 1U;
+  const std::size_t n = std::max(given.size(), expected.size());
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto a = static_cast<unsigned char>(i < given.size() ? given[i] : 0);
+    const auto b = static_cast<unsigned char>(i < expected.size() ? expected[i] : 0);
+    diff |= static_cast<unsigned>(a ^ b);
+  }
+  return diff == 0;
+}
+
+std::string seconds_text(Micros micros) {
+  const Micros whole = micros / kMicrosPerSecond;
+  const Micros millis = (micros % kMicrosPerSecond) / 1000;
+  std::string out = std::to_string(whole);
+  if (millis != 0) {
+    std::string frac = std::to_string(millis);
+    out += '.';
+    out.append(3 - frac.size(), '0');
+    out += frac;
+    while (out.back() == '0') out.pop_back();
+  }
+  return out + " s";
+}
+
+}  // namespace
+
+std::string_view job_status_name(JobStatus status) {
+  switch (status) {
+    case JobStatus::kOk: return "ok";
+    case JobStatus::kNoWorker: return "no worker";
+    case JobStatus::kQueueFull: return "queue full";
+    case JobStatus::kAllFailed: return "all workers failed";
+    case JobStatus::kDeadline: return "deadline";
+    case JobStatus::kCancelled: return "cancelled";
+  }
+  return "?";
+}
+
+std::string_view report_verdict_name(ReportVerdict verdict) {
+  switch (verdict) {
+    case ReportVerdict::kAccepted: return "accepted";
+    case ReportVerdict::kUnauthorized: return "unauthorized";
+    case ReportVerdict::kUnknownTask: return "unknown task";
+    case ReportVerdict::kWrongWorker: return "wrong worker";
+    case ReportVerdict::kEnded: return "ended";
+    case ReportVerdict::kLateReleased: return "late, slot released";
+  }
+  return "?";
+}
+
+// DET-2: marks the Broker busy for the length of a public call; a second entry
+// while busy is a callback re-entering the core, which is a bug.
+class Broker::Entry {
+ public:
+  explicit Entry(Broker& broker) : broker_(broker) {
+    AIPOOL_CHECK(!broker.inside_, "Broker re-entered from a seam or a callback (DET-2)");
+    broker.inside_ = true;
+  }
+  ~Entry() { broker_.inside_ = false; }
+  Entry(const Entry&) = delete;
+  Entry& operator=(const Entry&) = delete;
+
+ private:
+  Broker& broker_;
+};
+
+Broker::Broker(BrokerConfig config, Clock& clock, WorkerTransport& transport)
+    : config_(std::move(config)), clock_(clock), transport_(transport) {
+  AIPOOL_CHECK(!config_.secret.empty(), "Broker needs a non-empty secret");
+  AIPOOL_CHECK(config_.attempt_timeout > 0, "attempt_timeout must be positive");
+  AIPOOL_CHECK(config_.job_deadline > 0, "job_deadline must be positive");
+  AIPOOL_CHECK(config_.slot_reclaim > 0, "slot_reclaim must be positive");
+  if (config_.model_list) {
+    // Listed keys are interned up front so that views report them with their prices.
+    for (const ModelOffer& offer : *config_.model_list) pool_.intern_key(offer.key);
+    wait_.resize(pool_.key_count());
+  }
+}
+
+const ModelOffer* Broker::offer_for(const Key& key) const {
+  if (!config_.model_list) return nullptr;
+  for (const ModelOffer& offer : *config_.model_list) {
+    if (offer.key == key) return &offer;
+  }
+  return nullptr;
+}
+
+// ---------------------------------------------------------------- workers
+
+JoinResult Broker::worker_joined(const JoinRequest& request) {
+  Entry entry(*this);
+  JoinResult result;
+  if (!same_secret(request.secret, config_.secret)) {
+    result.verdict = JoinVerdict::kInvalidSecret;
+    result.message = "invalid secret";
+    return result;
+  }
+  if (pool_.id_ever_used(request.id)) {
+    result.verdict = JoinVerdict::kIdReused;
+    result.message = "worker id " + std::to_string(request.id) + " was already used";
+    return result;
+  }
+  // Merge repeated keys (their capacities add up) and apply the model list (LIST-1).
+  std::map<Key, std::uint64_t> merged;
+  for (const Advert& advert : request.adverts) {
+    if (advert.capacity == 0) continue;
+    if (config_.model_list && offer_for(advert.key) == nullptr) {
+      if (std::find(result.ignored_keys.begin(), result.ignored_keys.end(), advert.key) ==
+          result.ignored_keys.end()) {
+        result.ignored_keys.push_back(advert.key);
+      }
+      continue;
+    }
+    merged[advert.key] += advert.capacity;
+  }
+  if (merged.empty()) {
+    result.verdict = JoinVerdict::kNothingOffered;
+    if (!result.ignored_keys.empty()) {
+      result.message = "none of the advertised models is in the orchestrator's model list (advertised:";
+      for (const Key& key : result.ignored_keys) result.message += " " + key_name(key);
+      result.message += "; offered:";
+      for (const ModelOffer& offer : *config_.model_list) result.message += " " + key_name(offer.key);
+      result.message += ")";
+    } else {
+      result.message =
+          "advertise at least one pipeline and model with a capacity above 0 "
+          "(constraints.PerCapability[capability].models[model_id].capacity)";
+    }
+    return result;
+  }
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> seats;
+  for (const auto& [key, capacity] : merged) {
+    const std::uint32_t capped = static_cast<std::uint32_t>(std::min<std::uint64_t>(capacity, 1U << 20));
+    seats.emplace_back(pool_.intern_key(key), capped);
+    result.offered_keys.push_back(key);
+  }
+  wait_.resize(pool_.key_count());
+  pool_.add(request.id, request.address, clock_.now(), seats);
+  for (const auto& [key_index, capacity] : seats) work_.push_back({WorkKind::kPump, key_index});
+  drain();
+  return result;
+}
+
+void Broker::worker_left(WorkerId id, std::string_view reason) {
+  Entry entry(*this);
+  remove_worker(id, reason);
+  drain();
+}
+
+void Broker::remove_worker(WorkerId id, std::string_view reason) {
+  Worker* worker = pool_.find(id);
+  if (worker == nullptr) return;  // CONN-4: already gone
+  std::vector<TaskId> ids = worker->tasks;
+  std::sort(ids.begin(), ids.end());  // SEL-6: retries in TaskID order
+  for (TaskId task_id : ids) {
+    auto it = tasks_.find(task_id);
+    AIPOOL_CHECK(it != tasks_.end(), "worker lists a task the table does not have");
+    if (it->second.abandoned) {
+      clock_.cancel_timer(timer_id(TimerKind::kReclaim, static_cast<std::uint64_t>(task_id)));
+    } else {
+      Job& job = jobs_.at(it->second.job);
+      AIPOOL_CHECK(job.running == task_id, "open task not the job's running attempt");
+      clock_.cancel_timer(timer_id(TimerKind::kAttempt, static_cast<std::uint64_t>(task_id)));
+      job.running = 0;
+      job.last_error = "worker " + std::to_string(id) + " disconnected (" + std::string(reason) + ")";
+      work_.push_back({WorkKind::kPlace, job.id});  // RETRY-1
+    }
+    tasks_.erase(it);  // the slot goes with the worker's seat below (CONN-5)
+  }
+  std::unique_ptr<Worker> removed = pool_.remove(id);
+  for (const Seat& seat : removed->seats) work_.push_back({WorkKind::kCheckKey, seat.key});
+}
+
+// ---------------------------------------------------------------- jobs
+
+JobId Broker::submit(const Key& key, Payload request, JobCallback on_done) {
+  Entry entry(*this);
+  const JobId id = next_job_++;
+  const std::optional<std::uint32_t> key_index = pool_.find_key(key);
+  if (!key_index || !pool_.ledger().offers(*key_index)) {
+    JobOutcome outcome;
+    outcome.job = id;
+    outcome.status = JobStatus::kNoWorker;  // ADM-1
+    outcome.message = "no worker offers pipeline " + std::string(pipeline_name(key.pipeline)) +
+                      " with model " + key.model;
+    on_done(outcome);
+    return id;
+  }
+  Job& job = jobs_[id];
+  job.id = id;
+  job.key = *key_index;
+  job.request = std::move(request);
+  job.on_done = std::move(on_done);
+  clock_.arm_timer(timer_id(TimerKind::kDeadline, id), clock_.now() + config_.job_deadline);
+  work_.push_back({WorkKind::kPlace, id});
+  drain();
+  return id;
+}
+
+void Broker::cancel(JobId id) {
+  Entry entry(*this);
+  auto it = jobs_.find(id);
+  if (it == jobs_.end()) return;
+  abandon_running(it->second, "job cancelled");
+  finish(it->second, JobStatus::kCancelled, "cancelled by the client", nullptr);
+  drain();
+}
+
+ReportVerdict Broker::report(const Report& report) {
+  Entry entry(*this);
+  if (!same_secret(report.credentials, config_.secret)) return ReportVerdict::kUnauthorized;
+  if (report.task <= 0 || report.task >= next_task_) return ReportVerdict::kUnknownTask;
+  auto it = tasks_.find(report.task);
+  if (it == tasks_.end()) return ReportVerdict::kEnded;
+  Task& task = it->second;
+  if (report.from && *report.from != task.worker) return ReportVerdict::kWrongWorker;
+  const auto target = static_cast<std::uint64_t>(report.task);
+  if (task.abandoned) {  // SLOT-2
+    clock_.cancel_timer(timer_id(TimerKind::kReclaim, target));
+    release_task(report.task);
+    drain();
+    return ReportVerdict::kLateReleased;
+  }
+  Job& job = jobs_.at(task.job);
+  clock_.cancel_timer(timer_id(TimerKind::kAttempt, target));
+  job.running = 0;
+  if (report.ok) {
+    release_task(report.task);
+    finish(job, JobStatus::kOk, "", report.result);
+  } else {
+    job.last_error = report.error.empty() ? "worker error" : report.error;
+    work_.push_back({WorkKind::kPlace, job.id});  // RETRY-1, placed before the pump
+    release_task(report.task);
+  }
+  drain();
+  return ReportVerdict::kAccepted;
+}
+
+void Broker::timer_fired(TimerId id) {
+  Entry entry(*this);
+  const auto kind = static_cast<TimerKind>(id >> kTimerKindShift);
+  const std::uint64_t target = id & kTimerTargetMask;
+  switch (kind) {
+    case TimerKind::kAttempt: {  // TIME-2
+      auto it = tasks_.find(static_cast<TaskId>(target));
+      if (it == tasks_.end() || it->second.abandoned) return;  // TIME-4
+      Job& job = jobs_.at(it->second.job);
+      job.last_error = "attempt timeout: task " + std::to_string(target) + " on worker " +
+                       std::to_string(it->second.worker) + " took longer than " +
+                       seconds_text(config_.attempt_timeout);
+      abandon_running(job, job.last_error);
+      work_.push_back({WorkKind::kPlace, job.id});
+      break;
+    }
+    case TimerKind::kDeadline: {  // TIME-3
+      auto it = jobs_.find(target);
+      if (it == jobs_.end()) return;  // TIME-4
+      abandon_running(it->second, "job deadline");
+      finish(it->second, JobStatus::kDeadline,
+             "job deadline exceeded after " + seconds_text(config_.job_deadline), nullptr);
+      break;
+    }
+    case TimerKind::kReclaim: {  // SLOT-3
+      auto it = tasks_.find(static_cast<TaskId>(target));
+      if (it == tasks_.end() || !it->second.abandoned) return;  // TIME-4
+      release_task(static_cast<TaskId>(target));
+      break;
+    }
+    default:
+      return;  // not one of ours
+  }
+  drain();
+}
+
+// ---------------------------------------------------------------- internals
+
+void Broker::drain() {
+  while (!work_.empty()) {
+    const Work work = work_.front();
+    work_.pop_front();
+    switch (work.kind) {
+      case WorkKind::kPlace: {
+        auto it = jobs_.find(work.target);
+        if (it != jobs_.end() && it->second.running == 0 && !it->second.waiting) place(it->second);
+        break;
+      }
+      case WorkKind::kPump:
+        pump(static_cast<std::uint32_t>(work.target));
+        break;
+      case WorkKind::kCheckKey:
+        check_key(static_cast<std::uint32_t>(work.target));
+        break;
+    }
+  }
+}
+
+void Broker::place(Job& job) {
+  const auto untried = [&job](const Seat& seat) {
+    return std::find(job.tried.begin(), job.tried.end(), seat.worker) == job.tried.end();
+  };
+  if (Seat* seat = pool_.pick(job.key, untried)) {  // SEL-2
+    send_attempt(job, *seat);
+    return;
+  }
+  if (!pool_.ledger().offers(job.key) || tried_every_live_worker(job)) {
+    if (job.tried.empty()) {
+      finish(job, JobStatus::kNoWorker, no_worker_message(job.key), nullptr);  // ADM-4
+    } else {
+      finish(job, JobStatus::kAllFailed, "all workers failed; last error: " + job.last_error,
+             nullptr);  // RETRY-2
+    }
+    return;
+  }
+  enqueue(job, /*at_head=*/!job.tried.empty());  // ADM-2, RETRY-3
+}
+
+void Broker::pump(std::uint32_t key) {
+  std::list<JobId>& queue = wait_[key];
+  for (auto it = queue.begin(); it != queue.end() && pool_.queue(key).any_free();) {
+    Job& job = jobs_.at(*it);
+    const auto untried = [&job](const Seat& seat) {
+      return std::find(job.tried.begin(), job.tried.end(), seat.worker) == job.tried.end();
+    };
+    Seat* seat = pool_.pick(key, untried);
+    if (seat == nullptr) {
+      ++it;  // this job has tried every free worker; later jobs may still fit
+      continue;
+    }
+    it = queue.erase(it);
+    job.waiting = false;
+    send_attempt(job, *seat);
+  }
+}
+
+void Broker::check_key(std::uint32_t key) {
+  std::list<JobId>& queue = wait_[key];
+  for (auto it = queue.begin(); it != queue.end();) {
+    Job& job = jobs_.at(*it);
+    ++it;  // finish() unlinks the job
+    if (!pool_.ledger().offers(key) || (!job.tried.empty() && tried_every_live_worker(job))) {
+      if (job.tried.empty()) {
+        finish(job, JobStatus::kNoWorker, no_worker_message(key), nullptr);  // ADM-4
+      } else {
+        finish(job, JobStatus::kAllFailed, "all workers failed; last error: " + job.last_error,
+               nullptr);
+      }
+    }
+  }
+}
+
+bool Broker::send_attempt(Job& job, Seat& seat) {
+  const TaskId task_id = next_task_++;  // TASK-1
+  const WorkerId worker_id = seat.worker;
+  pool_.take_slot(seat);
+  tasks_.emplace(task_id, Task{job.id, worker_id, &seat, false});
+  pool_.find(worker_id)->tasks.push_back(task_id);
+  job.running = task_id;
+  job.last_task = task_id;
+  job.tried.push_back(worker_id);
+  const auto target = static_cast<std::uint64_t>(task_id);
+  clock_.arm_timer(timer_id(TimerKind::kAttempt, target), clock_.now() + config_.attempt_timeout);
+  const Key& key = pool_.key(job.key);
+  JobNotice notice{worker_id, task_id, key.pipeline, key.model, job.request};
+  if (transport_.send(notice)) return true;
+  // A send failure ends the attempt and the worker (CONN-4), and the job moves on.
+  clock_.cancel_timer(timer_id(TimerKind::kAttempt, target));
+  job.running = 0;
+  job.last_error = "sending task " + std::to_string(task_id) + " to worker " +
+                   std::to_string(worker_id) + " failed";
+  work_.push_back({WorkKind::kPlace, job.id});
+  release_task(task_id);
+  transport_.close(worker_id, "send failed");
+  remove_worker(worker_id, "send failed");
+  return false;
+}
+
+bool Broker::tried_every_live_worker(const Job& job) const {
+  std::size_t live_tried = 0;
+  for (WorkerId id : job.tried) {
+    const Worker* worker = pool_.find(id);
+    if (worker == nullptr) continue;
+    for (const Seat& seat : worker->seats) {
+      if (seat.key == job.key) ++live_tried;
+    }
+  }
+  return live_tried >= pool_.queue(job.key).size();
+}
+
+void Broker::enqueue(Job& job, bool at_head) {
+  std::list<JobId>& queue = wait_[job.key];
+  if (!at_head) {
+    if (queue.size() >= config_.queue_limit) {  // ADM-3
+      finish(job, JobStatus::kQueueFull,
+             "wait queue full for " + key_name(pool_.key(job.key)) + " (" +
+                 std::to_string(config_.queue_limit) + " jobs waiting)",
+             nullptr);
+      return;
+    }
+    job.wait_pos = queue.insert(queue.end(), job.id);
+  } else {
+    // RETRY-3: after the jobs already retrying, ahead of jobs that have not started.
+    auto pos = queue.begin();
+    while (pos != queue.end() && !jobs_.at(*pos).tried.empty()) ++pos;
+    job.wait_pos = queue.insert(pos, job.id);
+  }
+  job.waiting = true;
+}
+
+void Broker::unqueue(Job& job) {
+  if (!job.waiting) return;
+  wait_[job.key].erase(job.wait_pos);
+  job.waiting = false;
+}
+
+void Broker::release_task(TaskId id) {
+  auto it = tasks_.find(id);
+  AIPOOL_CHECK(it != tasks_.end(), "release of an unknown task");
+  const Task task = it->second;
+  tasks_.erase(it);
+  Worker* worker = pool_.find(task.worker);
+  AIPOOL_CHECK(worker != nullptr, "task bound to a worker that is gone");
+  auto pos = std::find(worker->tasks.begin(), worker->tasks.end(), id);
+  AIPOOL_CHECK(pos != worker->tasks.end(), "task missing from its worker");
+  *pos = worker->tasks.back();
+  worker->tasks.pop_back();
+  pool_.give_slot(*task.seat);  // CAP-4
+  work_.push_back({WorkKind::kPump, task.seat->key});
+}
+
+void Broker::abandon_running(Job& job, std::string_view /*reason*/) {
+  unqueue(job);
+  if (job.running == 0) return;
+  const auto target = static_cast<std::uint64_t>(job.running);
+  Task& task = tasks_.at(job.running);
+  clock_.cancel_timer(timer_id(TimerKind::kAttempt, target));
+  task.abandoned = true;  // SLOT-1: the slot stays taken
+  clock_.arm_timer(timer_id(TimerKind::kReclaim, target), clock_.now() + config_.slot_reclaim);
+  job.running = 0;
+}
+
+void Broker::finish(Job& job, JobStatus status, std::string message, ResultPtr result) {
+  AIPOOL_CHECK(job.running == 0, "job finished while an attempt is open");
+  unqueue(job);
+  clock_.cancel_timer(timer_id(TimerKind::kDeadline, job.id));
+  JobOutcome outcome;
+  outcome.job = job.id;
+  outcome.status = status;
+  outcome.message = std::move(message);
+  outcome.result = std::move(result);
+  outcome.attempts = static_cast<std::uint32_t>(job.tried.size());
+  if (!job.tried.empty()) outcome.last_worker = job.tried.back();
+  outcome.last_task = job.last_task;
+  JobCallback on_done = std::move(job.on_done);
+  jobs_.erase(job.id);
+  on_done(outcome);  // TASK-5: exactly once, after the job is gone
+}
+
+std::string Broker::no_worker_message(std::uint32_t key) const {
+  const Key& k = pool_.key(key);
+  return "no worker offers pipeline " + std::string(pipeline_name(k.pipeline)) + " with model " +
+         k.model;
+}
+
+// ---------------------------------------------------------------- views
+
+std::vector<WorkerView> Broker::workers() const {
+  std::vector<WorkerView> out;
+  for (WorkerId id : pool_.worker_ids()) {
+    const Worker* worker = pool_.find(id);
+    WorkerView view;
+    view.id = id;
+    view.address = worker->address;
+    view.joined_at = worker->joined_at;
+    for (const Seat& seat : worker->seats) {
+      view.seats.push_back(SeatView{pool_.key(seat.key), seat.capacity, seat.in_use});
+    }
+    for (TaskId task_id : worker->tasks) {
+      if (tasks_.at(task_id).abandoned) {
+        ++view.abandoned_attempts;
+      } else {
+        ++view.open_attempts;
+      }
+    }
+    out.push_back(std::move(view));
+  }
+  return out;
+}
+
+std::vector<KeyView> Broker::keys() const {
+  std::vector<KeyView> out;
+  for (std::uint32_t i = 0; i < pool_.key_count(); ++i) {
+    out.push_back(*key_view(pool_.key(i)));
+  }
+  std::sort(out.begin(), out.end(), [](const KeyView& a, const KeyView& b) { return a.key < b.key; });
+  return out;
+}
+
+std::optional<KeyView> Broker::key_view(const Key& key) const {
+  const std::optional<std::uint32_t> index = pool_.find_key(key);
+  if (!index) return std::nullopt;
+  KeyView view;
+  view.key = key;
+  const CapacityLedger::Totals& totals = pool_.ledger().totals(*index);
+  view.capacity = totals.capacity;
+  view.in_use = totals.in_use;
+  view.waiting = *index < wait_.size() ? wait_[*index].size() : 0;
+  view.workers = pool_.queue(*index).size();
+  view.offer = offer_for(key);
+  return view;
+}
+
+std::optional<JobView> Broker::job(JobId id) const {
+  auto it = jobs_.find(id);
+  if (it == jobs_.end()) return std::nullopt;
+  JobView view;
+  view.state = it->second.waiting ? JobState::kWaiting : JobState::kRunning;
+  view.key = pool_.key(it->second.key);
+  view.running_task = it->second.running;
+  view.tried = it->second.tried;
+  return view;
+}
+
+std::optional<TaskView> Broker::task(TaskId id) const {
+  auto it = tasks_.find(id);
+  if (it == tasks_.end()) return std::nullopt;
+  return TaskView{it->second.job, it->second.worker, pool_.key(it->second.seat->key),
+                  it->second.abandoned};
+}
+
+std::vector<WorkerId> Broker::rotation(const Key& key) const {
+  std::vector<WorkerId> out;
+  const std::optional<std::uint32_t> index = pool_.find_key(key);
+  if (!index) return out;
+  for (const Seat* seat : pool_.queue(*index).order()) out.push_back(seat->worker);
+  return out;
+}
+
+}  // namespace aipool

@@ -1,0 +1,243 @@
+// File: broker.h
+// The orchestrator's core: the seed's RemoteAIWorkerManager as a deterministic
+// state machine (spec/core.md). Events come in through the public methods; effects
+// go out through the seams: job notices through WorkerTransport, timers through
+// Clock, and each job's outcome through the completion callback given at submit.
+//
+// Contract:
+//  - Single-threaded: production calls it under one mutex, the simulator from its
+//    one thread. No method blocks.
+//  - Nothing the Broker calls (transport, clock, completion callbacks) may call
+//    back into it during that call (DET-2); re-entry aborts.
+//  - Every submitted job gets exactly one outcome (TASK-5), possibly before
+//    submit() returns (an immediate refusal, for example).
+//  - Deterministic (SEL-6): the same sequence of calls with the same clock readings
+//    gives the same effects in the same order.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <list>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/types.h"
+#include "core/worker_pool.h"
+#include "seams/clock.h"
+#include "seams/transport.h"
+
+namespace aipool {
+
+// A key the orchestrator was started with (LIST-1) and its price (LIST-3).
+struct ModelOffer {
+  Key key;
+  double price_per_unit = 0;
+  std::int64_t pixels_per_unit = 1;
+  std::string currency;
+};
+
+struct BrokerConfig {
+  std::string secret;
+  Micros attempt_timeout = 300 * kMicrosPerSecond;  // TIME-2
+  Micros job_deadline = 900 * kMicrosPerSecond;     // TIME-3
+  Micros slot_reclaim = 300 * kMicrosPerSecond;     // SLOT-3
+  std::size_t queue_limit = 256;                    // ADM-2, per key
+  // LIST-1: when set, only these keys are offered; when empty, any (LIST-2).
+  std::optional<std::vector<ModelOffer>> model_list;
+};
+
+// A worker's advertisement for one key (WIRE-3).
+struct Advert {
+  Key key;
+  std::uint32_t capacity = 0;
+};
+
+struct JoinRequest {
+  WorkerId id = 0;
+  std::string_view secret;
+  std::string address;
+  std::vector<Advert> adverts;
+};
+
+enum class JoinVerdict { kAccepted, kInvalidSecret, kNothingOffered, kIdReused };
+
+struct JoinResult {
+  JoinVerdict verdict = JoinVerdict::kAccepted;
+  std::string message;            // empty when accepted; says what to fix otherwise
+  std::vector<Key> ignored_keys;  // LIST-1: advertised but not in the model list
+  std::vector<Key> offered_keys;  // what this worker now serves
+};
+
+enum class JobStatus {
+  kOk,          // the worker's result
+  kNoWorker,    // ADM-1, ADM-4 (HTTP 503)
+  kQueueFull,   // ADM-3 (HTTP 503)
+  kAllFailed,   // RETRY-2 (HTTP 502), with the last worker's error
+  kDeadline,    // TIME-3 (HTTP 504)
+  kCancelled,   // the client went away
+};
+std::string_view job_status_name(JobStatus status);
+
+struct JobOutcome {
+  JobId job = 0;
+  JobStatus status = JobStatus::kOk;
+  std::string message;      // the reason, for a failure
+  ResultPtr result;         // the worker's result, for kOk
+  TaskId last_task = 0;     // the last attempt's TaskID, 0 if none was made
+  WorkerId last_worker = 0; // the worker of the last attempt
+  std::uint32_t attempts = 0;
+};
+using JobCallback = std::function<void(const JobOutcome&)>;
+
+// What a worker posts to /aiResults (RES-1..RES-6), as the core sees it.
+struct Report {
+  std::string_view credentials;
+  TaskId task = 0;
+  // The poster, when the transport can tell (TASK-2); nullopt when it cannot.
+  std::optional<WorkerId> from;
+  bool ok = false;
+  std::string error;  // worker error text when !ok
+  ResultPtr result;   // when ok
+};
+
+enum class ReportVerdict {
+  kAccepted,      // 200: the attempt ended with this report
+  kUnauthorized,  // 401 (RES-4): nothing changed
+  kUnknownTask,   // 404 (RES-5): never issued; nothing changed
+  kWrongWorker,   // 409 (TASK-2): bound to another worker; nothing changed
+  kEnded,         // 409 (TASK-4): already ended; nothing changed
+  kLateReleased,  // 409 (SLOT-2): already ended; its held slot was released
+};
+std::string_view report_verdict_name(ReportVerdict verdict);
+
+// Read-only views for /workers, tests and the simulator's checks.
+struct SeatView {
+  Key key;
+  std::uint32_t capacity = 0;
+  std::uint32_t in_use = 0;
+};
+struct WorkerView {
+  WorkerId id = 0;
+  std::string address;
+  Micros joined_at = 0;
+  std::vector<SeatView> seats;
+  std::size_t open_attempts = 0;
+  std::size_t abandoned_attempts = 0;
+};
+struct KeyView {
+  Key key;
+  std::uint64_t capacity = 0;
+  std::uint64_t in_use = 0;
+  std::size_t waiting = 0;
+  std::size_t workers = 0;
+  const ModelOffer* offer = nullptr;  // LIST-3; nullptr without a model list
+};
+enum class JobState { kWaiting, kRunning };
+struct JobView {
+  JobState state = JobState::kWaiting;
+  Key key;
+  TaskId running_task = 0;
+  std::vector<WorkerId> tried;  // in order
+};
+struct TaskView {
+  JobId job = 0;
+  WorkerId worker = 0;
+  Key key;
+  bool abandoned = false;
+};
+
+class Broker {
+ public:
+  Broker(BrokerConfig config, Clock& clock, WorkerTransport& transport);
+  Broker(const Broker&) = delete;
+  Broker& operator=(const Broker&) = delete;
+
+  // CONN-1..3, LIST-1: a worker's registration. On kAccepted the worker is live and
+  // may be sent jobs at once (the transport must already know `id`).
+  JoinResult worker_joined(const JoinRequest& request);
+  // CONN-4, CONN-5: the worker's stream ended. Idempotent.
+  void worker_left(WorkerId id, std::string_view reason);
+
+  // ADM-1..3: a validated job (RETRY-5). `on_done` gets its one outcome (TASK-5).
+  JobId submit(const Key& key, Payload request, JobCallback on_done);
+  // The client went away: the job ends as kCancelled if it had no outcome yet.
+  void cancel(JobId job);
+  // RES-4, RES-5, TASK-2..4, SLOT-2.
+  ReportVerdict report(const Report& report);
+  // A timer armed through the Clock came due (TIME-2, TIME-3, SLOT-3, TIME-4).
+  void timer_fired(TimerId id);
+
+  // Views (no side effects).
+  const BrokerConfig& config() const { return config_; }
+  std::vector<WorkerView> workers() const;
+  std::vector<KeyView> keys() const;
+  std::optional<KeyView> key_view(const Key& key) const;
+  std::optional<JobView> job(JobId job) const;
+  std::optional<TaskView> task(TaskId task) const;
+  // The key's rotation queue, head first (SEL-1).
+  std::vector<WorkerId> rotation(const Key& key) const;
+  std::size_t open_jobs() const { return jobs_.size(); }
+  std::size_t live_attempts() const { return tasks_.size(); }  // open + abandoned
+  TaskId last_task_id() const { return next_task_ - 1; }
+
+ private:
+  struct Job {
+    JobId id = 0;
+    std::uint32_t key = 0;
+    Payload request;
+    JobCallback on_done;
+    std::vector<WorkerId> tried;
+    TaskId running = 0;  // 0 while waiting
+    bool waiting = false;
+    std::list<JobId>::iterator wait_pos;
+    std::string last_error;
+    TaskId last_task = 0;
+  };
+  struct Task {
+    JobId job = 0;
+    WorkerId worker = 0;
+    Seat* seat = nullptr;
+    bool abandoned = false;
+  };
+  enum class WorkKind { kPlace, kPump, kCheckKey };
+  struct Work {
+    WorkKind kind;
+    std::uint64_t target;  // JobId for kPlace, key index otherwise
+  };
+  class Entry;  // re-entry guard (DET-2)
+
+  void drain();
+  void place(Job& job);
+  void pump(std::uint32_t key);
+  void check_key(std::uint32_t key);
+  bool send_attempt(Job& job, Seat& seat);
+  bool tried_every_live_worker(const Job& job) const;
+  void enqueue(Job& job, bool at_head);
+  void unqueue(Job& job);
+  void end_open_task(TaskId id, Task& task, std::string reason, bool keep_slot);
+  void release_task(TaskId id);
+  void abandon_running(Job& job, std::string_view reason);
+  void remove_worker(WorkerId id, std::string_view reason);
+  void finish(Job& job, JobStatus status, std::string message, ResultPtr result);
+  void fail_refused(JobId id, JobCallback& on_done, JobStatus status, std::string message);
+  std::string no_worker_message(std::uint32_t key) const;
+  const ModelOffer* offer_for(const Key& key) const;
+
+  BrokerConfig config_;
+  Clock& clock_;
+  WorkerTransport& transport_;
+  WorkerPool pool_;
+  std::unordered_map<JobId, Job> jobs_;     // lookups only
+  std::unordered_map<TaskId, Task> tasks_;  // open and abandoned attempts; lookups only
+  std::vector<std::list<JobId>> wait_;      // per key index
+  std::deque<Work> work_;
+  JobId next_job_ = 1;
+  TaskId next_task_ = 1;
+  bool inside_ = false;
+};
+
+}  // namespace aipool

@@ -1,0 +1,85 @@
+// File: types.h
+// The small value types shared by the core and its seams: time, ids, pipelines
+// and keys. Plain data; no behaviour beyond comparison and naming.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace aipool {
+
+// Time in microseconds on the injected clock (src/seams/clock.h). The epoch is
+// whatever the clock says; only differences carry meaning.
+using Micros = std::int64_t;
+constexpr Micros kMicrosPerSecond = 1'000'000;
+
+// A worker's id, chosen by the caller of Broker::worker_joined; never reused (CONN-3).
+using WorkerId = std::uint64_t;
+// A job's id, chosen by the core: 1, 2, 3, ...
+using JobId = std::uint64_t;
+// An attempt's id (TASK-1): 1, 2, 3, ... from one counter; 0 is never issued.
+using TaskId = std::int64_t;
+
+// The five pipelines of the seed, in the order of the wire enum AIRequestType (WIRE-4).
+enum class Pipeline : std::uint8_t {
+  kTextToImage = 0,
+  kImageToText = 1,
+  kImageToImage = 2,
+  kUpscale = 3,
+  kAudioToText = 4,
+};
+constexpr int kPipelineCount = 5;
+
+// "text-to-image", ... (WIRE-5).
+std::string_view pipeline_name(Pipeline pipeline);
+// The inverse of pipeline_name; nullopt for any other name.
+std::optional<Pipeline> pipeline_from_name(std::string_view name);
+// go-livepeer's capability number: 27, 34, 28, 30, 31 (WIRE-3, WIRE-5).
+std::uint32_t pipeline_capability(Pipeline pipeline);
+// The inverse of pipeline_capability; nullopt for any other capability number.
+std::optional<Pipeline> pipeline_from_capability(std::uint32_t capability);
+// The wire enum value (AIRequestType) of the pipeline (WIRE-4).
+inline int pipeline_request_type(Pipeline pipeline) { return static_cast<int>(pipeline); }
+// The inverse of pipeline_request_type; nullopt outside 0..4.
+std::optional<Pipeline> pipeline_from_request_type(int request_type);
+
+// A (pipeline, model) pair: what a worker advertises and a job asks for.
+struct Key {
+  Pipeline pipeline = Pipeline::kTextToImage;
+  std::string model;
+
+  friend bool operator==(const Key&, const Key&) = default;
+  friend auto operator<=>(const Key& a, const Key& b) {
+    if (auto c = a.pipeline <=> b.pipeline; c != 0) return c;
+    return a.model.compare(b.model) <=> 0;
+  }
+};
+
+// "text-to-image/model" for logs and messages.
+std::string key_name(const Key& key);
+
+// A job's or a result's bytes, shared without copying between the HTTP layer,
+// the core and the transport. Immutable once made.
+using Payload = std::shared_ptr<const std::string>;
+
+// One binary output of a job (an image, say), carried in the multipart result
+// form (RES-3) and referenced by name from the response JSON.
+struct ResultFile {
+  std::string name;          // e.g. "0.png"
+  std::string content_type;  // e.g. "image/png"
+  Payload bytes;
+};
+
+// What a worker returns for a successful attempt: the pipeline's response JSON and
+// the files it references. The core passes it through without reading it.
+struct ResultBody {
+  Payload json;
+  std::vector<ResultFile> files;
+};
+using ResultPtr = std::shared_ptr<const ResultBody>;
+
+}  // namespace aipool

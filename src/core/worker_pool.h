@@ -1,0 +1,80 @@
+// File: worker_pool.h
+// The live workers, the keys they advertise, one RotationQueue per key and the
+// CapacityLedger: everything selection needs (CONN, CAP, SEL rules).
+//
+// Contract: single-threaded. Keys are interned to dense indices that never change
+// and are never forgotten. Worker and Seat addresses are stable while the worker is
+// in the pool. Worker ids are never accepted twice (CONN-3).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "core/capacity_ledger.h"
+#include "core/rotation_queue.h"
+#include "core/types.h"
+
+namespace aipool {
+
+struct Worker {
+  WorkerId id = 0;
+  std::string address;
+  Micros joined_at = 0;
+  std::vector<Seat> seats;    // one per advertised key; never resized after the join
+  std::vector<TaskId> tasks;  // open and abandoned attempts bound to this worker
+
+  Seat* seat_for(std::uint32_t key) {
+    for (Seat& seat : seats) {
+      if (seat.key == key) return &seat;
+    }
+    return nullptr;
+  }
+};
+
+class WorkerPool {
+ public:
+  std::optional<std::uint32_t> find_key(const Key& key) const;
+  std::uint32_t intern_key(const Key& key);
+  const Key& key(std::uint32_t index) const { return keys_.at(index); }
+  std::size_t key_count() const { return keys_.size(); }
+
+  bool id_ever_used(WorkerId id) const { return used_ids_.contains(id); }
+  // REQUIRES: !id_ever_used(id); each key index interned and listed once; capacities > 0.
+  Worker& add(WorkerId id, std::string address, Micros joined_at,
+              const std::vector<std::pair<std::uint32_t, std::uint32_t>>& key_capacities);
+  // Takes the worker out of every queue and the ledger and hands it to the caller.
+  // nullptr if it is not live.
+  std::unique_ptr<Worker> remove(WorkerId id);
+  Worker* find(WorkerId id);
+  const Worker* find(WorkerId id) const;
+  std::size_t worker_count() const { return workers_.size(); }
+  // Live worker ids, ascending.
+  std::vector<WorkerId> worker_ids() const;
+
+  template <typename Eligible>
+  Seat* pick(std::uint32_t key, Eligible&& eligible) {
+    return queues_[key].pick(std::forward<Eligible>(eligible));
+  }
+  void take_slot(Seat& seat);
+  void give_slot(Seat& seat);
+
+  const RotationQueue& queue(std::uint32_t key) const { return queues_.at(key); }
+  const CapacityLedger& ledger() const { return ledger_; }
+
+ private:
+  std::map<Key, std::uint32_t> key_index_;
+  std::vector<Key> keys_;
+  std::vector<RotationQueue> queues_;
+  CapacityLedger ledger_;
+  std::unordered_map<WorkerId, std::unique_ptr<Worker>> workers_;  // lookups only, never iterated for decisions
+  std::unordered_set<WorkerId> used_ids_;
+};
+
+}  // namespace aipool
