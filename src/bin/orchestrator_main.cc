@@ -1,0 +1,137 @@
+// aipool-orchestrator: accepts remote AI workers over gRPC and serves the public AI
+// API over HTTP. Flags follow go-livepeer's names; single or double dash both work.
+#include <gflags/gflags.h>
+#include <spdlog/spdlog.h>
+
+#include <unistd.h>
+
+#include <csignal>
+#include <cctype>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <variant>
+
+#include "net/model_config.h"
+#include "net/orchestrator_node.h"
+
+DEFINE_string(orchSecret, "", "shared secret that workers must present (a value, or a path to a file holding it)");
+DEFINE_string(serviceAddr, "0.0.0.0:8935", "gRPC listen address for workers (host:port)");
+DEFINE_string(httpAddr, "0.0.0.0:8936", "HTTP listen address for the AI API and /aiResults (host:port)");
+DEFINE_string(resultsURL, "",
+              "URL of /aiResults sent to workers; default http://<httpAddr host>:<port>/aiResults when the "
+              "host is not a wildcard, else none (workers then use -orchAddr's host and -orchHttpPort)");
+DEFINE_string(aiModels, "",
+              "models to offer: a go-livepeer aiModels.json file (with prices) or inline "
+              "pipeline:model_id[,...]; empty: offer whatever workers advertise");
+DEFINE_string(attemptTimeout, "300s", "time one worker has for one attempt (e.g. 300s, 5m, 1500ms)");
+DEFINE_string(jobDeadline, "900s", "time a job may take across all attempts");
+DEFINE_string(slotReclaim, "300s", "time after which a slot held by an abandoned attempt is reclaimed");
+DEFINE_int32(queueLength, 256, "jobs that may wait per pipeline and model when every worker is busy");
+DEFINE_int64(maxMessageBytes, 64LL << 20, "largest request body, gRPC message and result upload, in bytes");
+DEFINE_int32(httpThreads, 64, "HTTP handler threads (each open connection holds one)");
+DEFINE_int32(httpQueue, 512, "HTTP connections that may wait for a handler thread");
+DEFINE_int32(v, 3, "log level: 0 off, 1 error, 2 warning, 3 info, 4 debug, 5-6 trace");
+
+namespace {
+
+volatile std::sig_atomic_t g_stop = 0;
+void on_signal(int) { g_stop = 1; }
+
+[[noreturn]] void die(const std::string& message) {
+  std::fprintf(stderr, "aipool-orchestrator: %s\n", message.c_str());
+  std::exit(2);
+}
+
+// "300s", "5m", "1500ms", "2h" or a plain number of seconds.
+aipool::Micros parse_duration(const std::string& flag, const std::string& text) {
+  std::size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    die("-" + flag + ": \"" + text + "\" is not a duration (use e.g. 300s, 5m, 1500ms)");
+  }
+  const std::string unit = text.substr(used);
+  double seconds = 0;
+  if (unit.empty() || unit == "s") seconds = value;
+  else if (unit == "ms") seconds = value / 1000;
+  else if (unit == "m") seconds = value * 60;
+  else if (unit == "h") seconds = value * 3600;
+  else die("-" + flag + ": unknown unit \"" + unit + "\" (use ms, s, m or h)");
+  if (!(seconds > 0)) die("-" + flag + ": must be positive (got \"" + text + "\")");
+  return static_cast<aipool::Micros>(seconds * 1e6);
+}
+
+// A literal secret, or the trimmed contents of a file of that name.
+std::string read_secret(const std::string& value) {
+  std::ifstream file(value);
+  if (!file) return value;
+  std::stringstream contents;
+  contents << file.rdbuf();
+  std::string secret = contents.str();
+  while (!secret.empty() && std::isspace(static_cast<unsigned char>(secret.back()))) secret.pop_back();
+  while (!secret.empty() && std::isspace(static_cast<unsigned char>(secret.front()))) secret.erase(0, 1);
+  if (secret.empty()) die("-orchSecret: the file " + value + " is empty");
+  return secret;
+}
+
+void set_log_level(int v) {
+  static const spdlog::level::level_enum levels[] = {spdlog::level::off,   spdlog::level::err,
+                                                      spdlog::level::warn,  spdlog::level::info,
+                                                      spdlog::level::debug, spdlog::level::trace,
+                                                      spdlog::level::trace};
+  if (v < 0 || v > 6) die("-v: must be between 0 and 6 (got " + std::to_string(v) + ")");
+  spdlog::set_level(levels[v]);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  gflags::SetUsageMessage("aipool-orchestrator -orchSecret <secret> [-serviceAddr host:port] [-httpAddr host:port] ...");
+  gflags::SetVersionString(AIPOOL_VERSION);
+  gflags::ParseCommandLineFlags(&argc, &argv, true);
+  if (argc > 1) die(std::string("unexpected argument \"") + argv[1] + "\"");
+  set_log_level(FLAGS_v);
+
+  aipool::net::OrchestratorConfig config;
+  if (FLAGS_orchSecret.empty()) die("-orchSecret is required: workers must present it to register");
+  config.broker.secret = read_secret(FLAGS_orchSecret);
+  config.broker.attempt_timeout = parse_duration("attemptTimeout", FLAGS_attemptTimeout);
+  config.broker.job_deadline = parse_duration("jobDeadline", FLAGS_jobDeadline);
+  config.broker.slot_reclaim = parse_duration("slotReclaim", FLAGS_slotReclaim);
+  if (FLAGS_queueLength < 0) die("-queueLength: must be 0 or more");
+  config.broker.queue_limit = static_cast<std::size_t>(FLAGS_queueLength);
+  if (!FLAGS_aiModels.empty()) {
+    aipool::net::ModelConfigResult models = aipool::net::parse_models_flag(FLAGS_aiModels);
+    if (const auto* error = std::get_if<aipool::net::ModelConfigError>(&models)) die("-aiModels: " + error->message);
+    const auto& entries = std::get<std::vector<aipool::net::ModelEntry>>(models);
+    if (entries.empty()) die("-aiModels: the list is empty");
+    config.broker.model_list = aipool::net::offers_of(entries);
+  }
+  if (FLAGS_maxMessageBytes < (1 << 20) || FLAGS_maxMessageBytes > (1LL << 30)) {
+    die("-maxMessageBytes: must be between 1 MiB and 1 GiB");
+  }
+  config.max_message_bytes = static_cast<std::size_t>(FLAGS_maxMessageBytes);
+  if (FLAGS_httpThreads < 2) die("-httpThreads: must be at least 2");
+  config.http_threads = FLAGS_httpThreads;
+  config.http_queue = FLAGS_httpQueue;
+  config.service_addr = FLAGS_serviceAddr;
+  config.http_addr = FLAGS_httpAddr;
+  config.results_url = FLAGS_resultsURL;
+
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  std::signal(SIGPIPE, SIG_IGN);
+  aipool::net::OrchestratorNode node(config);
+  std::string error;
+  if (!node.start(error)) die(error);
+  // A line that scripts can wait for.
+  std::printf("aipool-orchestrator ready grpc=%d http=%d\n", node.grpc_port(), node.http_port());
+  std::fflush(stdout);
+  while (!g_stop) pause();
+  spdlog::info("stopping");
+  node.stop();
+  return 0;
+}

@@ -1,0 +1,454 @@
+#include "net/api_request.h"
+
+#include <Poco/Dynamic/Var.h>
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/JSON/Stringifier.h>
+
+#include <charconv>
+#include <cmath>
+#include <map>
+#include <optional>
+#include <sstream>
+
+#include "net/base64.h"
+#include "net/json_text.h"
+#include "net/multipart.h"
+
+namespace aipool::net {
+namespace {
+
+enum class FieldType { kString, kInt, kNumber, kBool, kFile };
+
+struct FieldSpec {
+  std::string_view name;
+  FieldType type;
+  bool required;
+  std::string_view default_json;  // empty: no default, the field is left out
+  double min = -1e300;
+  double max = 1e300;
+};
+
+// go-livepeer's request fields and the ai-runner's defaults (reference 6.1).
+const std::vector<FieldSpec>& fields_for(Pipeline pipeline) {
+  static const std::vector<FieldSpec> kTextToImage = {
+      {"prompt", FieldType::kString, true, ""},
+      {"height", FieldType::kInt, false, "576", 8, 16384},
+      {"width", FieldType::kInt, false, "1024", 8, 16384},
+      {"guidance_scale", FieldType::kNumber, false, "7.5", 0, 100},
+      {"negative_prompt", FieldType::kString, false, "\"\""},
+      {"safety_check", FieldType::kBool, false, "true"},
+      {"seed", FieldType::kInt, false, "", 0, 9.2e18},
+      {"num_inference_steps", FieldType::kInt, false, "50", 1, 1000},
+      {"num_images_per_prompt", FieldType::kInt, false, "1", 1, 16},
+      {"loras", FieldType::kString, false, "\"\""},
+  };
+  static const std::vector<FieldSpec> kImageToImage = {
+      {"image", FieldType::kFile, true, ""},
+      {"prompt", FieldType::kString, true, ""},
+      {"strength", FieldType::kNumber, false, "0.8", 0, 1},
+      {"guidance_scale", FieldType::kNumber, false, "7.5", 0, 100},
+      {"image_guidance_scale", FieldType::kNumber, false, "1.5", 0, 100},
+      {"negative_prompt", FieldType::kString, false, "\"\""},
+      {"safety_check", FieldType::kBool, false, "true"},
+      {"seed", FieldType::kInt, false, "", 0, 9.2e18},
+      {"num_inference_steps", FieldType::kInt, false, "100", 1, 1000},
+      {"num_images_per_prompt", FieldType::kInt, false, "1", 1, 16},
+      {"loras", FieldType::kString, false, "\"\""},
+  };
+  static const std::vector<FieldSpec> kUpscale = {
+      {"image", FieldType::kFile, true, ""},
+      {"prompt", FieldType::kString, false, "\"\""},
+      {"safety_check", FieldType::kBool, false, "true"},
+      {"seed", FieldType::kInt, false, "", 0, 9.2e18},
+      {"num_inference_steps", FieldType::kInt, false, "75", 1, 1000},
+  };
+  static const std::vector<FieldSpec> kImageToText = {
+      {"image", FieldType::kFile, true, ""},
+      {"prompt", FieldType::kString, false, "\"\""},
+  };
+  static const std::vector<FieldSpec> kAudioToText = {
+      {"audio", FieldType::kFile, true, ""},
+      {"return_timestamps", FieldType::kString, false, "\"true\""},
+      {"metadata", FieldType::kString, false, "\"{}\""},
+  };
+  switch (pipeline) {
+    case Pipeline::kTextToImage: return kTextToImage;
+    case Pipeline::kImageToImage: return kImageToImage;
+    case Pipeline::kUpscale: return kUpscale;
+    case Pipeline::kImageToText: return kImageToText;
+    case Pipeline::kAudioToText: return kAudioToText;
+  }
+  return kTextToImage;
+}
+
+const char* type_word(FieldType type) {
+  switch (type) {
+    case FieldType::kString: return "a string";
+    case FieldType::kInt: return "an integer";
+    case FieldType::kNumber: return "a number";
+    case FieldType::kBool: return "a boolean (true or false)";
+    case FieldType::kFile: return "a file upload";
+  }
+  return "?";
+}
+
+std::string shorten(std::string_view text) {
+  if (text.size() <= 40) return std::string(text);
+  return std::string(text.substr(0, 37)) + "...";
+}
+
+ParsedApiRequest bad(int status, std::string message) {
+  ParsedApiRequest r;
+  r.error = ApiError{status, std::move(message)};
+  return r;
+}
+
+std::string format_number(double value) {
+  std::ostringstream out;
+  out.precision(17);
+  out << value;
+  return out.str();
+}
+
+std::optional<std::string> check_range(const FieldSpec& spec, double value) {
+  if (value < spec.min || value > spec.max) {
+    return "field '" + std::string(spec.name) + "' must be between " + format_number(spec.min) +
+           " and " + format_number(spec.max) + " (got " + format_number(value) + ")";
+  }
+  return std::nullopt;
+}
+
+// A field value given as text (multipart form): its JSON form, or an error.
+std::optional<std::string> json_from_text(const FieldSpec& spec, std::string_view text, std::string& error) {
+  switch (spec.type) {
+    case FieldType::kString:
+      return json_string(text);
+    case FieldType::kInt: {
+      long long value = 0;
+      const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+      if (ec != std::errc() || end != text.data() + text.size() || text.empty()) {
+        error = "field '" + std::string(spec.name) + "' must be an integer (got \"" + shorten(text) + "\")";
+        return std::nullopt;
+      }
+      if (auto e = check_range(spec, static_cast<double>(value))) {
+        error = *e;
+        return std::nullopt;
+      }
+      return std::to_string(value);
+    }
+    case FieldType::kNumber: {
+      double value = 0;
+      const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+      if (ec != std::errc() || end != text.data() + text.size() || text.empty() || !std::isfinite(value)) {
+        error = "field '" + std::string(spec.name) + "' must be a number (got \"" + shorten(text) + "\")";
+        return std::nullopt;
+      }
+      if (auto e = check_range(spec, value)) {
+        error = *e;
+        return std::nullopt;
+      }
+      return format_number(value);
+    }
+    case FieldType::kBool: {
+      const std::string lowered = ascii_lower(text);
+      if (lowered == "true" || lowered == "1") return std::string("true");
+      if (lowered == "false" || lowered == "0") return std::string("false");
+      error = "field '" + std::string(spec.name) + "' must be true or false (got \"" + shorten(text) + "\")";
+      return std::nullopt;
+    }
+    case FieldType::kFile:
+      error = "field '" + std::string(spec.name) + "' must be a file upload, not a text field";
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+// A field value given as JSON: its normalised JSON form, or an error.
+std::optional<std::string> json_from_var(const FieldSpec& spec, const Poco::Dynamic::Var& value, std::string& error) {
+  const auto wrong = [&]() {
+    error = "field '" + std::string(spec.name) + "' must be " + type_word(spec.type);
+    return std::nullopt;
+  };
+  try {
+    switch (spec.type) {
+      case FieldType::kString:
+        if (!value.isString()) return wrong();
+        return json_string(value.extract<std::string>());
+      case FieldType::kInt: {
+        if (!value.isInteger()) return wrong();
+        const auto v = value.convert<Poco::Int64>();
+        if (auto e = check_range(spec, static_cast<double>(v))) {
+          error = *e;
+          return std::nullopt;
+        }
+        return std::to_string(v);
+      }
+      case FieldType::kNumber: {
+        if (!value.isNumeric() || value.isBoolean()) return wrong();
+        const auto v = value.convert<double>();
+        if (auto e = check_range(spec, v)) {
+          error = *e;
+          return std::nullopt;
+        }
+        return format_number(v);
+      }
+      case FieldType::kBool:
+        if (!value.isBoolean()) return wrong();
+        return std::string(value.extract<bool>() ? "true" : "false");
+      case FieldType::kFile:
+        return wrong();
+    }
+  } catch (const std::exception&) {
+    return wrong();
+  }
+  return std::nullopt;
+}
+
+std::string stringify(const Poco::Dynamic::Var& value) {
+  std::ostringstream out;
+  Poco::JSON::Stringifier::stringify(value, out);
+  return out.str();
+}
+
+// model_id: given, or the only model offered for the pipeline (API-4).
+std::optional<std::string> resolve_model(Pipeline pipeline, const std::optional<std::string>& given,
+                                         const ModelLister& models, ApiError& error) {
+  if (given && !given->empty()) return given;
+  const std::vector<std::string> offered = models(pipeline);
+  if (offered.size() == 1) return offered.front();
+  if (offered.empty()) {
+    error = ApiError{503, "no worker offers pipeline " + std::string(pipeline_name(pipeline))};
+    return std::nullopt;
+  }
+  std::string list;
+  for (const std::string& m : offered) list += (list.empty() ? "" : ", ") + m;
+  error = ApiError{400, "model_id is required: pipeline " + std::string(pipeline_name(pipeline)) +
+                            " offers " + list};
+  return std::nullopt;
+}
+
+ParsedApiRequest finish_job(Pipeline pipeline, const std::string& model, std::map<std::string, std::string>& fields) {
+  std::string json;
+  std::size_t size = 32 + model.size();
+  for (const auto& [name, value] : fields) size += name.size() + value.size() + 4;
+  json.reserve(size);
+  json += "{\"model_id\":";
+  append_json_string(json, model);
+  for (const auto& [name, value] : fields) {
+    json += ',';
+    append_json_string(json, name);
+    json += ':';
+    json += value;
+  }
+  json += '}';
+  ParsedApiRequest r;
+  r.ok = true;
+  r.job.key = Key{pipeline, model};
+  r.job.job_json = std::make_shared<const std::string>(std::move(json));
+  return r;
+}
+
+ParsedApiRequest parse_json_body(Pipeline pipeline, std::string_view body, const ModelLister& models) {
+  Poco::JSON::Object::Ptr object;
+  try {
+    Poco::JSON::Parser parser;
+    object = parser.parse(std::string(body)).extract<Poco::JSON::Object::Ptr>();
+  } catch (const std::exception& e) {
+    return bad(400, std::string("request body is not a JSON object: ") + e.what());
+  }
+  if (!object) return bad(400, "request body is not a JSON object");
+  std::map<std::string, std::string> fields;
+  std::optional<std::string> model;
+  std::string error;
+  for (const auto& [name, value] : *object) {
+    if (name == "model_id") {
+      if (!value.isString()) return bad(400, "field 'model_id' must be a string");
+      model = value.extract<std::string>();
+      continue;
+    }
+    const FieldSpec* spec = nullptr;
+    for (const FieldSpec& s : fields_for(pipeline)) {
+      if (s.name == name) spec = &s;
+    }
+    if (spec == nullptr) {  // API-3: fields the pipeline does not name go to the model as given
+      fields[name] = stringify(value);
+      continue;
+    }
+    if (value.isEmpty() && !spec->required) continue;  // null: use the default
+    std::optional<std::string> json = json_from_var(*spec, value, error);
+    if (!json) return bad(400, error);
+    fields[name] = *json;
+  }
+  for (const FieldSpec& spec : fields_for(pipeline)) {
+    if (fields.contains(std::string(spec.name))) continue;
+    if (spec.required) return bad(400, "missing required field '" + std::string(spec.name) + "'");
+    if (!spec.default_json.empty()) fields[std::string(spec.name)] = std::string(spec.default_json);
+  }
+  ApiError model_error;
+  std::optional<std::string> resolved = resolve_model(pipeline, model, models, model_error);
+  if (!resolved) return bad(model_error.status, model_error.message);
+  return finish_job(pipeline, *resolved, fields);
+}
+
+ParsedApiRequest parse_form_body(Pipeline pipeline, std::string_view content_type, std::string_view body,
+                                 const ModelLister& models) {
+  const std::optional<std::string> boundary = header_param(content_type, "boundary");
+  if (!boundary) return bad(400, "multipart/form-data without a boundary");
+  MultipartResult parsed = parse_multipart(body, *boundary);
+  if (!parsed.error.empty()) return bad(400, "malformed multipart/form-data: " + parsed.error);
+  std::map<std::string, std::string> fields;
+  std::optional<std::string> model;
+  std::string error;
+  for (const MultipartPart& part : parsed.parts) {
+    if (!part.name) return bad(400, "a form part has no name in its Content-Disposition");
+    const std::string& name = *part.name;
+    if (fields.contains(name) || (name == "model_id" && model)) {
+      return bad(400, "field '" + name + "' is given twice");
+    }
+    if (name == "model_id") {
+      model = std::string(part.content);
+      continue;
+    }
+    const FieldSpec* spec = nullptr;
+    for (const FieldSpec& s : fields_for(pipeline)) {
+      if (s.name == name) spec = &s;
+    }
+    if (spec != nullptr && spec->type == FieldType::kFile) {
+      if (!part.filename) return bad(400, "field '" + name + "' must be a file upload (with a filename)");
+      if (part.content.empty()) return bad(400, "field '" + name + "' is an empty file");
+      fields[name] = "\"" + base64_encode(part.content) + "\"";  // WIRE-4: inline, base64
+      continue;
+    }
+    if (spec == nullptr) {  // API-3
+      fields[name] = json_string(part.content);
+      continue;
+    }
+    if (part.filename) return bad(400, "field '" + name + "' must be a text field, not a file");
+    std::optional<std::string> json = json_from_text(*spec, part.content, error);
+    if (!json) return bad(400, error);
+    fields[name] = *json;
+  }
+  for (const FieldSpec& spec : fields_for(pipeline)) {
+    if (fields.contains(std::string(spec.name))) continue;
+    if (spec.required) return bad(400, "missing required field '" + std::string(spec.name) + "'");
+    if (!spec.default_json.empty()) fields[std::string(spec.name)] = std::string(spec.default_json);
+  }
+  if (pipeline == Pipeline::kAudioToText) {
+    const std::string& ts = fields["return_timestamps"];
+    if (ts != "\"true\"" && ts != "\"false\"" && ts != "\"word\"" && ts != "\"sentence\"") {
+      return bad(400, "field 'return_timestamps' must be one of true, false, word, sentence");
+    }
+  }
+  ApiError model_error;
+  std::optional<std::string> resolved = resolve_model(pipeline, model, models, model_error);
+  if (!resolved) return bad(model_error.status, model_error.message);
+  return finish_job(pipeline, *resolved, fields);
+}
+
+bool is_image_pipeline(Pipeline pipeline) {
+  return pipeline == Pipeline::kTextToImage || pipeline == Pipeline::kImageToImage ||
+         pipeline == Pipeline::kUpscale;
+}
+
+RenderedResponse malformed(std::string message) {
+  RenderedResponse r;
+  r.error = ApiError{502, "the worker returned a malformed result: " + std::move(message)};
+  return r;
+}
+
+}  // namespace
+
+ParsedApiRequest parse_api_request(Pipeline pipeline, std::string_view content_type,
+                                   std::string_view body, const ModelLister& models) {
+  const std::string type = media_type(content_type);
+  const std::string name(pipeline_name(pipeline));
+  if (pipeline == Pipeline::kTextToImage) {
+    if (type != "application/json") {
+      return bad(400, name + " expects a JSON body (Content-Type: application/json), got '" + type + "'");
+    }
+    return parse_json_body(pipeline, body, models);
+  }
+  if (type != "multipart/form-data") {
+    return bad(400, name + " expects multipart/form-data with a file field '" +
+                        std::string(pipeline == Pipeline::kAudioToText ? "audio" : "image") + "', got '" +
+                        type + "'");
+  }
+  return parse_form_body(pipeline, content_type, body, models);
+}
+
+RenderedResponse render_api_response(Pipeline pipeline, const ResultBody& result) {
+  if (!result.json) return malformed("no response JSON");
+  Poco::JSON::Object::Ptr object;
+  try {
+    Poco::JSON::Parser parser;
+    object = parser.parse(*result.json).extract<Poco::JSON::Object::Ptr>();
+  } catch (const std::exception& e) {
+    return malformed(std::string("response is not a JSON object: ") + e.what());
+  }
+  if (!object) return malformed("response is not a JSON object");
+  RenderedResponse out;
+  std::string& json = out.json;
+  try {
+    if (is_image_pipeline(pipeline)) {
+      Poco::JSON::Array::Ptr images = object->getArray("images");
+      if (!images) return malformed("no 'images' array");
+      std::size_t size = 32;
+      for (const ResultFile& f : result.files) size += f.bytes->size() * 4 / 3 + 128;
+      json.reserve(size);
+      json += "{\"images\":[";
+      for (std::size_t i = 0; i < images->size(); ++i) {
+        Poco::JSON::Object::Ptr item = images->getObject(static_cast<unsigned>(i));
+        if (!item) return malformed("images[" + std::to_string(i) + "] is not an object");
+        const std::string url = item->optValue<std::string>("url", "");
+        const ResultFile* file = nullptr;
+        for (const ResultFile& f : result.files) {
+          if (f.name == url) file = &f;
+        }
+        if (i != 0) json += ',';
+        json += "{\"url\":";
+        if (file != nullptr) {
+          const std::string type = file->content_type.empty() ? "application/octet-stream" : media_type(file->content_type);
+          json += "\"data:" + type + ";base64,";
+          json += base64_encode(*file->bytes);
+          json += '"';
+        } else if (url.rfind("data:", 0) == 0) {
+          append_json_string(json, url);
+        } else {
+          return malformed("images[" + std::to_string(i) + "].url names no file of the result");
+        }
+        json += ",\"seed\":" + std::to_string(item->optValue<Poco::Int64>("seed", 0));
+        json += std::string(",\"nsfw\":") + (item->optValue<bool>("nsfw", false) ? "true" : "false");
+        json += '}';
+      }
+      json += "]}";
+    } else if (pipeline == Pipeline::kAudioToText) {
+      if (!object->has("text")) return malformed("no 'text'");
+      json += "{\"text\":";
+      append_json_string(json, object->getValue<std::string>("text"));
+      json += ",\"chunks\":";
+      Poco::JSON::Array::Ptr chunks = object->getArray("chunks");
+      json += chunks ? stringify(Poco::Dynamic::Var(chunks)) : "[]";
+      json += '}';
+    } else {
+      if (!object->has("text")) return malformed("no 'text'");
+      json += "{\"text\":";
+      append_json_string(json, object->getValue<std::string>("text"));
+      json += '}';
+    }
+  } catch (const std::exception& e) {
+    return malformed(e.what());
+  }
+  out.ok = true;
+  return out;
+}
+
+std::string api_error_json(std::string_view message) {
+  std::string out = "{\"detail\":{\"msg\":";
+  append_json_string(out, message);
+  out += "}}";
+  return out;
+}
+
+}  // namespace aipool::net

@@ -1,0 +1,52 @@
+// File: api_request.h
+// The public AI API's request validation (RETRY-5: before any dispatch) and
+// response rendering, per pipeline, with go-livepeer's paths, field names and
+// defaults (spec/api.md). Pure functions: no I/O, no core calls.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/types.h"
+
+namespace aipool::net {
+
+// An error for the client: HTTP status and the text of {"detail":{"msg":...}}.
+struct ApiError {
+  int status = 400;
+  std::string message;
+};
+
+struct ApiJob {
+  Key key;
+  Payload job_json;  // the NotifyAIJob data (WIRE-4)
+};
+
+// The models offered now for a pipeline, to resolve a request without model_id.
+using ModelLister = std::function<std::vector<std::string>(Pipeline)>;
+
+struct ParsedApiRequest {
+  bool ok = false;
+  ApiJob job;
+  ApiError error;
+};
+
+// API-2..API-5: validates a request body for `pipeline` and builds the job's JSON.
+ParsedApiRequest parse_api_request(Pipeline pipeline, std::string_view content_type,
+                                   std::string_view body, const ModelLister& models);
+
+struct RenderedResponse {
+  bool ok = false;
+  std::string json;  // the client's response body when ok
+  ApiError error;    // 502 when the worker's result is malformed
+};
+// API-6: turns a worker's result into the pipeline's response JSON: image URLs that
+// name a result file become data: URLs; every image item has url, seed and nsfw.
+RenderedResponse render_api_response(Pipeline pipeline, const ResultBody& result);
+
+// {"detail":{"msg":"..."}} (API-7).
+std::string api_error_json(std::string_view message);
+
+}  // namespace aipool::net

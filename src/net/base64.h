@@ -1,0 +1,17 @@
+// File: base64.h
+// Standard base64 (RFC 4648, with padding) for inline inputs (WIRE-4), the JSON
+// result form (RES-2) and data: URLs. Table-driven, no allocation beyond the output.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace aipool::net {
+
+std::string base64_encode(std::string_view bytes);
+// nullopt when `text` is not valid base64 (wrong length, bad character, bad padding).
+// Whitespace is not accepted.
+std::optional<std::string> base64_decode(std::string_view text);
+
+}  // namespace aipool::net

@@ -1,0 +1,71 @@
+// File: orchestrator_node.h
+// The orchestrator process minus its flags: the core (Broker) under one mutex, the
+// steady clock, the gRPC worker service and the Poco HTTP server with the public AI
+// API, /aiResults, /healthz and /workers (spec/api.md, spec/wire.md).
+//
+// Threads: gRPC callback threads, Poco's HTTP pool, the clock's timer thread and the
+// worker-stream strand all call the Broker under `core_mutex_`, one at a time.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "core/broker.h"
+
+namespace Poco::Net {
+class HTTPServer;
+}
+namespace grpc {
+class Server;
+}
+
+namespace aipool::net {
+
+class RealClock;
+class WorkerStreams;
+
+struct OrchestratorConfig {
+  BrokerConfig broker;                      // secret, timeouts, queue_limit, model_list
+  std::string service_addr = "127.0.0.1:8935";  // gRPC listen address (host:port, port 0 = any)
+  std::string http_addr = "127.0.0.1:8936";     // HTTP listen address
+  std::string results_url;                  // sent to workers; empty: derived from http_addr
+  std::size_t max_message_bytes = 64u << 20;  // gRPC messages and HTTP bodies (API-8)
+  int http_threads = 64;
+  int http_queue = 512;
+};
+
+struct NodeStats;
+
+class OrchestratorNode {
+ public:
+  explicit OrchestratorNode(OrchestratorConfig config);
+  ~OrchestratorNode();
+  OrchestratorNode(const OrchestratorNode&) = delete;
+  OrchestratorNode& operator=(const OrchestratorNode&) = delete;
+
+  // Binds both ports and starts serving. On failure returns false with a message.
+  bool start(std::string& error);
+  // Ends every worker stream and stops both servers.
+  void stop();
+
+  int grpc_port() const { return grpc_port_; }
+  int http_port() const { return http_port_; }
+  const std::string& results_url() const { return results_url_; }
+
+  // Internals shared with the HTTP handlers (orchestrator_node.cc).
+  struct Shared;
+
+ private:
+  OrchestratorConfig config_;
+  std::shared_ptr<Shared> shared_;
+  std::unique_ptr<grpc::Server> grpc_server_;
+  std::unique_ptr<Poco::Net::HTTPServer> http_server_;
+  int grpc_port_ = 0;
+  int http_port_ = 0;
+  std::string results_url_;
+  bool started_ = false;
+};
+
+}  // namespace aipool::net

@@ -1,0 +1,186 @@
+#include "net/result_codec.h"
+
+#include <Poco/Dynamic/Var.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+
+#include <atomic>
+#include <charconv>
+#include <cstdint>
+
+#include "net/base64.h"
+#include "net/json_text.h"
+#include "net/multipart.h"
+
+namespace aipool::net {
+namespace {
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  return s;
+}
+
+std::string make_boundary() {
+  static std::atomic<std::uint64_t> counter{0x9e3779b97f4a7c15ULL};
+  std::uint64_t x = counter.fetch_add(0x9e3779b97f4a7c15ULL) ^ 0xd1b54a32d192ed03ULL;
+  x ^= x >> 31;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 29;
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "aipool-";
+  for (int i = 0; i < 16; ++i) out += kHex[(x >> (i * 4)) & 0xF];
+  return out;
+}
+
+DecodeResult fail(std::optional<TaskId> task, std::string message) {
+  DecodeResult r;
+  r.failure.task = task;
+  r.failure.message = std::move(message);
+  return r;
+}
+
+DecodeResult decode_json_form(std::optional<TaskId> header_task, std::string_view body) {
+  Poco::JSON::Object::Ptr object;
+  try {
+    Poco::JSON::Parser parser;
+    Poco::Dynamic::Var parsed = parser.parse(std::string(body));
+    object = parsed.extract<Poco::JSON::Object::Ptr>();
+  } catch (const std::exception& e) {
+    return fail(header_task, std::string("result body is not a JSON object: ") + e.what());
+  }
+  if (!object) return fail(header_task, "result body is not a JSON object");
+  std::optional<TaskId> task = header_task;
+  if (object->has("TaskID")) {
+    try {
+      task = object->getValue<Poco::Int64>("TaskID");
+    } catch (const std::exception&) {
+      return fail(header_task, "TaskID must be an integer");
+    }
+  }
+  if (!task) return fail(std::nullopt, "missing TaskID");
+  ResultPost post;
+  post.task = *task;
+  std::string err;
+  if (object->has("Err") && !object->get("Err").isEmpty()) {
+    try {
+      err = object->getValue<std::string>("Err");
+    } catch (const std::exception&) {
+      return fail(task, "Err must be a string");
+    }
+  }
+  if (!err.empty()) {
+    post.ok = false;
+    post.error = std::move(err);
+    return DecodeResult{std::move(post), {}};
+  }
+  std::string data;
+  if (object->has("Data") && !object->get("Data").isEmpty()) {
+    try {
+      data = object->getValue<std::string>("Data");
+    } catch (const std::exception&) {
+      return fail(task, "Data must be a base64 string");
+    }
+  }
+  std::optional<std::string> json = base64_decode(data);
+  if (!json) return fail(task, "Data is not valid base64");
+  if (json->empty()) return fail(task, "Data is empty and Err is empty: no result");
+  post.ok = true;
+  post.body.json = std::make_shared<const std::string>(std::move(*json));
+  return DecodeResult{std::move(post), {}};
+}
+
+DecodeResult decode_multipart_form(std::string_view content_type, std::optional<TaskId> task,
+                                   std::string_view body) {
+  if (!task) return fail(std::nullopt, "multipart result without a valid TaskId header");
+  const std::optional<std::string> boundary = header_param(content_type, "boundary");
+  if (!boundary || boundary->empty()) return fail(task, "multipart/mixed without a boundary");
+  MultipartResult parsed = parse_multipart(body, *boundary);
+  if (!parsed.error.empty()) return fail(task, parsed.error);
+  ResultPost post;
+  post.task = *task;
+  post.ok = true;
+  bool have_json = false;
+  for (const MultipartPart& part : parsed.parts) {
+    if (media_type(part.content_type) == "application/json") {
+      if (have_json) return fail(task, "multipart result has more than one application/json part");
+      have_json = true;
+      post.body.json = std::make_shared<const std::string>(part.content);
+    } else if (part.filename) {
+      post.body.files.push_back(ResultFile{*part.filename, part.content_type,
+                                           std::make_shared<const std::string>(part.content)});
+    }
+  }
+  if (!have_json) return fail(task, "multipart result has no application/json part");
+  return DecodeResult{std::move(post), {}};
+}
+
+}  // namespace
+
+std::optional<TaskId> parse_task_id(std::string_view text) {
+  text = trim(text);
+  TaskId value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  return value;
+}
+
+EncodedPost encode_json_result(Pipeline pipeline, TaskId task, bool ok, std::string_view response_json,
+                               std::string_view error) {
+  EncodedPost post;
+  post.content_type = "application/json";
+  std::string& out = post.body;
+  out.reserve(response_json.size() * 4 / 3 + 96 + error.size());
+  out += "{\"JobType\":";
+  out += std::to_string(pipeline_request_type(pipeline));
+  out += ",\"TaskID\":";
+  out += std::to_string(task);
+  out += ",\"Data\":\"";
+  if (ok) out += base64_encode(response_json);
+  out += "\",\"Err\":";
+  append_json_string(out, ok ? std::string_view{} : (error.empty() ? "worker error" : error));
+  out += '}';
+  return post;
+}
+
+EncodedPost encode_multipart_result(const ResultBody& body) {
+  const std::string boundary = make_boundary();
+  EncodedPost post;
+  post.content_type = "multipart/mixed; boundary=" + boundary;
+  std::size_t size = 256 + (body.json ? body.json->size() : 0);
+  for (const ResultFile& f : body.files) size += f.bytes->size() + 256;
+  std::string& out = post.body;
+  out.reserve(size);
+  for (const ResultFile& f : body.files) {
+    out += "--" + boundary + "\r\n";
+    out += "Content-Type: " + f.content_type + "\r\n";
+    out += "Content-Length: " + std::to_string(f.bytes->size()) + "\r\n";
+    out += "Content-Disposition: attachment; filename=\"" + f.name + "\"\r\n\r\n";
+    out += *f.bytes;
+    out += "\r\n";
+  }
+  out += "--" + boundary + "\r\n";
+  out += "Content-Type: application/json\r\n";
+  const std::string_view json = body.json ? std::string_view(*body.json) : std::string_view("{}");
+  out += "Content-Length: " + std::to_string(json.size()) + "\r\n\r\n";
+  out += json;
+  out += "\r\n--" + boundary + "--\r\n";
+  return post;
+}
+
+DecodeResult decode_result(std::string_view content_type, std::optional<std::string_view> task_header,
+                           std::string_view body) {
+  std::optional<TaskId> header_task;
+  if (task_header) {
+    header_task = parse_task_id(*task_header);
+    if (!header_task) return fail(std::nullopt, "TaskId header is not an integer");
+  }
+  const std::string type = media_type(content_type);
+  if (type == "application/json") return decode_json_form(header_task, body);
+  if (type == "multipart/mixed") return decode_multipart_form(content_type, header_task, body);
+  if (type.empty()) return fail(header_task, "missing Content-Type");
+  return fail(header_task, "unsupported Content-Type " + type +
+                               " (use application/json or multipart/mixed)");
+}
+
+}  // namespace aipool::net

@@ -1,0 +1,59 @@
+// File: result_codec.h
+// The two body forms of POST /aiResults (RES-1..RES-3, RES-6): encoding on the
+// worker, decoding on the orchestrator. Pure functions over bytes; no I/O.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/types.h"
+
+namespace aipool::net {
+
+// RES-1: the fixed Authorization header value of a result post.
+inline constexpr std::string_view kResultAuthorization = "Livepeer-Transcoder-1.0";
+// The header naming the task in the binary form (RES-3); also accepted with the JSON form.
+inline constexpr std::string_view kTaskIdHeader = "TaskId";
+// aipool extension (TASK-2): the poster's worker id as the orchestrator gave it in the
+// stream's initial metadata (`aipool-worker-id`).
+inline constexpr std::string_view kWorkerIdHeader = "Aipool-Worker-Id";
+
+// A result as the orchestrator's core sees it.
+struct ResultPost {
+  TaskId task = 0;
+  bool ok = false;
+  std::string error;  // worker error text when !ok
+  ResultBody body;    // when ok
+};
+
+struct EncodedPost {
+  std::string content_type;
+  std::string body;
+};
+
+// RES-2: {"JobType": <int>, "TaskID": <int>, "Data": "<base64 of response_json>", "Err": "..."}.
+EncodedPost encode_json_result(Pipeline pipeline, TaskId task, bool ok, std::string_view response_json,
+                               std::string_view error);
+// RES-3: multipart/mixed with one part per file (Content-Disposition filename) and one
+// application/json part. The caller sends the TaskId header.
+EncodedPost encode_multipart_result(const ResultBody& body);
+
+struct DecodeFailure {
+  std::optional<TaskId> task;  // set when the task could be identified (RES-6)
+  std::string message;         // what is wrong, for the 400 answer
+};
+
+// Decodes a post of either form. `task_header` is the TaskId header if present.
+// On failure the message says what is wrong; `task` is set when known.
+struct DecodeResult {
+  std::optional<ResultPost> post;
+  DecodeFailure failure;
+};
+DecodeResult decode_result(std::string_view content_type, std::optional<std::string_view> task_header,
+                           std::string_view body);
+
+// Parses a decimal int64 TaskID; nullopt on anything else.
+std::optional<TaskId> parse_task_id(std::string_view text);
+
+}  // namespace aipool::net

@@ -1,0 +1,155 @@
+#include "net/worker_streams.h"
+
+#include <deque>
+
+namespace aipool::net {
+
+// One worker's stream. Lives from RegisterAIWorker until OnDone.
+class WorkerStream final : public grpc::ServerWriteReactor<::net::NotifyAIJob> {
+ public:
+  WorkerStream(WorkerStreams& owner, WorkerId id) : owner_(owner), id_(id) {}
+
+  // Queues one message; false when the stream has ended (a send failure, CONN-4).
+  bool enqueue(::net::NotifyAIJob message) {
+    const ::net::NotifyAIJob* first = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (finished_) return false;
+      queue_.push_back(std::move(message));
+      if (!writing_) {
+        writing_ = true;
+        first = &queue_.front();
+      }
+    }
+    if (first != nullptr) StartWrite(first);
+    return true;
+  }
+
+  void finish(const grpc::Status& status) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (finished_) return;
+      finished_ = true;
+    }
+    Finish(status);
+  }
+
+  void OnWriteDone(bool ok) override {
+    const ::net::NotifyAIJob* next = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      queue_.pop_front();
+      if (!ok) {
+        writing_ = false;
+      } else if (!queue_.empty() && !finished_) {
+        next = &queue_.front();
+      } else {
+        writing_ = false;
+      }
+    }
+    if (!ok) {
+      owner_.stream_ended(id_, "write to the worker failed");
+      finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "write failed"));
+      return;
+    }
+    if (next != nullptr) StartWrite(next);
+  }
+
+  void OnCancel() override {
+    owner_.stream_ended(id_, "stream closed by the worker or the network");
+    finish(grpc::Status::CANCELLED);
+  }
+
+  void OnDone() override {
+    owner_.stream_ended(id_, "stream done");
+    owner_.stream_done(id_);
+    delete this;
+  }
+
+ private:
+  WorkerStreams& owner_;
+  const WorkerId id_;
+  std::mutex mutex_;
+  std::deque<::net::NotifyAIJob> queue_;
+  bool writing_ = false;
+  bool finished_ = false;
+};
+
+WorkerStreams::WorkerStreams(Hooks hooks, std::string results_url)
+    : hooks_(std::move(hooks)), results_url_(std::move(results_url)) {}
+
+WorkerStreams::~WorkerStreams() = default;
+
+grpc::ServerWriteReactor<::net::NotifyAIJob>* WorkerStreams::RegisterAIWorker(
+    grpc::CallbackServerContext* context, const ::net::RegisterRequest* request) {
+  const WorkerId id = next_id_.fetch_add(1);
+  auto* stream = new WorkerStream(*this, id);
+  if (!results_url_.empty()) context->AddInitialMetadata("aipool-results-url", results_url_);
+  context->AddInitialMetadata("aipool-worker-id", std::to_string(id));
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    streams_[id] = stream;  // before the join: the core may send at once
+  }
+  const ParsedAdverts parsed = adverts_from_capabilities(request->capabilities());
+  JoinRequest join;
+  join.id = id;
+  join.secret = request->secret();
+  join.address = context->peer();
+  join.adverts = parsed.adverts;
+  const JoinResult result = hooks_.join(join, parsed);
+  if (result.verdict == JoinVerdict::kAccepted) {
+    stream->StartSendInitialMetadata();
+    return stream;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    streams_.erase(id);
+  }
+  const grpc::StatusCode code = result.verdict == JoinVerdict::kInvalidSecret
+                                    ? grpc::StatusCode::UNAUTHENTICATED
+                                    : grpc::StatusCode::FAILED_PRECONDITION;
+  stream->finish(grpc::Status(code, result.message));
+  return stream;
+}
+
+bool WorkerStreams::send(const JobNotice& notice) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = streams_.find(notice.worker);
+  if (it == streams_.end()) return false;
+  ::net::NotifyAIJob message;
+  message.set_type(static_cast<::net::AIRequestType>(pipeline_request_type(notice.pipeline)));
+  message.set_taskid(notice.task);
+  if (notice.payload) message.set_data(*notice.payload);
+  return it->second->enqueue(std::move(message));
+}
+
+void WorkerStreams::close(WorkerId worker, std::string_view reason) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = streams_.find(worker);
+  if (it == streams_.end()) return;
+  it->second->finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(reason)));
+}
+
+void WorkerStreams::close_all(std::string_view reason) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (auto& [id, stream] : streams_) {
+    stream->finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(reason)));
+  }
+}
+
+std::size_t WorkerStreams::live_streams() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return streams_.size();
+}
+
+void WorkerStreams::stream_ended(WorkerId id, const std::string& reason) {
+  // CONN-4: reported off the caller's stack; the core ignores repeats.
+  strand_.post([this, id, reason] { hooks_.left(id, reason); });
+}
+
+void WorkerStreams::stream_done(WorkerId id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  streams_.erase(id);
+}
+
+}  // namespace aipool::net

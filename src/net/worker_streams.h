@@ -1,0 +1,65 @@
+// File: worker_streams.h
+// Production binding of the WorkerTransport seam: the gRPC service
+// `net.Transcoder/RegisterAIWorker` (WIRE-1) on the callback API, one server-write
+// reactor per worker stream with its own write queue.
+//
+// Threads: RegisterAIWorker runs on gRPC threads and calls hooks.join (which takes
+// the core's mutex). send() and close() are called by the core under its mutex;
+// they never block and never call the core. A stream's end is reported through
+// hooks.left on a private strand, never on the caller's stack.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include <grpcpp/grpcpp.h>
+
+#include "aipool.grpc.pb.h"
+#include "core/broker.h"
+#include "net/capabilities.h"
+#include "net/strand.h"
+#include "seams/transport.h"
+
+namespace aipool::net {
+
+class WorkerStream;
+
+class WorkerStreams final : public ::net::Transcoder::CallbackService, public WorkerTransport {
+ public:
+  struct Hooks {
+    std::function<JoinResult(const JoinRequest&, const ParsedAdverts&)> join;
+    std::function<void(WorkerId, const std::string& reason)> left;
+  };
+  // `results_url` goes to each worker in the initial metadata `aipool-results-url`
+  // (empty: not sent); every worker also gets `aipool-worker-id`.
+  WorkerStreams(Hooks hooks, std::string results_url);
+  ~WorkerStreams() override;
+
+  grpc::ServerWriteReactor<::net::NotifyAIJob>* RegisterAIWorker(
+      grpc::CallbackServerContext* context, const ::net::RegisterRequest* request) override;
+
+  bool send(const JobNotice& notice) override;
+  void close(WorkerId worker, std::string_view reason) override;
+
+  // Ends every stream (orchestrator shutdown).
+  void close_all(std::string_view reason);
+  std::size_t live_streams() const;
+
+ private:
+  friend class WorkerStream;
+  void stream_ended(WorkerId id, const std::string& reason);
+  void stream_done(WorkerId id);
+
+  Hooks hooks_;
+  std::string results_url_;
+  std::atomic<WorkerId> next_id_{1};
+  mutable std::mutex mutex_;
+  std::map<WorkerId, WorkerStream*> streams_;
+  Strand strand_;
+};
+
+}  // namespace aipool::net

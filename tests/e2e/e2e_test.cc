@@ -1,0 +1,272 @@
+// End-to-end tests: real aipool-orchestrator and aipool-worker processes on loopback,
+// ephemeral ports, bounded waits. Workers serve the test/ models (test executor).
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/Net/StreamSocket.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <string>
+
+#include "e2e_support.h"
+
+namespace aipool::e2e {
+namespace {
+
+using namespace std::chrono_literals;
+
+const std::string kAllEcho =
+    "text-to-image:test/echo:true:2,image-to-image:test/echo:true:2,upscale:test/echo:true:2,"
+    "image-to-text:test/echo:true:2,audio-to-text:test/echo:true:2";
+
+Poco::JSON::Object::Ptr parse(const std::string& body) {
+  Poco::JSON::Parser parser;
+  return parser.parse(body).extract<Poco::JSON::Object::Ptr>();
+}
+
+HttpReply post_json(int port, const std::string& path, const std::string& json) {
+  return http_request(port, "POST", path, "application/json", json);
+}
+
+HttpReply post_form(int port, const std::string& path, const std::vector<FormPart>& parts) {
+  std::string content_type;
+  const std::string body = form_body(parts, content_type);
+  return http_request(port, "POST", path, content_type, body);
+}
+
+class EndToEnd : public ::testing::Test {
+ protected:
+  void start(const std::string& models, std::size_t workers, const std::vector<std::string>& orch_flags = {}) {
+    orch_ = start_orchestrator(orch_flags);
+    ASSERT_GT(orch_.http_port, 0);
+    for (std::size_t i = 0; i < workers; ++i) workers_.push_back(start_worker({orch_.grpc_port}, models));
+    ASSERT_TRUE(wait_for_workers(orch_.http_port, workers, 20s)) << orch_.process->output();
+  }
+  Orchestrator orch_;
+  std::vector<std::unique_ptr<ChildProcess>> workers_;
+};
+
+// API-1, API-6, WIRE-4, RES-2, RES-3: each of the five pipelines goes client -> orchestrator -> worker -> /aiResults -> client.
+TEST_F(EndToEnd, EveryPipelineRoundTrips) {
+  start(kAllEcho, 1);
+  const int port = orch_.http_port;
+
+  HttpReply t2i = post_json(port, "/text-to-image", R"({"model_id":"test/echo","prompt":"a red fox","num_images_per_prompt":2})");
+  ASSERT_EQ(t2i.status, 200) << t2i.body;
+  auto images = parse(t2i.body)->getArray("images");
+  ASSERT_EQ(images->size(), 2u);
+  for (unsigned i = 0; i < 2; ++i) {
+    auto item = images->getObject(i);
+    EXPECT_TRUE(item->has("url") && item->has("seed") && item->has("nsfw"));
+    EXPECT_EQ(item->getValue<std::string>("url").rfind("data:", 0), 0u);
+  }
+
+  const std::string png("\x89PNG\r\n\x1a\nfake-image-bytes", 24);
+  for (const std::string path : {"/image-to-image", "/upscale"}) {
+    HttpReply r = post_form(port, path, {{"model_id", "test/echo"}, {"prompt", "x"},
+                                         {"image", png, "in.png", "image/png"}});
+    ASSERT_EQ(r.status, 200) << path << ": " << r.body;
+    auto item = parse(r.body)->getArray("images")->getObject(0);
+    EXPECT_NE(item->getValue<std::string>("url").find(";base64,"), std::string::npos);
+  }
+  HttpReply i2t = post_form(port, "/image-to-text", {{"model_id", "test/echo"}, {"image", png, "in.png", "image/png"}});
+  ASSERT_EQ(i2t.status, 200) << i2t.body;
+  EXPECT_TRUE(parse(i2t.body)->has("text"));
+  HttpReply a2t = post_form(port, "/audio-to-text", {{"model_id", "test/echo"}, {"audio", "RIFF-wave-bytes", "a.wav", "audio/wav"}});
+  ASSERT_EQ(a2t.status, 200) << a2t.body;
+  auto a2t_obj = parse(a2t.body);
+  EXPECT_TRUE(a2t_obj->has("text"));
+  EXPECT_TRUE(a2t_obj->getArray("chunks") != nullptr);
+}
+
+// SEL-3, API-10: two workers with equal capacity share sequential jobs evenly, as the orchestrator's log shows.
+TEST_F(EndToEnd, TwoWorkersShareJobsRoundRobin) {
+  start("text-to-image:test/echo:true:1", 2);
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_EQ(post_json(orch_.http_port, "/text-to-image", R"({"model_id":"test/echo","prompt":"p"})").status, 200);
+  }
+  const std::size_t w1 = orch_.process->count_lines("worker=1 ");
+  const std::size_t w2 = orch_.process->count_lines("worker=2 ");
+  EXPECT_EQ(w1, 5u) << orch_.process->output();
+  EXPECT_EQ(w2, 5u);
+}
+
+// API-2, API-4, API-7, RETRY-5: bad input is refused with 400 naming the field, before any dispatch.
+TEST_F(EndToEnd, BadInputGetsClearErrors) {
+  start(kAllEcho, 1);
+  const int port = orch_.http_port;
+  HttpReply r = post_json(port, "/text-to-image", R"({"model_id":"test/echo","width":"wide","prompt":"p"})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("'width' must be an integer"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("\"detail\""), std::string::npos);
+  r = post_json(port, "/text-to-image", R"({"model_id":"test/echo"})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("missing required field 'prompt'"), std::string::npos) << r.body;
+  r = post_json(port, "/text-to-image", "{not json");
+  EXPECT_EQ(r.status, 400);
+  r = post_form(port, "/upscale", {{"model_id", "test/echo"}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("'image'"), std::string::npos) << r.body;
+  // Without model_id the only offered model is used.
+  r = post_json(port, "/text-to-image", R"({"prompt":"p"})");
+  EXPECT_EQ(r.status, 200) << r.body;
+  // A model nobody offers: 503 with Retry-After.
+  r = post_json(port, "/text-to-image", R"({"model_id":"nope","prompt":"p"})");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.headers["Retry-After"], "1");
+  EXPECT_NE(r.body.find("no worker offers pipeline text-to-image with model nope"), std::string::npos);
+  // No job reached the worker for the bad requests: only the one good request was logged as a job.
+  EXPECT_EQ(orch_.process->count_lines("outcome=ok"), 1u);
+}
+
+// CONN-5, RETRY-1: kill -9 of the worker running a job: the job completes on the other worker; the dead worker's capacity is gone.
+TEST_F(EndToEnd, KilledWorkerJobFailsOver) {
+  start("text-to-image:test/sleep:true:1", 2);
+  // The first job goes to worker 1 (first in rotation).
+  std::thread client([&] {
+    HttpReply r = post_json(orch_.http_port, "/text-to-image", R"({"model_id":"test/sleep","prompt":"p","sleep_ms":3000})");
+    EXPECT_EQ(r.status, 200) << r.body;
+  });
+  // Wait until worker 1 has the attempt, then kill it.
+  bool running = false;
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!running && std::chrono::steady_clock::now() < deadline) {
+    HttpReply w = http_request(orch_.http_port, "GET", "/workers");
+    running = w.body.find("\"open_attempts\":1") != std::string::npos;
+    if (!running) std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_TRUE(running);
+  workers_[0]->send_signal(SIGKILL);
+  client.join();
+  ASSERT_TRUE(wait_for_workers(orch_.http_port, 1, 10s));
+  auto keys = parse(http_request(orch_.http_port, "GET", "/workers").body)->getArray("keys");
+  EXPECT_EQ(keys->getObject(0)->getValue<int>("capacity"), 1);
+  EXPECT_EQ(keys->getObject(0)->getValue<int>("in_use"), 0);
+  EXPECT_GE(orch_.process->count_lines("attempts=2"), 1u) << orch_.process->output();
+}
+
+// RECON-1: after the orchestrator restarts on the same ports, workers reconnect within the backoff bound and serve again.
+TEST_F(EndToEnd, WorkersReconnectAfterOrchestratorRestart) {
+  const int grpc = free_port();
+  const int http = free_port();
+  orch_ = start_orchestrator({}, grpc, http);
+  workers_.push_back(start_worker({grpc}, "text-to-image:test/echo:true:1"));
+  ASSERT_TRUE(wait_for_workers(http, 1, 20s));
+  orch_.process->send_signal(SIGTERM);
+  ASSERT_TRUE(orch_.process->wait_exit(10s).has_value());
+  orch_ = start_orchestrator({}, grpc, http);
+  // First waits: 0.5, 0.75, 1.125 s ... jittered by at most 50 %: 10 s covers several tries.
+  ASSERT_TRUE(wait_for_workers(http, 1, 15s)) << workers_[0]->output();
+  EXPECT_EQ(post_json(http, "/text-to-image", R"({"model_id":"test/echo","prompt":"p"})").status, 200);
+}
+
+// CONN-1: a worker with the wrong secret exits non-zero saying so.
+TEST_F(EndToEnd, WrongSecretIsFatalForTheWorker) {
+  orch_ = start_orchestrator();
+  auto worker = std::make_unique<ChildProcess>(std::vector<std::string>{
+      bin_path("aipool-worker"), "-orchAddr", "127.0.0.1:" + std::to_string(orch_.grpc_port), "-orchSecret",
+      "wrong", "-aiModels", "text-to-image:test/echo:true:1"});
+  const std::optional<int> code = worker->wait_exit(20s);
+  ASSERT_TRUE(code.has_value());
+  EXPECT_NE(*code, 0);
+  EXPECT_NE(worker->output().find("invalid secret"), std::string::npos) << worker->output();
+  EXPECT_EQ(live_workers(orch_.http_port), 0u);
+}
+
+// RES-4, RES-5, RES-6, TASK-4: forged, unknown and malformed uploads; a malformed one fails the attempt over.
+TEST_F(EndToEnd, ResultUploadsAreChecked) {
+  start("text-to-image:test/sleep:true:1", 2);
+  const int port = orch_.http_port;
+  std::thread client([&] {
+    HttpReply r = post_json(port, "/text-to-image", R"({"model_id":"test/sleep","prompt":"p","sleep_ms":4000})");
+    EXPECT_EQ(r.status, 200) << r.body;
+  });
+  // The first attempt of a fresh orchestrator is task 1; wait until it is running.
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (http_request(port, "GET", "/workers").body.find("\"open_attempts\":1") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  const std::string ok_body = R"({"JobType":0,"TaskID":1,"Data":"eyJpbWFnZXMiOltdfQ==","Err":""})";
+  HttpReply r = http_request(port, "POST", "/aiResults", "application/json", ok_body,
+                             {{"Authorization", "Livepeer-Transcoder-1.0"}, {"Credentials", "wrong"}});
+  EXPECT_EQ(r.status, 401);
+  r = http_request(port, "POST", "/aiResults", "application/json", ok_body, {{"Authorization", "Livepeer-Transcoder-1.0"}});
+  EXPECT_EQ(r.status, 401);
+  r = http_request(port, "POST", "/aiResults", "application/json",
+                   R"({"JobType":0,"TaskID":999,"Data":"","Err":"x"})",
+                   {{"Authorization", "Livepeer-Transcoder-1.0"}, {"Credentials", "s3cret"}});
+  EXPECT_EQ(r.status, 404);
+  // Still running after the forged posts.
+  EXPECT_NE(http_request(port, "GET", "/workers").body.find("\"open_attempts\":1"), std::string::npos);
+  // Malformed body for task 1: 400, and the job fails over to the other worker.
+  r = http_request(port, "POST", "/aiResults", "application/json", "{broken",
+                   {{"Authorization", "Livepeer-Transcoder-1.0"}, {"Credentials", "s3cret"}, {"TaskId", "1"}});
+  EXPECT_EQ(r.status, 400);
+  client.join();
+  EXPECT_GE(orch_.process->count_lines("attempts=2"), 1u) << orch_.process->output();
+  // The real worker's late post for task 1 got 409.
+}
+
+// API-8: an input above gRPC's default 4 MiB works; one above the configured limit gets 413.
+TEST_F(EndToEnd, LargeInputsAndTheLimit) {
+  start("upscale:test/echo:true:1", 1, {"-maxMessageBytes", std::to_string(12 << 20)});
+  const std::string big(6 << 20, 'x');
+  HttpReply r = post_form(orch_.http_port, "/upscale", {{"model_id", "test/echo"}, {"image", big, "big.png", "image/png"}});
+  ASSERT_EQ(r.status, 200) << r.body.substr(0, 200);
+  EXPECT_GT(r.body.size(), big.size());
+  // Above the limit: the answer is 413 from the headers alone, before any body byte is sent.
+  Poco::Net::StreamSocket socket(Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(orch_.http_port)));
+  const std::string head = "POST /upscale HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                           "Content-Length: " + std::to_string(13 << 20) + "\r\n\r\n";
+  socket.sendBytes(head.data(), static_cast<int>(head.size()));
+  socket.setReceiveTimeout(Poco::Timespan(20, 0));
+  char answer[512] = {0};
+  const int n = socket.receiveBytes(answer, sizeof answer - 1);
+  ASSERT_GT(n, 0);
+  EXPECT_EQ(std::string(answer, 12), "HTTP/1.1 413") << answer;
+  EXPECT_NE(std::string(answer).find("larger than the limit"), std::string::npos) << answer;
+}
+
+// MULTI-1, MULTI-2: one worker registered with two orchestrators serves both.
+TEST_F(EndToEnd, OneWorkerServesTwoOrchestrators) {
+  Orchestrator a = start_orchestrator();
+  Orchestrator b = start_orchestrator();
+  auto worker = start_worker({a.grpc_port, b.grpc_port}, "text-to-image:test/echo:true:2");
+  ASSERT_TRUE(wait_for_workers(a.http_port, 1, 20s));
+  ASSERT_TRUE(wait_for_workers(b.http_port, 1, 20s));
+  EXPECT_EQ(post_json(a.http_port, "/text-to-image", R"({"model_id":"test/echo","prompt":"a"})").status, 200);
+  EXPECT_EQ(post_json(b.http_port, "/text-to-image", R"({"model_id":"test/echo","prompt":"b"})").status, 200);
+}
+
+// The seed's example requests, adapted to our ports, work as written with curl.
+TEST_F(EndToEnd, SeedExampleRequestsWithCurl) {
+  start("text-to-image:ByteDance/SDXL-Lightning:true:1,upscale:stabilityai/stable-diffusion-x4-upscaler:true:1", 1);
+  (void)0;
+  const std::string port = std::to_string(orch_.http_port);
+  const std::string t2i = "curl -s -o /dev/null -w '%{http_code}' -X POST \"http://127.0.0.1:" + port +
+                          "/text-to-image\" -H \"Content-Type: application/json\" -d '{\"model_id\":\"ByteDance/SDXL-Lightning\","
+                          "\"prompt\":\"Cool dog at a rave party\",\"width\": 1024,\"height\": 1024}'";
+  FILE* pipe = popen(t2i.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  char code[8] = {0};
+  ASSERT_NE(fgets(code, sizeof code, pipe), nullptr);
+  pclose(pipe);
+  EXPECT_STREQ(code, "200");
+  const std::string image = std::string(::testing::TempDir()) + "/seed-example.png";
+  FILE* f = fopen(image.c_str(), "wb");
+  fputs("\x89PNG fake", f);
+  fclose(f);
+  const std::string up = "curl -s -o /dev/null -w '%{http_code}' -X POST \"http://127.0.0.1:" + port +
+                         "/upscale\" -F model_id=stabilityai/stable-diffusion-x4-upscaler -F image=@" + image;
+  pipe = popen(up.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  char code2[8] = {0};
+  ASSERT_NE(fgets(code2, sizeof code2, pipe), nullptr);
+  pclose(pipe);
+  EXPECT_STREQ(code2, "200");
+}
+
+}  // namespace
+}  // namespace aipool::e2e
