@@ -8,7 +8,7 @@ packages=(
   protobuf-compiler libprotobuf-dev libgrpc++-dev protobuf-compiler-grpc
   libpoco-dev
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
-  libcli11-dev libspdlog-dev libfmt-dev
+  libspdlog-dev libfmt-dev libgflags-dev
 )
 
 missing=()

@@ -310,9 +310,17 @@ class ResultsHandler final : public HTTPRequestHandler {
   std::shared_ptr<OrchestratorNode::Shared> shared_;
 };
 
+// GET /healthz answers at once; POST /healthz reads and drops its body first, as the
+// "plain POST" baseline of the load tool.
 class HealthHandler final : public HTTPRequestHandler {
  public:
-  void handleRequest(HTTPServerRequest&, HTTPServerResponse& response) override {
+  void handleRequest(HTTPServerRequest& request, HTTPServerResponse& response) override {
+    if (request.getMethod() == "POST") {
+      std::istream& in = request.stream();
+      char buffer[65536];
+      while (in.read(buffer, sizeof buffer), in.gcount() > 0) {
+      }
+    }
     send_json(response, HTTPResponse::HTTP_OK, "{\"status\":\"ok\"}");
   }
 };

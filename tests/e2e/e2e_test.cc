@@ -128,16 +128,21 @@ TEST_F(EndToEnd, KilledWorkerJobFailsOver) {
     HttpReply r = post_json(orch_.http_port, "/text-to-image", R"({"model_id":"test/sleep","prompt":"p","sleep_ms":3000})");
     EXPECT_EQ(r.status, 200) << r.body;
   });
-  // Wait until worker 1 has the attempt, then kill it.
-  bool running = false;
+  // Wait until a worker has the attempt, then kill that worker's process.
+  int busy_id = 0;
   const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (!running && std::chrono::steady_clock::now() < deadline) {
-    HttpReply w = http_request(orch_.http_port, "GET", "/workers");
-    running = w.body.find("\"open_attempts\":1") != std::string::npos;
-    if (!running) std::this_thread::sleep_for(20ms);
+  while (busy_id == 0 && std::chrono::steady_clock::now() < deadline) {
+    auto list = parse(http_request(orch_.http_port, "GET", "/workers").body)->getArray("workers");
+    for (unsigned i = 0; list && i < list->size(); ++i) {
+      if (list->getObject(i)->getValue<int>("open_attempts") == 1) busy_id = list->getObject(i)->getValue<int>("id");
+    }
+    if (busy_id == 0) std::this_thread::sleep_for(20ms);
   }
-  ASSERT_TRUE(running);
-  workers_[0]->send_signal(SIGKILL);
+  ASSERT_NE(busy_id, 0);
+  const std::string as_worker = "as worker " + std::to_string(busy_id) + ";";
+  ChildProcess* busy = workers_[0]->count_lines(as_worker) > 0 ? workers_[0].get() : workers_[1].get();
+  ASSERT_EQ(busy->count_lines(as_worker), 1u);
+  busy->send_signal(SIGKILL);
   client.join();
   ASSERT_TRUE(wait_for_workers(orch_.http_port, 1, 10s));
   auto keys = parse(http_request(orch_.http_port, "GET", "/workers").body)->getArray("keys");
@@ -242,8 +247,14 @@ TEST_F(EndToEnd, OneWorkerServesTwoOrchestrators) {
 
 // The seed's example requests, adapted to our ports, work as written with curl.
 TEST_F(EndToEnd, SeedExampleRequestsWithCurl) {
-  start("text-to-image:ByteDance/SDXL-Lightning:true:1,upscale:stabilityai/stable-diffusion-x4-upscaler:true:1", 1);
-  (void)0;
+  // The seed's model ids, served by the test executor through the entries' "executor" field.
+  const std::string models = std::string(::testing::TempDir()) + "/seed-models.json";
+  FILE* m = fopen(models.c_str(), "w");
+  fputs(R"([{"pipeline":"text-to-image","model_id":"ByteDance/SDXL-Lightning","executor":"test/echo"},)"
+        R"({"pipeline":"upscale","model_id":"stabilityai/stable-diffusion-x4-upscaler","executor":"test/echo"}])",
+        m);
+  fclose(m);
+  start(models, 1);
   const std::string port = std::to_string(orch_.http_port);
   const std::string t2i = "curl -s -o /dev/null -w '%{http_code}' -X POST \"http://127.0.0.1:" + port +
                           "/text-to-image\" -H \"Content-Type: application/json\" -d '{\"model_id\":\"ByteDance/SDXL-Lightning\","

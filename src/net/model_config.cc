@@ -1,0 +1,516 @@
+#include "net/model_config.h"
+
+#include <Poco/Dynamic/Var.h>
+#include <Poco/Exception.h>
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/ParseHandler.h>
+#include <Poco/JSON/Parser.h>
+
+#include <charconv>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <sstream>
+
+namespace aipool::net {
+namespace {
+
+constexpr std::string_view kKnownPipelines =
+    "text-to-image, image-to-image, upscale, image-to-text, audio-to-text";
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\n' || s.front() == '\r')) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+// ------------------------------------------------------------ JSON error position
+// Poco's parser says what is wrong but not where; this small validator finds the
+// offset of the first syntax error so that the message can give a line and column.
+class JsonLocator {
+ public:
+  explicit JsonLocator(std::string_view text) : s_(text) {}
+
+  // The offset of the first syntax error, or npos when the text is valid JSON.
+  std::size_t first_error() {
+    ws();
+    if (!value(0)) return i_;
+    ws();
+    return i_ == s_.size() ? std::string_view::npos : i_;
+  }
+
+ private:
+  bool at_end() const { return i_ >= s_.size(); }
+  char peek() const { return at_end() ? '\0' : s_[i_]; }
+  void ws() {
+    while (!at_end() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) ++i_;
+  }
+  bool literal(std::string_view word) {
+    for (char c : word) {
+      if (peek() != c) return false;
+      ++i_;
+    }
+    return true;
+  }
+  bool string() {
+    if (peek() != '"') return false;
+    ++i_;
+    while (!at_end()) {
+      const char c = s_[i_];
+      if (c == '"') {
+        ++i_;
+        return true;
+      }
+      if (static_cast<unsigned char>(c) < 0x20) return false;
+      if (c == '\\') {
+        ++i_;
+        const char e = peek();
+        if (e == 'u') {
+          ++i_;
+          for (int k = 0; k < 4; ++k) {
+            const char h = peek();
+            const bool hex = (h >= '0' && h <= '9') || (h >= 'a' && h <= 'f') || (h >= 'A' && h <= 'F');
+            if (!hex) return false;
+            ++i_;
+          }
+          continue;
+        }
+        if (std::string_view("\"\\/bfnrt").find(e) == std::string_view::npos || at_end()) return false;
+      }
+      ++i_;
+    }
+    return false;
+  }
+  bool digits() {
+    if (!(peek() >= '0' && peek() <= '9')) return false;
+    while (peek() >= '0' && peek() <= '9') ++i_;
+    return true;
+  }
+  bool number() {
+    if (peek() == '-') ++i_;
+    if (peek() == '0') {
+      ++i_;
+    } else if (!digits()) {
+      return false;
+    }
+    if (peek() == '.') {
+      ++i_;
+      if (!digits()) return false;
+    }
+    if (peek() == 'e' || peek() == 'E') {
+      ++i_;
+      if (peek() == '+' || peek() == '-') ++i_;
+      if (!digits()) return false;
+    }
+    return true;
+  }
+  bool value(int depth) {
+    if (depth > 512) return false;
+    switch (peek()) {
+      case '{': return object(depth);
+      case '[': return array(depth);
+      case '"': return string();
+      case 't': return literal("true");
+      case 'f': return literal("false");
+      case 'n': return literal("null");
+      default: return number();
+    }
+  }
+  bool object(int depth) {
+    ++i_;  // '{'
+    ws();
+    if (peek() == '}') {
+      ++i_;
+      return true;
+    }
+    for (;;) {
+      ws();
+      if (!string()) return false;
+      ws();
+      if (peek() != ':') return false;
+      ++i_;
+      ws();
+      if (!value(depth + 1)) return false;
+      ws();
+      if (peek() == ',') {
+        ++i_;
+        continue;
+      }
+      if (peek() == '}') {
+        ++i_;
+        return true;
+      }
+      return false;
+    }
+  }
+  bool array(int depth) {
+    ++i_;  // '['
+    ws();
+    if (peek() == ']') {
+      ++i_;
+      return true;
+    }
+    for (;;) {
+      ws();
+      if (!value(depth + 1)) return false;
+      ws();
+      if (peek() == ',') {
+        ++i_;
+        continue;
+      }
+      if (peek() == ']') {
+        ++i_;
+        return true;
+      }
+      return false;
+    }
+  }
+
+  std::string_view s_;
+  std::size_t i_ = 0;
+};
+
+std::string position_of(std::string_view text, std::size_t offset) {
+  std::size_t line = 1;
+  std::size_t column = 1;
+  for (std::size_t i = 0; i < offset && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+  }
+  if (offset >= text.size()) return "end of input (line " + std::to_string(line) + ")";
+  return "line " + std::to_string(line) + ", column " + std::to_string(column);
+}
+
+// ------------------------------------------------------------ entry fields
+
+ModelConfigError entry_error(std::size_t index, const std::string& what) {
+  return ModelConfigError{"aiModels entry " + std::to_string(index) + ": " + what};
+}
+
+// A short description of a JSON value for error messages (never used for secrets).
+std::string describe(const Poco::Dynamic::Var& v) {
+  if (v.isEmpty()) return "null";
+  if (v.type() == typeid(Poco::JSON::Object::Ptr)) return "an object";
+  if (v.type() == typeid(Poco::JSON::Array::Ptr)) return "an array";
+  if (v.isString()) {
+    std::string text = v.toString();
+    if (text.size() > 40) text = text.substr(0, 40) + "...";
+    return "\"" + text + "\"";
+  }
+  if (v.isBoolean()) return v.extract<bool>() ? "true" : "false";
+  try {
+    return v.toString();
+  } catch (const Poco::Exception&) {
+    return "a value of another type";
+  }
+}
+
+bool is_json_number(const Poco::Dynamic::Var& v) {
+  return !v.isEmpty() && v.isNumeric() && !v.isBoolean() && !v.isString();
+}
+
+// A JSON integer value (Poco gives integers as Int64/UInt64, fractions as double).
+std::optional<std::int64_t> as_integer(const Poco::Dynamic::Var& v) {
+  if (!is_json_number(v) || !v.isInteger()) return std::nullopt;
+  try {
+    return v.convert<Poco::Int64>();
+  } catch (const Poco::Exception&) {
+    return std::nullopt;
+  }
+}
+
+std::optional<std::string> string_field(const Poco::JSON::Object& object, const std::string& name,
+                                        std::size_t index, ModelConfigError& error) {
+  const Poco::Dynamic::Var v = object.get(name);
+  if (!v.isString()) {
+    error = entry_error(index, name + " must be a string");
+    return std::nullopt;
+  }
+  return v.toString();
+}
+
+bool is_schema_field(const std::string& name) {
+  static const char* const kSchema[] = {"pipeline", "model_id",       "warm",           "capacity",
+                                        "price_per_unit", "pixels_per_unit", "currency", "gateway",
+                                        "url",      "token",          "optimization_flags"};
+  for (const char* field : kSchema) {
+    if (name == field) return true;
+  }
+  return false;
+}
+
+std::optional<Pipeline> pipeline_of(std::string_view name, std::size_t index, ModelConfigError& error) {
+  const std::optional<Pipeline> pipeline = pipeline_from_name(name);
+  if (!pipeline) {
+    error = entry_error(index, "unknown pipeline \"" + std::string(name) + "\" (expected one of " +
+                                   std::string(kKnownPipelines) + ")");
+  }
+  return pipeline;
+}
+
+// Parses one entry object; on failure sets `error` and returns nullopt.
+std::optional<ModelEntry> parse_entry(const Poco::JSON::Object& object, std::size_t index,
+                                      ModelConfigError& error) {
+  ModelEntry entry;
+  if (!object.has("pipeline") || object.get("pipeline").isEmpty()) {
+    error = entry_error(index, "pipeline is required");
+    return std::nullopt;
+  }
+  const std::optional<std::string> pipeline_text = string_field(object, "pipeline", index, error);
+  if (!pipeline_text) return std::nullopt;
+  const std::optional<Pipeline> pipeline = pipeline_of(*pipeline_text, index, error);
+  if (!pipeline) return std::nullopt;
+  entry.key.pipeline = *pipeline;
+
+  if (!object.has("model_id") || object.get("model_id").isEmpty()) {
+    error = entry_error(index, "model_id is required");
+    return std::nullopt;
+  }
+  const std::optional<std::string> model = string_field(object, "model_id", index, error);
+  if (!model) return std::nullopt;
+  if (trim(*model).empty()) {
+    error = entry_error(index, "model_id must not be empty");
+    return std::nullopt;
+  }
+  entry.key.model = *model;
+
+  if (object.has("warm") && !object.get("warm").isEmpty()) {
+    const Poco::Dynamic::Var v = object.get("warm");
+    if (!v.isBoolean()) {
+      error = entry_error(index, "warm must be true or false (got " + describe(v) + ")");
+      return std::nullopt;
+    }
+    entry.warm = v.extract<bool>();
+  }
+  if (object.has("capacity") && !object.get("capacity").isEmpty()) {
+    const Poco::Dynamic::Var v = object.get("capacity");
+    const std::optional<std::int64_t> capacity = as_integer(v);
+    if (!capacity || *capacity <= 0 || *capacity > std::numeric_limits<std::uint32_t>::max()) {
+      error = entry_error(index, "capacity must be a positive integer (got " + describe(v) + ")");
+      return std::nullopt;
+    }
+    entry.capacity = static_cast<std::uint32_t>(*capacity);
+  }
+  if (object.has("price_per_unit") && !object.get("price_per_unit").isEmpty()) {
+    const Poco::Dynamic::Var v = object.get("price_per_unit");
+    if (!is_json_number(v)) {
+      error = entry_error(index, "price_per_unit must be a number (got " + describe(v) + ")");
+      return std::nullopt;
+    }
+    entry.price_per_unit = v.convert<double>();
+    if (!std::isfinite(entry.price_per_unit) || entry.price_per_unit < 0) {
+      error = entry_error(index, "price_per_unit must be a non-negative number (got " + describe(v) + ")");
+      return std::nullopt;
+    }
+  }
+  if (object.has("pixels_per_unit") && !object.get("pixels_per_unit").isEmpty()) {
+    const Poco::Dynamic::Var v = object.get("pixels_per_unit");
+    const std::optional<std::int64_t> pixels = as_integer(v);
+    if (!pixels || *pixels <= 0) {
+      error = entry_error(index, "pixels_per_unit must be a positive integer (got " + describe(v) + ")");
+      return std::nullopt;
+    }
+    entry.pixels_per_unit = *pixels;
+  }
+  for (const char* name : {"currency", "gateway", "url", "token"}) {
+    if (!object.has(name) || object.get(name).isEmpty()) continue;
+    const std::optional<std::string> text = string_field(object, name, index, error);
+    if (!text) return std::nullopt;
+    const std::string_view field(name);
+    if (field == "currency") entry.currency = *text;
+    if (field == "gateway") entry.gateway = *text;
+    if (field == "url") entry.url = *text;
+    if (field == "token") entry.token = *text;
+  }
+  if (object.has("optimization_flags") && !object.get("optimization_flags").isEmpty()) {
+    const Poco::JSON::Object::Ptr flags = object.getObject("optimization_flags");
+    if (!flags) {
+      error = entry_error(index, "optimization_flags must be an object");
+      return std::nullopt;
+    }
+    for (const auto& [name, v] : *flags) {
+      if (v.isBoolean()) {
+        entry.optimization_flags[name] = v.extract<bool>() ? "true" : "false";
+      } else if (v.isString()) {
+        entry.optimization_flags[name] = v.toString();
+      } else {
+        error = entry_error(index, "optimization_flags." + name + " must be a string or a bool (got " +
+                                       describe(v) + ")");
+        return std::nullopt;
+      }
+    }
+  }
+  // Everything else belongs to the executor, in the order written.
+  Poco::JSON::Object executor_fields(Poco::JSON_PRESERVE_KEY_ORDER);
+  bool any = false;
+  for (const std::string& name : object.getNames()) {
+    if (is_schema_field(name)) continue;
+    executor_fields.set(name, object.get(name));
+    any = true;
+  }
+  if (any) {
+    std::ostringstream out;
+    executor_fields.stringify(out);
+    entry.executor_json = out.str();
+  }
+  return entry;
+}
+
+// Appends `entry` unless its key is already present; false (and `error`) on a duplicate.
+bool add_unique(std::vector<ModelEntry>& entries, ModelEntry entry, std::size_t index,
+                ModelConfigError& error) {
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    if (entries[i].key == entry.key) {
+      error = entry_error(index, "duplicate entry for " + key_name(entry.key) + " (also entry " +
+                                     std::to_string(i) + ")");
+      return false;
+    }
+  }
+  entries.push_back(std::move(entry));
+  return true;
+}
+
+}  // namespace
+
+ModelConfigResult parse_models_json(std::string_view json, std::string_view origin) {
+  const std::string where = "aiModels file " + std::string(origin);
+  Poco::Dynamic::Var parsed;
+  try {
+    Poco::JSON::Parser parser(new Poco::JSON::ParseHandler(/*preserveObjectOrder=*/true));
+    parsed = parser.parse(std::string(json));
+  } catch (const Poco::Exception& e) {
+    const std::size_t offset = JsonLocator(json).first_error();
+    std::string message = where + ": bad JSON";
+    if (offset != std::string_view::npos) message += " at " + position_of(json, offset);
+    // Poco's message quotes the offending byte; at the end of input that byte is garbage.
+    if (offset == std::string_view::npos || offset < json.size()) message += ": " + e.message();
+    else message += ": unexpected end of input";
+    return ModelConfigError{message};
+  }
+  if (parsed.type() != typeid(Poco::JSON::Array::Ptr)) {
+    return ModelConfigError{where + ": expected a JSON array of model entries"};
+  }
+  const Poco::JSON::Array::Ptr array = parsed.extract<Poco::JSON::Array::Ptr>();
+  std::vector<ModelEntry> entries;
+  ModelConfigError error;
+  for (std::size_t i = 0; i < array->size(); ++i) {
+    const Poco::JSON::Object::Ptr object = array->getObject(static_cast<unsigned>(i));
+    if (!object) return entry_error(i, "expected a JSON object (got " + describe(array->get(static_cast<unsigned>(i))) + ")");
+    std::optional<ModelEntry> entry = parse_entry(*object, i, error);
+    if (!entry) return error;
+    if (!add_unique(entries, std::move(*entry), i, error)) return error;
+  }
+  return entries;
+}
+
+ModelConfigResult parse_models_inline(std::string_view text) {
+  std::vector<ModelEntry> entries;
+  ModelConfigError error;
+  std::size_t index = 0;
+  while (true) {
+    const std::size_t comma = text.find(',');
+    const std::string_view item = trim(text.substr(0, comma));
+    if (item.empty()) return entry_error(index, "empty entry (expected pipeline:model_id[:warm[:capacity]])");
+    std::vector<std::string_view> parts;
+    std::string_view rest = item;
+    while (true) {
+      const std::size_t colon = rest.find(':');
+      parts.push_back(trim(rest.substr(0, colon)));
+      if (colon == std::string_view::npos) break;
+      rest = rest.substr(colon + 1);
+    }
+    const std::string quoted = " (\"" + std::string(item) + "\")";
+    if (parts.size() < 2 || parts.size() > 4) {
+      return entry_error(index, "expected pipeline:model_id[:warm[:capacity]]" + quoted);
+    }
+    ModelEntry entry;
+    const std::optional<Pipeline> pipeline = pipeline_of(parts[0], index, error);
+    if (!pipeline) return error;
+    entry.key.pipeline = *pipeline;
+    if (parts[1].empty()) return entry_error(index, "model_id must not be empty" + quoted);
+    entry.key.model = std::string(parts[1]);
+    if (parts.size() >= 3) {
+      const std::string warm = lower(parts[2]);
+      if (warm == "true") {
+        entry.warm = true;
+      } else if (warm == "false") {
+        entry.warm = false;
+      } else {
+        return entry_error(index, "warm must be true or false (got \"" + std::string(parts[2]) + "\")");
+      }
+    }
+    if (parts.size() == 4) {
+      std::uint32_t capacity = 0;
+      const std::string_view c = parts[3];
+      const auto [end, ec] = std::from_chars(c.data(), c.data() + c.size(), capacity);
+      if (ec != std::errc() || end != c.data() + c.size() || capacity == 0) {
+        return entry_error(index, "capacity must be a positive integer (got \"" + std::string(c) + "\")");
+      }
+      entry.capacity = capacity;
+    }
+    if (!add_unique(entries, std::move(entry), index, error)) return error;
+    if (comma == std::string_view::npos) break;
+    text = text.substr(comma + 1);
+    ++index;
+  }
+  return entries;
+}
+
+ModelConfigResult parse_models_flag(std::string_view value) {
+  value = trim(value);
+  if (value.empty()) return std::vector<ModelEntry>{};
+  const std::filesystem::path path{std::string(value)};
+  std::error_code ec;
+  const bool exists = std::filesystem::is_regular_file(path, ec);
+  const bool looks_like_path = value.find(':') == std::string_view::npos ||
+                               (value.size() >= 5 && lower(value.substr(value.size() - 5)) == ".json");
+  if (!exists) {
+    if (looks_like_path) {
+      return ModelConfigError{"aiModels file " + std::string(value) +
+                              ": file not found (give a JSON file or pipeline:model_id[:warm[:capacity]],...)"};
+    }
+    return parse_models_inline(value);
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return ModelConfigError{"aiModels file " + std::string(value) + ": cannot be read"};
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_models_json(text.str(), value);
+}
+
+std::vector<Advert> adverts_of(const std::vector<ModelEntry>& entries) {
+  std::vector<Advert> adverts;
+  adverts.reserve(entries.size());
+  for (const ModelEntry& entry : entries) adverts.push_back(Advert{entry.key, entry.capacity});
+  return adverts;
+}
+
+std::vector<ModelOffer> offers_of(const std::vector<ModelEntry>& entries) {
+  std::vector<ModelOffer> offers;
+  offers.reserve(entries.size());
+  for (const ModelEntry& entry : entries) {
+    offers.push_back(ModelOffer{entry.key, entry.price_per_unit, entry.pixels_per_unit, entry.currency});
+  }
+  return offers;
+}
+
+}  // namespace aipool::net

@@ -1,0 +1,137 @@
+#include "net/result_poster.h"
+
+#include <Poco/Exception.h>
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/Timespan.h>
+#include <Poco/URI.h>
+
+#include <istream>
+#include <map>
+#include <mutex>
+#include <ostream>
+#include <thread>
+#include <vector>
+
+namespace aipool::net {
+namespace {
+
+constexpr std::size_t kMaxAnswerBytes = 4096;
+
+std::string endpoint_of(const ResultTarget& target) { return target.host + ":" + std::to_string(target.port); }
+
+}  // namespace
+
+std::optional<ResultTarget> parse_results_url(std::string_view url, std::string& error) {
+  // Built by append: gcc 12 warns (-Wrestrict, a false positive) on "literal" + string here.
+  std::string prefix = "results URL ";
+  prefix.append(url);
+  try {
+    const Poco::URI uri{std::string(url)};
+    if (uri.getScheme() != "http") {
+      error = prefix + ": only http:// is supported";
+      return std::nullopt;
+    }
+    if (uri.getHost().empty()) {
+      error = prefix + ": no host";
+      return std::nullopt;
+    }
+    ResultTarget target;
+    target.host = uri.getHost();
+    target.port = uri.getPort();
+    target.path = uri.getPathAndQuery();
+    if (target.path.empty()) target.path.push_back('/');
+    target.url = std::string(url);
+    return target;
+  } catch (const Poco::Exception& e) {
+    error = prefix + ": " + e.message();
+    return std::nullopt;
+  }
+}
+
+struct ResultPoster::Sessions {
+  std::mutex mutex;
+  std::map<std::string, std::vector<std::unique_ptr<Poco::Net::HTTPClientSession>>> idle;
+};
+
+ResultPoster::ResultPoster(std::string secret, PostPolicy policy)
+    : secret_(std::move(secret)), policy_(policy), sessions_(std::make_unique<Sessions>()) {}
+
+ResultPoster::~ResultPoster() = default;
+
+PostOutcome ResultPoster::post(const ResultTarget& target, TaskId task, std::string_view worker_id,
+                               const EncodedPost& body) {
+  PostOutcome outcome;
+  const std::string endpoint = endpoint_of(target);
+  auto delay = policy_.first_retry_delay;
+  int failures = 0;
+  while (failures <= policy_.retries) {
+    std::unique_ptr<Poco::Net::HTTPClientSession> session;
+    {
+      std::lock_guard<std::mutex> lock(sessions_->mutex);
+      auto& idle = sessions_->idle[endpoint];
+      if (!idle.empty()) {
+        session = std::move(idle.back());
+        idle.pop_back();
+      }
+    }
+    const bool reused = session != nullptr;
+    if (!session) {
+      session = std::make_unique<Poco::Net::HTTPClientSession>(target.host, target.port);
+      session->setKeepAlive(true);
+      session->setTimeout(Poco::Timespan(std::chrono::duration_cast<std::chrono::microseconds>(policy_.timeout).count()));
+    }
+    ++outcome.attempts;
+    try {
+      Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_POST, target.path,
+                                     Poco::Net::HTTPMessage::HTTP_1_1);
+      request.setKeepAlive(true);
+      request.set("Authorization", std::string(kResultAuthorization));
+      request.set("Credentials", secret_);
+      request.set(std::string(kTaskIdHeader), std::to_string(task));
+      if (!worker_id.empty()) request.set(std::string(kWorkerIdHeader), std::string(worker_id));
+      request.setContentType(body.content_type);
+      request.setContentLength(static_cast<std::streamsize>(body.body.size()));
+      std::ostream& out = session->sendRequest(request);
+      out.write(body.body.data(), static_cast<std::streamsize>(body.body.size()));
+      out.flush();
+      Poco::Net::HTTPResponse response;
+      std::istream& in = session->receiveResponse(response);
+      std::string answer;
+      char buffer[4096];
+      while (in.read(buffer, sizeof(buffer)) || in.gcount() > 0) {
+        if (answer.size() < kMaxAnswerBytes) {
+          answer.append(buffer, std::min<std::size_t>(static_cast<std::size_t>(in.gcount()), kMaxAnswerBytes - answer.size()));
+        }
+      }
+      outcome.status = static_cast<int>(response.getStatus());
+      outcome.answer = std::move(answer);
+      outcome.error.clear();
+      if (response.getKeepAlive()) {
+        std::lock_guard<std::mutex> lock(sessions_->mutex);
+        auto& idle = sessions_->idle[endpoint];
+        if (idle.size() < policy_.max_idle_sessions) idle.push_back(std::move(session));
+      }
+      return outcome;
+    } catch (const Poco::Exception& e) {
+      outcome.error = e.displayText();
+    } catch (const std::exception& e) {
+      outcome.error = e.what();
+    }
+    if (reused) {
+      // The orchestrator may have closed an idle connection: the others are suspect
+      // too. Try again at once on a fresh connection.
+      std::lock_guard<std::mutex> lock(sessions_->mutex);
+      sessions_->idle[endpoint].clear();
+      continue;
+    }
+    ++failures;
+    if (failures > policy_.retries) break;
+    std::this_thread::sleep_for(delay);
+    delay *= 2;
+  }
+  return outcome;
+}
+
+}  // namespace aipool::net

@@ -1,0 +1,73 @@
+// File: result_poster.h
+// The worker's side of POST /aiResults (RES-1..RES-3): sends one encoded result to
+// an orchestrator over HTTP/1.1 with keep-alive, reusing idle connections.
+//
+// Each post carries `Authorization: Livepeer-Transcoder-1.0`, `Credentials: <secret>`
+// (RES-1), `TaskId: <task>` and, when known, `Aipool-Worker-Id` (TASK-2). A post that
+// fails in transport (connection refused, reset, timeout) is retried up to
+// `retries` times with doubling delays, starting at `first_retry_delay`: the TaskID
+// makes a repeated post harmless (the orchestrator answers 409 to the second copy).
+// A failure on a reused idle connection is retried at once on a fresh one and does
+// not count as a retry. An HTTP answer of any status is final (never retried).
+//
+// Contract: thread-safe; post() blocks the calling thread for the whole exchange,
+// retries included. The secret is never logged or put in an error message.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/types.h"
+#include "net/result_codec.h"
+
+namespace aipool::net {
+
+// Where results go: parsed from `http://host[:port]/path`.
+struct ResultTarget {
+  std::string host;
+  std::uint16_t port = 80;
+  std::string path = "/aiResults";  // path and query
+  std::string url;                  // as given, for logs
+};
+
+// Parses an http:// URL; nullopt (with `error` set) for anything else. https is not
+// supported yet.
+std::optional<ResultTarget> parse_results_url(std::string_view url, std::string& error);
+
+struct PostPolicy {
+  int retries = 3;
+  std::chrono::milliseconds first_retry_delay{100};
+  std::chrono::milliseconds timeout{30000};  // per socket operation
+  std::size_t max_idle_sessions = 8;         // per host:port
+};
+
+struct PostOutcome {
+  int status = 0;        // the HTTP status; 0 when no answer came
+  int attempts = 0;      // connections tried
+  std::string error;     // the last transport error when status == 0
+  std::string answer;    // the response body (truncated to 4 KiB)
+  bool ok() const { return status >= 200 && status < 300; }
+};
+
+class ResultPoster {
+ public:
+  ResultPoster(std::string secret, PostPolicy policy = {});
+  ~ResultPoster();
+  ResultPoster(const ResultPoster&) = delete;
+  ResultPoster& operator=(const ResultPoster&) = delete;
+
+  PostOutcome post(const ResultTarget& target, TaskId task, std::string_view worker_id,
+                   const EncodedPost& body);
+
+ private:
+  struct Sessions;
+  std::string secret_;
+  PostPolicy policy_;
+  std::unique_ptr<Sessions> sessions_;
+};
+
+}  // namespace aipool::net

@@ -1,0 +1,642 @@
+#include "net/worker_node.h"
+
+#include <Poco/Dynamic/Var.h>
+#include <Poco/Exception.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <grpcpp/grpcpp.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <charconv>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "aipool.grpc.pb.h"
+#include "aipool.pb.h"
+#include "core/slot_gate.h"
+#include "net/capabilities.h"
+#include "net/result_codec.h"
+#include "net/result_poster.h"
+
+namespace aipool::net {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+constexpr std::string_view kResultsUrlMetadata = "aipool-results-url";
+constexpr std::string_view kWorkerIdMetadata = "aipool-worker-id";
+
+// Keepalive pings find a dead orchestrator on an idle stream. 330 s stays above the
+// gRPC server default minimum ping interval (5 min), so a default server never
+// answers with GOAWAY "too many pings".
+constexpr int kKeepaliveTimeMs = 330'000;
+constexpr int kKeepaliveTimeoutMs = 20'000;
+
+std::int64_t millis_since(SteadyClock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - start).count();
+}
+
+// A fixed set of threads running submitted closures in order of submission.
+class WorkQueue {
+ public:
+  explicit WorkQueue(std::size_t threads) {
+    for (std::size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { run(); });
+  }
+  ~WorkQueue() { shutdown(); }
+  WorkQueue(const WorkQueue&) = delete;
+  WorkQueue& operator=(const WorkQueue&) = delete;
+
+  void submit(std::function<void()> fn) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      queue_.push_back(std::move(fn));
+    }
+    wake_.notify_one();
+  }
+  // Runs what was submitted, then joins the threads.
+  void shutdown() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    for (std::thread& t : threads_) {
+      if (t.joinable()) t.join();
+    }
+  }
+
+ private:
+  void run() {
+    for (;;) {
+      std::function<void()> fn;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        fn = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      fn();
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::function<void()>> queue_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+// What one accepted stream told the worker: where its results go and its id there.
+struct Session {
+  ResultTarget target;
+  std::string worker_id;  // empty when the orchestrator sent none
+};
+
+std::string status_code_name(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::OK: return "OK";
+    case grpc::StatusCode::CANCELLED: return "CANCELLED";
+    case grpc::StatusCode::UNKNOWN: return "UNKNOWN";
+    case grpc::StatusCode::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
+    case grpc::StatusCode::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::NOT_FOUND: return "NOT_FOUND";
+    case grpc::StatusCode::ALREADY_EXISTS: return "ALREADY_EXISTS";
+    case grpc::StatusCode::PERMISSION_DENIED: return "PERMISSION_DENIED";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::FAILED_PRECONDITION: return "FAILED_PRECONDITION";
+    case grpc::StatusCode::ABORTED: return "ABORTED";
+    case grpc::StatusCode::OUT_OF_RANGE: return "OUT_OF_RANGE";
+    case grpc::StatusCode::UNIMPLEMENTED: return "UNIMPLEMENTED";
+    case grpc::StatusCode::INTERNAL: return "INTERNAL";
+    case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
+    case grpc::StatusCode::DATA_LOSS: return "DATA_LOSS";
+    case grpc::StatusCode::UNAUTHENTICATED: return "UNAUTHENTICATED";
+    default: return "code " + std::to_string(static_cast<int>(code));
+  }
+}
+
+// The orchestrator refused this worker (CONN-1, CONN-2): retrying cannot help.
+bool is_refusal(const grpc::Status& status) {
+  const std::string& message = status.error_message();
+  if (message == "invalid secret" || message == "zero capacity") return true;
+  switch (status.error_code()) {
+    case grpc::StatusCode::UNAUTHENTICATED:
+    case grpc::StatusCode::PERMISSION_DENIED:
+    case grpc::StatusCode::FAILED_PRECONDITION:
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::optional<std::uint16_t> parse_port(std::string_view text) {
+  std::uint32_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value == 0 || value > 65535) {
+    return std::nullopt;
+  }
+  return static_cast<std::uint16_t>(value);
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// The model_id of a job's request JSON (WIRE-4) (index 0), or what is wrong (index 1).
+std::variant<std::string, std::string> model_of(const std::string& json) {
+  using Result = std::variant<std::string, std::string>;
+  try {
+    Poco::JSON::Parser parser;
+    const Poco::Dynamic::Var parsed = parser.parse(json);
+    if (parsed.type() != typeid(Poco::JSON::Object::Ptr)) {
+      return Result(std::in_place_index<1>, "invalid job request: not a JSON object");
+    }
+    const Poco::Dynamic::Var model = parsed.extract<Poco::JSON::Object::Ptr>()->get("model_id");
+    if (!model.isString() || model.toString().empty()) {
+      return Result(std::in_place_index<1>, "invalid job request: model_id is required");
+    }
+    return Result(std::in_place_index<0>, model.toString());
+  } catch (const Poco::Exception& e) {
+    return Result(std::in_place_index<1>, "invalid job request: not valid JSON: " + e.message());
+  }
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------ addresses
+
+std::string OrchestratorAddress::grpc_target() const {
+  const bool ipv6 = host.find(':') != std::string::npos;
+  return (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(grpc_port);
+}
+
+std::variant<std::vector<OrchestratorAddress>, std::string> parse_orchestrator_addresses(std::string_view text) {
+  std::vector<OrchestratorAddress> out;
+  std::size_t index = 0;
+  while (true) {
+    const std::size_t comma = text.find(',');
+    std::string_view item = trim(text.substr(0, comma));
+    const std::string quoted = "\"" + std::string(item) + "\"";
+    const std::string where = "orchAddr entry " + std::to_string(index) + " " + quoted + ": ";
+    if (item.empty()) return "orchAddr entry " + std::to_string(index) + ": empty address";
+    if (item.substr(0, 8) == "https://") {
+      return where + "TLS to the orchestrator is not supported yet; give host:port";
+    }
+    if (item.substr(0, 7) == "http://") item.remove_prefix(7);
+    OrchestratorAddress address;
+    // Optional "/httpPort" suffix.
+    const std::size_t slash = item.find('/');
+    if (slash != std::string_view::npos) {
+      const std::optional<std::uint16_t> http = parse_port(item.substr(slash + 1));
+      if (!http) return where + "the HTTP port after '/' must be a number from 1 to 65535";
+      address.http_port = *http;
+      item = item.substr(0, slash);
+    }
+    std::string_view port_text;
+    if (!item.empty() && item.front() == '[') {
+      const std::size_t close = item.find(']');
+      if (close == std::string_view::npos) return where + "unterminated '[' in an IPv6 address";
+      address.host = std::string(item.substr(1, close - 1));
+      std::string_view rest = item.substr(close + 1);
+      if (!rest.empty()) {
+        if (rest.front() != ':') return where + "expected ':' after ']'";
+        port_text = rest.substr(1);
+        if (port_text.empty()) return where + "empty port";
+      }
+    } else {
+      const std::size_t colon = item.rfind(':');
+      if (colon != std::string_view::npos && item.find(':') != colon) {
+        return where + "write an IPv6 address in brackets, e.g. [::1]:8935";
+      }
+      address.host = std::string(item.substr(0, colon));
+      if (colon != std::string_view::npos) {
+        port_text = item.substr(colon + 1);
+        if (port_text.empty()) return where + "empty port";
+      }
+    }
+    if (address.host.empty()) return where + "no host";
+    if (!port_text.empty()) {
+      const std::optional<std::uint16_t> port = parse_port(port_text);
+      if (!port) return where + "the port must be a number from 1 to 65535";
+      address.grpc_port = *port;
+    }
+    for (const OrchestratorAddress& other : out) {
+      if (other.grpc_target() == address.grpc_target()) return where + "duplicate address";
+    }
+    out.push_back(std::move(address));
+    if (comma == std::string_view::npos) break;
+    text = text.substr(comma + 1);
+    ++index;
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------ the node
+
+struct WorkerNode::Impl {
+  struct Link {
+    OrchestratorAddress address;
+    std::string name;
+    ResultTarget default_target;
+    std::unique_ptr<ResultPoster> poster;
+    std::unique_ptr<Backoff> backoff;  // under Impl::mutex
+    bool connected = false;            // under Impl::mutex
+    std::thread thread;
+
+    std::mutex call_mutex;
+    grpc::ClientContext* call = nullptr;  // the stream in progress, under call_mutex
+    bool cancelled = false;               // under call_mutex
+
+    // Cancels the stream in progress and any later one.
+    void cancel() {
+      std::lock_guard<std::mutex> lock(call_mutex);
+      cancelled = true;
+      if (call) call->TryCancel();
+    }
+  };
+
+  Impl(WorkerConfig cfg, Executor& exec, Random& rnd)
+      : config(std::move(cfg)), executor(exec), random(rnd), gate(gate_entries(config.adverts)) {
+    fill_register_request(request, config.secret, config.adverts, config.version);
+    for (const std::string& id : config.gpu_ids) request.add_gpus()->set_id(id);
+    PostPolicy policy;
+    policy.retries = config.post_retries;
+    policy.first_retry_delay = config.post_retry_delay;
+    policy.timeout = config.post_timeout;
+    for (const OrchestratorAddress& address : config.orchestrators) {
+      auto link = std::make_unique<Link>();
+      link->address = address;
+      link->name = address.grpc_target();
+      link->default_target.host = address.host;
+      link->default_target.port = address.http_port != 0 ? address.http_port : config.default_http_port;
+      link->default_target.path = "/aiResults";
+      const bool ipv6 = address.host.find(':') != std::string::npos;
+      link->default_target.url = "http://" + (ipv6 ? "[" + address.host + "]" : address.host) + ":" +
+                                 std::to_string(link->default_target.port) + "/aiResults";
+      link->poster = std::make_unique<ResultPoster>(config.secret, policy);
+      link->backoff = std::make_unique<Backoff>(random, config.backoff);
+      links.push_back(std::move(link));
+    }
+    std::uint64_t slots = 0;
+    for (const Advert& advert : config.adverts) slots += advert.capacity;
+    job_pool = std::make_unique<WorkQueue>(std::max<std::uint64_t>(1, std::min<std::uint64_t>(slots, 1024)));
+    post_pool = std::make_unique<WorkQueue>(2);
+  }
+
+  static std::vector<SlotGate::Entry> gate_entries(const std::vector<Advert>& adverts) {
+    std::vector<SlotGate::Entry> entries;
+    for (const Advert& advert : adverts) entries.push_back(SlotGate::Entry{advert.key, advert.capacity});
+    return entries;
+  }
+
+  void start() {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (started) return;
+      started = true;
+    }
+    for (auto& link : links) {
+      Link* l = link.get();
+      l->thread = std::thread([this, l] { run_link(*l); });
+    }
+  }
+
+  void request_stop() {
+    int running = 0;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (stopping) return;
+      stopping = true;
+      running = running_jobs;
+    }
+    wake.notify_all();
+    spdlog::info("stopping: taking no new jobs; {} running job(s) to finish and post", running);
+  }
+
+  void fail(const std::string& message) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (fatal.empty()) fatal = message;
+    }
+    spdlog::error("{}", message);
+    request_stop();
+  }
+
+  int wait() {
+    {
+      std::unique_lock<std::mutex> lock(mutex);
+      if (waited) return fatal.empty() ? kExitOk : kExitFatal;
+      wake.wait(lock, [&] { return stopping; });
+      wake.wait(lock, [&] { return running_jobs == 0; });
+    }
+    for (auto& link : links) link->cancel();
+    for (auto& link : links) {
+      if (link->thread.joinable()) link->thread.join();
+    }
+    {
+      std::unique_lock<std::mutex> lock(mutex);
+      wake.wait(lock, [&] { return pending_posts == 0; });
+    }
+    job_pool->shutdown();
+    post_pool->shutdown();
+    std::lock_guard<std::mutex> lock(mutex);
+    waited = true;
+    spdlog::info("stopped{}", fatal.empty() ? "" : " after a fatal error");
+    return fatal.empty() ? kExitOk : kExitFatal;
+  }
+
+  std::shared_ptr<const Session> session_of(Link& link, const std::multimap<grpc::string_ref, grpc::string_ref>& metadata) {
+    auto session = std::make_shared<Session>();
+    session->target = link.default_target;
+    for (const auto& [name, value] : metadata) {
+      const std::string_view n(name.data(), name.size());
+      const std::string v(value.data(), value.size());
+      if (n == kWorkerIdMetadata) session->worker_id = v;
+      if (n == kResultsUrlMetadata) {
+        std::string error;
+        std::optional<ResultTarget> target = parse_results_url(v, error);
+        if (target) {
+          session->target = std::move(*target);
+        } else {
+          spdlog::warn("orchestrator {}: {}; posting results to {}", link.name, error, link.default_target.url);
+        }
+      }
+    }
+    return session;
+  }
+
+  void run_link(Link& link) {
+    for (;;) {
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (stopping) break;
+      }
+      grpc::ChannelArguments args;
+      args.SetMaxReceiveMessageSize(config.max_message_bytes);
+      // A fresh channel per attempt, with its own subchannels: gRPC's own reconnect
+      // backoff must not delay ours (RECON-1).
+      args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+      args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, kKeepaliveTimeMs);
+      args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, kKeepaliveTimeoutMs);
+      args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+      const auto channel = grpc::CreateCustomChannel(link.name, grpc::InsecureChannelCredentials(), args);
+      const auto stub = ::net::Transcoder::NewStub(channel);
+      grpc::ClientContext context;
+      {
+        std::lock_guard<std::mutex> lock(link.call_mutex);
+        link.call = &context;
+        if (link.cancelled) context.TryCancel();
+      }
+      spdlog::debug("connecting to orchestrator {}", link.name);
+      const auto opened = SteadyClock::now();
+      std::unique_ptr<grpc::ClientReader<::net::NotifyAIJob>> reader = stub->RegisterAIWorker(&context, request);
+      reader->WaitForInitialMetadata();
+      const auto& metadata = context.GetServerInitialMetadata();
+      std::shared_ptr<const Session> session = session_of(link, metadata);
+      bool accepted = false;
+      auto accept = [&] {
+        accepted = true;
+        {
+          std::lock_guard<std::mutex> lock(mutex);
+          link.connected = true;
+        }
+        spdlog::info("connected to orchestrator {} as worker {}; results go to {}", link.name,
+                     session->worker_id.empty() ? "(no id given)" : session->worker_id, session->target.url);
+      };
+      if (!metadata.empty()) accept();
+      ::net::NotifyAIJob job;
+      while (reader->Read(&job)) {
+        if (!accepted) accept();
+        handle_job(link, session, job);
+      }
+      const grpc::Status status = reader->Finish();
+      {
+        std::lock_guard<std::mutex> lock(link.call_mutex);
+        link.call = nullptr;
+      }
+      const Micros session_us =
+          accepted ? std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - opened).count() : 0;
+      bool stop_now = false;
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        link.connected = false;
+        stop_now = stopping;
+      }
+      const std::string why = status_code_name(status.error_code()) +
+                              (status.error_message().empty() ? "" : ": " + status.error_message());
+      if (stop_now) {
+        spdlog::info("disconnected from orchestrator {} (stopping)", link.name);
+        break;
+      }
+      if (is_refusal(status)) {
+        if (status.error_message() == "invalid secret") {
+          fail("orchestrator " + link.name + " refused the secret (invalid secret): check -orchSecret");
+        } else {
+          fail("orchestrator " + link.name + " refused this worker (" + why + ")");
+        }
+        break;
+      }
+      Micros delay = 0;
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        link.backoff->session_ended(session_us);  // RECON-2
+        delay = link.backoff->next_delay();       // RECON-1
+        reconnect_delays.push_back(delay);
+      }
+      if (accepted) {
+        spdlog::warn("disconnected from orchestrator {} after {} s ({}); reconnecting in {} ms", link.name,
+                     session_us / kMicrosPerSecond, why, delay / 1000);
+      } else {
+        spdlog::warn("cannot connect to orchestrator {} ({}); retrying in {} ms", link.name, why, delay / 1000);
+      }
+      std::unique_lock<std::mutex> lock(mutex);
+      wake.wait_for(lock, std::chrono::microseconds(delay), [&] { return stopping; });
+    }
+  }
+
+  // Runs on the link's stream thread: never blocks on a job or a post.
+  void handle_job(Link& link, const std::shared_ptr<const Session>& session, ::net::NotifyAIJob& job) {
+    const auto received = SteadyClock::now();
+    const TaskId task = job.taskid();
+    const int type = static_cast<int>(job.type());
+    const std::optional<Pipeline> pipeline = pipeline_from_request_type(type);
+    if (!pipeline) {
+      post_error(link, session, task, type, "", "unknown request type " + std::to_string(type), received);
+      return;
+    }
+    auto data = std::make_shared<std::string>();
+    data->swap(*job.mutable_data());
+    std::variant<std::string, std::string> model = model_of(*data);
+    if (model.index() == 1) {
+      post_error(link, session, task, type, std::string(pipeline_name(*pipeline)) + "/?", std::get<1>(model),
+                 received);
+      return;
+    }
+    Key key{*pipeline, std::move(std::get<0>(model))};
+    std::string refusal;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (stopping) {
+        refusal = kShuttingDown;
+      } else if (!gate.serves(key) || !executor.supports(key)) {
+        refusal = "model not served by this worker: " + key_name(key);
+      } else if (!gate.try_acquire(key)) {
+        refusal = SlotGate::kAtCapacity;  // MULTI-2
+      } else {
+        ++running_jobs;
+      }
+    }
+    if (!refusal.empty()) {
+      post_error(link, session, task, type, key_name(key), refusal, received);
+      return;
+    }
+    Payload request_json = std::move(data);
+    job_pool->submit([this, &link, session, key, task, request_json, received] {
+      run_job(link, session, key, task, request_json, received);
+    });
+  }
+
+  void post_error(Link& link, const std::shared_ptr<const Session>& session, TaskId task, int type,
+                  std::string what, std::string error, SteadyClock::time_point received) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      ++pending_posts;
+    }
+    post_pool->submit([this, &link, session, task, type, what = std::move(what), error = std::move(error), received] {
+      // JobType echoes the type received; the orchestrator identifies the task by TaskID.
+      const auto wire_type = static_cast<Pipeline>(static_cast<std::uint8_t>(type >= 0 && type < 256 ? type : 0));
+      const EncodedPost body = encode_json_result(wire_type, task, false, {}, error);
+      const PostOutcome outcome = link.poster->post(session->target, task, session->worker_id, body);
+      log_job(link, task, what, "refused: " + error, received, outcome);
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        --pending_posts;
+      }
+      wake.notify_all();
+    });
+  }
+
+  // Runs on the job pool.
+  void run_job(Link& link, const std::shared_ptr<const Session>& session, const Key& key, TaskId task,
+               const Payload& request_json, SteadyClock::time_point received) {
+    auto called = std::make_shared<std::atomic<bool>>(false);
+    auto done = [this, &link, session, key, task, received, called](ExecResult result) {
+      if (called->exchange(true)) {
+        spdlog::error("executor reported task {} twice; the second report is ignored", task);
+        return;
+      }
+      finish_job(link, *session, key, task, std::move(result), received);
+    };
+    try {
+      executor.execute(ExecRequest{key, task, request_json}, done);
+    } catch (const std::exception& e) {
+      done(ExecResult{false, std::string("executor failed: ") + e.what(), {}});
+    } catch (...) {
+      done(ExecResult{false, "executor failed", {}});
+    }
+  }
+
+  void finish_job(Link& link, const Session& session, const Key& key, TaskId task, ExecResult result,
+                  SteadyClock::time_point received) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      gate.release(key);
+    }
+    if (result.ok && !result.body.json) {
+      result.ok = false;
+      result.error = "executor returned no response JSON";
+    }
+    EncodedPost body;
+    if (result.ok && !result.body.files.empty()) {
+      body = encode_multipart_result(result.body);  // RES-3
+    } else {
+      body = encode_json_result(key.pipeline, task, result.ok,
+                                result.ok ? std::string_view(*result.body.json) : std::string_view{},
+                                result.error);  // RES-2
+    }
+    const PostOutcome outcome = link.poster->post(session.target, task, session.worker_id, body);
+    log_job(link, task, key_name(key), result.ok ? "ok" : "error: " + result.error, received, outcome);
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      --running_jobs;
+    }
+    wake.notify_all();
+  }
+
+  void log_job(const Link& link, TaskId task, const std::string& what, const std::string& outcome,
+               SteadyClock::time_point received, const PostOutcome& post) {
+    const std::size_t slash = what.find('/');
+    const std::string pipeline = what.substr(0, slash);
+    const std::string model = slash == std::string::npos ? "?" : what.substr(slash + 1);
+    if (post.ok()) {
+      spdlog::info("job task={} orch={} pipeline={} model={} outcome=\"{}\" duration_ms={} post={}", task, link.name,
+                   pipeline, model, outcome, millis_since(received), post.status);
+    } else if (post.status != 0) {
+      spdlog::warn("job task={} orch={} pipeline={} model={} outcome=\"{}\" duration_ms={} post={} answer=\"{}\"",
+                   task, link.name, pipeline, model, outcome, millis_since(received), post.status, post.answer);
+    } else {
+      spdlog::error(
+          "job task={} orch={} pipeline={} model={} outcome=\"{}\" duration_ms={} post=failed attempts={} error=\"{}\"",
+          task, link.name, pipeline, model, outcome, millis_since(received), post.attempts, post.error);
+    }
+  }
+
+  WorkerConfig config;
+  Executor& executor;
+  Random& random;
+  ::net::RegisterRequest request;
+
+  mutable std::mutex mutex;
+  std::condition_variable wake;
+  SlotGate gate;  // under mutex
+  bool started = false;
+  bool stopping = false;
+  bool waited = false;
+  std::string fatal;
+  int running_jobs = 0;   // jobs holding a slot, until their result is posted
+  int pending_posts = 0;  // error results not yet posted
+  std::vector<Micros> reconnect_delays;
+  std::vector<std::unique_ptr<Link>> links;
+  std::unique_ptr<WorkQueue> job_pool;
+  std::unique_ptr<WorkQueue> post_pool;
+};
+
+WorkerNode::WorkerNode(WorkerConfig config, Executor& executor, Random& random)
+    : impl_(std::make_unique<Impl>(std::move(config), executor, random)) {}
+
+WorkerNode::~WorkerNode() {
+  impl_->request_stop();
+  impl_->wait();
+}
+
+void WorkerNode::start() { impl_->start(); }
+void WorkerNode::request_stop() { impl_->request_stop(); }
+int WorkerNode::wait() { return impl_->wait(); }
+
+std::string WorkerNode::fatal_error() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  return impl_->fatal;
+}
+
+std::size_t WorkerNode::connected_links_for_test() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  std::size_t n = 0;
+  for (const auto& link : impl_->links) n += link->connected ? 1 : 0;
+  return n;
+}
+
+std::vector<Micros> WorkerNode::reconnect_delays_for_test() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  return impl_->reconnect_delays;
+}
+
+}  // namespace aipool::net

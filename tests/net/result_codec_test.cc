@@ -1,0 +1,147 @@
+// Tests of src/net/result_codec.h: the two body forms of POST /aiResults, encoded by
+// the worker and decoded by the orchestrator (RES-2, RES-3, RES-6).
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+
+#include "net/base64.h"
+#include "net/result_codec.h"
+
+namespace {
+
+using aipool::Payload;
+using aipool::Pipeline;
+using aipool::ResultBody;
+using aipool::ResultFile;
+using namespace aipool::net;
+
+Payload bytes_of(std::string text) { return std::make_shared<const std::string>(std::move(text)); }
+
+// Proves a success in the JSON form decodes to the same task and response JSON (RES-2).
+TEST(ResultCodec, JsonFormSuccessRoundTrips) {
+  const std::string response = R"({"text":"hello \"world\"","chunks":[]})";
+  const EncodedPost post = encode_json_result(Pipeline::kAudioToText, 42, true, response, "");
+  EXPECT_EQ(post.content_type, "application/json");
+  EXPECT_NE(post.body.find("\"JobType\":4"), std::string::npos) << post.body;
+  EXPECT_NE(post.body.find("\"TaskID\":42"), std::string::npos) << post.body;
+  EXPECT_NE(post.body.find("\"Data\":\"" + base64_encode(response) + "\""), std::string::npos) << post.body;
+  const DecodeResult decoded = decode_result(post.content_type, std::nullopt, post.body);
+  ASSERT_TRUE(decoded.post.has_value()) << decoded.failure.message;
+  EXPECT_EQ(decoded.post->task, 42);
+  EXPECT_TRUE(decoded.post->ok);
+  ASSERT_NE(decoded.post->body.json, nullptr);
+  EXPECT_EQ(*decoded.post->body.json, response);
+  EXPECT_TRUE(decoded.post->body.files.empty());
+}
+
+// Proves a non-empty Err makes the post a worker error carrying that text, escaped safely (RES-2).
+TEST(ResultCodec, JsonFormErrorRoundTrips) {
+  const std::string error = "worker at capacity \"quoted\"\n\tand \x01 control";
+  const EncodedPost post = encode_json_result(Pipeline::kTextToImage, 7, false, "", error);
+  const DecodeResult decoded = decode_result(post.content_type, std::string_view("7"), post.body);
+  ASSERT_TRUE(decoded.post.has_value()) << decoded.failure.message;
+  EXPECT_EQ(decoded.post->task, 7);
+  EXPECT_FALSE(decoded.post->ok);
+  EXPECT_EQ(decoded.post->error, error);
+}
+
+// Proves an error result with an empty text still reads as a worker error, never as a success (RES-2).
+TEST(ResultCodec, JsonFormEmptyErrorTextStillFails) {
+  const EncodedPost post = encode_json_result(Pipeline::kUpscale, 3, false, "", "");
+  const DecodeResult decoded = decode_result(post.content_type, std::nullopt, post.body);
+  ASSERT_TRUE(decoded.post.has_value()) << decoded.failure.message;
+  EXPECT_FALSE(decoded.post->ok);
+  EXPECT_FALSE(decoded.post->error.empty());
+}
+
+// Proves the binary form carries each file part by name and type and the one JSON part (RES-3).
+TEST(ResultCodec, MultipartFormRoundTrips) {
+  ResultBody body;
+  body.json = bytes_of(R"({"images":[{"url":"a.png","seed":1,"nsfw":false},{"url":"b.png","seed":2,"nsfw":false}]})");
+  std::string binary("\x89PNG\r\n\x1a\n\0\r\n--not-a-boundary\r\n", 29);
+  body.files.push_back(ResultFile{"a.png", "image/png", bytes_of(binary)});
+  body.files.push_back(ResultFile{"b.png", "image/png", bytes_of("")});
+  const EncodedPost post = encode_multipart_result(body);
+  EXPECT_EQ(post.content_type.rfind("multipart/mixed; boundary=", 0), 0u) << post.content_type;
+  const DecodeResult decoded = decode_result(post.content_type, std::string_view("99"), post.body);
+  ASSERT_TRUE(decoded.post.has_value()) << decoded.failure.message;
+  EXPECT_EQ(decoded.post->task, 99);
+  EXPECT_TRUE(decoded.post->ok);
+  EXPECT_EQ(*decoded.post->body.json, *body.json);
+  ASSERT_EQ(decoded.post->body.files.size(), 2u);
+  EXPECT_EQ(decoded.post->body.files[0].name, "a.png");
+  EXPECT_EQ(decoded.post->body.files[0].content_type, "image/png");
+  EXPECT_EQ(*decoded.post->body.files[0].bytes, binary);
+  EXPECT_EQ(decoded.post->body.files[1].name, "b.png");
+  EXPECT_EQ(*decoded.post->body.files[1].bytes, "");
+}
+
+// Proves malformed bodies whose task is known report that task, so the attempt ends as a worker error (RES-6).
+TEST(ResultCodec, DecodeErrorsWithIdentifiableTask) {
+  struct Case {
+    std::string content_type;
+    std::optional<std::string> task_header;
+    std::string body;
+    std::string expect_in_message;
+  };
+  const Case cases[] = {
+      {"application/json", "5", "{not json", "not a JSON object"},
+      {"application/json", std::nullopt, R"({"TaskID":5,"Data":"!!!!","Err":""})", "not valid base64"},
+      {"application/json", std::nullopt, R"({"TaskID":5,"Data":"","Err":""})", "no result"},
+      {"multipart/mixed; boundary=b", "5",
+       "--b\r\nContent-Type: image/png\r\nContent-Disposition: attachment; filename=\"x.png\"\r\n\r\nxx\r\n--b--\r\n",
+       "no application/json part"},
+      {"multipart/mixed", "5", "--b\r\n\r\n--b--\r\n", "without a boundary"},
+      {"multipart/mixed; boundary=b", "5", "--b\r\nContent-Type: application/json\r\n\r\n{}", "truncated"},
+      {"text/plain", "5", "hello", "unsupported Content-Type"},
+      {"", "5", "hello", "missing Content-Type"},
+  };
+  for (const Case& c : cases) {
+    std::optional<std::string_view> header;
+    if (c.task_header) header = *c.task_header;
+    const DecodeResult decoded = decode_result(c.content_type, header, c.body);
+    EXPECT_FALSE(decoded.post.has_value()) << c.body;
+    ASSERT_TRUE(decoded.failure.task.has_value()) << c.body << " -> " << decoded.failure.message;
+    EXPECT_EQ(*decoded.failure.task, 5) << c.body;
+    EXPECT_NE(decoded.failure.message.find(c.expect_in_message), std::string::npos)
+        << c.body << " -> " << decoded.failure.message;
+  }
+}
+
+// Proves malformed bodies without an identifiable task report no task, so nothing is touched (RES-6).
+TEST(ResultCodec, DecodeErrorsWithoutIdentifiableTask) {
+  struct Case {
+    std::string content_type;
+    std::optional<std::string> task_header;
+    std::string body;
+  };
+  const Case cases[] = {
+      {"application/json", std::nullopt, "{not json"},
+      {"application/json", std::nullopt, R"({"Data":"e30=","Err":""})"},
+      {"application/json", std::nullopt, R"({"TaskID":"five","Data":"e30="})"},
+      {"application/json", "abc", R"({"TaskID":5,"Data":"e30="})"},
+      {"multipart/mixed; boundary=b", std::nullopt, "--b\r\nContent-Type: application/json\r\n\r\n{}\r\n--b--\r\n"},
+      {"text/plain", std::nullopt, "hello"},
+  };
+  for (const Case& c : cases) {
+    std::optional<std::string_view> header;
+    if (c.task_header) header = *c.task_header;
+    const DecodeResult decoded = decode_result(c.content_type, header, c.body);
+    EXPECT_FALSE(decoded.post.has_value()) << c.body;
+    EXPECT_FALSE(decoded.failure.task.has_value()) << c.body << " -> task " << *decoded.failure.task;
+    EXPECT_FALSE(decoded.failure.message.empty()) << c.body;
+  }
+}
+
+// Proves TaskIDs parse as whole decimal int64 values only, as the TaskId header needs (RES-3).
+TEST(ResultCodec, ParsesTaskIds) {
+  EXPECT_EQ(parse_task_id("1"), 1);
+  EXPECT_EQ(parse_task_id(" 9223372036854775807 "), INT64_MAX);
+  EXPECT_FALSE(parse_task_id("").has_value());
+  EXPECT_FALSE(parse_task_id("12a").has_value());
+  EXPECT_FALSE(parse_task_id("9223372036854775808").has_value());
+  EXPECT_FALSE(parse_task_id("1.0").has_value());
+}
+
+}  // namespace
