@@ -29,7 +29,22 @@ using Poco::Net::HTTPResponse;
 using Poco::Net::HTTPServerRequest;
 using Poco::Net::HTTPServerResponse;
 
+// API-11: one log line per attempt, from the core's attempt events.
+class AttemptLog final : public AttemptObserver {
+ public:
+  void attempt_started(const AttemptEvent& e) override {
+    spdlog::debug("attempt task={} job={} {} {} worker={} sent", e.task, e.job, pipeline_name(e.key->pipeline),
+                  e.key->model, e.worker);
+  }
+  void attempt_ended(const AttemptEvent& e) override {
+    spdlog::info("attempt task={} job={} {} {} worker={} outcome={} ms={:.2f}{}{}", e.task, e.job,
+                 pipeline_name(e.key->pipeline), e.key->model, e.worker, attempt_end_name(e.end),
+                 static_cast<double>(e.ended_at - e.sent_at) / 1000.0, e.detail.empty() ? "" : " reason=", e.detail);
+  }
+};
+
 struct OrchestratorNode::Shared {
+  AttemptLog attempt_log;
   OrchestratorConfig config;
   std::mutex core_mutex;  // guards broker and joined_wall
   std::unique_ptr<RealClock> clock;
@@ -488,6 +503,7 @@ bool OrchestratorNode::start(std::string& error) {
   };
   shared->streams = std::make_unique<WorkerStreams>(hooks, results_url_);
   shared->broker = std::make_unique<Broker>(config_.broker, *shared->clock, *shared->streams);
+  shared->broker->set_observer(&shared->attempt_log);
 
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config_.service_addr, grpc::InsecureServerCredentials(), &grpc_port_);

@@ -281,3 +281,78 @@ TEST_F(EndToEnd, SeedExampleRequestsWithCurl) {
 
 }  // namespace
 }  // namespace aipool::e2e
+
+namespace aipool::e2e {
+namespace {
+
+// API-11: the orchestrator logs one line per attempt and per job; neither process ever logs the secret.
+TEST(EndToEndLogs, OneLinePerAttemptAndNeverTheSecret) {
+  Orchestrator orch = start_orchestrator();
+  auto worker = start_worker({orch.grpc_port}, "text-to-image:test/echo:true:1,text-to-image:test/fail:true:1");
+  ASSERT_TRUE(wait_for_workers(orch.http_port, 1, 20s));
+  EXPECT_EQ(post_json(orch.http_port, "/text-to-image", R"({"model_id":"test/echo","prompt":"p"})").status, 200);
+  EXPECT_EQ(post_json(orch.http_port, "/text-to-image", R"({"model_id":"test/fail","prompt":"p"})").status, 502);
+  ASSERT_TRUE(orch.process->wait_for_line("outcome=all workers failed", 10s).has_value()) << orch.process->output();
+  EXPECT_EQ(orch.process->count_lines("attempt task=1 job=1 text-to-image test/echo worker=1 outcome=result"), 1u)
+      << orch.process->output();
+  EXPECT_EQ(orch.process->count_lines("attempt task=2 job=2 text-to-image test/fail worker=1 outcome=worker error"), 1u);
+  EXPECT_EQ(orch.process->count_lines("worker 1 joined"), 1u);
+  worker->send_signal(SIGTERM);
+  ASSERT_TRUE(worker->wait_exit(20s).has_value());
+  ASSERT_TRUE(orch.process->wait_for_line("worker 1 left", 10s).has_value());
+  EXPECT_EQ(orch.process->output().find("s3cret"), std::string::npos);
+  EXPECT_EQ(worker->output().find("s3cret"), std::string::npos);
+}
+
+int run_to_exit(const std::vector<std::string>& argv, std::string& output) {
+  ChildProcess p(argv);
+  const std::optional<int> code = p.wait_exit(20s);
+  p.wait_for_line("\n", 1s);
+  output = p.output();
+  return code.value_or(-1);
+}
+
+// FLAG-1, FLAG-2: flags take one or two dashes; a bad flag or config stops the start with a message naming it.
+TEST(EndToEndFlags, BadFlagsFailAtStartNamingThem) {
+  const std::string orch = bin_path("aipool-orchestrator");
+  {
+    ChildProcess ok({orch, "--orchSecret=x", "--serviceAddr=127.0.0.1:0", "-httpAddr", "127.0.0.1:0"});
+    EXPECT_TRUE(ok.wait_for_line("aipool-orchestrator ready", 20s).has_value()) << ok.output();
+  }
+  std::string out;
+  EXPECT_NE(run_to_exit({orch, "-orchSecret", "x", "-bogus", "1"}, out), 0);
+  EXPECT_NE(out.find("bogus"), std::string::npos) << out;
+  EXPECT_EQ(run_to_exit({orch, "-orchSecret", "x", "-attemptTimeout", "5x"}, out), 2);
+  EXPECT_NE(out.find("-attemptTimeout"), std::string::npos) << out;
+  EXPECT_EQ(run_to_exit({orch, "-orchSecret", "x", "-aiModels", "no-such-pipeline:m"}, out), 2);
+  EXPECT_NE(out.find("aiModels"), std::string::npos) << out;
+  EXPECT_EQ(run_to_exit({orch}, out), 2);
+  EXPECT_NE(out.find("-orchSecret is required"), std::string::npos) << out;
+  EXPECT_NE(run_to_exit({bin_path("aipool-worker"), "-orchAddr", "127.0.0.1:1", "-orchSecret", "x", "-aiModels",
+                         "text-to-image:nobody/serves-this"},
+                        out),
+            0);
+  EXPECT_NE(out.find("no executor serves"), std::string::npos) << out;
+}
+
+// FLAG-3: with a wildcard HTTP address no results URL is sent, and the worker posts to -orchHttpPort.
+TEST(EndToEndFlags, ResultsUrlFallsBackToTheWorkersFlag) {
+  const int http = free_port();
+  ChildProcess wildcard({bin_path("aipool-orchestrator"), "-orchSecret", "s3cret", "-serviceAddr", "127.0.0.1:0",
+                         "-httpAddr", "0.0.0.0:" + std::to_string(http)});
+  const std::optional<std::string> ready = wildcard.wait_for_line("aipool-orchestrator ready", 20s);
+  ASSERT_TRUE(ready.has_value()) << wildcard.output();
+  int grpc = 0;
+  int http_seen = 0;
+  std::sscanf(ready->c_str(), "aipool-orchestrator ready grpc=%d http=%d", &grpc, &http_seen);
+  EXPECT_NE(wildcard.output().find("not sent"), std::string::npos);
+  auto worker = start_worker({grpc}, "text-to-image:test/echo:true:1", {"-orchHttpPort", std::to_string(http)});
+  ASSERT_TRUE(wait_for_workers(http, 1, 20s));
+  EXPECT_TRUE(worker->wait_for_line("results go to http://127.0.0.1:" + std::to_string(http) + "/aiResults", 5s)
+                  .has_value())
+      << worker->output();
+  EXPECT_EQ(post_json(http, "/text-to-image", R"({"model_id":"test/echo","prompt":"p"})").status, 200);
+}
+
+}  // namespace
+}  // namespace aipool::e2e
