@@ -68,9 +68,11 @@ bool exchange(Poco::Net::HTTPClientSession& session, const std::string& method, 
     Poco::Net::HTTPResponse response;
     std::istream& in = session.receiveResponse(response);
     reply.clear();
-    std::ostringstream text;
-    Poco::StreamCopier::copyStream(in, text);
-    reply = text.str();
+    if (response.hasContentLength()) reply.reserve(static_cast<std::size_t>(response.getContentLength64()));
+    static thread_local std::vector<char> buffer(1 << 20);
+    while (in.read(buffer.data(), static_cast<std::streamsize>(buffer.size())), in.gcount() > 0) {
+      reply.append(buffer.data(), static_cast<std::size_t>(in.gcount()));
+    }
     return response.getStatus() == Poco::Net::HTTPResponse::HTTP_OK;
   } catch (const std::exception&) {
     session.reset();

@@ -1,5 +1,7 @@
 #include "exec/test_executor.h"
 
+#include <algorithm>
+
 #include <Poco/Dynamic/Var.h>
 #include <Poco/Exception.h>
 #include <Poco/JSON/Object.h>
@@ -139,12 +141,11 @@ ExecResult echo(const ExecRequest& request, const EchoInput& in) {
       const FileKind kind = from_prompt ? FileKind{"text/plain", "txt"} : sniff(*in.file);
       std::string content = from_prompt ? in.prompt : *in.file;
       if (in.output_bytes >= 0) {  // a sized output for benchmarks: the content repeated
-        std::string sized;
-        sized.reserve(static_cast<std::size_t>(in.output_bytes));
-        while (sized.size() < static_cast<std::size_t>(in.output_bytes)) {
-          sized.append(content.empty() ? std::string_view("x") : std::string_view(content));
-        }
-        sized.resize(static_cast<std::size_t>(in.output_bytes));
+        const auto size = static_cast<std::size_t>(in.output_bytes);
+        std::string sized(content.empty() ? std::string("x") : content);
+        sized.reserve(size);
+        while (sized.size() < size) sized.append(sized, 0, std::min(sized.size(), size - sized.size()));
+        sized.resize(size);
         content = std::move(sized);
       }
       const Payload bytes = std::make_shared<const std::string>(std::move(content));
