@@ -60,6 +60,19 @@ std::string_view job_status_name(JobStatus status) {
   return "?";
 }
 
+std::string_view attempt_end_name(AttemptEnd end) {
+  switch (end) {
+    case AttemptEnd::kResult: return "result";
+    case AttemptEnd::kWorkerError: return "worker error";
+    case AttemptEnd::kSendFailure: return "send failure";
+    case AttemptEnd::kDisconnect: return "disconnect";
+    case AttemptEnd::kTimeout: return "attempt timeout";
+    case AttemptEnd::kCancelled: return "job cancelled";
+    case AttemptEnd::kDeadline: return "job deadline";
+  }
+  return "?";
+}
+
 std::string_view report_verdict_name(ReportVerdict verdict) {
   switch (verdict) {
     case ReportVerdict::kAccepted: return "accepted";
@@ -187,6 +200,7 @@ void Broker::remove_worker(WorkerId id, std::string_view reason) {
       clock_.cancel_timer(timer_id(TimerKind::kAttempt, static_cast<std::uint64_t>(task_id)));
       job.running = 0;
       job.last_error = "worker " + std::to_string(id) + " disconnected (" + std::string(reason) + ")";
+      notify_ended(task_id, it->second, AttemptEnd::kDisconnect, job.last_error);
       work_.push_back({WorkKind::kPlace, job.id});  // RETRY-1
     }
     tasks_.erase(it);  // the slot goes with the worker's seat below (CONN-5)
@@ -225,6 +239,9 @@ void Broker::cancel(JobId id) {
   Entry entry(*this);
   auto it = jobs_.find(id);
   if (it == jobs_.end()) return;
+  if (it->second.running != 0) {
+    notify_ended(it->second.running, tasks_.at(it->second.running), AttemptEnd::kCancelled, "job cancelled");
+  }
   abandon_running(it->second, "job cancelled");
   finish(it->second, JobStatus::kCancelled, "cancelled by the client", nullptr);
   drain();
@@ -248,12 +265,22 @@ ReportVerdict Broker::report(const Report& report) {
   Job& job = jobs_.at(task.job);
   clock_.cancel_timer(timer_id(TimerKind::kAttempt, target));
   job.running = 0;
+  notify_ended(report.task, task, report.ok ? AttemptEnd::kResult : AttemptEnd::kWorkerError,
+               report.ok ? std::string_view{} : std::string_view(report.error));
   if (report.ok) {
     release_task(report.task);
     finish(job, JobStatus::kOk, "", report.result);
   } else {
     job.last_error = report.error.empty() ? "worker error" : report.error;
     work_.push_back({WorkKind::kPlace, job.id});  // RETRY-1, placed before the pump
+#ifdef AIPOOL_BUG_INJECTION
+    if ((config_.bugs_for_test & kBugLeakSlotOnFailure) != 0) {  // forgets the task, keeps the slot
+      std::erase(pool_.find(task.worker)->tasks, report.task);
+      tasks_.erase(it);
+      drain();
+      return ReportVerdict::kAccepted;
+    }
+#endif
     release_task(report.task);
   }
   drain();
@@ -272,6 +299,7 @@ void Broker::timer_fired(TimerId id) {
       job.last_error = "attempt timeout: task " + std::to_string(target) + " on worker " +
                        std::to_string(it->second.worker) + " took longer than " +
                        seconds_text(config_.attempt_timeout);
+      notify_ended(static_cast<TaskId>(target), it->second, AttemptEnd::kTimeout, job.last_error);
       abandon_running(job, job.last_error);
       work_.push_back({WorkKind::kPlace, job.id});
       break;
@@ -279,6 +307,9 @@ void Broker::timer_fired(TimerId id) {
     case TimerKind::kDeadline: {  // TIME-3
       auto it = jobs_.find(target);
       if (it == jobs_.end()) return;  // TIME-4
+      if (it->second.running != 0) {
+        notify_ended(it->second.running, tasks_.at(it->second.running), AttemptEnd::kDeadline, "job deadline");
+      }
       abandon_running(it->second, "job deadline");
       finish(it->second, JobStatus::kDeadline,
              "job deadline exceeded after " + seconds_text(config_.job_deadline), nullptr);
@@ -322,6 +353,14 @@ void Broker::place(Job& job) {
   const auto untried = [&job](const Seat& seat) {
     return std::find(job.tried.begin(), job.tried.end(), seat.worker) == job.tried.end();
   };
+#ifdef AIPOOL_BUG_INJECTION
+  if (bug_selection_for_test()) {
+    if (Seat* seat = bug_pick_for_test(job)) {
+      send_attempt(job, *seat);
+      return;
+    }
+  } else
+#endif
   if (Seat* seat = pool_.pick(job.key, untried)) {  // SEL-2
     send_attempt(job, *seat);
     return;
@@ -345,7 +384,11 @@ void Broker::pump(std::uint32_t key) {
     const auto untried = [&job](const Seat& seat) {
       return std::find(job.tried.begin(), job.tried.end(), seat.worker) == job.tried.end();
     };
-    Seat* seat = pool_.pick(key, untried);
+    Seat* seat =
+#ifdef AIPOOL_BUG_INJECTION
+        bug_selection_for_test() ? bug_pick_for_test(job) :
+#endif
+        pool_.pick(key, untried);
     if (seat == nullptr) {
       ++it;  // this job has tried every free worker; later jobs may still fit
       continue;
@@ -376,7 +419,7 @@ bool Broker::send_attempt(Job& job, Seat& seat) {
   const TaskId task_id = next_task_++;  // TASK-1
   const WorkerId worker_id = seat.worker;
   pool_.take_slot(seat);
-  tasks_.emplace(task_id, Task{job.id, worker_id, &seat, false});
+  tasks_.emplace(task_id, Task{job.id, worker_id, &seat, false, clock_.now()});
   pool_.find(worker_id)->tasks.push_back(task_id);
   job.running = task_id;
   job.last_task = task_id;
@@ -384,6 +427,9 @@ bool Broker::send_attempt(Job& job, Seat& seat) {
   const auto target = static_cast<std::uint64_t>(task_id);
   clock_.arm_timer(timer_id(TimerKind::kAttempt, target), clock_.now() + config_.attempt_timeout);
   const Key& key = pool_.key(job.key);
+  if (observer_ != nullptr) {
+    observer_->attempt_started(AttemptEvent{task_id, job.id, worker_id, &key, clock_.now(), 0, AttemptEnd::kResult, {}});
+  }
   JobNotice notice{worker_id, task_id, key.pipeline, key.model, job.request};
   if (transport_.send(notice)) return true;
   // A send failure ends the attempt and the worker (CONN-4), and the job moves on.
@@ -391,6 +437,7 @@ bool Broker::send_attempt(Job& job, Seat& seat) {
   job.running = 0;
   job.last_error = "sending task " + std::to_string(task_id) + " to worker " +
                    std::to_string(worker_id) + " failed";
+  notify_ended(task_id, tasks_.at(task_id), AttemptEnd::kSendFailure, job.last_error);
   work_.push_back({WorkKind::kPlace, job.id});
   release_task(task_id);
   transport_.close(worker_id, "send failed");
@@ -415,8 +462,8 @@ void Broker::enqueue(Job& job, bool at_head) {
   if (!at_head) {
     if (queue.size() >= config_.queue_limit) {  // ADM-3
       finish(job, JobStatus::kQueueFull,
-             "wait queue full for " + key_name(pool_.key(job.key)) + " (" +
-                 std::to_string(config_.queue_limit) + " jobs waiting)",
+             "wait queue full for " + key_name(pool_.key(job.key)) + " (" + std::to_string(queue.size()) +
+                 " jobs waiting, limit " + std::to_string(config_.queue_limit) + ")",
              nullptr);
       return;
     }
@@ -479,11 +526,37 @@ void Broker::finish(Job& job, JobStatus status, std::string message, ResultPtr r
   on_done(outcome);  // TASK-5: exactly once, after the job is gone
 }
 
+void Broker::notify_ended(TaskId id, const Task& task, AttemptEnd end, std::string_view detail) {
+  if (observer_ == nullptr) return;
+  observer_->attempt_ended(AttemptEvent{id, task.job, task.worker, &pool_.key(task.seat->key), task.sent_at,
+                                        clock_.now(), end, detail});
+}
+
 std::string Broker::no_worker_message(std::uint32_t key) const {
   const Key& k = pool_.key(key);
   return "no worker offers pipeline " + std::string(pipeline_name(k.pipeline)) + " with model " +
          k.model;
 }
+
+#ifdef AIPOOL_BUG_INJECTION
+bool Broker::bug_selection_for_test() const {
+  return (config_.bugs_for_test & (kBugFirstFit | kBugRetryTriedWorker)) != 0;
+}
+
+// The deliberately wrong selections of the negative tests.
+Seat* Broker::bug_pick_for_test(const Job& job) {
+  const bool any_worker = (config_.bugs_for_test & kBugRetryTriedWorker) != 0;
+  const auto eligible = [&job, any_worker](const Seat& seat) {
+    return any_worker || std::find(job.tried.begin(), job.tried.end(), seat.worker) == job.tried.end();
+  };
+  if ((config_.bugs_for_test & kBugFirstFit) == 0) return pool_.pick(job.key, eligible);
+  for (WorkerId id : pool_.worker_ids()) {  // first fit: lowest id, no rotation
+    Seat* seat = pool_.find(id)->seat_for(job.key);
+    if (seat != nullptr && seat->has_free_slot() && eligible(*seat)) return seat;
+  }
+  return nullptr;
+}
+#endif
 
 // ---------------------------------------------------------------- views
 

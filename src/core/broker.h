@@ -25,6 +25,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/attempt_observer.h"
 #include "core/types.h"
 #include "core/worker_pool.h"
 #include "seams/clock.h"
@@ -48,7 +49,21 @@ struct BrokerConfig {
   std::size_t queue_limit = 256;                    // ADM-2, per key
   // LIST-1: when set, only these keys are offered; when empty, any (LIST-2).
   std::optional<std::vector<ModelOffer>> model_list;
+#ifdef AIPOOL_BUG_INJECTION
+  // Negative tests only: a set of kBug* flags. Exists only in aipool_core_buggy
+  // (sim/CMakeLists.txt), never in the production aipool_core.
+  std::uint32_t bugs_for_test = 0;
+#endif
 };
+
+#ifdef AIPOOL_BUG_INJECTION
+// Deliberate bugs that the simulator's negative tests must catch.
+enum : std::uint32_t {
+  kBugLeakSlotOnFailure = 1,  // a worker error does not give its slot back (CAP-4)
+  kBugFirstFit = 2,           // selection takes the first free worker, no rotation (SEL-2)
+  kBugRetryTriedWorker = 4,   // a retry may go to a worker already tried (RETRY-1, RETRY-4)
+};
+#endif
 
 // A worker's advertisement for one key (WIRE-3).
 struct Advert {
@@ -171,6 +186,9 @@ class Broker {
   // A timer armed through the Clock came due (TIME-2, TIME-3, SLOT-3, TIME-4).
   void timer_fired(TimerId id);
 
+  // Tells `observer` (nullptr: nobody) of every attempt started and ended.
+  void set_observer(AttemptObserver* observer) { observer_ = observer; }
+
   // Views (no side effects).
   const BrokerConfig& config() const { return config_; }
   std::vector<WorkerView> workers() const;
@@ -202,6 +220,7 @@ class Broker {
     WorkerId worker = 0;
     Seat* seat = nullptr;
     bool abandoned = false;
+    Micros sent_at = 0;
   };
   enum class WorkKind { kPlace, kPump, kCheckKey };
   struct Work {
@@ -223,9 +242,14 @@ class Broker {
   void abandon_running(Job& job, std::string_view reason);
   void remove_worker(WorkerId id, std::string_view reason);
   void finish(Job& job, JobStatus status, std::string message, ResultPtr result);
+  void notify_ended(TaskId id, const Task& task, AttemptEnd end, std::string_view detail);
   void fail_refused(JobId id, JobCallback& on_done, JobStatus status, std::string message);
   std::string no_worker_message(std::uint32_t key) const;
   const ModelOffer* offer_for(const Key& key) const;
+#ifdef AIPOOL_BUG_INJECTION
+  bool bug_selection_for_test() const;
+  Seat* bug_pick_for_test(const Job& job);
+#endif
 
   BrokerConfig config_;
   Clock& clock_;
@@ -238,6 +262,7 @@ class Broker {
   JobId next_job_ = 1;
   TaskId next_task_ = 1;
   bool inside_ = false;
+  AttemptObserver* observer_ = nullptr;
 };
 
 }  // namespace aipool

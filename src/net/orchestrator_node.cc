@@ -254,15 +254,16 @@ class ResultsHandler final : public HTTPRequestHandler {
       send_error(response, 401, "invalid secret");
       return;
     }
-    std::optional<WorkerId> from;
-    if (request.has(std::string(kWorkerIdHeader))) {
-      const std::optional<TaskId> id = parse_task_id(request.get(std::string(kWorkerIdHeader)));
-      if (!id || *id <= 0) {
-        send_error(response, 400, std::string(kWorkerIdHeader) + " header is not a worker id");
-        return;
-      }
-      from = static_cast<WorkerId>(*id);
+    // RES-1, TASK-2: the poster names itself; the core refuses a task bound to another worker.
+    const std::optional<TaskId> id = parse_task_id(request.get(std::string(kWorkerIdHeader), ""));
+    if (!id || *id <= 0) {
+      response.setKeepAlive(false);
+      send_error(response, 400,
+                 "missing or invalid " + std::string(kWorkerIdHeader) +
+                     " header (the worker id from the stream's aipool-worker-id metadata)");
+      return;
     }
+    const std::optional<WorkerId> from = static_cast<WorkerId>(*id);
     std::string body;
     int status = 0;
     std::string error;

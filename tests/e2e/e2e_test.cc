@@ -86,8 +86,8 @@ TEST_F(EndToEnd, TwoWorkersShareJobsRoundRobin) {
   for (int i = 0; i < 10; ++i) {
     ASSERT_EQ(post_json(orch_.http_port, "/text-to-image", R"({"model_id":"test/echo","prompt":"p"})").status, 200);
   }
-  const std::size_t w1 = orch_.process->count_lines("worker=1 ");
-  const std::size_t w2 = orch_.process->count_lines("worker=2 ");
+  const std::size_t w1 = orch_.process->count_lines("worker=1 ms=");  // the job lines
+  const std::size_t w2 = orch_.process->count_lines("worker=2 ms=");
   EXPECT_EQ(w1, 5u) << orch_.process->output();
   EXPECT_EQ(w2, 5u);
 }
@@ -179,7 +179,7 @@ TEST_F(EndToEnd, WrongSecretIsFatalForTheWorker) {
   EXPECT_EQ(live_workers(orch_.http_port), 0u);
 }
 
-// RES-4, RES-5, RES-6, TASK-4: forged, unknown and malformed uploads; a malformed one fails the attempt over.
+// RES-1, RES-4, RES-5, RES-6, TASK-2, TASK-4: forged, unknown and malformed uploads; a malformed one fails the attempt over.
 TEST_F(EndToEnd, ResultUploadsAreChecked) {
   start("text-to-image:test/sleep:true:1", 2);
   const int port = orch_.http_port;
@@ -187,12 +187,18 @@ TEST_F(EndToEnd, ResultUploadsAreChecked) {
     HttpReply r = post_json(port, "/text-to-image", R"({"model_id":"test/sleep","prompt":"p","sleep_ms":4000})");
     EXPECT_EQ(r.status, 200) << r.body;
   });
-  // The first attempt of a fresh orchestrator is task 1; wait until it is running.
+  // The first attempt of a fresh orchestrator is task 1; wait until it is running and learn its worker.
   const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (http_request(port, "GET", "/workers").body.find("\"open_attempts\":1") == std::string::npos &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(20ms);
+  std::string busy;
+  while (busy.empty() && std::chrono::steady_clock::now() < deadline) {
+    auto list = parse(http_request(port, "GET", "/workers").body)->getArray("workers");
+    for (unsigned i = 0; list && i < list->size(); ++i) {
+      if (list->getObject(i)->getValue<int>("open_attempts") == 1) busy = list->getObject(i)->get("id").toString();
+    }
+    if (busy.empty()) std::this_thread::sleep_for(20ms);
   }
+  ASSERT_FALSE(busy.empty());
+  const std::string other = busy == "1" ? "2" : "1";
   const std::string ok_body = R"({"JobType":0,"TaskID":1,"Data":"eyJpbWFnZXMiOltdfQ==","Err":""})";
   HttpReply r = http_request(port, "POST", "/aiResults", "application/json", ok_body,
                              {{"Authorization", "Livepeer-Transcoder-1.0"}, {"Credentials", "wrong"}});
@@ -201,13 +207,21 @@ TEST_F(EndToEnd, ResultUploadsAreChecked) {
   EXPECT_EQ(r.status, 401);
   r = http_request(port, "POST", "/aiResults", "application/json",
                    R"({"JobType":0,"TaskID":999,"Data":"","Err":"x"})",
-                   {{"Authorization", "Livepeer-Transcoder-1.0"}, {"Credentials", "s3cret"}});
+                   {{"Authorization", "Livepeer-Transcoder-1.0"}, {"Credentials", "s3cret"}, {"Aipool-Worker-Id", busy}});
   EXPECT_EQ(r.status, 404);
+  // RES-1: without the poster's worker id: 400. TASK-2: from the other worker: 409.
+  r = http_request(port, "POST", "/aiResults", "application/json", ok_body,
+                   {{"Authorization", "Livepeer-Transcoder-1.0"}, {"Credentials", "s3cret"}});
+  EXPECT_EQ(r.status, 400);
+  r = http_request(port, "POST", "/aiResults", "application/json", ok_body,
+                   {{"Authorization", "Livepeer-Transcoder-1.0"}, {"Credentials", "s3cret"}, {"Aipool-Worker-Id", other}});
+  EXPECT_EQ(r.status, 409) << r.body;
   // Still running after the forged posts.
   EXPECT_NE(http_request(port, "GET", "/workers").body.find("\"open_attempts\":1"), std::string::npos);
   // Malformed body for task 1: 400, and the job fails over to the other worker.
   r = http_request(port, "POST", "/aiResults", "application/json", "{broken",
-                   {{"Authorization", "Livepeer-Transcoder-1.0"}, {"Credentials", "s3cret"}, {"TaskId", "1"}});
+                   {{"Authorization", "Livepeer-Transcoder-1.0"}, {"Credentials", "s3cret"}, {"TaskId", "1"},
+                    {"Aipool-Worker-Id", busy}});
   EXPECT_EQ(r.status, 400);
   client.join();
   EXPECT_GE(orch_.process->count_lines("attempts=2"), 1u) << orch_.process->output();
@@ -352,6 +366,39 @@ TEST(EndToEndFlags, ResultsUrlFallsBackToTheWorkersFlag) {
                   .has_value())
       << worker->output();
   EXPECT_EQ(post_json(http, "/text-to-image", R"({"model_id":"test/echo","prompt":"p"})").status, 200);
+}
+
+}  // namespace
+}  // namespace aipool::e2e
+
+namespace aipool::e2e {
+namespace {
+
+// API-9, SLOT-1, SLOT-2: a client that disconnects cancels its job; the worker's slot stays held until it reports.
+TEST(EndToEndCancel, ClientDisconnectCancelsTheJob) {
+  Orchestrator orch = start_orchestrator();
+  auto worker = start_worker({orch.grpc_port}, "text-to-image:test/sleep:true:1");
+  ASSERT_TRUE(wait_for_workers(orch.http_port, 1, 20s));
+  {
+    Poco::Net::StreamSocket socket(Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(orch.http_port)));
+    const std::string body = R"({"model_id":"test/sleep","prompt":"p","sleep_ms":1500})";
+    const std::string request = "POST /text-to-image HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    socket.sendBytes(request.data(), static_cast<int>(request.size()));
+    ASSERT_TRUE(orch.process->wait_for_line("attempt task=1", 1s).has_value() ||
+                http_request(orch.http_port, "GET", "/workers").body.find("\"open_attempts\":1") != std::string::npos);
+    socket.close();  // the client goes away mid-job
+  }
+  ASSERT_TRUE(orch.process->wait_for_line("outcome=cancelled", 10s).has_value()) << orch.process->output();
+  EXPECT_EQ(orch.process->count_lines("outcome=job cancelled"), 1u) << orch.process->output();
+  // The worker is still running it: its slot is held by the abandoned attempt...
+  const std::string during = http_request(orch.http_port, "GET", "/workers").body;
+  EXPECT_NE(during.find("\"abandoned_attempts\":1"), std::string::npos) << during;
+  // ...until its late report releases it (answered 409).
+  ASSERT_TRUE(worker->wait_for_line("post=409", 10s).has_value()) << worker->output();
+  const std::string after = http_request(orch.http_port, "GET", "/workers").body;
+  EXPECT_NE(after.find("\"abandoned_attempts\":0"), std::string::npos) << after;
+  EXPECT_NE(after.find("\"in_use\":0"), std::string::npos) << after;
 }
 
 }  // namespace
