@@ -403,3 +403,39 @@ TEST(EndToEndCancel, ClientDisconnectCancelsTheJob) {
 
 }  // namespace
 }  // namespace aipool::e2e
+
+namespace aipool::e2e {
+namespace {
+
+// TIME-3, API-7: a job past its deadline gets 504 while the worker still runs it.
+TEST(EndToEndTime, JobDeadlineGives504) {
+  Orchestrator orch = start_orchestrator({"-jobDeadline", "400ms"});
+  auto worker = start_worker({orch.grpc_port}, "text-to-image:test/sleep:true:1");
+  ASSERT_TRUE(wait_for_workers(orch.http_port, 1, 20s));
+  HttpReply r = post_json(orch.http_port, "/text-to-image", R"({"model_id":"test/sleep","prompt":"p","sleep_ms":3000})");
+  EXPECT_EQ(r.status, 504);
+  EXPECT_NE(r.body.find("job deadline exceeded after 0.4 s"), std::string::npos) << r.body;
+}
+
+// LIST-1, LIST-3, API-10: with a model list the orchestrator offers only listed models and reports their prices.
+TEST(EndToEndList, ModelListFiltersAndReportsPrices) {
+  const std::string models = std::string(::testing::TempDir()) + "/orch-models.json";
+  FILE* m = fopen(models.c_str(), "w");
+  fputs(R"([{"pipeline":"text-to-image","model_id":"test/echo","price_per_unit":4768371,"pixels_per_unit":1,"currency":"USD"}])", m);
+  fclose(m);
+  Orchestrator orch = start_orchestrator({"-aiModels", models});
+  auto worker = start_worker({orch.grpc_port}, "text-to-image:test/echo:true:2,upscale:test/echo:true:1");
+  ASSERT_TRUE(wait_for_workers(orch.http_port, 1, 20s));
+  ASSERT_TRUE(orch.process->wait_for_line("ignored upscale/test/echo: not in the orchestrator's model list", 5s))
+      << orch.process->output();
+  const std::string workers = http_request(orch.http_port, "GET", "/workers").body;
+  EXPECT_NE(workers.find("\"price_per_unit\":4768371"), std::string::npos) << workers;
+  EXPECT_NE(workers.find("\"currency\":\"USD\""), std::string::npos);
+  EXPECT_EQ(workers.find("\"pipeline\":\"upscale\""), std::string::npos) << workers;
+  std::string type;
+  const std::string body = form_body({{"model_id", "test/echo"}, {"image", "x", "a.png"}}, type);
+  EXPECT_EQ(http_request(orch.http_port, "POST", "/upscale", type, body).status, 503);
+}
+
+}  // namespace
+}  // namespace aipool::e2e
