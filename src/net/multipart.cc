@@ -3,13 +3,15 @@
 namespace aipool::net {
 namespace {
 
-std::string_view trim(std::string_view s) {
+std::string_view trim(std::string_view s) { return trim_space(s); }
+
+}  // namespace
+
+std::string_view trim_space(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
   return s;
 }
-
-}  // namespace
 
 std::string ascii_lower(std::string_view text) {
   std::string out(text);

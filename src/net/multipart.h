@@ -32,5 +32,7 @@ std::string media_type(std::string_view content_type);
 // The value of a header parameter, e.g. header_param("multipart/mixed; boundary=x", "boundary").
 std::optional<std::string> header_param(std::string_view header, std::string_view name);
 std::string ascii_lower(std::string_view text);
+// `text` without leading and trailing spaces, tabs and carriage returns.
+std::string_view trim_space(std::string_view text);
 
 }  // namespace aipool::net

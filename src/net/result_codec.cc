@@ -15,12 +15,6 @@
 namespace aipool::net {
 namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
-  return s;
-}
-
 std::string make_boundary() {
   static std::atomic<std::uint64_t> counter{0x9e3779b97f4a7c15ULL};
   std::uint64_t x = counter.fetch_add(0x9e3779b97f4a7c15ULL) ^ 0xd1b54a32d192ed03ULL;
@@ -118,7 +112,7 @@ DecodeResult decode_multipart_form(std::string_view content_type, std::optional<
 }  // namespace
 
 std::optional<TaskId> parse_task_id(std::string_view text) {
-  text = trim(text);
+  text = trim_space(text);
   TaskId value = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
