@@ -1,27 +1,115 @@
 #!/usr/bin/env bash
-# The demonstration, as far as it exists today. It installs dependencies and
-# builds like scripts/test.sh, then:
-#  - if the simulator is built (build/bin/aipool-sim), runs its demo scenario;
-#  - otherwise runs the core unit tests (ctest -R core) as the demonstration.
-# The full demo (a real orchestrator and workers on this machine) comes later.
+# The demonstration: installs what is missing, builds, starts one orchestrator and
+# two workers on loopback with the built-in and Debian models (no GPU, no download),
+# then, with curl against the public AI API:
+#   1. renders a prompt with text-to-image        (builtin/text-render)
+#   2. upscales that image x2                     (builtin/bicubic)
+#   3. turns it to grayscale with image-to-image  (builtin/grayscale)
+#   4. reads its text back with image-to-text     (tesseract/eng)
+#   5. transcribes a sentence spoken by espeak-ng (pocketsphinx/en-us)
+# Every output goes to demo-out/; a table says which worker served what, how long it
+# took and what was recognised. Everything it starts is stopped when it ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 build_project
-echo
-if [ -x build/bin/aipool-sim ]; then
-  echo "demo: running the simulator on sim/scenarios/demo.txt"
-  echo "demo: (simulated workers and virtual time; the full demo with a real"
-  echo "demo:  orchestrator and workers comes later)"
-  build/bin/aipool-sim --scenario sim/scenarios/demo.txt
-else
-  echo "demo: the simulator (build/bin/aipool-sim) is not built yet, and neither are"
-  echo "demo: the orchestrator and worker binaries. As the demonstration, this runs"
-  echo "demo: the core's unit tests: ctest --test-dir build -R core"
-  if [ "$(ctest --test-dir build -N -R core | grep -c '^ *Test *#')" -eq 0 ]; then
-    echo "demo: no core tests are built yet either; nothing to demonstrate."
-    exit 0
+bin=build/bin
+out=demo-out
+rm -rf "$out"
+mkdir -p "$out"
+run=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$run"
+}
+trap cleanup EXIT
+
+secret=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+printf '%s\n' "$secret" >"$run/secret"
+chmod 600 "$run/secret"
+
+"$bin/aipool-orchestrator" -orchSecret "$run/secret" -serviceAddr 127.0.0.1:0 -httpAddr 127.0.0.1:0 \
+  >"$out/orchestrator.log" 2>&1 &
+pids+=("$!")
+for _ in $(seq 1 100); do grep -q "aipool-orchestrator ready" "$out/orchestrator.log" && break; sleep 0.1; done
+read -r grpc http < <(sed -n 's/.*ready grpc=\([0-9]*\) http=\([0-9]*\).*/\1 \2/p' "$out/orchestrator.log")
+[ -n "${http:-}" ] || { echo "demo: the orchestrator did not start:"; cat "$out/orchestrator.log"; exit 1; }
+api="http://127.0.0.1:$http"
+
+cat >"$run/models.json" <<'JSON'
+[
+  {"pipeline": "text-to-image",  "model_id": "builtin/text-render", "capacity": 2},
+  {"pipeline": "upscale",        "model_id": "builtin/bicubic",     "capacity": 2},
+  {"pipeline": "image-to-image", "model_id": "builtin/grayscale",   "capacity": 2},
+  {"pipeline": "image-to-text",  "model_id": "tesseract/eng",       "capacity": 1},
+  {"pipeline": "audio-to-text",  "model_id": "pocketsphinx/en-us",  "capacity": 1}
+]
+JSON
+for w in 1 2; do
+  OMP_THREAD_LIMIT=1 "$bin/aipool-worker" -orchAddr "127.0.0.1:$grpc" -orchSecret "$run/secret" \
+    -aiModels "$run/models.json" >"$out/worker$w.log" 2>&1 &
+  pids+=("$!")
+done
+for _ in $(seq 1 300); do
+  live=$(curl -s "$api/workers" | jq '.workers | length' 2>/dev/null || echo 0)
+  [ "$live" = 2 ] && break
+  sleep 0.1
+done
+[ "${live:-0}" = 2 ] || { echo "demo: the workers did not register:"; tail -5 "$out"/worker*.log; exit 1; }
+echo "demo: orchestrator on $api with 2 workers (see $out/*.log)"
+
+rows=()
+# call NAME PIPELINE MODEL OUTPUT CURL-ARGS...: posts, saves the JSON, records a table row.
+call() {
+  local name=$1 pipeline=$2 model=$3 output=$4
+  shift 4
+  local code
+  code=$(curl -s -o "$out/$name.json" -w '%{http_code} %{time_total}' -X POST "$api/$pipeline" "$@")
+  local status=${code% *} seconds=${code#* }
+  if [ "$status" != 200 ]; then
+    echo "demo: $pipeline failed with HTTP $status: $(cat "$out/$name.json")"
+    exit 1
   fi
-  ctest --test-dir build -R core --output-on-failure
-fi
+  local worker
+  worker=$(grep "outcome=ok attempts" "$out/orchestrator.log" | tail -1 | sed -n 's/.* worker=\([0-9]*\) .*/\1/p')
+  rows+=("$pipeline|$model|$worker|$(awk "BEGIN{printf \"%.0f ms\", $seconds*1000}")|$output")
+}
+# image NAME: writes the first image of NAME.json to NAME.png
+image() { jq -r '.images[0].url' "$out/$1.json" | sed 's/^data:[^,]*,//' | base64 -d >"$out/$1.png"; }
+
+prompt="HELLO FROM AIPOOL"
+call text-to-image text-to-image builtin/text-render text-to-image.png \
+  -H "Content-Type: application/json" \
+  -d "{\"model_id\":\"builtin/text-render\",\"prompt\":\"$prompt\",\"width\":640,\"height\":160,\"seed\":7}"
+image text-to-image
+call upscale upscale builtin/bicubic upscale.png \
+  -F model_id=builtin/bicubic -F scale=2 -F "image=@$out/text-to-image.png;type=image/png"
+image upscale
+call image-to-image image-to-image builtin/grayscale image-to-image.png \
+  -F model_id=builtin/grayscale -F prompt=grayscale -F strength=1 -F "image=@$out/upscale.png;type=image/png"
+image image-to-image
+call image-to-text image-to-text tesseract/eng image-to-text.json \
+  -F model_id=tesseract/eng -F "image=@$out/image-to-image.png;type=image/png"
+read_text=$(jq -r '.text' "$out/image-to-text.json")
+sentence="the weather is nice today"
+espeak-ng -v en-us -s 140 -w "$out/sentence.wav" "$sentence"
+call audio-to-text audio-to-text pocketsphinx/en-us audio-to-text.json \
+  -F model_id=pocketsphinx/en-us -F return_timestamps=word -F "audio=@$out/sentence.wav;type=audio/wav"
+heard=$(jq -r '.text' "$out/audio-to-text.json")
+
+echo
+printf '%-15s %-20s %-7s %-9s %s\n' pipeline model worker latency "output (in $out/)"
+for row in "${rows[@]}"; do
+  IFS='|' read -r p m w l o <<<"$row"
+  printf '%-15s %-20s %-7s %-9s %s\n' "$p" "$m" "$w" "$l" "$o"
+done
+echo
+echo "text-to-image prompt : $prompt"
+echo "image-to-text read   : $read_text"
+echo "espeak-ng said       : $sentence"
+echo "audio-to-text heard  : $heard"
+echo
+echo "demo: done; stopping the orchestrator and workers"

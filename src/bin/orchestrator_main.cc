@@ -30,6 +30,8 @@ DEFINE_string(jobDeadline, "900s", "time a job may take across all attempts");
 DEFINE_string(slotReclaim, "300s", "time after which a slot held by an abandoned attempt is reclaimed");
 DEFINE_int32(queueLength, 256, "jobs that may wait per pipeline and model when every worker is busy");
 DEFINE_int64(maxMessageBytes, 64LL << 20, "largest request body, gRPC message and result upload, in bytes");
+DEFINE_int64(maxPixels, 16777216,
+             "largest input image accepted, in pixels (width x height; 413 above); default 4096 x 4096");
 DEFINE_int32(httpThreads, 64, "HTTP handler threads (each open connection holds one)");
 DEFINE_int32(httpQueue, 512, "HTTP connections that may wait for a handler thread");
 DEFINE_int32(v, 3, "log level: 0 off, 1 error, 2 warning, 3 info, 4 debug, 5-6 trace");
@@ -94,6 +96,7 @@ int main(int argc, char** argv) {
   gflags::ParseCommandLineFlags(&argc, &argv, true);
   if (argc > 1) die(std::string("unexpected argument \"") + argv[1] + "\"");
   set_log_level(FLAGS_v);
+  spdlog::flush_on(spdlog::level::info);  // each line reaches the log as it happens
 
   aipool::net::OrchestratorConfig config;
   if (FLAGS_orchSecret.empty()) die("-orchSecret is required: workers must present it to register");
@@ -114,6 +117,8 @@ int main(int argc, char** argv) {
     die("-maxMessageBytes: must be between 1 MiB and 1 GiB");
   }
   config.max_message_bytes = static_cast<std::size_t>(FLAGS_maxMessageBytes);
+  if (FLAGS_maxPixels < 1) die("-maxPixels: must be at least 1 (got " + std::to_string(FLAGS_maxPixels) + ")");
+  config.max_pixels = static_cast<std::uint64_t>(FLAGS_maxPixels);
   if (FLAGS_httpThreads < 2) die("-httpThreads: must be at least 2");
   config.http_threads = FLAGS_httpThreads;
   config.http_queue = FLAGS_httpQueue;

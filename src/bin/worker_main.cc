@@ -151,6 +151,7 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("aipool-worker"));
   spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
   set_log_level(FLAGS_v);
+  spdlog::flush_on(spdlog::level::info);
 
   aipool::net::WorkerConfig config;
   config.version = AIPOOL_VERSION;

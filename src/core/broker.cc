@@ -505,6 +505,9 @@ void Broker::abandon_running(Job& job, std::string_view /*reason*/) {
   Task& task = tasks_.at(job.running);
   clock_.cancel_timer(timer_id(TimerKind::kAttempt, target));
   task.abandoned = true;  // SLOT-1: the slot stays taken
+#ifdef AIPOOL_BUG_INJECTION
+  if ((config_.bugs_for_test & kBugNoSlotReclaim) == 0)
+#endif
   clock_.arm_timer(timer_id(TimerKind::kReclaim, target), clock_.now() + config_.slot_reclaim);
   job.running = 0;
 }

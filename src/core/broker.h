@@ -62,6 +62,7 @@ enum : std::uint32_t {
   kBugLeakSlotOnFailure = 1,  // a worker error does not give its slot back (CAP-4)
   kBugFirstFit = 2,           // selection takes the first free worker, no rotation (SEL-2)
   kBugRetryTriedWorker = 4,   // a retry may go to a worker already tried (RETRY-1, RETRY-4)
+  kBugNoSlotReclaim = 8,      // an abandoned attempt's slot is never reclaimed by time (SLOT-3)
 };
 #endif
 

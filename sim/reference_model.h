@@ -1,0 +1,235 @@
+// File: reference_model.h
+// A deliberately simple model of spec/core.md: plain vectors and maps, linear
+// scans, no cleverness, so that it is obviously the spec. The simulator and the
+// property tests feed it the same events as the real Broker and compare, event by
+// event, what each did: the effects (job notices sent, streams closed, job
+// outcomes, in order), the answers (join and report verdicts, job ids) and the
+// state (rotation queues, slots, waiting jobs, attempts, armed timers).
+//
+// Where the spec leaves an order open, the model fixes it the way the core
+// documents it, and says so here:
+//  - Follow-up work of one event runs in FIFO order, after the event itself: a
+//    freed slot "pumps" its key's wait queue, a failed attempt "places" its job
+//    again, a leaving worker "checks" each of its keys (ADM-4). A retry is queued
+//    before the pump of the slot it freed (RETRY-1 before ADM-2).
+//  - A leaving worker's attempts end in TaskID order (SEL-6); its keys are
+//    checked in key order.
+//  - A join is checked for its secret (CONN-1), then its id (CONN-3), then what
+//    it offers (CONN-2) once the keys outside the model list are dropped
+//    (LIST-1). Repeated keys in one advertisement add up; capacities are capped
+//    at 2^20.
+//  - A report is checked for its secret (RES-4), then whether the TaskID was ever
+//    issued (RES-5), then whether the attempt ended (TASK-4), then its worker
+//    (TASK-2).
+//
+// Contract: single-threaded value type (copyable: rapidcheck copies it). Each
+// event method clears effects() and appends what the spec says happens, in order.
+// The caller tells it the environment: the time (set_now) and which streams are
+// broken so that a send to them fails (set_stream_broken).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/attempt_observer.h"
+#include "core/broker.h"
+#include "core/types.h"
+#include "sim/timer_ids.h"
+
+namespace aipool::sim {
+
+struct ModelConfig {
+  std::string secret;
+  Micros attempt_timeout = 300 * kMicrosPerSecond;
+  Micros job_deadline = 900 * kMicrosPerSecond;
+  Micros slot_reclaim = 300 * kMicrosPerSecond;
+  std::size_t queue_limit = 256;
+  // LIST-1: when set, only these keys are offered; when unset, any (LIST-2).
+  std::optional<std::vector<Key>> model_list;
+};
+
+// One thing the core does to the outside world, as both the model and the
+// simulated seams record it (kEnd through the Broker's AttemptObserver).
+struct Effect {
+  enum class Kind : std::uint8_t { kSend, kClose, kOutcome, kEnd };
+  Kind kind = Kind::kSend;
+  WorkerId worker = 0;  // kSend, kClose; kOutcome: the last attempt's worker (0 if none)
+  TaskId task = 0;      // kSend; kOutcome: the last attempt (0 if none)
+  JobId job = 0;        // kSend, kOutcome
+  Key key;              // kSend
+  JobStatus status = JobStatus::kOk;  // kOutcome
+  std::uint32_t attempts = 0;         // kOutcome
+  AttemptEnd end = AttemptEnd::kResult;  // kEnd: how attempt `task` of `job` on `worker` ended (TASK-3)
+  // kOutcome, model side: text the outcome's message must contain (empty: anything).
+  std::string must_contain;
+  std::string must_contain_too;
+  // kOutcome, core side: the outcome's message.
+  std::string message;
+
+  // Equal as decisions: the message hints are checked separately.
+  bool same_decision(const Effect& other) const;
+};
+std::string describe_effect(const Effect& effect);
+
+// Counts of rare paths taken, for the simulator's "sometimes" probes.
+struct ModelStats {
+  std::uint64_t retries = 0;             // an attempt for a job that already had one (RETRY-1)
+  std::uint64_t left_mid_task = 0;       // a worker left with open attempts (CONN-5)
+  std::uint64_t waits_all_busy = 0;      // a job waited because every slot was taken (ADM-2)
+  std::uint64_t waits_retrying = 0;      // a retrying job waited (RETRY-3)
+  std::uint64_t wait_dispatches = 0;     // a waiting job was dispatched as a slot freed
+  std::uint64_t late_released = 0;       // a late report released a held slot (SLOT-2)
+  std::uint64_t slots_reclaimed = 0;     // a held slot was reclaimed by its timer (SLOT-3)
+  std::uint64_t send_failures = 0;       // a send failed and the worker was closed (CONN-4)
+  std::uint64_t queue_full = 0;          // ADM-3
+  std::uint64_t all_failed = 0;          // RETRY-2
+  std::uint64_t deadlines = 0;           // TIME-3
+  std::uint64_t attempt_timeouts = 0;    // TIME-2
+  std::uint64_t cancels_running = 0;     // a running job was cancelled (SLOT-1)
+  std::uint64_t no_worker_waiting = 0;   // ADM-4: a waiting job lost its last worker
+  std::uint64_t skipped_full = 0;        // a scan skipped a full or tried worker (SEL-2)
+};
+
+class ReferenceModel {
+ public:
+  struct Seat {
+    Key key;
+    std::uint32_t capacity = 0;
+    std::uint32_t in_use = 0;
+  };
+  struct Worker {
+    WorkerId id = 0;
+    bool live = false;
+    std::vector<Seat> seats;  // sorted by key, one per key
+  };
+  struct KeyState {
+    Key key;
+    std::vector<WorkerId> rotation;  // SEL-1: head first
+    std::vector<JobId> waiting;      // ADM-2, RETRY-3: head first
+  };
+  struct Job {
+    JobId id = 0;
+    Key key;
+    std::vector<WorkerId> tried;  // in order
+    TaskId running = 0;           // 0 while waiting or between attempts
+    bool waiting = false;
+    TaskId last_task = 0;
+    std::string last_worker_error;  // empty unless the last failure was a worker's report
+  };
+  struct Task {
+    JobId job = 0;
+    WorkerId worker = 0;
+    Key key;
+    bool abandoned = false;
+  };
+  struct Timer {
+    TimerName name;
+    Micros at = 0;
+    std::uint64_t seq = 0;
+  };
+
+  explicit ReferenceModel(ModelConfig config);
+
+  // ---- the environment
+  void set_now(Micros now) { now_ = now; }
+  Micros now() const { return now_; }
+  void set_stream_broken(WorkerId id, bool broken);
+
+  // ---- events (each starts a step: effects() then holds what it did)
+  JoinVerdict join(WorkerId id, std::string_view secret, const std::vector<Advert>& adverts);
+  void leave(WorkerId id);
+  JobId submit(const Key& key);
+  void cancel(JobId id);
+  ReportVerdict report(std::string_view credentials, TaskId task, std::optional<WorkerId> from,
+                       bool ok, const std::string& error);
+  void timer_fired(TimerName timer);
+  // For drivers without a clock of their own (the property tests): fires every
+  // armed timer due at or before `until` in (time, arming order), then sets the
+  // time to `until`. Effects of all of them accumulate in one step.
+  void advance_to(Micros until);
+
+  // ---- what the last step did
+  const std::vector<Effect>& effects() const { return effects_; }
+  // The last join's keys: ignored because not listed (LIST-1), in the order they
+  // were first advertised; and offered, in key order.
+  const std::vector<Key>& join_ignored() const { return join_ignored_; }
+  const std::vector<Key>& join_offered() const { return join_offered_; }
+  // Jobs that began to wait, each with the number of effects before it.
+  const std::vector<std::pair<std::size_t, JobId>>& waits() const { return waits_; }
+
+  // ---- state
+  const std::vector<Worker>& workers() const { return workers_; }  // every worker ever accepted
+  const Worker* live_worker(WorkerId id) const;
+  const std::vector<KeyState>& keys() const { return keys_; }
+  const KeyState* key_state(const Key& key) const;
+  const std::map<JobId, Job>& jobs() const { return jobs_; }
+  const std::map<TaskId, Task>& tasks() const { return tasks_; }
+  const std::vector<Timer>& timers() const { return timers_; }
+  std::optional<Micros> next_timer_at() const;
+  TaskId last_task_id() const { return next_task_ - 1; }
+  JobId last_job_id() const { return next_job_ - 1; }
+  bool offers(const Key& key) const;
+  std::size_t open_attempts_of(WorkerId id) const;
+  const ModelStats& stats() const { return stats_; }
+  const ModelConfig& config() const { return config_; }
+
+ private:
+  enum class WorkKind : std::uint8_t { kPlace, kPump, kCheckKey };
+  struct Work {
+    WorkKind kind;
+    JobId job = 0;  // kPlace
+    Key key;        // kPump, kCheckKey
+  };
+
+  void begin_step();
+  void fire(TimerName timer);
+  void drain();
+  void place(Job& job);
+  void pump(const Key& key);
+  void check_key(const Key& key);
+  std::optional<WorkerId> pick(const Key& key, const std::vector<WorkerId>& tried);
+  void send(Job& job, WorkerId worker);
+  bool tried_every_live_worker(const Job& job) const;
+  bool any_free_slot(const Key& key) const;
+  void enqueue(Job& job, bool at_head);
+  void unqueue(Job& job);
+  void abandon_running(Job& job);
+  void release_task(TaskId task);
+  void remove_worker(WorkerId id);
+  void finish(Job& job, JobStatus status, std::string must_contain, std::string must_contain_too);
+  void ended(TaskId task, AttemptEnd end);
+  std::size_t traced_effects() const;  // effects that are not kEnd
+  void arm(TimerKind kind, std::uint64_t target, Micros at);
+  void cancel_timer(TimerKind kind, std::uint64_t target);
+
+  Worker* find_live(WorkerId id);
+  Seat* seat_of(WorkerId worker, const Key& key);
+  const Seat* seat_of(WorkerId worker, const Key& key) const;
+  KeyState& key_state_or_add(const Key& key);
+
+  ModelConfig config_;
+  Micros now_ = 0;
+  std::vector<Worker> workers_;
+  std::vector<WorkerId> ever_used_;
+  std::vector<WorkerId> broken_;
+  std::vector<KeyState> keys_;
+  std::map<JobId, Job> jobs_;
+  std::map<TaskId, Task> tasks_;
+  std::vector<Timer> timers_;
+  std::deque<Work> work_;
+  std::vector<Effect> effects_;
+  std::vector<Key> join_ignored_;
+  std::vector<Key> join_offered_;
+  std::vector<std::pair<std::size_t, JobId>> waits_;
+  ModelStats stats_;
+  JobId next_job_ = 1;
+  TaskId next_task_ = 1;
+  std::uint64_t next_timer_seq_ = 1;
+};
+
+}  // namespace aipool::sim

@@ -1,0 +1,180 @@
+// File: property_harness.h
+// The system under test of the property tests: the real Broker on the
+// simulator's SimClock, with a transport that records every notice and close
+// and fails sends to streams marked broken. Effects come out in the same form
+// as the reference model's (sim/reference_model.h) so that the two can be
+// compared with the simulator's own checks (sim/checker.h).
+//
+// Contract: single-threaded; one harness per test case.
+#pragma once
+
+#include <charconv>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/attempt_observer.h"
+#include "core/broker.h"
+#include "sim/checker.h"
+#include "sim/event.h"
+#include "sim/event_queue.h"
+#include "sim/prng.h"
+#include "sim/reference_model.h"
+#include "sim/sim_clock.h"
+
+namespace aipool::sim::test {
+
+inline constexpr const char* kSecret = "property-secret";
+
+inline ModelConfig property_config() {
+  ModelConfig config;
+  config.secret = kSecret;
+  config.attempt_timeout = 10 * kMicrosPerSecond;
+  config.job_deadline = 35 * kMicrosPerSecond;
+  config.slot_reclaim = 20 * kMicrosPerSecond;
+  config.queue_limit = 2;
+  return config;
+}
+
+class RecordingTransport final : public WorkerTransport {
+ public:
+  RecordingTransport(std::vector<Effect>& effects, std::set<WorkerId>& broken)
+      : effects_(effects), broken_(broken) {}
+
+  bool send(const JobNotice& notice) override {
+    Effect effect;
+    effect.kind = Effect::Kind::kSend;
+    effect.worker = notice.worker;
+    effect.task = notice.task;
+    if (notice.payload) {
+      std::from_chars(notice.payload->data(), notice.payload->data() + notice.payload->size(), effect.job);
+    }
+    effect.key = Key{notice.pipeline, std::string(notice.model)};
+    effects_.push_back(std::move(effect));
+    return !broken_.contains(notice.worker);
+  }
+  void close(WorkerId worker, std::string_view /*reason*/) override {
+    Effect effect;
+    effect.kind = Effect::Kind::kClose;
+    effect.worker = worker;
+    effects_.push_back(std::move(effect));
+  }
+
+ private:
+  std::vector<Effect>& effects_;
+  std::set<WorkerId>& broken_;
+};
+
+// Records how each attempt ended (TASK-3) as a kEnd effect.
+class EndRecorder final : public AttemptObserver {
+ public:
+  explicit EndRecorder(std::vector<Effect>& effects) : effects_(effects) {}
+  void attempt_started(const AttemptEvent&) override {}
+  void attempt_ended(const AttemptEvent& event) override {
+    Effect effect;
+    effect.kind = Effect::Kind::kEnd;
+    effect.task = event.task;
+    effect.job = event.job;
+    effect.worker = event.worker;
+    effect.end = event.end;
+    effects_.push_back(std::move(effect));
+  }
+
+ private:
+  std::vector<Effect>& effects_;
+};
+
+struct Harness {
+  explicit Harness(const ModelConfig& model = property_config())
+      : clock(now, queue, 0, Prng(1)),
+        transport(effects, broken),
+        ends(effects),
+        broker(config_of(model), clock, transport) {
+    broker.set_observer(&ends);
+  }
+
+  static BrokerConfig config_of(const ModelConfig& model) {
+    BrokerConfig config;
+    config.secret = model.secret;
+    config.attempt_timeout = model.attempt_timeout;
+    config.job_deadline = model.job_deadline;
+    config.slot_reclaim = model.slot_reclaim;
+    config.queue_limit = model.queue_limit;
+    if (model.model_list) {
+      config.model_list.emplace();
+      for (const Key& key : *model.model_list) config.model_list->push_back(ModelOffer{key, 1, 1, "USD"});
+    }
+    return config;
+  }
+
+  JobCallback on_done() {
+    return [this](const JobOutcome& outcome) {
+      Effect effect;
+      effect.kind = Effect::Kind::kOutcome;
+      effect.job = outcome.job;
+      effect.status = outcome.status;
+      effect.task = outcome.last_task;
+      effect.worker = outcome.last_worker;
+      effect.attempts = outcome.attempts;
+      effect.message = outcome.message;
+      effects.push_back(std::move(effect));
+      seen.insert("outcome " + std::string(job_status_name(outcome.status)));
+    };
+  }
+  JobId submit(const Key& key, JobId expected_id) {
+    return broker.submit(key, std::make_shared<const std::string>(std::to_string(expected_id)), on_done());
+  }
+  // Fires every timer due up to `until` in (time, arming order), then sets the time.
+  void advance_to(Micros until) {
+    for (;;) {
+      // The next timer: from the queue or the clock's lanes, by (time, sequence).
+      const Event* queued = queue.empty() ? nullptr : &queue.top();
+      const SimClock::LaneEntry* lane = clock.next_in_lanes();
+      const bool from_lane = lane != nullptr && (queued == nullptr || lane->at < queued->at ||
+                                                 (lane->at == queued->at && lane->seq < queued->seq));
+      const Micros at = from_lane ? lane->at : queued != nullptr ? queued->at : until + 1;
+      if (at > until) break;
+      TimerId id = 0;
+      std::uint64_t seq = 0;
+      if (from_lane) {
+        id = lane->id;
+        seq = lane->seq;
+        clock.pop_lane(seq);
+      } else {
+        const Event event = queue.pop();
+        id = event.a;
+        seq = event.seq;
+      }
+      bool stale = false;
+      if (!clock.take(id, seq, stale)) continue;
+      now = at;
+      seen.insert("timer " + std::to_string(id >> 60));
+      broker.timer_fired(id);
+    }
+    if (until > now) now = until;
+  }
+
+  std::set<std::string> seen;  // paths taken, for the coverage check
+  std::set<JobId> sent_jobs;   // jobs sent at least once
+  Micros now = 0;
+  EventQueue<Event> queue;
+  SimClock clock;
+  std::vector<Effect> effects;
+  std::set<WorkerId> broken;
+  RecordingTransport transport;
+  EndRecorder ends;
+  Broker broker;
+};
+
+// Everything the simulator checks after an event, as one message (empty: all good).
+inline std::string compare(const ReferenceModel& model, Harness& sut) {
+  if (auto v = check_effects(sut.effects, model.effects())) return v->rule + ": " + v->message;
+  std::set<JobId> open;
+  for (const auto& [id, job] : model.jobs()) open.insert(id);
+  if (auto v = check_core_invariants(sut.broker, open)) return v->rule + ": " + v->message;
+  if (auto v = check_against_model(sut.broker, model, sut.clock)) return v->rule + ": " + v->message;
+  if (sut.now != model.now()) return "TIME-1: the harness and the model disagree on the time";
+  return "";
+}
+
+}  // namespace aipool::sim::test
