@@ -9,11 +9,12 @@
 #   5. transcribes a sentence spoken by espeak-ng (pocketsphinx/en-us)
 # Every output goes to demo-out/; a table says which worker served what, how long it
 # took and what was recognised. Everything it starts is stopped when it ends.
+# AIPOOL_DEMO_SKIP_BUILD=1 skips the setup and build (for a tree built already).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-build_project
+[ -n "${AIPOOL_DEMO_SKIP_BUILD:-}" ] || build_project
 bin=build/bin
 out=demo-out
 rm -rf "$out"
@@ -94,8 +95,8 @@ image image-to-image
 call image-to-text image-to-text tesseract/eng image-to-text.json \
   -F model_id=tesseract/eng -F "image=@$out/image-to-image.png;type=image/png"
 read_text=$(jq -r '.text' "$out/image-to-text.json")
-sentence="the weather is nice today"
-espeak-ng -v en-us -s 140 -w "$out/sentence.wav" "$sentence"
+sentence="hello world. the weather is nice today."
+espeak-ng -v en-us+klatt2 -s 150 -w "$out/sentence.wav" "$sentence"
 call audio-to-text audio-to-text pocketsphinx/en-us audio-to-text.json \
   -F model_id=pocketsphinx/en-us -F return_timestamps=word -F "audio=@$out/sentence.wav;type=audio/wav"
 heard=$(jq -r '.text' "$out/audio-to-text.json")

@@ -14,6 +14,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -27,7 +28,9 @@
 #include <thread>
 #include <variant>
 
+#include "exec/engines.h"
 #include "exec/model_router.h"
+#include "exec/speech_ocr_engines.h"
 #include "exec/test_executor.h"
 #include "net/model_config.h"
 #include "net/os_random.h"
@@ -48,7 +51,12 @@ DEFINE_string(aiModelsDir, "", "directory holding model weights (checked to exis
 DEFINE_string(nvidia, "", "GPU ids to use, comma-separated, or \"all\"; empty: CPU");
 DEFINE_int32(orchHttpPort, 8936, "orchestrator HTTP port for results when it sends no results URL");
 DEFINE_int32(maxMessageBytes, 64 << 20, "largest job message accepted from an orchestrator, in bytes");
+#ifdef AIPOOL_HAVE_TORCH
+// libtorch brings glog, which defines -v itself; we read the same flag (default set in main).
+DECLARE_int32(v);
+#else
 DEFINE_int32(v, 3, "log level: 0 off, 1 error, 2 warning, 3 info, 4 debug, 5-6 trace");
+#endif
 DEFINE_bool(aiWorker, true, "accepted for go-livepeer compatibility (this program is always an AI worker)");
 
 namespace {
@@ -144,6 +152,9 @@ int main(int argc, char** argv) {
       "runs AI jobs for aipool orchestrators\n"
       "  aipool-worker -orchAddr host:8935 -orchSecret <secret or file> -aiModels <file or inline>\n"
       "  aipool-worker -version");
+#ifdef AIPOOL_HAVE_TORCH
+  FLAGS_v = 3;  // our default log level (info) for glog's flag
+#endif
   gflags::ParseCommandLineFlags(&argc, &argv, true);
   if (argc > 1) die(std::string("unexpected argument \"") + argv[1] + "\" (flags start with - or --)");
 
@@ -180,41 +191,76 @@ int main(int argc, char** argv) {
   }
   config.gpu_ids = gpu_ids();
 
-  aipool::exec::TestExecutor test_executor;
-  aipool::exec::ModelRouter executor;
   if (trim(FLAGS_aiModels).empty()) die("-aiModels is required (a JSON file or pipeline:model_id[:warm[:capacity]],...)");
   auto models = aipool::net::parse_models_flag(FLAGS_aiModels);
   if (const auto* error = std::get_if<aipool::net::ModelConfigError>(&models)) die("-" + error->message);
   const auto& entries = std::get<std::vector<aipool::net::ModelEntry>>(models);
   if (entries.empty()) die("-aiModels: no model listed");
+
+  // Each entry's engine model: its `executor` field, or its model_id (ModelRouter).
+  std::vector<std::string> engines_of;
+  std::vector<Poco::JSON::Object::Ptr> fields_of;
+  std::uint32_t ocr_slots = 0;
+  std::uint32_t speech_slots = 0;
   for (std::size_t i = 0; i < entries.size(); ++i) {
     const auto& entry = entries[i];
     const std::string where = "-aiModels entry " + std::to_string(i) + ": ";
-    // The entry's `executor` field names the engine model; default: the model_id itself.
     std::string engine = entry.key.model;
+    Poco::JSON::Object::Ptr fields;
     try {
       Poco::JSON::Parser parser;
-      auto fields = parser.parse(entry.executor_json).extract<Poco::JSON::Object::Ptr>();
-      if (fields->has("executor")) {
-        if (!fields->get("executor").isString()) die(where + "executor must be a string naming an engine model");
-        engine = fields->getValue<std::string>("executor");
-      }
-      for (const auto& [name, value] : *fields) {
-        if (name != "executor") spdlog::warn("aiModels entry {}: field '{}' is not used by the test executor", i, name);
-      }
+      fields = parser.parse(entry.executor_json).extract<Poco::JSON::Object::Ptr>();
     } catch (const Poco::Exception& e) {
       die(where + "executor fields are not a JSON object: " + e.displayText());
     }
-    const aipool::Key engine_key{entry.key.pipeline, engine};
-    if (!test_executor.supports(engine_key)) {
-      die(where + "no executor serves " + aipool::key_name(engine_key) +
-          " (this build has only the test executor: model ids test/echo, test/sleep, test/fail; "
-          "serve another model id with one of them through the entry's \"executor\" field)");
+    if (fields->has("executor")) {
+      if (!fields->get("executor").isString()) die(where + "executor must be a string naming an engine model");
+      engine = fields->getValue<std::string>("executor");
     }
+    if (engine == aipool::exec::kOcrEngineModel) ocr_slots += entry.capacity;
+    if (engine == aipool::exec::kSpeechEngineModel) speech_slots += entry.capacity;
+    engines_of.push_back(engine);
+    fields_of.push_back(fields);
+  }
+
+  aipool::exec::TestExecutor test_executor;
+  aipool::exec::EngineOptions engine_options;
+  engine_options.models_dir = FLAGS_aiModelsDir;
+  engine_options.gpu_ids = config.gpu_ids;
+  engine_options.audio_decoder = aipool::exec::decode_audio_16k;
+  aipool::exec::Engines engines(engine_options);
+  engines.add(test_executor);
+  std::unique_ptr<aipool::Executor> ocr;
+  std::unique_ptr<aipool::Executor> speech;
+  std::string engine_error;
+  if (ocr_slots > 0) {  // loaded only when an entry uses it
+    ocr = aipool::exec::make_ocr_executor(static_cast<int>(std::min<std::uint32_t>(ocr_slots, 64)), engine_error);
+    if (!ocr) die("-aiModels: " + engine_error);
+    engines.add(*ocr);
+  }
+  if (speech_slots > 0) {
+    speech = aipool::exec::make_speech_executor(static_cast<int>(std::min<std::uint32_t>(speech_slots, 64)),
+                                                engine_error);
+    if (!speech) die("-aiModels: " + engine_error);
+    engines.add(*speech);
+  }
+  aipool::exec::ModelRouter executor;
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const auto& entry = entries[i];
+    const std::string where = "-aiModels entry " + std::to_string(i) + ": ";
+    const std::string& engine = engines_of[i];
+    const std::vector<std::string> known = aipool::exec::engine_fields(engine);
+    for (const auto& [name, value] : *fields_of[i]) {
+      if (name != "executor" && std::find(known.begin(), known.end(), name) == known.end()) {
+        spdlog::warn("aiModels entry {}: field '{}' is not used by engine {}", i, name, engine);
+      }
+    }
+    auto found = engines.executor_for(entry.key.pipeline, engine, entry.executor_json, entry.warm);
+    if (const auto* error = std::get_if<std::string>(&found)) die(where + *error);
     if (!entry.url.empty() || !entry.token.empty()) {
       spdlog::warn("aiModels entry {}: url/token (external runners) are not supported yet; ignored", i);
     }
-    executor.add(entry.key, test_executor, engine);
+    executor.add(entry.key, *std::get<aipool::Executor*>(found), engine);
   }
   config.adverts = aipool::net::adverts_of(entries);
 
