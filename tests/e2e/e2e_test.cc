@@ -10,6 +10,7 @@
 #include <string>
 
 #include "e2e_support.h"
+#include "media/image_codec.h"
 
 namespace aipool::e2e {
 namespace {
@@ -29,10 +30,30 @@ HttpReply post_json(int port, const std::string& path, const std::string& json) 
   return http_request(port, "POST", path, "application/json", json);
 }
 
+// A real PNG of w x h pixels (the orchestrator checks images before dispatch, API-12).
+std::string tiny_png(std::uint32_t w = 4, std::uint32_t h = 3, int compression_level = 6) {
+  std::vector<std::uint8_t> pixels(std::size_t{w} * h * 3);
+  for (std::size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<std::uint8_t>(i * 7);
+  return media::encode_png(pixels.data(), w, h, 3, {compression_level});
+}
+
 HttpReply post_form(int port, const std::string& path, const std::vector<FormPart>& parts) {
   std::string content_type;
   const std::string body = form_body(parts, content_type);
   return http_request(port, "POST", path, content_type, body);
+}
+
+// 0.1 s of 16 kHz 16-bit mono silence as a WAV file written by hand (the orchestrator
+// probes audio before dispatch, ASR-2).
+std::string tiny_wav() {
+  const auto le = [](unsigned v, int bytes) {
+    std::string out;
+    for (int i = 0; i < bytes; ++i) out += static_cast<char>((v >> (8 * i)) & 0xff);
+    return out;
+  };
+  const unsigned data = 3200;
+  return "RIFF" + le(36 + data, 4) + "WAVEfmt " + le(16, 4) + le(1, 2) + le(1, 2) + le(16000, 4) + le(32000, 4) +
+         le(2, 2) + le(16, 2) + "data" + le(data, 4) + std::string(data, '\0');
 }
 
 class EndToEnd : public ::testing::Test {
@@ -62,7 +83,7 @@ TEST_F(EndToEnd, EveryPipelineRoundTrips) {
     EXPECT_EQ(item->getValue<std::string>("url").rfind("data:", 0), 0u);
   }
 
-  const std::string png("\x89PNG\r\n\x1a\nfake-image-bytes", 24);
+  const std::string png = tiny_png();
   for (const std::string path : {"/image-to-image", "/upscale"}) {
     HttpReply r = post_form(port, path, {{"model_id", "test/echo"}, {"prompt", "x"},
                                          {"image", png, "in.png", "image/png"}});
@@ -73,7 +94,7 @@ TEST_F(EndToEnd, EveryPipelineRoundTrips) {
   HttpReply i2t = post_form(port, "/image-to-text", {{"model_id", "test/echo"}, {"image", png, "in.png", "image/png"}});
   ASSERT_EQ(i2t.status, 200) << i2t.body;
   EXPECT_TRUE(parse(i2t.body)->has("text"));
-  HttpReply a2t = post_form(port, "/audio-to-text", {{"model_id", "test/echo"}, {"audio", "RIFF-wave-bytes", "a.wav", "audio/wav"}});
+  HttpReply a2t = post_form(port, "/audio-to-text", {{"model_id", "test/echo"}, {"audio", tiny_wav(), "a.wav", "audio/wav"}});
   ASSERT_EQ(a2t.status, 200) << a2t.body;
   auto a2t_obj = parse(a2t.body);
   EXPECT_TRUE(a2t_obj->has("text"));
@@ -92,7 +113,7 @@ TEST_F(EndToEnd, TwoWorkersShareJobsRoundRobin) {
   EXPECT_EQ(w2, 5u);
 }
 
-// API-2, API-4, API-7, RETRY-5: bad input is refused with 400 naming the field, before any dispatch.
+// API-2, API-4, API-7, RETRY-5, ASR-2: bad input is refused with 400 naming the field, before any dispatch.
 TEST_F(EndToEnd, BadInputGetsClearErrors) {
   start(kAllEcho, 1);
   const int port = orch_.http_port;
@@ -108,6 +129,14 @@ TEST_F(EndToEnd, BadInputGetsClearErrors) {
   r = post_form(port, "/upscale", {{"model_id", "test/echo"}});
   EXPECT_EQ(r.status, 400);
   EXPECT_NE(r.body.find("'image'"), std::string::npos) << r.body;
+  // API-12: an image that is not a whole PNG or JPEG is refused with the reason.
+  r = post_form(port, "/upscale", {{"model_id", "test/echo"}, {"image", "GIF89a-bytes", "a.gif", "image/gif"}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("field 'image': not a PNG or JPEG image"), std::string::npos) << r.body;
+  // ASR-2: audio that is not WAV, FLAC or OGG is refused with the reason.
+  r = post_form(port, "/audio-to-text", {{"model_id", "test/echo"}, {"audio", "RIFF-wave-bytes", "a.wav", "audio/wav"}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("field 'audio': not a readable WAV, FLAC or OGG audio file"), std::string::npos) << r.body;
   // Without model_id the only offered model is used.
   r = post_json(port, "/text-to-image", R"({"prompt":"p"})");
   EXPECT_EQ(r.status, 200) << r.body;
@@ -228,13 +257,18 @@ TEST_F(EndToEnd, ResultUploadsAreChecked) {
   // The real worker's late post for task 1 got 409.
 }
 
-// API-8: an input above gRPC's default 4 MiB works; one above the configured limit gets 413.
+// API-8, API-12: an input above gRPC's default 4 MiB works; one above the configured byte or pixel limit gets 413.
 TEST_F(EndToEnd, LargeInputsAndTheLimit) {
-  start("upscale:test/echo:true:1", 1, {"-maxMessageBytes", std::to_string(12 << 20)});
-  const std::string big(6 << 20, 'x');
+  start("upscale:test/echo:true:1", 1, {"-maxMessageBytes", std::to_string(12 << 20), "-maxPixels", "3000000"});
+  const std::string big = tiny_png(1500, 1400, 0);  // a stored (uncompressed) PNG of 6.3 MB
+  ASSERT_GT(big.size(), std::size_t{6} << 20);
   HttpReply r = post_form(orch_.http_port, "/upscale", {{"model_id", "test/echo"}, {"image", big, "big.png", "image/png"}});
   ASSERT_EQ(r.status, 200) << r.body.substr(0, 200);
   EXPECT_GT(r.body.size(), big.size());
+  r = post_form(orch_.http_port, "/upscale", {{"model_id", "test/echo"}, {"image", tiny_png(2000, 2000), "a.png", "image/png"}});
+  EXPECT_EQ(r.status, 413);
+  EXPECT_NE(r.body.find("the image is 2000x2000 = 4000000 pixels, above the limit of 3000000 pixels"), std::string::npos)
+      << r.body;
   // Above the limit: the answer is 413 from the headers alone, before any body byte is sent.
   Poco::Net::StreamSocket socket(Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(orch_.http_port)));
   const std::string head = "POST /upscale HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
@@ -281,7 +315,8 @@ TEST_F(EndToEnd, SeedExampleRequestsWithCurl) {
   EXPECT_STREQ(code, "200");
   const std::string image = std::string(::testing::TempDir()) + "/seed-example.png";
   FILE* f = fopen(image.c_str(), "wb");
-  fputs("\x89PNG fake", f);
+  const std::string png = tiny_png();
+  fwrite(png.data(), 1, png.size(), f);
   fclose(f);
   const std::string up = "curl -s -o /dev/null -w '%{http_code}' -X POST \"http://127.0.0.1:" + port +
                          "/upscale\" -F model_id=stabilityai/stable-diffusion-x4-upscaler -F image=@" + image;
@@ -433,7 +468,7 @@ TEST(EndToEndList, ModelListFiltersAndReportsPrices) {
   EXPECT_NE(workers.find("\"currency\":\"USD\""), std::string::npos);
   EXPECT_EQ(workers.find("\"pipeline\":\"upscale\""), std::string::npos) << workers;
   std::string type;
-  const std::string body = form_body({{"model_id", "test/echo"}, {"image", "x", "a.png"}}, type);
+  const std::string body = form_body({{"model_id", "test/echo"}, {"image", tiny_png(), "a.png"}}, type);
   EXPECT_EQ(http_request(orch.http_port, "POST", "/upscale", type, body).status, 503);
 }
 
