@@ -4,11 +4,13 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config ca-certificates curl
+  build-essential cmake pkg-config ca-certificates curl jq
   protobuf-compiler libprotobuf-dev libgrpc++-dev protobuf-compiler-grpc
   libpoco-dev
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
   libspdlog-dev libfmt-dev libgflags-dev
+  libtorch-dev libspng-dev libturbojpeg0-dev libfreetype-dev fonts-dejavu-core
+  libtesseract-dev tesseract-ocr-eng libleptonica-dev libpocketsphinx-dev pocketsphinx-en-us libsndfile1-dev libsamplerate0-dev espeak-ng
 )
 
 missing=()

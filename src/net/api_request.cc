@@ -10,8 +10,11 @@
 #include <cmath>
 #include <map>
 #include <optional>
+#include <variant>
 #include <sstream>
 
+#include "media/audio_codec.h"
+#include "media/image_codec.h"
 #include "net/base64.h"
 #include "net/json_text.h"
 #include "net/multipart.h"
@@ -292,8 +295,24 @@ ParsedApiRequest parse_json_body(Pipeline pipeline, std::string_view body, const
   return finish_job(pipeline, *resolved, fields);
 }
 
+// API-12: the image's header and structure, before dispatch; the pixels are decoded
+// only by the worker (MODEL-2).
+std::optional<ApiError> check_image(std::string_view bytes, std::uint64_t max_pixels) {
+  std::variant<media::ImageInfo, media::MediaError> probed = media::probe_image(bytes);
+  if (const auto* error = std::get_if<media::MediaError>(&probed)) {
+    return ApiError{400, "field 'image': " + error->message};
+  }
+  const media::ImageInfo& info = std::get<media::ImageInfo>(probed);
+  if (info.pixels() > max_pixels) {
+    return ApiError{413, "field 'image': the image is " + std::to_string(info.width) + "x" +
+                             std::to_string(info.height) + " = " + std::to_string(info.pixels()) +
+                             " pixels, above the limit of " + std::to_string(max_pixels) + " pixels"};
+  }
+  return std::nullopt;
+}
+
 ParsedApiRequest parse_form_body(Pipeline pipeline, std::string_view content_type, std::string_view body,
-                                 const ModelLister& models) {
+                                 const ModelLister& models, std::uint64_t max_pixels) {
   const std::optional<std::string> boundary = header_param(content_type, "boundary");
   if (!boundary) return bad(400, "multipart/form-data without a boundary");
   MultipartResult parsed = parse_multipart(body, *boundary);
@@ -318,6 +337,9 @@ ParsedApiRequest parse_form_body(Pipeline pipeline, std::string_view content_typ
     if (spec != nullptr && spec->type == FieldType::kFile) {
       if (!part.filename) return bad(400, "field '" + name + "' must be a file upload (with a filename)");
       if (part.content.empty()) return bad(400, "field '" + name + "' is an empty file");
+      if (name == "image") {
+        if (std::optional<ApiError> e = check_image(part.content, max_pixels)) return bad(e->status, e->message);
+      }
       fields[name] = "\"" + base64_encode(part.content) + "\"";  // WIRE-4: inline, base64
       continue;
     }
@@ -340,6 +362,14 @@ ParsedApiRequest parse_form_body(Pipeline pipeline, std::string_view content_typ
     if (ts != "\"true\"" && ts != "\"false\"" && ts != "\"word\"" && ts != "\"sentence\"") {
       return bad(400, "field 'return_timestamps' must be one of true, false, word, sentence");
     }
+    // ASR-2: the audio's header is checked before dispatch; only the worker decodes the samples.
+    for (const MultipartPart& part : parsed.parts) {
+      if (!part.name || *part.name != "audio") continue;
+      const std::variant<media::AudioInfo, media::AudioError> probed = media::probe_audio(part.content);
+      if (const auto* e = std::get_if<media::AudioError>(&probed)) {
+        return bad(e->too_long ? 413 : 400, "field 'audio': " + e->message);
+      }
+    }
   }
   ApiError model_error;
   std::optional<std::string> resolved = resolve_model(pipeline, model, models, model_error);
@@ -361,7 +391,7 @@ RenderedResponse malformed(std::string message) {
 }  // namespace
 
 ParsedApiRequest parse_api_request(Pipeline pipeline, std::string_view content_type,
-                                   std::string_view body, const ModelLister& models) {
+                                   std::string_view body, const ModelLister& models, std::uint64_t max_pixels) {
   const std::string type = media_type(content_type);
   const std::string name(pipeline_name(pipeline));
   if (pipeline == Pipeline::kTextToImage) {
@@ -375,7 +405,7 @@ ParsedApiRequest parse_api_request(Pipeline pipeline, std::string_view content_t
                         std::string(pipeline == Pipeline::kAudioToText ? "audio" : "image") + "', got '" +
                         type + "'");
   }
-  return parse_form_body(pipeline, content_type, body, models);
+  return parse_form_body(pipeline, content_type, body, models, max_pixels);
 }
 
 RenderedResponse render_api_response(Pipeline pipeline, const ResultBody& result) {

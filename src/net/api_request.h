@@ -4,6 +4,7 @@
 // defaults (spec/api.md). Pure functions: no I/O, no core calls.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -33,9 +34,15 @@ struct ParsedApiRequest {
   ApiError error;
 };
 
+// The default of `max_pixels` (4096 x 4096, the orchestrator's -maxPixels).
+constexpr std::uint64_t kDefaultMaxPixels = std::uint64_t{4096} * 4096;
+
 // API-2..API-5: validates a request body for `pipeline` and builds the job's JSON.
+// API-12: an `image` file must be a whole PNG or JPEG (checked from its header and
+// structure, not decoded: 400 with the reason) of at most `max_pixels` pixels (413).
 ParsedApiRequest parse_api_request(Pipeline pipeline, std::string_view content_type,
-                                   std::string_view body, const ModelLister& models);
+                                   std::string_view body, const ModelLister& models,
+                                   std::uint64_t max_pixels = kDefaultMaxPixels);
 
 struct RenderedResponse {
   bool ok = false;

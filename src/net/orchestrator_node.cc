@@ -147,7 +147,8 @@ class PipelineHandler final : public HTTPRequestHandler {
       }
       return models;
     };
-    ParsedApiRequest parsed = parse_api_request(pipeline_, request.getContentType(), body, lister);
+    ParsedApiRequest parsed = parse_api_request(pipeline_, request.getContentType(), body, lister,
+                                                shared_->config.max_pixels);
     body.clear();
     body.shrink_to_fit();
     if (!parsed.ok) {

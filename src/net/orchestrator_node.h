@@ -32,6 +32,7 @@ struct OrchestratorConfig {
   std::string http_addr = "127.0.0.1:8936";     // HTTP listen address
   std::string results_url;                  // sent to workers; empty: derived from http_addr
   std::size_t max_message_bytes = 64u << 20;  // gRPC messages and HTTP bodies (API-8)
+  std::uint64_t max_pixels = std::uint64_t{4096} * 4096;  // largest input image, width x height (API-12)
   int http_threads = 64;
   int http_queue = 512;
 };

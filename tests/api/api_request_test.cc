@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <vector>
+
+#include "media/image_codec.h"
 #include "net/base64.h"
 
 namespace aipool::net {
@@ -64,15 +68,22 @@ TEST(ApiRequest, ModelIdResolution) {
   EXPECT_EQ(r.error.status, 503);
 }
 
+// A real PNG of w x h pixels (API-12: images are checked before dispatch).
+std::string tiny_png(std::uint32_t w = 3, std::uint32_t h = 2) {
+  const std::vector<std::uint8_t> pixels(std::size_t{w} * h * 3, 128);
+  return media::encode_png(pixels.data(), w, h, 3);
+}
+
 // API-3, API-5, WIRE-4: multipart fields are typed, unknown fields pass through as strings, the file travels as base64.
 TEST(ApiRequest, MultipartUpscaleCarriesTheImageInline) {
   std::string type;
-  const std::string body = form({{"model_id", "m", ""}, {"image", "PNGDATA", "a.png"}, {"seed", "42", ""},
+  const std::string png = tiny_png();
+  const std::string body = form({{"model_id", "m", ""}, {"image", png, "a.png"}, {"seed", "42", ""},
                                  {"scale", "4", ""}},
                                 type);
   auto r = parse_api_request(Pipeline::kUpscale, type, body, only({"m"}));
   ASSERT_TRUE(r.ok) << r.error.message;
-  EXPECT_EQ(*r.job.job_json, "{\"model_id\":\"m\",\"image\":\"" + base64_encode("PNGDATA") +
+  EXPECT_EQ(*r.job.job_json, "{\"model_id\":\"m\",\"image\":\"" + base64_encode(png) +
                                  "\",\"num_inference_steps\":75,\"prompt\":\"\",\"safety_check\":true,"
                                  "\"scale\":\"4\",\"seed\":42}");
 }
@@ -121,6 +132,66 @@ TEST(ApiRequest, MalformedWorkerResultIs502) {
   r = render_api_response(Pipeline::kAudioToText, body);
   ASSERT_TRUE(r.ok);
   EXPECT_EQ(r.json, R"({"text":"hello","chunks":[{"text":"hello","timestamp":[0,1]}]})");
+}
+
+// A PCM WAV file written by hand: `frames` samples of silence, mono, `bits` 8 or 16.
+std::string tiny_wav(std::uint32_t rate = 16000, std::uint32_t frames = 1600, std::uint16_t bits = 16) {
+  const auto le = [](std::uint32_t v, int bytes) {
+    std::string out;
+    for (int i = 0; i < bytes; ++i) out += static_cast<char>((v >> (8 * i)) & 0xff);
+    return out;
+  };
+  const std::uint32_t block = bits / 8, data = frames * block;
+  const std::string silence(data, bits == 8 ? '\x80' : '\0');
+  return "RIFF" + le(36 + data, 4) + "WAVEfmt " + le(16, 4) + le(1, 2) + le(1, 2) + le(rate, 4) +
+         le(rate * block, 4) + le(block, 2) + le(bits, 2) + "data" + le(data, 4) + silence;
+}
+
+// ASR-2: audio-to-text's file is probed before dispatch: a WAV passes inline, garbage gets 400 with the reason, over an hour 413.
+TEST(ApiRequest, AudioIsCheckedBeforeDispatch) {
+  std::string type;
+  const auto audio = [&type](const std::string& file) {
+    const std::string body = form({{"audio", file, "a.wav"}}, type);
+    return parse_api_request(Pipeline::kAudioToText, type, body, only({"m"}));
+  };
+  const std::string wav = tiny_wav();
+  auto r = audio(wav);
+  ASSERT_TRUE(r.ok) << r.error.message;
+  EXPECT_NE(r.job.job_json->find(base64_encode(wav)), std::string::npos);
+  r = audio("RIFF-wave-bytes");
+  EXPECT_EQ(r.error.status, 400);
+  EXPECT_EQ(r.error.message.rfind("field 'audio': not a readable WAV, FLAC or OGG audio file (libsndfile: ", 0), 0u)
+      << r.error.message;
+  r = audio(tiny_wav(16000, 0));
+  EXPECT_EQ(r.error.status, 400);
+  EXPECT_EQ(r.error.message, "field 'audio': the audio has no samples");
+  r = audio(tiny_wav(1000, 3601000, 8));
+  EXPECT_EQ(r.error.status, 413);
+  EXPECT_EQ(r.error.message, "field 'audio': the audio is 3601.0 s long, above the limit of 3600.0 s");
+}
+
+// API-12: an image is checked from its header before dispatch: not a PNG or JPEG, or cut short, gets 400 with
+// the reason; more pixels than the limit gets 413; a whole JPEG passes.
+TEST(ApiRequest, ImagesAreCheckedBeforeDispatch) {
+  std::string type;
+  const auto upload = [&type](Pipeline pipeline, const std::string& file, std::uint64_t max_pixels) {
+    const std::string body = form({{"prompt", "p", ""}, {"image", file, "a.png"}}, type);
+    return parse_api_request(pipeline, type, body, only({"m"}), max_pixels);
+  };
+  auto r = upload(Pipeline::kImageToImage, "PNGDATA", kDefaultMaxPixels);
+  EXPECT_EQ(r.error.status, 400);
+  EXPECT_EQ(r.error.message, "field 'image': not a PNG or JPEG image");
+  const std::string png = tiny_png(40, 30);
+  r = upload(Pipeline::kUpscale, png.substr(0, png.size() - 20), kDefaultMaxPixels);
+  EXPECT_EQ(r.error.status, 400);
+  EXPECT_EQ(r.error.message.rfind("field 'image': truncated PNG: ", 0), 0u) << r.error.message;
+  r = upload(Pipeline::kImageToText, png, 1199);
+  EXPECT_EQ(r.error.status, 413);
+  EXPECT_EQ(r.error.message, "field 'image': the image is 40x30 = 1200 pixels, above the limit of 1199 pixels");
+  EXPECT_TRUE(upload(Pipeline::kImageToText, png, 1200).ok);
+  const std::vector<std::uint8_t> rgb(16 * 8 * 3, 99);
+  r = upload(Pipeline::kImageToImage, media::encode_jpeg(rgb.data(), 16, 8), kDefaultMaxPixels);
+  EXPECT_TRUE(r.ok) << r.error.message;
 }
 
 // API-7: errors have the ai-runner's {"detail":{"msg":...}} shape, escaped.

@@ -1,0 +1,200 @@
+// Tests of src/media/image_codec.h: PNG and JPEG probe, decode and encode (MODEL-2,
+// MODEL-3; the orchestrator's check, API-12).
+#include "media/image_codec.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <string>
+#include <variant>
+
+#include "exec_test_support.h"
+
+namespace aipool::media {
+namespace {
+
+using exec_test::pattern;
+
+Image decoded(const std::string& bytes, DecodeOptions options = {}) {
+  auto result = decode_image(bytes, options);
+  if (auto* error = std::get_if<MediaError>(&result)) {
+    ADD_FAILURE() << error->message;
+    return {};
+  }
+  return std::get<Image>(result);
+}
+
+std::string decode_error(const std::string& bytes, DecodeOptions options = {}) {
+  auto result = decode_image(bytes, options);
+  if (auto* error = std::get_if<MediaError>(&result)) return error->message;
+  return "(decoded)";
+}
+
+std::string probe_error(const std::string& bytes) {
+  auto result = probe_image(bytes);
+  if (auto* error = std::get_if<MediaError>(&result)) return error->message;
+  return "(probed)";
+}
+
+bool starts_with(const std::string& text, const std::string& prefix) { return text.rfind(prefix, 0) == 0; }
+
+std::uint32_t crc32(const std::string& bytes, std::size_t from, std::size_t to) {
+  std::uint32_t crc = 0xFFFFFFFFu;
+  for (std::size_t i = from; i < to; ++i) {
+    crc ^= static_cast<unsigned char>(bytes[i]);
+    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+  }
+  return ~crc;
+}
+
+void put32(std::string& bytes, std::size_t at, std::uint32_t value) {
+  for (int i = 0; i < 4; ++i) bytes[at + i] = static_cast<char>((value >> (24 - 8 * i)) & 0xFF);
+}
+
+// A structurally whole PNG whose IHDR (with a valid CRC) claims width x height.
+std::string png_claiming(std::uint32_t width, std::uint32_t height) {
+  std::string png = encode_png(pattern(2, 2));
+  put32(png, 16, width);
+  put32(png, 20, height);
+  put32(png, 29, crc32(png, 12, 29));
+  return png;
+}
+
+// MODEL-2, MODEL-3: RGB, RGBA and grey PNGs round-trip through encode_png and decode_image; alpha is dropped for RGB.
+TEST(ImageCodec, PngRoundTrips) {
+  const Image rgb = pattern(37, 23);
+  const std::string png = encode_png(rgb);
+  const Image back = decoded(png);
+  EXPECT_EQ(back.width, 37u);
+  EXPECT_EQ(back.height, 23u);
+  EXPECT_EQ(back.channels, 3);
+  EXPECT_EQ(back.pixels, rgb.pixels);
+
+  Image rgba;
+  rgba.width = 5;
+  rgba.height = 3;
+  rgba.channels = 4;
+  for (int i = 0; i < 15; ++i) rgba.pixels.insert(rgba.pixels.end(), {std::uint8_t(i), std::uint8_t(2 * i), 7, std::uint8_t(16 * i)});
+  const std::string rgba_png = encode_png(rgba);
+  EXPECT_EQ(decoded(rgba_png, {0, true}).pixels, rgba.pixels);
+  const Image dropped = decoded(rgba_png);
+  ASSERT_EQ(dropped.pixels.size(), 45u);
+  for (int i = 0; i < 15; ++i) {
+    EXPECT_EQ(dropped.pixels[3 * i], rgba.pixels[4 * i]);
+    EXPECT_EQ(dropped.pixels[3 * i + 2], 7);
+  }
+
+  Image grey;
+  grey.width = 4;
+  grey.height = 2;
+  grey.channels = 1;
+  grey.pixels = {0, 10, 20, 30, 40, 50, 60, 255};
+  const Image expanded = decoded(encode_png(grey));
+  ASSERT_EQ(expanded.pixels.size(), 24u);
+  for (int i = 0; i < 8; ++i) {
+    EXPECT_EQ(expanded.pixels[3 * i], grey.pixels[i]);
+    EXPECT_EQ(expanded.pixels[3 * i + 1], grey.pixels[i]);
+    EXPECT_EQ(expanded.pixels[3 * i + 2], grey.pixels[i]);
+  }
+}
+
+// MODEL-3, MODEL-4: encoding is deterministic: the same pixels give the same bytes.
+TEST(ImageCodec, EncodeIsDeterministic) {
+  EXPECT_EQ(encode_png(pattern(64, 48)), encode_png(pattern(64, 48)));
+  EXPECT_NE(encode_png(pattern(64, 48)), encode_png(pattern(64, 47)));
+}
+
+// MODEL-2, API-12: a JPEG is probed from its header and decoded to RGB close to what was encoded.
+TEST(ImageCodec, JpegProbesAndDecodes) {
+  const Image rgb = exec_test::solid(40, 30, 200, 100, 50);
+  const std::string jpeg = encode_jpeg(rgb.pixels.data(), 40, 30, 95);
+  auto probed = probe_image(jpeg);
+  ASSERT_TRUE(std::holds_alternative<ImageInfo>(probed)) << probe_error(jpeg);
+  EXPECT_EQ(std::get<ImageInfo>(probed).format, ImageFormat::kJpeg);
+  EXPECT_EQ(std::get<ImageInfo>(probed).width, 40u);
+  EXPECT_EQ(std::get<ImageInfo>(probed).height, 30u);
+  const Image back = decoded(jpeg);
+  ASSERT_EQ(back.pixels.size(), rgb.pixels.size());
+  for (std::size_t i = 0; i < back.pixels.size(); ++i) EXPECT_LE(std::abs(back.pixels[i] - rgb.pixels[i]), 4) << i;
+}
+
+// API-12: probe reads the size from the header without decoding, so a huge claimed size costs nothing;
+// MODEL-2: decoding it fails as too large before any pixel buffer is made.
+TEST(ImageCodec, ProbeReadsTheHeaderAndDecodeHonoursTheLimit) {
+  const std::string png = encode_png(pattern(300, 200));
+  auto probed = probe_image(png);
+  ASSERT_TRUE(std::holds_alternative<ImageInfo>(probed)) << probe_error(png);
+  EXPECT_EQ(std::get<ImageInfo>(probed).format, ImageFormat::kPng);
+  EXPECT_EQ(std::get<ImageInfo>(probed).pixels(), 60000u);
+
+  const std::string huge = png_claiming(100000, 100000);
+  probed = probe_image(huge);
+  ASSERT_TRUE(std::holds_alternative<ImageInfo>(probed));
+  EXPECT_EQ(std::get<ImageInfo>(probed).width, 100000u);
+  auto result = decode_image(huge);  // default limit 4096 x 4096
+  ASSERT_TRUE(std::holds_alternative<MediaError>(result));
+  EXPECT_TRUE(std::get<MediaError>(result).too_large);
+  EXPECT_EQ(std::get<MediaError>(result).message,
+            "the image is 100000x100000 = 10000000000 pixels, above the limit of 16777216");
+  auto small_limit = decode_image(png, {1000, false});
+  ASSERT_TRUE(std::holds_alternative<MediaError>(small_limit));
+  EXPECT_TRUE(std::get<MediaError>(small_limit).too_large);
+}
+
+// API-12, MODEL-2: garbage is "not a PNG or JPEG image"; every truncation of a PNG or a JPEG is refused by probe and decode, saying truncated.
+TEST(ImageCodec, GarbageAndTruncationAreRefused) {
+  EXPECT_EQ(probe_error(""), "not a PNG or JPEG image");
+  EXPECT_EQ(probe_error("PNGDATA"), "not a PNG or JPEG image");
+  EXPECT_EQ(decode_error("hello world"), "not a PNG or JPEG image");
+  EXPECT_EQ(probe_error(std::string("\x89PN", 3)), "truncated PNG: the file ends inside the signature");
+
+  const std::string png = encode_png(pattern(32, 32));
+  for (std::size_t n = 8; n < png.size(); ++n) {
+    const std::string cut = png.substr(0, n);
+    EXPECT_TRUE(starts_with(probe_error(cut), "truncated PNG: ")) << n << ": " << probe_error(cut);
+    const std::string error = decode_error(cut);
+    EXPECT_TRUE(starts_with(error, "truncated PNG: ") || starts_with(error, "bad PNG: ")) << n << ": " << error;
+  }
+  EXPECT_EQ(probe_error(png.substr(0, 20)), "truncated PNG: the file ends inside chunk IHDR (25 bytes needed, 12 left)");
+
+  const Image rgb = pattern(48, 40);
+  const std::string jpeg = encode_jpeg(rgb.pixels.data(), 48, 40, 90);
+  for (std::size_t n = 3; n + 2 <= jpeg.size(); n += 7) {
+    const std::string cut = jpeg.substr(0, n);
+    EXPECT_TRUE(starts_with(probe_error(cut), "truncated JPEG: ") || starts_with(probe_error(cut), "bad JPEG: "))
+        << n << ": " << probe_error(cut);
+    EXPECT_NE(decode_error(cut), "(decoded)") << n;
+  }
+  EXPECT_EQ(probe_error(jpeg.substr(0, jpeg.size() - 2)), "truncated JPEG: the file ends before the end-of-image marker");
+}
+
+// MODEL-2: a damaged PNG (bad CRC, bad chunk) is refused with a reason, and random bytes never crash probe or decode.
+TEST(ImageCodec, DamagedFilesSayWhatIsWrong) {
+  std::string png = encode_png(pattern(16, 16));
+  std::string bad_crc = png;
+  bad_crc[29] = static_cast<char>(bad_crc[29] ^ 0xFF);  // IHDR's CRC
+  EXPECT_TRUE(starts_with(decode_error(bad_crc), "bad PNG: ")) << decode_error(bad_crc);
+  std::string bad_type = png;
+  bad_type[12] = '#';  // IHDR -> #HDR
+  EXPECT_EQ(probe_error(bad_type), "bad PNG: invalid chunk type at byte 8");
+
+  std::uint64_t state = 12345;
+  for (int round = 0; round < 300; ++round) {
+    std::string bytes = round % 2 == 0 ? png : std::string("\xff\xd8\xff", 3);
+    const std::size_t n = 16 + round % 50;
+    for (std::size_t i = 0; i < n; ++i) {
+      state = state * 6364136223846793005ull + 1442695040888963407ull;
+      const std::size_t at = round % 2 == 0 ? 8 + (state >> 33) % (png.size() - 8) : bytes.size();
+      if (round % 2 == 0) {
+        bytes[at] = static_cast<char>(state >> 56);
+      } else {
+        bytes.push_back(static_cast<char>(state >> 56));
+      }
+    }
+    (void)probe_image(bytes);
+    (void)decode_image(bytes);
+  }
+}
+
+}  // namespace
+}  // namespace aipool::media
