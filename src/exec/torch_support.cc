@@ -34,15 +34,16 @@ void prepare_thread(int requested) {
 }
 
 at::Tensor to_tensor(const media::Image& rgb, float scale) {
-  // A view of the pixels as [1,3,H,W] (channels-last strides), converted by libtorch's
-  // vectorised kernel in one pass; the result keeps the channels-last layout, which
-  // libtorch's operators accept as it is.
-  const at::Tensor pixels = at::from_blob(const_cast<std::uint8_t*>(rgb.pixels.data()),
-                                          {1, static_cast<std::int64_t>(rgb.height), static_cast<std::int64_t>(rgb.width), 3},
-                                          at::kByte)
-                                .permute({0, 3, 1, 2});
-  at::Tensor out = pixels.to(at::kFloat);
-  if (scale != 1.0f) out.mul_(scale);
+  // [1,3,H,W] with channels-last strides, so the pixels convert in one linear pass
+  // (which the compiler vectorises); libtorch's operators take this layout as it is.
+  const std::int64_t h = rgb.height;
+  const std::int64_t w = rgb.width;
+  at::Tensor out = at::empty({1, h, w, 3}, at::kFloat).permute({0, 3, 1, 2});
+  float* dst = out.data_ptr<float>();
+  const std::uint8_t* src = rgb.pixels.data();
+  at::parallel_for(0, h * w * 3, 1 << 18, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t i = begin; i < end; ++i) dst[i] = static_cast<float>(src[i]) * scale;
+  });
   return out;
 }
 

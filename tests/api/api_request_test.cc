@@ -170,8 +170,7 @@ TEST(ApiRequest, AudioIsCheckedBeforeDispatch) {
   EXPECT_EQ(r.error.message, "field 'audio': the audio is 3601.0 s long, above the limit of 3600.0 s");
 }
 
-// API-12: an image is checked from its header before dispatch: not a PNG or JPEG, or cut short, gets 400 with
-// the reason; more pixels than the limit gets 413; a whole JPEG passes.
+// API-12: images are checked before dispatch: not a whole PNG or JPEG gets 400 with the reason, over the pixel limit 413.
 TEST(ApiRequest, ImagesAreCheckedBeforeDispatch) {
   std::string type;
   const auto upload = [&type](Pipeline pipeline, const std::string& file, std::uint64_t max_pixels) {

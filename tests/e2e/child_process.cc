@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
@@ -72,6 +73,17 @@ std::optional<std::string> ChildProcess::wait_for_line(const std::string& needle
     return eof_;
   });
   return found;
+}
+
+std::size_t ChildProcess::wait_for_count(const std::string& needle, std::size_t count,
+                                         std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const std::size_t seen = count_lines(needle);
+    if (seen >= count || std::chrono::steady_clock::now() >= deadline) return seen;
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait_until(lock, std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(50)));
+  }
 }
 
 std::size_t ChildProcess::count_lines(const std::string& needle) const {

@@ -22,6 +22,9 @@ class ChildProcess {
 
   // The first output line that contains `needle`, waiting at most `timeout`.
   std::optional<std::string> wait_for_line(const std::string& needle, std::chrono::milliseconds timeout);
+  // Waits at most `timeout` until at least `count` output lines contain `needle`;
+  // returns how many do then.
+  std::size_t wait_for_count(const std::string& needle, std::size_t count, std::chrono::milliseconds timeout);
   // How many output lines contain `needle` so far.
   std::size_t count_lines(const std::string& needle) const;
   std::string output() const;

@@ -107,7 +107,8 @@ TEST_F(EndToEnd, TwoWorkersShareJobsRoundRobin) {
   for (int i = 0; i < 10; ++i) {
     ASSERT_EQ(post_json(orch_.http_port, "/text-to-image", R"({"model_id":"test/echo","prompt":"p"})").status, 200);
   }
-  const std::size_t w1 = orch_.process->count_lines("worker=1 ms=");  // the job lines
+  ASSERT_EQ(orch_.process->wait_for_count("outcome=ok attempts", 10, 10s), 10u);  // the job lines
+  const std::size_t w1 = orch_.process->count_lines("worker=1 ms=");
   const std::size_t w2 = orch_.process->count_lines("worker=2 ms=");
   EXPECT_EQ(w1, 5u) << orch_.process->output();
   EXPECT_EQ(w2, 5u);
@@ -146,7 +147,7 @@ TEST_F(EndToEnd, BadInputGetsClearErrors) {
   EXPECT_EQ(r.headers["Retry-After"], "1");
   EXPECT_NE(r.body.find("no worker offers pipeline text-to-image with model nope"), std::string::npos);
   // No job reached the worker for the bad requests: only the one good request was logged as a job.
-  EXPECT_EQ(orch_.process->count_lines("outcome=ok"), 1u);
+  EXPECT_EQ(orch_.process->wait_for_count("outcome=ok", 1, 10s), 1u);
 }
 
 // CONN-5, RETRY-1: kill -9 of the worker running a job: the job completes on the other worker; the dead worker's capacity is gone.
@@ -169,6 +170,8 @@ TEST_F(EndToEnd, KilledWorkerJobFailsOver) {
   }
   ASSERT_NE(busy_id, 0);
   const std::string as_worker = "as worker " + std::to_string(busy_id) + ";";
+  workers_[0]->wait_for_count("as worker", 1, 10s);
+  workers_[1]->wait_for_count("as worker", 1, 10s);
   ChildProcess* busy = workers_[0]->count_lines(as_worker) > 0 ? workers_[0].get() : workers_[1].get();
   ASSERT_EQ(busy->count_lines(as_worker), 1u);
   busy->send_signal(SIGKILL);
@@ -177,7 +180,7 @@ TEST_F(EndToEnd, KilledWorkerJobFailsOver) {
   auto keys = parse(http_request(orch_.http_port, "GET", "/workers").body)->getArray("keys");
   EXPECT_EQ(keys->getObject(0)->getValue<int>("capacity"), 1);
   EXPECT_EQ(keys->getObject(0)->getValue<int>("in_use"), 0);
-  EXPECT_GE(orch_.process->count_lines("attempts=2"), 1u) << orch_.process->output();
+  EXPECT_GE(orch_.process->wait_for_count("attempts=2", 1, 10s), 1u) << orch_.process->output();
 }
 
 // RECON-1: after the orchestrator restarts on the same ports, workers reconnect within the backoff bound and serve again.
@@ -253,7 +256,7 @@ TEST_F(EndToEnd, ResultUploadsAreChecked) {
                     {"Aipool-Worker-Id", busy}});
   EXPECT_EQ(r.status, 400);
   client.join();
-  EXPECT_GE(orch_.process->count_lines("attempts=2"), 1u) << orch_.process->output();
+  EXPECT_GE(orch_.process->wait_for_count("attempts=2", 1, 10s), 1u) << orch_.process->output();
   // The real worker's late post for task 1 got 409.
 }
 
@@ -342,9 +345,9 @@ TEST(EndToEndLogs, OneLinePerAttemptAndNeverTheSecret) {
   EXPECT_EQ(post_json(orch.http_port, "/text-to-image", R"({"model_id":"test/echo","prompt":"p"})").status, 200);
   EXPECT_EQ(post_json(orch.http_port, "/text-to-image", R"({"model_id":"test/fail","prompt":"p"})").status, 502);
   ASSERT_TRUE(orch.process->wait_for_line("outcome=all workers failed", 10s).has_value()) << orch.process->output();
-  EXPECT_EQ(orch.process->count_lines("attempt task=1 job=1 text-to-image test/echo worker=1 outcome=result"), 1u)
+  EXPECT_EQ(orch.process->wait_for_count("attempt task=1 job=1 text-to-image test/echo worker=1 outcome=result", 1, 10s), 1u)
       << orch.process->output();
-  EXPECT_EQ(orch.process->count_lines("attempt task=2 job=2 text-to-image test/fail worker=1 outcome=worker error"), 1u);
+  EXPECT_EQ(orch.process->wait_for_count("attempt task=2 job=2 text-to-image test/fail worker=1 outcome=worker error", 1, 10s), 1u);
   EXPECT_EQ(orch.process->count_lines("worker 1 joined"), 1u);
   worker->send_signal(SIGTERM);
   ASSERT_TRUE(worker->wait_exit(20s).has_value());
@@ -425,7 +428,7 @@ TEST(EndToEndCancel, ClientDisconnectCancelsTheJob) {
     socket.close();  // the client goes away mid-job
   }
   ASSERT_TRUE(orch.process->wait_for_line("outcome=cancelled", 10s).has_value()) << orch.process->output();
-  EXPECT_EQ(orch.process->count_lines("outcome=job cancelled"), 1u) << orch.process->output();
+  EXPECT_EQ(orch.process->wait_for_count("outcome=job cancelled", 1, 10s), 1u) << orch.process->output();
   // The worker is still running it: its slot is held by the abandoned attempt...
   const std::string during = http_request(orch.http_port, "GET", "/workers").body;
   EXPECT_NE(during.find("\"abandoned_attempts\":1"), std::string::npos) << during;

@@ -55,8 +55,9 @@ TEST(Engines, UnknownEnginesAreRefusedWithTheList) {
             0u)
       << error;
   EXPECT_NE(error.find("torchscript (any pipeline, with the entry field \"file\")"), std::string::npos);
-  const std::string wrong = error_of(engines.executor_for(Pipeline::kImageToImage, "builtin/bicubic", "{}", false));
-  EXPECT_EQ(wrong.rfind("no executor serves image-to-image/builtin/bicubic (a built-in model serves one pipeline only)", 0), 0u)
+  const std::string wrong = error_of(engines.executor_for(Pipeline::kImageToImage, "builtin/text-render", "{}", false));
+  EXPECT_EQ(wrong.rfind("no executor serves image-to-image/builtin/text-render (a built-in model serves one pipeline only)", 0),
+            0u)
       << wrong;
   EXPECT_TRUE(engine_fields("builtin/bicubic").empty());
 }

@@ -118,8 +118,7 @@ TEST(ImageCodec, JpegProbesAndDecodes) {
   for (std::size_t i = 0; i < back.pixels.size(); ++i) EXPECT_LE(std::abs(back.pixels[i] - rgb.pixels[i]), 4) << i;
 }
 
-// API-12: probe reads the size from the header without decoding, so a huge claimed size costs nothing;
-// MODEL-2: decoding it fails as too large before any pixel buffer is made.
+// API-12, MODEL-2: probe reads a huge claimed size from the header at no cost; decoding it fails as too large before allocating.
 TEST(ImageCodec, ProbeReadsTheHeaderAndDecodeHonoursTheLimit) {
   const std::string png = encode_png(pattern(300, 200));
   auto probed = probe_image(png);
