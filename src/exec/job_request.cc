@@ -1,4 +1,5 @@
 #include "exec/job_request.h"
+#include "exec/request_json.h"
 
 #include <Poco/Dynamic/Var.h>
 #include <Poco/Exception.h>
@@ -94,16 +95,9 @@ struct JobRequest::Impl {
 };
 
 JobRequest::JobRequest(const ExecRequest& request) : key_(request.key), impl_(std::make_unique<Impl>()) {
-  if (!request.request_json) invalid("empty request");
-  try {
-    Poco::JSON::Parser parser;
-    const Poco::Dynamic::Var parsed = parser.parse(*request.request_json);
-    if (parsed.type() != typeid(Poco::JSON::Object::Ptr)) invalid("not a JSON object");
-    impl_->object = parsed.extract<Poco::JSON::Object::Ptr>();
-  } catch (const Poco::Exception& e) {
-    invalid("not valid JSON: " + e.message());
-  }
-  if (!impl_->object) invalid("not a JSON object");
+  auto object = request_object(request);
+  if (auto* error = std::get_if<std::string>(&object)) invalid(*error);
+  impl_->object = std::get<Poco::JSON::Object::Ptr>(object);
 }
 
 JobRequest::~JobRequest() = default;

@@ -1,4 +1,5 @@
 #include "exec/speech_ocr_request.h"
+#include "exec/request_json.h"
 
 #include <Poco/Dynamic/Var.h>
 #include <Poco/Exception.h>
@@ -22,16 +23,9 @@ ExecResult invalid(const std::string& what) { return exec_failure("invalid reque
 
 std::variant<FileRequest, ExecResult> parse_file_request(const ExecRequest& request, const std::string& file_field,
                                                          std::initializer_list<const char*> string_fields) {
-  if (!request.request_json) return invalid("empty request");
-  Poco::JSON::Object::Ptr object;
-  try {
-    Poco::JSON::Parser parser;
-    const Poco::Dynamic::Var parsed = parser.parse(*request.request_json);
-    if (parsed.type() != typeid(Poco::JSON::Object::Ptr)) return invalid("not a JSON object");
-    object = parsed.extract<Poco::JSON::Object::Ptr>();
-  } catch (const Poco::Exception& e) {
-    return invalid("not valid JSON: " + e.message());
-  }
+  auto parsed = request_object(request);
+  if (auto* error = std::get_if<std::string>(&parsed)) return invalid(*error);
+  const Poco::JSON::Object::Ptr object = std::get<Poco::JSON::Object::Ptr>(parsed);
   if (!object->get("model_id").isString()) return invalid("model_id is required and must be a string");
   FileRequest out;
   const Poco::Dynamic::Var file = object->get(file_field);

@@ -1,4 +1,5 @@
 #include "exec/test_executor.h"
+#include "exec/request_json.h"
 
 #include <algorithm>
 
@@ -51,16 +52,9 @@ std::optional<std::int64_t> integer_of(const Poco::Dynamic::Var& v) {
 
 // Parses the request; on failure returns the error result instead.
 std::variant<EchoInput, ExecResult> parse_input(const ExecRequest& request) {
-  if (!request.request_json) return invalid("empty request");
-  Poco::JSON::Object::Ptr object;
-  try {
-    Poco::JSON::Parser parser;
-    const Poco::Dynamic::Var parsed = parser.parse(*request.request_json);
-    if (parsed.type() != typeid(Poco::JSON::Object::Ptr)) return invalid("not a JSON object");
-    object = parsed.extract<Poco::JSON::Object::Ptr>();
-  } catch (const Poco::Exception& e) {
-    return invalid("not valid JSON: " + e.message());
-  }
+  auto parsed = request_object(request);
+  if (auto* error = std::get_if<std::string>(&parsed)) return invalid(*error);
+  const Poco::JSON::Object::Ptr object = std::get<Poco::JSON::Object::Ptr>(parsed);
   EchoInput in;
   const Poco::Dynamic::Var model = object->get("model_id");
   if (!model.isString()) return invalid("model_id is required and must be a string");

@@ -12,14 +12,6 @@
 namespace aipool::testing {
 namespace {
 
-BrokerConfig timed_config(Micros attempt, Micros deadline, Micros reclaim) {
-  BrokerConfig config = default_config();
-  config.attempt_timeout = attempt;
-  config.job_deadline = deadline;
-  config.slot_reclaim = reclaim;
-  return config;
-}
-
 BrokerConfig listed_config() {
   BrokerConfig config = default_config();
   config.model_list = std::vector<ModelOffer>{

@@ -10,14 +10,6 @@
 namespace aipool::testing {
 namespace {
 
-BrokerConfig timed_config(Micros attempt, Micros deadline, Micros reclaim) {
-  BrokerConfig config = default_config();
-  config.attempt_timeout = attempt;
-  config.job_deadline = deadline;
-  config.slot_reclaim = reclaim;
-  return config;
-}
-
 // ---------------------------------------------------------------- RETRY
 
 // RETRY-1, RES-6: after a worker error (a malformed result post included) the job goes to the next untried worker in rotation with a new TaskID, until one succeeds.

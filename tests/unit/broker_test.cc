@@ -10,14 +10,6 @@
 namespace aipool::testing {
 namespace {
 
-BrokerConfig timed_config(Micros attempt, Micros deadline, Micros reclaim) {
-  BrokerConfig config = default_config();
-  config.attempt_timeout = attempt;
-  config.job_deadline = deadline;
-  config.slot_reclaim = reclaim;
-  return config;
-}
-
 // ---------------------------------------------------------------- CONN
 
 // CONN-1: joins with a wrong, empty, truncated, longer or differently cased secret are refused with `invalid secret` and change nothing.

@@ -324,6 +324,15 @@ inline BrokerConfig default_config() {
   return config;
 }
 
+// The default config with the three timeouts of TIME-1 set.
+inline BrokerConfig timed_config(Micros attempt, Micros deadline, Micros reclaim) {
+  BrokerConfig config = default_config();
+  config.attempt_timeout = attempt;
+  config.job_deadline = deadline;
+  config.slot_reclaim = reclaim;
+  return config;
+}
+
 class Harness {
  public:
   explicit Harness(BrokerConfig config = default_config()) : broker(std::move(config), clock, transport) {

@@ -17,14 +17,6 @@
 namespace aipool::testing {
 namespace {
 
-BrokerConfig timed_config(Micros attempt, Micros deadline, Micros reclaim) {
-  BrokerConfig config = default_config();
-  config.attempt_timeout = attempt;
-  config.job_deadline = deadline;
-  config.slot_reclaim = reclaim;
-  return config;
-}
-
 // Bug 1, RES-4: a result post with a wrong Credentials value is refused (kUnauthorized) and is not processed further: the job keeps waiting for its real result, nothing changes.
 TEST(LivepeerBugs, Bug01WrongCredentialsStopProcessing) {
   Harness h;
