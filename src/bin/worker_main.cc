@@ -29,6 +29,7 @@
 #include <variant>
 
 #include "exec/engines.h"
+#include "exec/gpu_probe.h"
 #include "exec/model_router.h"
 #include "exec/speech_ocr_engines.h"
 #include "exec/test_executor.h"
@@ -117,7 +118,10 @@ std::vector<std::string> gpu_ids() {
         found.insert(std::stoi(digits));
       }
     }
-    if (found.empty()) die("-nvidia all: no NVIDIA GPU found (no /dev/nvidiaN); leave -nvidia empty for CPU");
+    if (found.empty()) {
+      spdlog::warn("-nvidia all: no NVIDIA GPU found (no /dev/nvidiaN): running on the CPU");
+      return ids;
+    }
     for (int id : found) ids.push_back(std::to_string(id));
     return ids;
   }
@@ -190,6 +194,17 @@ int main(int argc, char** argv) {
     }
   }
   config.gpu_ids = gpu_ids();
+  if (!trim(FLAGS_nvidia).empty()) {  // MODEL-19: name, memory and compute capability of each GPU
+    const aipool::exec::GpuProbe probe = aipool::exec::probe_gpus(config.gpu_ids, trim(FLAGS_nvidia) == "all");
+    for (const aipool::exec::GpuDevice& d : probe.devices) {
+      spdlog::info("GPU {}: {}, compute capability {}.{}, {} MiB ({} MiB free)", d.id, d.name, d.major, d.minor,
+                   d.memory_total >> 20, d.memory_free >> 20);
+      config.gpus.push_back({d.id, d.name, d.major, d.minor, d.memory_free, d.memory_total});
+    }
+    if (!probe.note.empty()) spdlog::warn("GPU: {}", probe.note);  // said once, at start
+    config.gpu_ids.clear();  // only the devices that work; none: the CPU
+    for (const aipool::exec::GpuDevice& d : probe.devices) config.gpu_ids.push_back(d.id);
+  }
 
   if (trim(FLAGS_aiModels).empty()) die("-aiModels is required (a JSON file or pipeline:model_id[:warm[:capacity]],...)");
   auto models = aipool::net::parse_models_flag(FLAGS_aiModels);

@@ -51,6 +51,7 @@ struct OrchestratorNode::Shared {
   std::unique_ptr<WorkerStreams> streams;
   std::unique_ptr<Broker> broker;
   std::map<WorkerId, std::int64_t> joined_wall_unix;  // for /workers
+  std::map<WorkerId, std::string> gpus_json;          // for /workers (MODEL-19)
 };
 
 namespace {
@@ -354,11 +355,13 @@ class WorkersHandler final : public HTTPRequestHandler {
     std::vector<WorkerView> workers;
     std::vector<KeyView> keys;
     std::map<WorkerId, std::int64_t> joined;
+    std::map<WorkerId, std::string> gpus;
     {
       std::lock_guard<std::mutex> lock(shared_->core_mutex);
       workers = shared_->broker->workers();
       keys = shared_->broker->keys();
       joined = shared_->joined_wall_unix;
+      gpus = shared_->gpus_json;
     }
     std::map<Key, const KeyView*> by_key;
     for (const KeyView& k : keys) by_key[k.key] = &k;
@@ -375,7 +378,8 @@ class WorkersHandler final : public HTTPRequestHandler {
       out += "{\"id\":" + std::to_string(w.id) + ",\"address\":" + json_string(w.address) +
              ",\"connected_since\":" + std::to_string(joined.count(w.id) ? joined[w.id] : 0) +
              ",\"open_attempts\":" + std::to_string(w.open_attempts) +
-             ",\"abandoned_attempts\":" + std::to_string(w.abandoned_attempts) + ",\"keys\":[";
+             ",\"abandoned_attempts\":" + std::to_string(w.abandoned_attempts) +
+             ",\"gpus\":" + (gpus.count(w.id) ? gpus[w.id] : std::string("[]")) + ",\"keys\":[";
       for (std::size_t j = 0; j < w.seats.size(); ++j) {
         const SeatView& s = w.seats[j];
         if (j != 0) out += ',';
@@ -467,12 +471,24 @@ bool OrchestratorNode::start(std::string& error) {
     if (shared->broker) shared->broker->timer_fired(id);
   });
   WorkerStreams::Hooks hooks;
-  hooks.join = [shared](const JoinRequest& join, const ParsedAdverts& parsed) {
+  hooks.join = [shared](const JoinRequest& join, const ParsedAdverts& parsed, const ::net::RegisterRequest& request) {
+    std::string gpus = "[";
+    for (const ::net::GPUInfo& gpu : request.gpus()) {
+      if (gpus.size() > 1) gpus += ',';
+      gpus += "{\"id\":" + json_string(gpu.id()) + ",\"name\":" + json_string(gpu.name()) +
+              ",\"major\":" + std::to_string(gpu.major()) + ",\"minor\":" + std::to_string(gpu.minor()) +
+              ",\"memory_free\":" + std::to_string(gpu.memory_free()) +
+              ",\"memory_total\":" + std::to_string(gpu.memory_total()) + "}";
+    }
+    gpus += "]";
     JoinResult result;
     {
       std::lock_guard<std::mutex> lock(shared->core_mutex);
       result = shared->broker->worker_joined(join);
-      if (result.verdict == JoinVerdict::kAccepted) shared->joined_wall_unix[join.id] = unix_now();
+      if (result.verdict == JoinVerdict::kAccepted) {
+        shared->joined_wall_unix[join.id] = unix_now();
+        shared->gpus_json[join.id] = gpus;
+      }
     }
     for (const std::string& skipped : parsed.skipped) {
       spdlog::warn("worker {} ({}): ignored advert: {}", join.id, join.address, skipped);
@@ -499,6 +515,7 @@ bool OrchestratorNode::start(std::string& error) {
       std::lock_guard<std::mutex> lock(shared->core_mutex);
       if (!shared->broker) return;
       was_live = shared->joined_wall_unix.erase(id) > 0;
+      shared->gpus_json.erase(id);
       shared->broker->worker_left(id, reason);
     }
     if (was_live) spdlog::info("worker {} left: {}", id, reason);

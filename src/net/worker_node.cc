@@ -267,7 +267,18 @@ struct WorkerNode::Impl {
   Impl(WorkerConfig cfg, Executor& exec, Random& rnd)
       : config(std::move(cfg)), executor(exec), random(rnd), gate(gate_entries(config.adverts)) {
     fill_register_request(request, config.secret, config.adverts, config.version);
-    for (const std::string& id : config.gpu_ids) request.add_gpus()->set_id(id);
+    for (const std::string& id : config.gpu_ids) {
+      ::net::GPUInfo* info = request.add_gpus();
+      info->set_id(id);
+      for (const WorkerConfig::Gpu& gpu : config.gpus) {
+        if (gpu.id != id) continue;
+        info->set_name(gpu.name);
+        info->set_major(gpu.major);
+        info->set_minor(gpu.minor);
+        info->set_memory_free(gpu.memory_free);
+        info->set_memory_total(gpu.memory_total);
+      }
+    }
     PostPolicy policy;
     policy.retries = config.post_retries;
     policy.first_retry_delay = config.post_retry_delay;

@@ -69,6 +69,16 @@ struct WorkerConfig {
   std::string secret;
   std::vector<Advert> adverts;       // per key capacity, advertised and enforced
   std::vector<std::string> gpu_ids;  // reported in RegisterRequest.gpus; empty: CPU
+  // What the GPU probe found for gpu_ids (name, memory, compute capability), by id.
+  struct Gpu {
+    std::string id;
+    std::string name;
+    std::uint32_t major = 0;
+    std::uint32_t minor = 0;
+    std::int64_t memory_free = 0;
+    std::int64_t memory_total = 0;
+  };
+  std::vector<Gpu> gpus;
   std::string version;
   int max_message_bytes = 64 << 20;  // gRPC receive limit
   std::uint16_t default_http_port = 8936;

@@ -96,7 +96,7 @@ grpc::ServerWriteReactor<::net::NotifyAIJob>* WorkerStreams::RegisterAIWorker(
   join.secret = request->secret();
   join.address = context->peer();
   join.adverts = parsed.adverts;
-  const JoinResult result = hooks_.join(join, parsed);
+  const JoinResult result = hooks_.join(join, parsed, *request);
   if (result.verdict == JoinVerdict::kAccepted) {
     stream->StartSendInitialMetadata();
     return stream;

@@ -31,7 +31,7 @@ class WorkerStream;
 class WorkerStreams final : public ::net::Transcoder::CallbackService, public WorkerTransport {
  public:
   struct Hooks {
-    std::function<JoinResult(const JoinRequest&, const ParsedAdverts&)> join;
+    std::function<JoinResult(const JoinRequest&, const ParsedAdverts&, const ::net::RegisterRequest&)> join;
     std::function<void(WorkerId, const std::string& reason)> left;
   };
   // `results_url` goes to each worker in the initial metadata `aipool-results-url`

@@ -467,6 +467,7 @@ TEST(EndToEndList, ModelListFiltersAndReportsPrices) {
   ASSERT_TRUE(orch.process->wait_for_line("ignored upscale/test/echo: not in the orchestrator's model list", 5s))
       << orch.process->output();
   const std::string workers = http_request(orch.http_port, "GET", "/workers").body;
+  EXPECT_NE(workers.find("\"gpus\":["), std::string::npos) << workers;  // MODEL-19 (none on a CPU worker)
   EXPECT_NE(workers.find("\"price_per_unit\":4768371"), std::string::npos) << workers;
   EXPECT_NE(workers.find("\"currency\":\"USD\""), std::string::npos);
   EXPECT_EQ(workers.find("\"pipeline\":\"upscale\""), std::string::npos) << workers;
