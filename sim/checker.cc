@@ -235,6 +235,7 @@ const char* outcome_rule(JobStatus status) {
     case JobStatus::kNoWorker: return "ADM-1";
     case JobStatus::kQueueFull: return "ADM-3";
     case JobStatus::kAllFailed: return "RETRY-2";
+    case JobStatus::kRejected: return "RETRY-6";
     case JobStatus::kDeadline: return "TIME-3";
     case JobStatus::kCancelled: return "TASK-5";
   }

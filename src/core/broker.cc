@@ -54,6 +54,7 @@ std::string_view job_status_name(JobStatus status) {
     case JobStatus::kNoWorker: return "no worker";
     case JobStatus::kQueueFull: return "queue full";
     case JobStatus::kAllFailed: return "all workers failed";
+    case JobStatus::kRejected: return "rejected input";
     case JobStatus::kDeadline: return "deadline";
     case JobStatus::kCancelled: return "cancelled";
   }
@@ -270,6 +271,10 @@ ReportVerdict Broker::report(const Report& report) {
   if (report.ok) {
     release_task(report.task);
     finish(job, JobStatus::kOk, "", report.result);
+  } else if (report.rejected_input) {  // RETRY-6: no other worker would accept it
+    job.last_error = report.error;
+    release_task(report.task);
+    finish(job, JobStatus::kRejected, report.error, nullptr);
   } else {
     job.last_error = report.error.empty() ? "worker error" : report.error;
     work_.push_back({WorkKind::kPlace, job.id});  // RETRY-1, placed before the pump

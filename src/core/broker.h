@@ -93,6 +93,7 @@ enum class JobStatus {
   kNoWorker,    // ADM-1, ADM-4 (HTTP 503)
   kQueueFull,   // ADM-3 (HTTP 503)
   kAllFailed,   // RETRY-2 (HTTP 502), with the last worker's error
+  kRejected,    // RETRY-6 (HTTP 400), with the worker's error: the input is at fault
   kDeadline,    // TIME-3 (HTTP 504)
   kCancelled,   // the client went away
 };
@@ -117,6 +118,8 @@ struct Report {
   std::optional<WorkerId> from;
   bool ok = false;
   std::string error;  // worker error text when !ok
+  // RETRY-6: when !ok, the worker rejected the request itself (RES-7); not retried.
+  bool rejected_input = false;
   ResultPtr result;   // when ok
 };
 

@@ -215,6 +215,9 @@ class PipelineHandler final : public HTTPRequestHandler {
       case JobStatus::kAllFailed:
         send_error(response, 502, outcome.message);
         return;
+      case JobStatus::kRejected:  // RETRY-6, RES-7
+        send_error(response, 400, std::string(rejected_input_reason(outcome.message)));
+        return;
       case JobStatus::kDeadline:
         send_error(response, 504, outcome.message);
         return;
@@ -284,6 +287,7 @@ class ResultsHandler final : public HTTPRequestHandler {
       report.task = decoded.post->task;
       report.ok = decoded.post->ok;
       report.error = std::move(decoded.post->error);
+      report.rejected_input = !report.ok && is_rejected_input(report.error);  // RES-7
       if (report.ok) report.result = std::make_shared<const ResultBody>(std::move(decoded.post->body));
     } else if (decoded.failure.task) {
       // RES-6: the task is known, so the attempt fails over instead of hanging.

@@ -19,6 +19,14 @@ inline constexpr std::string_view kTaskIdHeader = "TaskId";
 // stream's initial metadata (`aipool-worker-id`).
 inline constexpr std::string_view kWorkerIdHeader = "Aipool-Worker-Id";
 
+// RES-7: a worker error with this prefix rejects the request itself (RETRY-6).
+inline constexpr std::string_view kRejectedInputPrefix = "invalid request: ";
+inline bool is_rejected_input(std::string_view error) { return error.starts_with(kRejectedInputPrefix); }
+// The client-facing message of such an error: the text after the prefix.
+inline std::string_view rejected_input_reason(std::string_view error) {
+  return is_rejected_input(error) ? error.substr(kRejectedInputPrefix.size()) : error;
+}
+
 // A result as the orchestrator's core sees it.
 struct ResultPost {
   TaskId task = 0;

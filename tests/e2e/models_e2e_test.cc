@@ -11,6 +11,9 @@
 
 #include "e2e_support.h"
 #include "net/base64.h"
+#include "../speech/speech_test_support.h"
+
+#include <sndfile.h>
 
 namespace aipool::e2e {
 namespace {
@@ -104,6 +107,21 @@ TEST_F(RealModels, SpokenSentenceIsTranscribed) {
   auto chunks = parser.parse(a2t.body).extract<Poco::JSON::Object::Ptr>()->getArray("chunks");
   ASSERT_TRUE(chunks);
   EXPECT_GE(chunks->size(), 4u);
+}
+
+// RETRY-6, RES-7, ASR-4, API-7: a FLAC file cut in half passes the orchestrator's header check, the worker
+// finds its data undecodable, and the client gets 400 with the worker's reason, not a retry or a 502;
+// the worker's slot is free again afterwards.
+TEST_F(RealModels, TruncatedFlacIsRefusedWithTheWorkersReason) {
+  const std::vector<float> tone = speech_test::sine(440, 3.0, 44100);
+  const std::string flac = speech_test::encode_audio(tone, 1, 44100, SF_FORMAT_FLAC | SF_FORMAT_PCM_16);
+  HttpReply cut = form("/audio-to-text", {{"model_id", "pocketsphinx/en-us"},
+                                          {"audio", flac.substr(0, flac.size() / 2), "cut.flac", "audio/flac"}});
+  EXPECT_EQ(cut.status, 400) << cut.body;
+  EXPECT_NE(cut.body.find("\"msg\":\"audio: the audio data cannot be decoded after 1."), std::string::npos) << cut.body;
+  // The whole file is accepted by the same worker: the slot of the refused job was given back.
+  HttpReply whole = form("/audio-to-text", {{"model_id", "pocketsphinx/en-us"}, {"audio", flac, "tone.flac", "audio/flac"}});
+  EXPECT_EQ(whole.status, 200) << whole.body;
 }
 
 }  // namespace

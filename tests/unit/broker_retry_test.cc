@@ -72,6 +72,35 @@ TEST(BrokerRetry, DisconnectGoesToNextWorker) {
   EXPECT_EQ(h.done(job).attempts, 3U);
 }
 
+// RETRY-6: a worker error that rejects the request itself ends the job at once with `rejected input` and the worker's error, untried workers left alone; the attempt's slot is freed like any worker error's, and a plain worker error after it still fails over.
+TEST(BrokerRetry, RejectedInputIsNotRetried) {
+  Harness h;
+  const Key k = key_of();
+  h.join_n(1, 2, k, 1);
+  const JobId job = h.submit(k);
+  Report r = h.report_for(1, false, "invalid request: audio: cut short");
+  r.rejected_input = true;
+  EXPECT_EQ(h.broker.report(r), ReportVerdict::kAccepted);
+  const JobOutcome* o = h.outcome(job);
+  ASSERT_NE(o, nullptr);
+  EXPECT_EQ(o->status, JobStatus::kRejected);
+  EXPECT_EQ(o->message, "invalid request: audio: cut short");
+  EXPECT_EQ(o->attempts, 1U);
+  EXPECT_EQ(o->last_worker, 1U);
+  EXPECT_EQ(h.transport.dispatches(), (Dispatches{{1, 1}}));
+  EXPECT_EQ(h.view(k)->in_use, 0U);
+  EXPECT_EQ(h.broker.open_jobs(), 0U);
+  EXPECT_EQ(h.broker.live_attempts(), 0U);
+  EXPECT_EQ(h.broker.report(r), ReportVerdict::kEnded);  // TASK-4: once only
+
+  // The same text without the mark is an ordinary worker error (RETRY-1).
+  const JobId next = h.submit(k);  // w2 t2
+  EXPECT_EQ(h.fail(2, "invalid request: audio: cut short"), ReportVerdict::kAccepted);
+  EXPECT_EQ(h.transport.dispatches(), (Dispatches{{1, 1}, {2, 2}, {1, 3}}));
+  EXPECT_EQ(h.ok(3), ReportVerdict::kAccepted);
+  EXPECT_EQ(h.done(next).status, JobStatus::kOk);
+}
+
 // RETRY-2: when every live worker offering the key has been tried the job fails `all workers failed` with the last worker's error; workers of other keys do not count, and an empty error text reads `worker error`.
 TEST(BrokerRetry, AllWorkersFailedCarriesLastError) {
   Harness h;
