@@ -56,6 +56,16 @@ struct OrchestratorNode::Shared {
 
 namespace {
 
+// The core's mutex, taken for one core call. Job notices the core sends meanwhile
+// start on the wire when the lock is released (WorkerStreams::DeferWrites), so no
+// socket write happens under the mutex. Members are released in reverse order:
+// the mutex first, then the writes start.
+struct CoreLock {
+  explicit CoreLock(OrchestratorNode::Shared& shared) : lock(shared.core_mutex) {}
+  WorkerStreams::DeferWrites defer;
+  std::lock_guard<std::mutex> lock;
+};
+
 std::int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -166,7 +176,7 @@ class PipelineHandler final : public HTTPRequestHandler {
     auto waiter = std::make_shared<Waiter>();
     JobId job = 0;
     {
-      std::lock_guard<std::mutex> lock(shared_->core_mutex);
+      CoreLock lock(*shared_);
       job = shared_->broker->submit(parsed.job.key, parsed.job.job_json, [waiter](const JobOutcome& outcome) {
         {
           std::lock_guard<std::mutex> wl(waiter->mutex);
@@ -184,7 +194,7 @@ class PipelineHandler final : public HTTPRequestHandler {
         wl.unlock();
         const bool gone = client_gone(request);
         if (gone) {
-          std::lock_guard<std::mutex> lock(shared_->core_mutex);
+          CoreLock lock(*shared_);
           shared_->broker->cancel(job);  // the outcome (cancelled) arrives through the waiter
         }
         wl.lock();
@@ -300,7 +310,7 @@ class ResultsHandler final : public HTTPRequestHandler {
     }
     ReportVerdict verdict;
     {
-      std::lock_guard<std::mutex> lock(shared_->core_mutex);
+      CoreLock lock(*shared_);
       verdict = shared_->broker->report(report);
     }
     spdlog::debug("result task={} verdict={}", report.task, report_verdict_name(verdict));
@@ -471,7 +481,7 @@ bool OrchestratorNode::start(std::string& error) {
   }
 
   shared->clock = std::make_unique<RealClock>([shared](TimerId id) {
-    std::lock_guard<std::mutex> lock(shared->core_mutex);
+    CoreLock lock(*shared);
     if (shared->broker) shared->broker->timer_fired(id);
   });
   WorkerStreams::Hooks hooks;
@@ -487,7 +497,7 @@ bool OrchestratorNode::start(std::string& error) {
     gpus += "]";
     JoinResult result;
     {
-      std::lock_guard<std::mutex> lock(shared->core_mutex);
+      CoreLock lock(*shared);
       result = shared->broker->worker_joined(join);
       if (result.verdict == JoinVerdict::kAccepted) {
         shared->joined_wall_unix[join.id] = unix_now();
@@ -516,7 +526,7 @@ bool OrchestratorNode::start(std::string& error) {
   hooks.left = [shared](WorkerId id, const std::string& reason) {
     bool was_live = false;
     {
-      std::lock_guard<std::mutex> lock(shared->core_mutex);
+      CoreLock lock(*shared);
       if (!shared->broker) return;
       was_live = shared->joined_wall_unix.erase(id) > 0;
       shared->gpus_json.erase(id);

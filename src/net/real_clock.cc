@@ -1,6 +1,7 @@
 #include "net/real_clock.h"
 
 #include <chrono>
+#include <limits>
 
 namespace aipool::net {
 
@@ -34,7 +35,8 @@ void RealClock::arm_timer(TimerId id, Micros at) {
       deadline_of_.emplace(id, at);
     }
     due_.insert({at, id});
-    earliest = due_.begin()->second == id;
+    earliest = at < wakes_at_;  // else the thread wakes in time by itself
+    if (earliest) wakes_at_ = at;
   }
   if (earliest) wake_.notify_one();
 }
@@ -56,12 +58,14 @@ void RealClock::run() {
   std::unique_lock<std::mutex> lock(mutex_);
   while (!stopping_) {
     if (due_.empty()) {
+      wakes_at_ = std::numeric_limits<Micros>::max();
       wake_.wait(lock);
       continue;
     }
     const auto [at, id] = *due_.begin();
     const Micros now_us = now();
     if (at > now_us) {
+      wakes_at_ = at;
       wake_.wait_for(lock, std::chrono::microseconds(at - now_us));
       continue;
     }

@@ -2,6 +2,9 @@
 // Production binding of the Clock seam: the steady clock, and one timer thread that
 // calls `on_fire(id)` for each due timer. on_fire runs on the timer thread with no
 // lock of this class held, so it may take the core's mutex (TIME-1).
+// Arming a timer wakes the timer thread only when it is due before the time the
+// thread already sleeps until: the core re-arms long timers on every job, and a
+// wake-up per arm would cost two context switches per job.
 #pragma once
 
 #include <condition_variable>
@@ -36,6 +39,9 @@ class RealClock final : public Clock {
   std::map<TimerId, Micros> deadline_of_;
   std::set<std::pair<Micros, TimerId>> due_;
   bool stopping_ = false;
+  // When the timer thread wakes next by itself (Micros max while it waits for a
+  // first timer). Guarded by mutex_.
+  Micros wakes_at_ = 0;
   std::thread thread_;
 };
 

@@ -528,11 +528,13 @@ struct WorkerNode::Impl {
       const EncodedPost body = encode_json_result(wire_type, task, false, {}, error);
       const PostOutcome outcome = link.poster->post(session->target, task, session->worker_id, body);
       log_job(link, task, what, "refused: " + error, received, outcome);
+      bool draining = false;
       {
         std::lock_guard<std::mutex> lock(mutex);
         --pending_posts;
+        draining = stopping;
       }
-      wake.notify_all();
+      if (draining) wake.notify_all();  // only wait() counts posts, and only once stopping
     });
   }
 
@@ -576,11 +578,15 @@ struct WorkerNode::Impl {
     }
     const PostOutcome outcome = link.poster->post(session.target, task, session.worker_id, body);
     log_job(link, task, key_name(key), result.ok ? "ok" : "error: " + result.error, received, outcome);
+    bool draining = false;
     {
       std::lock_guard<std::mutex> lock(mutex);
       --running_jobs;
+      draining = stopping;
     }
-    wake.notify_all();
+    // Only wait() counts running jobs, and only once stopping: a wake-up per job
+    // would cost the idle threads two context switches each.
+    if (draining) wake.notify_all();
   }
 
   void log_job(const Link& link, TaskId task, const std::string& what, const std::string& outcome,

@@ -3,6 +3,14 @@
 #include <deque>
 
 namespace aipool::net {
+namespace {
+
+// The deferral scopes open on this thread, and the streams whose first queued
+// message waits for the outermost one to end.
+thread_local int defer_depth = 0;
+thread_local std::vector<std::pair<WorkerStreams*, WorkerId>> deferred_starts;
+
+}  // namespace
 
 // One worker's stream. Lives from RegisterAIWorker until OnDone.
 class WorkerStream final : public grpc::ServerWriteReactor<::net::NotifyAIJob> {
@@ -10,19 +18,38 @@ class WorkerStream final : public grpc::ServerWriteReactor<::net::NotifyAIJob> {
   WorkerStream(WorkerStreams& owner, WorkerId id) : owner_(owner), id_(id) {}
 
   // Queues one message; false when the stream has ended (a send failure, CONN-4).
-  bool enqueue(::net::NotifyAIJob message) {
+  // `defer`: when the queue was idle, the write is not started here; `deferred` is
+  // set and start_deferred() must be called later.
+  bool enqueue(::net::NotifyAIJob message, bool defer, bool& deferred) {
     const ::net::NotifyAIJob* first = nullptr;
+    deferred = false;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (finished_) return false;
       queue_.push_back(std::move(message));
       if (!writing_) {
-        writing_ = true;
-        first = &queue_.front();
+        writing_ = true;  // later messages queue behind this one
+        if (defer) {
+          deferred = true;
+        } else {
+          first = &queue_.front();
+        }
       }
     }
     if (first != nullptr) StartWrite(first);
     return true;
+  }
+
+  // Starts the write that enqueue() deferred. A stream that ended meanwhile drops
+  // its queue: the core learns of the end through stream_ended (CONN-4).
+  void start_deferred() {
+    const ::net::NotifyAIJob* first = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (finished_ || queue_.empty()) return;
+      first = &queue_.front();
+    }
+    StartWrite(first);
   }
 
   void finish(const grpc::Status& status) {
@@ -90,6 +117,9 @@ grpc::ServerWriteReactor<::net::NotifyAIJob>* WorkerStreams::RegisterAIWorker(
     std::lock_guard<std::mutex> lock(mutex_);
     streams_[id] = stream;  // before the join: the core may send at once
   }
+  // A job the core sends during the join goes out after the initial metadata: the
+  // scope ends after StartSendInitialMetadata below.
+  DeferWrites defer;
   const ParsedAdverts parsed = adverts_from_capabilities(request->capabilities());
   JoinRequest join;
   join.id = id;
@@ -120,7 +150,25 @@ bool WorkerStreams::send(const JobNotice& notice) {
   message.set_type(static_cast<::net::AIRequestType>(pipeline_request_type(notice.pipeline)));
   message.set_taskid(notice.task);
   if (notice.payload) message.set_data(*notice.payload);
-  return it->second->enqueue(std::move(message));
+  bool deferred = false;
+  const bool queued = it->second->enqueue(std::move(message), defer_depth > 0, deferred);
+  if (deferred) deferred_starts.emplace_back(this, notice.worker);
+  return queued;
+}
+
+WorkerStreams::DeferWrites::DeferWrites() { ++defer_depth; }
+
+WorkerStreams::DeferWrites::~DeferWrites() {
+  if (--defer_depth > 0 || deferred_starts.empty()) return;
+  std::vector<std::pair<WorkerStreams*, WorkerId>> starts;
+  starts.swap(deferred_starts);
+  for (const auto& [owner, id] : starts) owner->start_write(id);
+}
+
+void WorkerStreams::start_write(WorkerId id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = streams_.find(id);
+  if (it != streams_.end()) it->second->start_deferred();  // gone: its queue went with it
 }
 
 void WorkerStreams::close(WorkerId worker, std::string_view reason) {

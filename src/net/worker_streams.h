@@ -7,6 +7,13 @@
 // the core's mutex). send() and close() are called by the core under its mutex;
 // they never block and never call the core. A stream's end is reported through
 // hooks.left on a private strand, never on the caller's stack.
+//
+// Deferred writes: while a DeferWrites scope lives on the calling thread, send()
+// only queues the message; the gRPC write (a socket write and wake-ups of gRPC's
+// threads) starts when the outermost scope ends. The orchestrator opens one around
+// every core call, outside the core's mutex, so that mutex is never held across a
+// socket write; RegisterAIWorker opens one so that a job the core sends during the
+// join goes out after the stream's initial metadata.
 #pragma once
 
 #include <atomic>
@@ -15,6 +22,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include <grpcpp/grpcpp.h>
 
@@ -45,6 +53,14 @@ class WorkerStreams final : public ::net::Transcoder::CallbackService, public Wo
   bool send(const JobNotice& notice) override;
   void close(WorkerId worker, std::string_view reason) override;
 
+  class DeferWrites {
+   public:
+    DeferWrites();
+    ~DeferWrites();  // the outermost scope on this thread starts the queued writes
+    DeferWrites(const DeferWrites&) = delete;
+    DeferWrites& operator=(const DeferWrites&) = delete;
+  };
+
   // Ends every stream (orchestrator shutdown).
   void close_all(std::string_view reason);
   std::size_t live_streams() const;
@@ -53,6 +69,7 @@ class WorkerStreams final : public ::net::Transcoder::CallbackService, public Wo
   friend class WorkerStream;
   void stream_ended(WorkerId id, const std::string& reason);
   void stream_done(WorkerId id);
+  void start_write(WorkerId id);
 
   Hooks hooks_;
   std::string results_url_;

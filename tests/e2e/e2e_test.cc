@@ -183,6 +183,36 @@ TEST_F(EndToEnd, KilledWorkerJobFailsOver) {
   EXPECT_GE(orch_.process->wait_for_count("attempts=2", 1, 10s), 1u) << orch_.process->output();
 }
 
+// ADM-2, WIRE-1: a job waiting for a slot goes to a worker that joins meanwhile, as the first message
+// on its fresh stream (sent after the stream's initial metadata, which carries the worker's id).
+TEST_F(EndToEnd, WaitingJobGoesToAJoiningWorker) {
+  start("text-to-image:test/sleep:true:1", 1);
+  std::thread busy([&] {
+    HttpReply r = post_json(orch_.http_port, "/text-to-image", R"({"model_id":"test/sleep","prompt":"p","sleep_ms":4000})");
+    EXPECT_EQ(r.status, 200) << r.body;
+  });
+  // Wait until the only slot is taken, then queue a second job behind it.
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  int in_use = 0;
+  while (in_use == 0 && std::chrono::steady_clock::now() < deadline) {
+    auto keys = parse(http_request(orch_.http_port, "GET", "/workers").body)->getArray("keys");
+    if (keys && keys->size() == 1) in_use = keys->getObject(0)->getValue<int>("in_use");
+    if (in_use == 0) std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_EQ(in_use, 1);
+  const auto sent = std::chrono::steady_clock::now();
+  std::thread waiting([&] {
+    HttpReply r = post_json(orch_.http_port, "/text-to-image", R"({"model_id":"test/sleep","prompt":"q","sleep_ms":1})");
+    EXPECT_EQ(r.status, 200) << r.body;
+    // Served by the new worker, long before the first job's 4 s are over.
+    EXPECT_LT(std::chrono::steady_clock::now() - sent, 3500ms);
+  });
+  workers_.push_back(start_worker({orch_.grpc_port}, "text-to-image:test/sleep:true:1"));
+  waiting.join();
+  EXPECT_EQ(workers_[1]->wait_for_count("outcome=\"ok\"", 1, 5s), 1u) << workers_[1]->output();
+  busy.join();
+}
+
 // RECON-1: after the orchestrator restarts on the same ports, workers reconnect within the backoff bound and serve again.
 TEST_F(EndToEnd, WorkersReconnectAfterOrchestratorRestart) {
   const int grpc = free_port();
