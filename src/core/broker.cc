@@ -266,6 +266,10 @@ ReportVerdict Broker::report(const Report& report) {
   if (found == nullptr) return ReportVerdict::kEnded;
   Task& task = *found;
   if (report.from && *report.from != task.worker) return ReportVerdict::kWrongWorker;
+  // What this report will touch, far apart in memory: load it all at once.
+  __builtin_prefetch(task.owner);
+  __builtin_prefetch(task.seat);
+  jobs_.prefetch(task.job);
   const auto target = static_cast<std::uint64_t>(report.task);
   if (task.abandoned) {  // SLOT-2
     clock_.cancel_timer(timer_id(TimerKind::kReclaim, target));
@@ -341,9 +345,10 @@ void Broker::timer_fired(TimerId id) {
 // ---------------------------------------------------------------- internals
 
 void Broker::drain() {
-  while (!work_.empty()) {
-    const Work work = work_.front();
-    work_.pop_front();
+  // Items pushed while draining are appended and taken in turn (FIFO); the
+  // vector keeps its capacity, so steady work allocates nothing.
+  for (std::size_t next = 0; next < work_.size(); ++next) {
+    const Work work = work_[next];
     switch (work.kind) {
       case WorkKind::kPlace: {
         Job* job = jobs_.find(work.target);
@@ -358,6 +363,7 @@ void Broker::drain() {
         break;
     }
   }
+  work_.clear();
 }
 
 void Broker::place(Job& job) {

@@ -16,7 +16,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <list>
 #include <optional>
@@ -262,7 +261,7 @@ class Broker {
   IdTable<Job> jobs_;    // by JobId (increasing)
   IdTable<Task> tasks_;  // open and abandoned attempts, by TaskID (increasing, TASK-1)
   std::vector<std::list<JobId>> wait_;      // per key index
-  std::deque<Work> work_;
+  std::vector<Work> work_;  // drained to empty by every public call
   JobId next_job_ = 1;
   TaskId next_task_ = 1;
   bool inside_ = false;

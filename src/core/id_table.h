@@ -43,6 +43,13 @@ class IdTable {
     return slot ? &*slot : nullptr;
   }
   const T* find(std::uint64_t id) const { return const_cast<IdTable*>(this)->find(id); }
+  // A hint that find(id) comes soon: starts loading its slot. No effect otherwise.
+  void prefetch(std::uint64_t id) const {
+    const std::uint64_t chunk = id >> kChunkBits;
+    if (chunk < first_chunk_) return;
+    const std::uint64_t at = chunk - first_chunk_ + head_;
+    if (at < chunks_.size() && chunks_[at]) __builtin_prefetch(&chunks_[at]->slots[id & kMask]);
+  }
   bool contains(std::uint64_t id) const { return find(id) != nullptr; }
 
   // Adds `id`. REQUIRES: id > every id added before, id != 0.

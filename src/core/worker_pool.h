@@ -25,10 +25,10 @@ namespace aipool {
 
 struct Worker {
   WorkerId id = 0;
-  std::string address;
-  Micros joined_at = 0;
   std::vector<Seat> seats;    // one per advertised key; never resized after the join
   std::vector<TaskId> tasks;  // open and abandoned attempts bound to this worker
+  std::string address;
+  Micros joined_at = 0;
 
   Seat* seat_for(std::uint32_t key) {
     for (Seat& seat : seats) {
