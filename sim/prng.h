@@ -53,7 +53,7 @@ class Prng final : public Random {
   }
 
   // A value in [0, n). REQUIRES: n > 0.
-  std::uint64_t uniform(std::uint64_t n) { return uniform_below(*this, n); }
+  std::uint64_t uniform(std::uint64_t n) { return uniform_below_from(*this, n); }
   // A value in [low, high]. REQUIRES: low <= high.
   std::uint64_t between(std::uint64_t low, std::uint64_t high) {
     return low + uniform(high - low + 1);

@@ -15,8 +15,8 @@
 
 #include <array>
 #include <cstdint>
-#include <deque>
 #include <algorithm>
+#include <memory>
 #include <unordered_map>
 #include <vector>
 
@@ -57,6 +57,7 @@ class SimClock final : public Clock {
     const std::size_t lane = static_cast<std::size_t>(id >> 60);
     const bool in_lane = lane < kLanes && (lanes_[lane].empty() || lanes_[lane].back().at <= at);
     if (in_lane) {
+      if (lanes_[lane].empty()) best_lane_ = kNoLane;  // the only arm that can change the earliest
       lanes_[lane].push_back(LaneEntry{at, seq, id});
     } else {
       Event event;
@@ -108,24 +109,31 @@ class SimClock final : public Clock {
     return (armed != nullptr && armed->seq == seq) || (!stale_.empty() && stale_.contains(seq));
   }
 
-  // The earliest timer of the lanes, or nullptr. It may have been cancelled
-  // since: take() says so when the run loop gets to it (as for the queue).
-  const LaneEntry* next_in_lanes() const {
-    const LaneEntry* best = nullptr;
-    for (const std::deque<LaneEntry>& lane : lanes_) {
-      if (lane.empty()) continue;
-      const LaneEntry& front = lane.front();
-      if (best == nullptr || front.at < best->at || (front.at == best->at && front.seq < best->seq)) {
-        best = &front;
+  // The earliest timer of the lanes that is still to be delivered, or nullptr.
+  // Lane entries whose timer was cancelled (and is not kept as a stale firing)
+  // are dropped on the way: they would do nothing when their time came.
+  const LaneEntry* next_in_lanes() {
+    if (best_lane_ == kNoLane) {
+      for (std::size_t lane = 0; lane < kLanes; ++lane) {
+        Lane& fifo = lanes_[lane];
+        while (!fifo.empty() && !pending(fifo.front().id, fifo.front().seq)) fifo.pop_front();
+        if (fifo.empty()) continue;
+        const LaneEntry& front = fifo.front();
+        if (best_lane_ == kNoLane || front.at < lanes_[best_lane_].front().at ||
+            (front.at == lanes_[best_lane_].front().at && front.seq < lanes_[best_lane_].front().seq)) {
+          best_lane_ = lane;
+        }
       }
+      if (best_lane_ == kNoLane) return nullptr;
     }
-    return best;
+    return &lanes_[best_lane_].front();
   }
   // Removes the lane entry next_in_lanes() returned.
   void pop_lane(std::uint64_t seq) {
-    for (std::deque<LaneEntry>& lane : lanes_) {
+    for (Lane& lane : lanes_) {
       if (!lane.empty() && lane.front().seq == seq) {
         lane.pop_front();
+        best_lane_ = kNoLane;
         return;
       }
     }
@@ -141,9 +149,13 @@ class SimClock final : public Clock {
   template <typename F>
   void for_each_armed(F&& f) const {
     for (std::size_t lane = 0; lane < kLanes; ++lane) {
-      for (std::size_t t = low_[lane]; t - base_[lane] < dense_[lane].size(); ++t) {
-        const Armed& armed = dense_[lane][t - base_[lane]];
-        if (armed.seq != 0) f((TimerId{lane} << 60) | t, armed);
+      const std::vector<std::unique_ptr<Page>>& pages = pages_[lane];
+      for (std::size_t p = first_page_[lane]; p < pages.size(); ++p) {
+        if (!pages[p]) continue;
+        for (std::size_t i = 0; i < kPageSize; ++i) {
+          const Armed& armed = pages[p]->slots[i];
+          if (armed.seq != 0) f((TimerId{lane} << 60) | (p * kPageSize + i), armed);
+        }
       }
     }
     for (const auto& [id, armed] : sparse_) f(id, armed);
@@ -152,24 +164,59 @@ class SimClock final : public Clock {
 
  private:
   static constexpr std::size_t kLanes = 4;
+  static constexpr std::size_t kNoLane = kLanes;
   static constexpr std::uint64_t kDenseTargets = std::uint64_t{1} << 32;
+  static constexpr std::size_t kPageBits = 9;
+  static constexpr std::size_t kPageSize = std::size_t{1} << kPageBits;
+  static constexpr std::size_t kMaxSparePages = 8;
+
+  // A FIFO of lane entries in one growing ring (power-of-two capacity).
+  class Lane {
+   public:
+    bool empty() const { return head_ == tail_; }
+    const LaneEntry& front() const { return ring_[head_ & (ring_.size() - 1)]; }
+    const LaneEntry& back() const { return ring_[(tail_ - 1) & (ring_.size() - 1)]; }
+    void pop_front() { ++head_; }
+    void push_back(const LaneEntry& entry) {
+      if (tail_ - head_ == ring_.size()) grow();
+      ring_[tail_++ & (ring_.size() - 1)] = entry;
+    }
+
+   private:
+    void grow() {
+      std::vector<LaneEntry> bigger(std::max<std::size_t>(64, ring_.size() * 2));
+      for (std::size_t i = head_; i != tail_; ++i) bigger[i - head_] = ring_[i & (ring_.size() - 1)];
+      tail_ -= head_;
+      head_ = 0;
+      ring_.swap(bigger);
+    }
+    std::vector<LaneEntry> ring_;
+    std::size_t head_ = 0;  // positions grow without bound; the ring index is position & (size - 1)
+    std::size_t tail_ = 0;
+  };
 
   // Timers by id. Ids of the four lanes with targets below 2^32 (the core's
-  // TaskIDs and JobIds, handed out 1, 2, 3, ...) live in a dense window per lane,
-  // [base, base + size), which slides forward as the oldest end; any other id,
-  // or one below its lane's window, in a map.
-  bool dense(TimerId id, std::size_t& lane, std::uint64_t& target) const {
+  // TaskIDs and JobIds, handed out 1, 2, 3, ...) live in pages of kPageSize
+  // targets, allocated when a timer of the page is armed and freed when none of
+  // it is armed any more, so nothing is ever copied or cleared in bulk; any other
+  // id in a map.
+  struct Page {
+    Armed slots[kPageSize];
+    std::size_t armed = 0;
+  };
+  static bool dense(TimerId id, std::size_t& lane, std::uint64_t& target) {
     lane = static_cast<std::size_t>(id >> 60);
     target = id & ((std::uint64_t{1} << 60) - 1);
-    return lane < kLanes && target < kDenseTargets && target >= base_[lane];
+    return lane < kLanes && target < kDenseTargets;
   }
   Armed* find(TimerId id) {
     std::size_t lane;
     std::uint64_t target;
     if (dense(id, lane, target)) {
-      const std::uint64_t i = target - base_[lane];
-      if (i >= dense_[lane].size() || dense_[lane][i].seq == 0) return nullptr;
-      return &dense_[lane][i];
+      const std::uint64_t p = target >> kPageBits;
+      if (p >= pages_[lane].size() || !pages_[lane][p]) return nullptr;
+      Armed& armed = pages_[lane][p]->slots[target & (kPageSize - 1)];
+      return armed.seq == 0 ? nullptr : &armed;
     }
     if (sparse_.empty()) return nullptr;
     auto it = sparse_.find(id);
@@ -180,11 +227,21 @@ class SimClock final : public Clock {
     std::size_t lane;
     std::uint64_t target;
     if (!dense(id, lane, target)) return sparse_[id];
-    const std::uint64_t i = target - base_[lane];
-    std::vector<Armed>& window = dense_[lane];
-    if (i >= window.size()) window.resize(std::max<std::size_t>(i + 1, window.size() * 3 / 2));
-    if (target < low_[lane]) low_[lane] = target;
-    return window[i];
+    const auto p = static_cast<std::size_t>(target >> kPageBits);
+    std::vector<std::unique_ptr<Page>>& pages = pages_[lane];
+    if (p >= pages.size()) pages.resize(std::max<std::size_t>(p + 1, pages.size() * 3 / 2));
+    if (!pages[p]) {
+      if (spares_.empty()) {
+        pages[p] = std::make_unique<Page>();
+      } else {
+        pages[p] = std::move(spares_.back());  // every slot of a freed page is unarmed
+        spares_.pop_back();
+      }
+      first_page_[lane] = std::min(first_page_[lane], p);
+    }
+    Armed& armed = pages[p]->slots[target & (kPageSize - 1)];
+    if (armed.seq == 0) ++pages[p]->armed;
+    return armed;
   }
   void forget(TimerId id, Armed& armed) {
     armed.seq = 0;
@@ -195,14 +252,13 @@ class SimClock final : public Clock {
       sparse_.erase(id);
       return;
     }
-    std::vector<Armed>& window = dense_[lane];
-    std::size_t& low = low_[lane];  // skip the ended prefix
-    while (low - base_[lane] < window.size() && window[low - base_[lane]].seq == 0 && low <= target) ++low;
-    const std::size_t dead = low - base_[lane];
-    if (dead >= 4096 && dead * 2 >= window.size()) {  // slide the window
-      window.erase(window.begin(), window.begin() + static_cast<std::ptrdiff_t>(dead));
-      base_[lane] = low;
-    }
+    const auto p = static_cast<std::size_t>(target >> kPageBits);
+    std::vector<std::unique_ptr<Page>>& pages = pages_[lane];
+    if (--pages[p]->armed != 0) return;
+    if (spares_.size() < kMaxSparePages) spares_.push_back(std::move(pages[p]));
+    pages[p].reset();
+    std::size_t& first = first_page_[lane];
+    while (first < pages.size() && !pages[first]) ++first;
   }
 
   const Micros& now_;
@@ -211,10 +267,11 @@ class SimClock final : public Clock {
   Prng prng_;
   Ratio stale_ratio_{0, 1};
   std::uint64_t cancelled_ = 0;
-  std::array<std::deque<LaneEntry>, kLanes> lanes_;
-  std::array<std::vector<Armed>, kLanes> dense_;
-  std::array<std::uint64_t, kLanes> base_{};  // the first target of each lane's window
-  std::array<std::uint64_t, kLanes> low_{};   // no armed target of the window is below it
+  std::array<Lane, kLanes> lanes_;
+  std::size_t best_lane_ = kNoLane;  // the lane next_in_lanes() found; kNoLane: look again
+  std::array<std::vector<std::unique_ptr<Page>>, kLanes> pages_;  // by target / kPageSize
+  std::array<std::size_t, kLanes> first_page_{};  // no page below it is allocated
+  std::vector<std::unique_ptr<Page>> spares_;     // freed pages, every slot unarmed
   std::unordered_map<TimerId, Armed> sparse_;
   std::size_t armed_count_ = 0;
   std::unordered_map<std::uint64_t, TimerId> stale_;  // seq -> id of cancelled timers still to fire

@@ -16,6 +16,7 @@
 // Backoff holds a reference to its reconnect Prng).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -56,7 +57,7 @@ struct ExecPlan {
   Micros latency = 0;
 };
 
-class SimWorker {
+class alignas(64) SimWorker {
  public:
   struct Session {
     WorkerId id = 0;        // current session's id; 0 when none
@@ -71,8 +72,8 @@ class SimWorker {
 
   SimWorker(std::string name, std::vector<Advert> adverts, std::vector<std::uint32_t> key_indices,
             ExecProfile profile, Prng exec_prng, Prng reconnect_prng, std::size_t orchestrators)
-      : profile_(profile),
-        exec_prng_(exec_prng),
+      : exec_prng_(exec_prng),
+        profile_(profile),
         name_(std::move(name)),
         adverts_(std::move(adverts)),
         key_indices_(std::move(key_indices)),
@@ -100,7 +101,9 @@ class SimWorker {
   // MULTI-2: one capacity per key for all orchestrators. False when the key is
   // full (the worker answers "worker at capacity") or not served.
   bool try_acquire(std::uint32_t key) {
-    for (Slots& slots : slots_) {
+    Slots* all = slots();
+    for (std::uint32_t i = 0; i < slot_count_; ++i) {
+      Slots& slots = all[i];
       if (slots.key != key) continue;
       if (slots.in_use >= slots.capacity) return false;
       ++slots.in_use;
@@ -109,7 +112,9 @@ class SimWorker {
     return false;
   }
   void release(std::uint32_t key) {
-    for (Slots& slots : slots_) {
+    Slots* all = slots();
+    for (std::uint32_t i = 0; i < slot_count_; ++i) {
+      Slots& slots = all[i];
       if (slots.key == key && slots.in_use > 0) {
         --slots.in_use;
         return;
@@ -169,20 +174,29 @@ class SimWorker {
     std::uint32_t in_use = 0;
   };
   void reset_slots() {
-    slots_.clear();
-    for (std::size_t i = 0; i < adverts_.size(); ++i) slots_.push_back(Slots{key_indices_[i], adverts_[i].capacity, 0});
+    more_slots_.clear();
+    slot_count_ = static_cast<std::uint32_t>(adverts_.size());
+    if (slot_count_ > kInlineSlots) more_slots_.resize(slot_count_);
+    Slots* all = slots();
+    for (std::size_t i = 0; i < adverts_.size(); ++i) all[i] = Slots{key_indices_[i], adverts_[i].capacity, 0};
   }
+  Slots* slots() { return slot_count_ <= kInlineSlots ? inline_slots_.data() : more_slots_.data(); }
   Micros between(Micros low, Micros high) {
     if (high <= low) return low;
     return low + static_cast<Micros>(exec_prng_.uniform(static_cast<std::uint64_t>(high - low) + 1));
   }
 
-  // Hot: what a job notice and an execution's end touch, together in memory.
+  // Hot: what a job notice and an execution's end touch, together in memory
+  // from the first cache line on (the class is aligned to one): the slots of up
+  // to three keys in the object itself, then the executor's generator and profile.
+  static constexpr std::uint32_t kInlineSlots = 3;
   bool alive_ = true;
   std::uint32_t incarnation_ = 0;
-  std::vector<Slots> slots_;
-  ExecProfile profile_;
+  std::uint32_t slot_count_ = 0;
+  std::array<Slots, kInlineSlots> inline_slots_{};  // when slot_count_ <= kInlineSlots
   Prng exec_prng_;
+  ExecProfile profile_;
+  std::vector<Slots> more_slots_;  // all of them, when more
   // Cold.
   std::string name_;
   std::vector<Advert> adverts_;

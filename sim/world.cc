@@ -252,23 +252,35 @@ void World::compact_queue() {
 }
 
 const Event* World::peek() {
-  const Event* best = queue_.empty() ? nullptr : &queue_.top();
+  // Compared by (time, sequence) from the heap's key and the lane entries; only
+  // the winner's event is read.
+  bool any = !queue_.empty();
+  Micros at = any ? queue_.top_at() : 0;
+  std::uint64_t seq = any ? queue_.top_seq() : 0;
+  const SimClock::LaneEntry* timer_best = nullptr;
+  std::uint8_t timer_orch = 0;
   peeked_clock_ = nullptr;
   for (const auto& o : orchs_) {
     const SimClock::LaneEntry* timer = o->clock->next_in_lanes();
     if (timer == nullptr) continue;
-    if (best == nullptr || timer->at < best->at || (timer->at == best->at && timer->seq < best->seq)) {
-      peeked_ = Event{};
-      peeked_.at = timer->at;
-      peeked_.seq = timer->seq;
-      peeked_.kind = EventKind::kTimer;
-      peeked_.orch = o->index;
-      peeked_.a = timer->id;
-      best = &peeked_;
+    if (!any || timer->at < at || (timer->at == at && timer->seq < seq)) {
+      any = true;
+      at = timer->at;
+      seq = timer->seq;
+      timer_best = timer;
+      timer_orch = o->index;
       peeked_clock_ = o->clock.get();
     }
   }
-  return best;
+  if (!any) return nullptr;
+  if (timer_best == nullptr) return &queue_.top();
+  peeked_ = Event{};
+  peeked_.at = timer_best->at;
+  peeked_.seq = timer_best->seq;
+  peeked_.kind = EventKind::kTimer;
+  peeked_.orch = timer_orch;
+  peeked_.a = timer_best->id;
+  return &peeked_;
 }
 
 Event World::pop_next() {

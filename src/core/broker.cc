@@ -115,6 +115,18 @@ Broker::Broker(BrokerConfig config, Clock& clock, WorkerTransport& transport)
   }
 }
 
+Broker::Job& Broker::job_at(JobId id) {
+  Job* job = jobs_.find(id);
+  AIPOOL_CHECK(job != nullptr, "job missing from the table");
+  return *job;
+}
+
+Broker::Task& Broker::task_at(TaskId id) {
+  Task* task = tasks_.find(static_cast<std::uint64_t>(id));
+  AIPOOL_CHECK(task != nullptr, "task missing from the table");
+  return *task;
+}
+
 const ModelOffer* Broker::offer_for(const Key& key) const {
   if (!config_.model_list) return nullptr;
   for (const ModelOffer& offer : *config_.model_list) {
@@ -191,20 +203,19 @@ void Broker::remove_worker(WorkerId id, std::string_view reason) {
   std::vector<TaskId> ids = worker->tasks;
   std::sort(ids.begin(), ids.end());  // SEL-6: retries in TaskID order
   for (TaskId task_id : ids) {
-    auto it = tasks_.find(task_id);
-    AIPOOL_CHECK(it != tasks_.end(), "worker lists a task the table does not have");
-    if (it->second.abandoned) {
+    Task& task = task_at(task_id);
+    if (task.abandoned) {
       clock_.cancel_timer(timer_id(TimerKind::kReclaim, static_cast<std::uint64_t>(task_id)));
     } else {
-      Job& job = jobs_.at(it->second.job);
+      Job& job = job_at(task.job);
       AIPOOL_CHECK(job.running == task_id, "open task not the job's running attempt");
       clock_.cancel_timer(timer_id(TimerKind::kAttempt, static_cast<std::uint64_t>(task_id)));
       job.running = 0;
       job.last_error = "worker " + std::to_string(id) + " disconnected (" + std::string(reason) + ")";
-      notify_ended(task_id, it->second, AttemptEnd::kDisconnect, job.last_error);
+      notify_ended(task_id, task, AttemptEnd::kDisconnect, job.last_error);
       work_.push_back({WorkKind::kPlace, job.id});  // RETRY-1
     }
-    tasks_.erase(it);  // the slot goes with the worker's seat below (CONN-5)
+    tasks_.erase(static_cast<std::uint64_t>(task_id));  // the slot goes with the worker's seat below (CONN-5)
   }
   std::unique_ptr<Worker> removed = pool_.remove(id);
   for (const Seat& seat : removed->seats) work_.push_back({WorkKind::kCheckKey, seat.key});
@@ -225,7 +236,7 @@ JobId Broker::submit(const Key& key, Payload request, JobCallback on_done) {
     on_done(outcome);
     return id;
   }
-  Job& job = jobs_[id];
+  Job& job = jobs_.emplace(id);
   job.id = id;
   job.key = *key_index;
   job.request = std::move(request);
@@ -238,13 +249,13 @@ JobId Broker::submit(const Key& key, Payload request, JobCallback on_done) {
 
 void Broker::cancel(JobId id) {
   Entry entry(*this);
-  auto it = jobs_.find(id);
-  if (it == jobs_.end()) return;
-  if (it->second.running != 0) {
-    notify_ended(it->second.running, tasks_.at(it->second.running), AttemptEnd::kCancelled, "job cancelled");
+  Job* job = jobs_.find(id);
+  if (job == nullptr) return;
+  if (job->running != 0) {
+    notify_ended(job->running, task_at(job->running), AttemptEnd::kCancelled, "job cancelled");
   }
-  abandon_running(it->second, "job cancelled");
-  finish(it->second, JobStatus::kCancelled, "cancelled by the client", nullptr);
+  abandon_running(*job, "job cancelled");
+  finish(*job, JobStatus::kCancelled, "cancelled by the client", nullptr);
   drain();
 }
 
@@ -252,10 +263,14 @@ ReportVerdict Broker::report(const Report& report) {
   Entry entry(*this);
   if (!same_secret(report.credentials, config_.secret)) return ReportVerdict::kUnauthorized;
   if (report.task <= 0 || report.task >= next_task_) return ReportVerdict::kUnknownTask;
-  auto it = tasks_.find(report.task);
-  if (it == tasks_.end()) return ReportVerdict::kEnded;
-  Task& task = it->second;
+  Task* found = tasks_.find(static_cast<std::uint64_t>(report.task));
+  if (found == nullptr) return ReportVerdict::kEnded;
+  Task& task = *found;
   if (report.from && *report.from != task.worker) return ReportVerdict::kWrongWorker;
+  // What this report will touch, far apart in memory: load it all at once.
+  __builtin_prefetch(task.owner);
+  __builtin_prefetch(task.seat);
+  jobs_.prefetch(task.job);
   const auto target = static_cast<std::uint64_t>(report.task);
   if (task.abandoned) {  // SLOT-2
     clock_.cancel_timer(timer_id(TimerKind::kReclaim, target));
@@ -263,7 +278,7 @@ ReportVerdict Broker::report(const Report& report) {
     drain();
     return ReportVerdict::kLateReleased;
   }
-  Job& job = jobs_.at(task.job);
+  Job& job = job_at(task.job);
   clock_.cancel_timer(timer_id(TimerKind::kAttempt, target));
   job.running = 0;
   notify_ended(report.task, task, report.ok ? AttemptEnd::kResult : AttemptEnd::kWorkerError,
@@ -280,8 +295,8 @@ ReportVerdict Broker::report(const Report& report) {
     work_.push_back({WorkKind::kPlace, job.id});  // RETRY-1, placed before the pump
 #ifdef AIPOOL_BUG_INJECTION
     if ((config_.bugs_for_test & kBugLeakSlotOnFailure) != 0) {  // forgets the task, keeps the slot
-      std::erase(pool_.find(task.worker)->tasks, report.task);
-      tasks_.erase(it);
+      std::erase(task.owner->tasks, report.task);
+      tasks_.erase(target);
       drain();
       return ReportVerdict::kAccepted;
     }
@@ -298,31 +313,31 @@ void Broker::timer_fired(TimerId id) {
   const std::uint64_t target = id & kTimerTargetMask;
   switch (kind) {
     case TimerKind::kAttempt: {  // TIME-2
-      auto it = tasks_.find(static_cast<TaskId>(target));
-      if (it == tasks_.end() || it->second.abandoned) return;  // TIME-4
-      Job& job = jobs_.at(it->second.job);
+      Task* task = tasks_.find(target);
+      if (task == nullptr || task->abandoned) return;  // TIME-4
+      Job& job = job_at(task->job);
       job.last_error = "attempt timeout: task " + std::to_string(target) + " on worker " +
-                       std::to_string(it->second.worker) + " took longer than " +
+                       std::to_string(task->worker) + " took longer than " +
                        seconds_text(config_.attempt_timeout);
-      notify_ended(static_cast<TaskId>(target), it->second, AttemptEnd::kTimeout, job.last_error);
+      notify_ended(static_cast<TaskId>(target), *task, AttemptEnd::kTimeout, job.last_error);
       abandon_running(job, job.last_error);
       work_.push_back({WorkKind::kPlace, job.id});
       break;
     }
     case TimerKind::kDeadline: {  // TIME-3
-      auto it = jobs_.find(target);
-      if (it == jobs_.end()) return;  // TIME-4
-      if (it->second.running != 0) {
-        notify_ended(it->second.running, tasks_.at(it->second.running), AttemptEnd::kDeadline, "job deadline");
+      Job* job = jobs_.find(target);
+      if (job == nullptr) return;  // TIME-4
+      if (job->running != 0) {
+        notify_ended(job->running, task_at(job->running), AttemptEnd::kDeadline, "job deadline");
       }
-      abandon_running(it->second, "job deadline");
-      finish(it->second, JobStatus::kDeadline,
+      abandon_running(*job, "job deadline");
+      finish(*job, JobStatus::kDeadline,
              "job deadline exceeded after " + seconds_text(config_.job_deadline), nullptr);
       break;
     }
     case TimerKind::kReclaim: {  // SLOT-3
-      auto it = tasks_.find(static_cast<TaskId>(target));
-      if (it == tasks_.end() || !it->second.abandoned) return;  // TIME-4
+      const Task* task = tasks_.find(target);
+      if (task == nullptr || !task->abandoned) return;  // TIME-4
       release_task(static_cast<TaskId>(target));
       break;
     }
@@ -335,13 +350,14 @@ void Broker::timer_fired(TimerId id) {
 // ---------------------------------------------------------------- internals
 
 void Broker::drain() {
-  while (!work_.empty()) {
-    const Work work = work_.front();
-    work_.pop_front();
+  // Items pushed while draining are appended and taken in turn (FIFO); the
+  // vector keeps its capacity, so steady work allocates nothing.
+  for (std::size_t next = 0; next < work_.size(); ++next) {
+    const Work work = work_[next];
     switch (work.kind) {
       case WorkKind::kPlace: {
-        auto it = jobs_.find(work.target);
-        if (it != jobs_.end() && it->second.running == 0 && !it->second.waiting) place(it->second);
+        Job* job = jobs_.find(work.target);
+        if (job != nullptr && job->running == 0 && !job->waiting) place(*job);
         break;
       }
       case WorkKind::kPump:
@@ -352,6 +368,7 @@ void Broker::drain() {
         break;
     }
   }
+  work_.clear();
 }
 
 void Broker::place(Job& job) {
@@ -385,7 +402,7 @@ void Broker::place(Job& job) {
 void Broker::pump(std::uint32_t key) {
   std::list<JobId>& queue = wait_[key];
   for (auto it = queue.begin(); it != queue.end() && pool_.queue(key).any_free();) {
-    Job& job = jobs_.at(*it);
+    Job& job = job_at(*it);
     const auto untried = [&job](const Seat& seat) {
       return std::find(job.tried.begin(), job.tried.end(), seat.worker) == job.tried.end();
     };
@@ -407,7 +424,7 @@ void Broker::pump(std::uint32_t key) {
 void Broker::check_key(std::uint32_t key) {
   std::list<JobId>& queue = wait_[key];
   for (auto it = queue.begin(); it != queue.end();) {
-    Job& job = jobs_.at(*it);
+    Job& job = job_at(*it);
     ++it;  // finish() unlinks the job
     if (!pool_.ledger().offers(key) || (!job.tried.empty() && tried_every_live_worker(job))) {
       if (job.tried.empty()) {
@@ -424,8 +441,9 @@ bool Broker::send_attempt(Job& job, Seat& seat) {
   const TaskId task_id = next_task_++;  // TASK-1
   const WorkerId worker_id = seat.worker;
   pool_.take_slot(seat);
-  tasks_.emplace(task_id, Task{job.id, worker_id, &seat, false, clock_.now()});
-  pool_.find(worker_id)->tasks.push_back(task_id);
+  Task& task = tasks_.emplace(static_cast<std::uint64_t>(task_id),
+                              Task{job.id, worker_id, &seat, seat.owner, false, clock_.now()});
+  task.owner->tasks.push_back(task_id);
   job.running = task_id;
   job.last_task = task_id;
   job.tried.push_back(worker_id);
@@ -442,7 +460,7 @@ bool Broker::send_attempt(Job& job, Seat& seat) {
   job.running = 0;
   job.last_error = "sending task " + std::to_string(task_id) + " to worker " +
                    std::to_string(worker_id) + " failed";
-  notify_ended(task_id, tasks_.at(task_id), AttemptEnd::kSendFailure, job.last_error);
+  notify_ended(task_id, task, AttemptEnd::kSendFailure, job.last_error);
   work_.push_back({WorkKind::kPlace, job.id});
   release_task(task_id);
   transport_.close(worker_id, "send failed");
@@ -476,7 +494,7 @@ void Broker::enqueue(Job& job, bool at_head) {
   } else {
     // RETRY-3: after the jobs already retrying, ahead of jobs that have not started.
     auto pos = queue.begin();
-    while (pos != queue.end() && !jobs_.at(*pos).tried.empty()) ++pos;
+    while (pos != queue.end() && !job_at(*pos).tried.empty()) ++pos;
     job.wait_pos = queue.insert(pos, job.id);
   }
   job.waiting = true;
@@ -489,12 +507,10 @@ void Broker::unqueue(Job& job) {
 }
 
 void Broker::release_task(TaskId id) {
-  auto it = tasks_.find(id);
-  AIPOOL_CHECK(it != tasks_.end(), "release of an unknown task");
-  const Task task = it->second;
-  tasks_.erase(it);
-  Worker* worker = pool_.find(task.worker);
-  AIPOOL_CHECK(worker != nullptr, "task bound to a worker that is gone");
+  const Task task = task_at(id);
+  tasks_.erase(static_cast<std::uint64_t>(id));
+  Worker* worker = task.owner;
+  AIPOOL_CHECK(worker != nullptr && worker->id == task.worker, "task bound to a worker that is gone");
   auto pos = std::find(worker->tasks.begin(), worker->tasks.end(), id);
   AIPOOL_CHECK(pos != worker->tasks.end(), "task missing from its worker");
   *pos = worker->tasks.back();
@@ -507,7 +523,7 @@ void Broker::abandon_running(Job& job, std::string_view /*reason*/) {
   unqueue(job);
   if (job.running == 0) return;
   const auto target = static_cast<std::uint64_t>(job.running);
-  Task& task = tasks_.at(job.running);
+  Task& task = task_at(job.running);
   clock_.cancel_timer(timer_id(TimerKind::kAttempt, target));
   task.abandoned = true;  // SLOT-1: the slot stays taken
 #ifdef AIPOOL_BUG_INJECTION
@@ -580,7 +596,7 @@ std::vector<WorkerView> Broker::workers() const {
       view.seats.push_back(SeatView{pool_.key(seat.key), seat.capacity, seat.in_use});
     }
     for (TaskId task_id : worker->tasks) {
-      if (tasks_.at(task_id).abandoned) {
+      if (tasks_.find(static_cast<std::uint64_t>(task_id))->abandoned) {
         ++view.abandoned_attempts;
       } else {
         ++view.open_attempts;
@@ -615,21 +631,20 @@ std::optional<KeyView> Broker::key_view(const Key& key) const {
 }
 
 std::optional<JobView> Broker::job(JobId id) const {
-  auto it = jobs_.find(id);
-  if (it == jobs_.end()) return std::nullopt;
+  const Job* job = jobs_.find(id);
+  if (job == nullptr) return std::nullopt;
   JobView view;
-  view.state = it->second.waiting ? JobState::kWaiting : JobState::kRunning;
-  view.key = pool_.key(it->second.key);
-  view.running_task = it->second.running;
-  view.tried = it->second.tried;
+  view.state = job->waiting ? JobState::kWaiting : JobState::kRunning;
+  view.key = pool_.key(job->key);
+  view.running_task = job->running;
+  view.tried = job->tried;
   return view;
 }
 
 std::optional<TaskView> Broker::task(TaskId id) const {
-  auto it = tasks_.find(id);
-  if (it == tasks_.end()) return std::nullopt;
-  return TaskView{it->second.job, it->second.worker, pool_.key(it->second.seat->key),
-                  it->second.abandoned};
+  const Task* task = tasks_.find(static_cast<std::uint64_t>(id));
+  if (task == nullptr) return std::nullopt;
+  return TaskView{task->job, task->worker, pool_.key(task->seat->key), task->abandoned};
 }
 
 std::vector<WorkerId> Broker::rotation(const Key& key) const {

@@ -16,16 +16,15 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <list>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "core/attempt_observer.h"
+#include "core/id_table.h"
 #include "core/types.h"
 #include "core/worker_pool.h"
 #include "seams/clock.h"
@@ -223,6 +222,7 @@ class Broker {
     JobId job = 0;
     WorkerId worker = 0;
     Seat* seat = nullptr;
+    Worker* owner = nullptr;  // the worker, live while the task is (remove_worker ends its tasks)
     bool abandoned = false;
     Micros sent_at = 0;
   };
@@ -250,6 +250,8 @@ class Broker {
   void fail_refused(JobId id, JobCallback& on_done, JobStatus status, std::string message);
   std::string no_worker_message(std::uint32_t key) const;
   const ModelOffer* offer_for(const Key& key) const;
+  Job& job_at(JobId id);
+  Task& task_at(TaskId id);
 #ifdef AIPOOL_BUG_INJECTION
   bool bug_selection_for_test() const;
   Seat* bug_pick_for_test(const Job& job);
@@ -259,10 +261,10 @@ class Broker {
   Clock& clock_;
   WorkerTransport& transport_;
   WorkerPool pool_;
-  std::unordered_map<JobId, Job> jobs_;     // lookups only
-  std::unordered_map<TaskId, Task> tasks_;  // open and abandoned attempts; lookups only
+  IdTable<Job> jobs_;    // by JobId (increasing)
+  IdTable<Task> tasks_;  // open and abandoned attempts, by TaskID (increasing, TASK-1)
   std::vector<std::list<JobId>> wait_;      // per key index
-  std::deque<Work> work_;
+  std::vector<Work> work_;  // drained to empty by every public call
   JobId next_job_ = 1;
   TaskId next_task_ = 1;
   bool inside_ = false;

@@ -25,6 +25,8 @@
 
 namespace aipool {
 
+struct Worker;  // worker_pool.h
+
 // One worker's place, capacity and slots for one key.
 struct Seat {
   WorkerId worker = 0;
@@ -32,6 +34,7 @@ struct Seat {
   std::uint32_t capacity = 0;
   std::uint32_t in_use = 0;
   std::size_t label = 0;  // ring position, owned by the RotationQueue
+  Worker* owner = nullptr;  // the worker it belongs to, set by the WorkerPool
 
   bool has_free_slot() const { return in_use < capacity; }
 };

@@ -8,7 +8,6 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,10 +24,10 @@ namespace aipool {
 
 struct Worker {
   WorkerId id = 0;
-  std::string address;
-  Micros joined_at = 0;
   std::vector<Seat> seats;    // one per advertised key; never resized after the join
   std::vector<TaskId> tasks;  // open and abandoned attempts bound to this worker
+  std::string address;
+  Micros joined_at = 0;
 
   Seat* seat_for(std::uint32_t key) {
     for (Seat& seat : seats) {
@@ -69,7 +68,14 @@ class WorkerPool {
   const CapacityLedger& ledger() const { return ledger_; }
 
  private:
-  std::map<Key, std::uint32_t> key_index_;
+  // By hash, not by order: a lookup hashes the model name once instead of
+  // comparing it with a handful of others (model ids often share a prefix).
+  struct KeyHash {
+    std::size_t operator()(const Key& key) const {
+      return std::hash<std::string>{}(key.model) * 31 + static_cast<std::size_t>(key.pipeline);
+    }
+  };
+  std::unordered_map<Key, std::uint32_t, KeyHash> key_index_;
   std::vector<Key> keys_;
   std::vector<RotationQueue> queues_;
   CapacityLedger ledger_;

@@ -20,7 +20,10 @@ class Random {
 
 // A uniform value in [0, bound), bound > 0, without modulo bias (Lemire's
 // multiply-and-reject method, integer only, so it replays across compilers).
-inline std::uint64_t uniform_below(Random& random, std::uint64_t bound) {
+// `Generator` is Random or a final class derived from it, whose next_u64() the
+// compiler can then call directly.
+template <typename Generator>
+inline std::uint64_t uniform_below_from(Generator& random, std::uint64_t bound) {
   std::uint64_t x = random.next_u64();
   unsigned __int128 m = static_cast<unsigned __int128>(x) * bound;
   auto low = static_cast<std::uint64_t>(m);
@@ -33,6 +36,10 @@ inline std::uint64_t uniform_below(Random& random, std::uint64_t bound) {
     }
   }
   return static_cast<std::uint64_t>(m >> 64);
+}
+
+inline std::uint64_t uniform_below(Random& random, std::uint64_t bound) {
+  return uniform_below_from(random, bound);
 }
 
 }  // namespace aipool

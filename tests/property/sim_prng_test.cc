@@ -108,8 +108,8 @@ TEST(SimClockRegression, ListsATimerArmedBelowAForgottenOne) {
 namespace aipool::sim {
 namespace {
 
-// Proves the clock's dense window of armed timers slides forward as old timers
-// end, and still finds, lists and fires a timer armed below it (a slot reclaim
+// Proves the clock's pages of armed timers are freed as old timers end, and it
+// still finds, lists and fires a timer armed below the newest (a slot reclaim
 // for an old task, SLOT-3) and keeps the (time, sequence) order (TIME-1).
 TEST(SimClock, WindowSlidesAndKeepsOldTargets) {
   Micros now = 0;
