@@ -27,6 +27,7 @@
 #include "aipool.grpc.pb.h"
 #include "core/broker.h"
 #include "net/capabilities.h"
+#include "net/http_body.h"
 
 DEFINE_int32(port, 8936, "orchestrator HTTP port");
 DEFINE_int32(clients, 8, "concurrent keep-alive clients");
@@ -63,15 +64,21 @@ bool exchange(Poco::Net::HTTPClientSession& session, const std::string& method, 
     request.setKeepAlive(true);
     if (!type.empty()) request.setContentType(type);
     if (method == "POST") request.setContentLength64(static_cast<Poco::Int64>(body.size()));
-    std::ostream& out = session.sendRequest(request);
-    out.write(body.data(), static_cast<std::streamsize>(body.size()));
+    // Bodies move straight between memory and the socket, as the orchestrator and
+    // the worker move theirs: the tool must not be the slow end of a large transfer.
+    session.sendRequest(request).flush();
+    aipool::net::write_body(session, body.data(), body.size());
     Poco::Net::HTTPResponse response;
     std::istream& in = session.receiveResponse(response);
     reply.clear();
-    if (response.hasContentLength()) reply.reserve(static_cast<std::size_t>(response.getContentLength64()));
-    static thread_local std::vector<char> buffer(1 << 20);
-    while (in.read(buffer.data(), static_cast<std::streamsize>(buffer.size())), in.gcount() > 0) {
-      reply.append(buffer.data(), static_cast<std::size_t>(in.gcount()));
+    if (response.hasContentLength()) {
+      reply.resize(static_cast<std::size_t>(response.getContentLength64()));
+      if (aipool::net::read_body_exactly(session, reply.data(), reply.size()) != reply.size()) return false;
+    } else {
+      static thread_local std::vector<char> buffer(1 << 20);
+      while (in.read(buffer.data(), static_cast<std::streamsize>(buffer.size())), in.gcount() > 0) {
+        reply.append(buffer.data(), static_cast<std::size_t>(in.gcount()));
+      }
     }
     return response.getStatus() == Poco::Net::HTTPResponse::HTTP_OK;
   } catch (const std::exception&) {

@@ -441,7 +441,7 @@ RenderedResponse render_api_response(Pipeline pipeline, const ResultBody& result
         if (file != nullptr) {
           const std::string type = file->content_type.empty() ? "application/octet-stream" : media_type(file->content_type);
           json += "\"data:" + type + ";base64,";
-          json += base64_encode(*file->bytes);
+          base64_encode_append(json, *file->bytes);
           json += '"';
         } else if (url.rfind("data:", 0) == 0) {
           append_json_string(json, url);

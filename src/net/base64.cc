@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 
 namespace aipool::net {
 namespace {
@@ -16,20 +17,27 @@ constexpr std::array<std::int8_t, 256> make_decode_table() {
 }
 constexpr std::array<std::int8_t, 256> kDecode = make_decode_table();
 
-}  // namespace
+// Each 12-bit value as its two output characters.
+struct PairTable {
+  std::array<char, 2 * 4096> chars{};
+  constexpr PairTable() {
+    for (int v = 0; v < 4096; ++v) {
+      chars[2 * v] = kAlphabet[v >> 6];
+      chars[2 * v + 1] = kAlphabet[v & 63];
+    }
+  }
+};
+constexpr PairTable kPairs{};
 
-std::string base64_encode(std::string_view bytes) {
-  std::string out;
-  out.resize((bytes.size() + 2) / 3 * 4);
+void encode_into(char* o, std::string_view bytes) {
   const auto* in = reinterpret_cast<const unsigned char*>(bytes.data());
-  char* o = out.data();
+  const char* pairs = kPairs.chars.data();
   std::size_t i = 0;
   for (; i + 3 <= bytes.size(); i += 3) {
     const std::uint32_t v = (std::uint32_t{in[i]} << 16) | (std::uint32_t{in[i + 1]} << 8) | in[i + 2];
-    *o++ = kAlphabet[(v >> 18) & 63];
-    *o++ = kAlphabet[(v >> 12) & 63];
-    *o++ = kAlphabet[(v >> 6) & 63];
-    *o++ = kAlphabet[v & 63];
+    std::memcpy(o, pairs + 2 * (v >> 12), 2);
+    std::memcpy(o + 2, pairs + 2 * (v & 0xFFF), 2);
+    o += 4;
   }
   const std::size_t rest = bytes.size() - i;
   if (rest != 0) {
@@ -40,7 +48,23 @@ std::string base64_encode(std::string_view bytes) {
     *o++ = rest == 2 ? kAlphabet[(v >> 6) & 63] : '=';
     *o++ = '=';
   }
+}
+
+std::size_t encoded_size(std::size_t n) { return (n + 2) / 3 * 4; }
+
+}  // namespace
+
+std::string base64_encode(std::string_view bytes) {
+  std::string out;
+  out.resize(encoded_size(bytes.size()));
+  encode_into(out.data(), bytes);
   return out;
+}
+
+void base64_encode_append(std::string& out, std::string_view bytes) {
+  const std::size_t at = out.size();
+  out.resize(at + encoded_size(bytes.size()));
+  encode_into(out.data() + at, bytes);
 }
 
 std::optional<std::string> base64_decode(std::string_view text) {

@@ -7,6 +7,7 @@
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerRequestImpl.h>
 #include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/HTTPServerSession.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
 #include <grpcpp/grpcpp.h>
@@ -17,6 +18,7 @@
 #include <map>
 
 #include "net/api_request.h"
+#include "net/http_body.h"
 #include "net/json_text.h"
 #include "net/real_clock.h"
 #include "net/result_codec.h"
@@ -96,8 +98,14 @@ bool read_body(HTTPServerRequest& request, std::size_t limit, std::string& body,
       return false;
     }
     body.resize(static_cast<std::size_t>(length));
-    request.stream().read(body.data(), length);
-    if (request.stream().gcount() != length) {
+    std::size_t got = 0;
+    if (auto* impl = dynamic_cast<Poco::Net::HTTPServerRequestImpl*>(&request)) {
+      got = read_body_exactly(impl->session(), body.data(), body.size());  // not 4 KiB at a time
+    } else {
+      request.stream().read(body.data(), length);
+      got = static_cast<std::size_t>(request.stream().gcount());
+    }
+    if (got != body.size()) {
       status = 400;
       error = "request body is shorter than its Content-Length";
       return false;

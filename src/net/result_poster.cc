@@ -14,6 +14,8 @@
 #include <thread>
 #include <vector>
 
+#include "net/http_body.h"
+
 namespace aipool::net {
 namespace {
 
@@ -93,9 +95,8 @@ PostOutcome ResultPoster::post(const ResultTarget& target, TaskId task, std::str
       if (!worker_id.empty()) request.set(std::string(kWorkerIdHeader), std::string(worker_id));
       request.setContentType(body.content_type);
       request.setContentLength(static_cast<std::streamsize>(body.body.size()));
-      std::ostream& out = session->sendRequest(request);
-      out.write(body.body.data(), static_cast<std::streamsize>(body.body.size()));
-      out.flush();
+      session->sendRequest(request).flush();  // the header; the body goes straight to the socket
+      write_body(*session, body.body.data(), body.body.size());
       Poco::Net::HTTPResponse response;
       std::istream& in = session->receiveResponse(response);
       std::string answer;

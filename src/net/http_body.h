@@ -1,0 +1,28 @@
+// File: http_body.h
+// Moves a whole HTTP body with a known length between memory and a Poco HTTP
+// session in as few socket calls as the kernel allows. Poco's body streams go
+// through a 4 KiB buffer, which makes a 4 MiB body a thousand reads or writes.
+//
+// Contract:
+//  - read_body_exactly: call it instead of reading the message's body stream, never
+//    after reading from it (bytes the stream buffered would be skipped). It takes the
+//    bytes the session buffered with the header first, then reads the socket
+//    directly. Returns how many bytes were read: fewer than `length` only when the
+//    peer closed the connection first. Socket errors and timeouts throw
+//    Poco::Exception, as Poco's streams do.
+//  - write_body: call it after flushing the stream that sendRequest() returned
+//    (Poco buffers the header there) and write nothing else to that stream; it
+//    writes `length` bytes straight to the socket (throws Poco::Exception on a
+//    socket error).
+#pragma once
+
+#include <Poco/Net/HTTPSession.h>
+
+#include <cstddef>
+
+namespace aipool::net {
+
+std::size_t read_body_exactly(Poco::Net::HTTPSession& session, char* out, std::size_t length);
+void write_body(Poco::Net::HTTPSession& session, const char* data, std::size_t length);
+
+}  // namespace aipool::net
