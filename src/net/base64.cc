@@ -4,6 +4,10 @@
 #include <cstdint>
 #include <cstring>
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
+
 namespace aipool::net {
 namespace {
 
@@ -29,10 +33,56 @@ struct PairTable {
 };
 constexpr PairTable kPairs{};
 
-void encode_into(char* o, std::string_view bytes) {
+#if defined(__x86_64__) && defined(__GNUC__)
+// 24 input bytes to 32 characters per step with AVX2 (W. Mula and D. Lemire, "Faster
+// Base64 Encoding and Decoding Using AVX2 Instructions", 2018). Returns the bytes it
+// consumed: a multiple of 24, leaving at least 4 unread (the loads read 28).
+__attribute__((target("avx2"))) std::size_t encode_avx2(char* out, const unsigned char* in, std::size_t n) {
+  // Per 128-bit lane: groups of 3 bytes (b0 b1 b2) as 32-bit words b1 b0 b2 b1.
+  const __m256i spread = _mm256_setr_epi8(1, 0, 2, 1, 4, 3, 5, 4, 7, 6, 8, 7, 10, 9, 11, 10,
+                                          1, 0, 2, 1, 4, 3, 5, 4, 7, 6, 8, 7, 10, 9, 11, 10);
+  // 0..25 -> 'A', 26..51 -> 'a', 52..61 -> '0', 62 -> '+', 63 -> '/', as offsets.
+  const __m256i offsets = _mm256_setr_epi8('a' - 26, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52,
+                                           '0' - 52, '0' - 52, '0' - 52, '0' - 52, '+' - 62, '/' - 63, 'A', 0, 0,
+                                           'a' - 26, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52,
+                                           '0' - 52, '0' - 52, '0' - 52, '0' - 52, '+' - 62, '/' - 63, 'A', 0, 0);
+  std::size_t i = 0;
+  for (; i + 28 <= n; i += 24) {
+    const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i));
+    const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i + 12));
+    const __m256i words = _mm256_shuffle_epi8(_mm256_set_m128i(hi, lo), spread);
+    // The four 6-bit fields of each word, one per byte, in output order.
+    const __m256i ac = _mm256_mulhi_epu16(_mm256_and_si256(words, _mm256_set1_epi32(0x0fc0fc00)),
+                                          _mm256_set1_epi32(0x04000040));
+    const __m256i bd = _mm256_mullo_epi16(_mm256_and_si256(words, _mm256_set1_epi32(0x003f03f0)),
+                                          _mm256_set1_epi32(0x01000010));
+    const __m256i indices = _mm256_or_si256(ac, bd);
+    __m256i lut_index = _mm256_subs_epu8(indices, _mm256_set1_epi8(51));
+    const __m256i below_26 = _mm256_cmpgt_epi8(_mm256_set1_epi8(26), indices);
+    lut_index = _mm256_or_si256(lut_index, _mm256_and_si256(below_26, _mm256_set1_epi8(13)));
+    const __m256i chars = _mm256_add_epi8(_mm256_shuffle_epi8(offsets, lut_index), indices);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i / 3 * 4), chars);
+  }
+  return i;
+}
+
+bool have_avx2() {
+  __builtin_cpu_init();  // may run before libgcc's own initialisation
+  return __builtin_cpu_supports("avx2");
+}
+const bool kHaveAvx2 = have_avx2();
+#endif
+
+void encode_into(char* o, std::string_view bytes, bool simd) {
   const auto* in = reinterpret_cast<const unsigned char*>(bytes.data());
   const char* pairs = kPairs.chars.data();
   std::size_t i = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (simd && kHaveAvx2 && bytes.size() >= 28) {
+    i = encode_avx2(o, in, bytes.size());
+    o += i / 3 * 4;
+  }
+#endif
   for (; i + 3 <= bytes.size(); i += 3) {
     const std::uint32_t v = (std::uint32_t{in[i]} << 16) | (std::uint32_t{in[i + 1]} << 8) | in[i + 2];
     std::memcpy(o, pairs + 2 * (v >> 12), 2);
@@ -57,14 +107,14 @@ std::size_t encoded_size(std::size_t n) { return (n + 2) / 3 * 4; }
 std::string base64_encode(std::string_view bytes) {
   std::string out;
   out.resize(encoded_size(bytes.size()));
-  encode_into(out.data(), bytes);
+  encode_into(out.data(), bytes, true);
   return out;
 }
 
-void base64_encode_append(std::string& out, std::string_view bytes) {
+void base64_encode_append(std::string& out, std::string_view bytes, bool simd) {
   const std::size_t at = out.size();
   out.resize(at + encoded_size(bytes.size()));
-  encode_into(out.data() + at, bytes);
+  encode_into(out.data() + at, bytes, simd);
 }
 
 std::optional<std::string> base64_decode(std::string_view text) {

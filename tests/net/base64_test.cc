@@ -60,11 +60,15 @@ TEST(Base64, AppendMatchesABitByBitEncoder) {
     bytes += static_cast<char>(v & 0xFF);
   }
   for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{2}, std::size_t{3}, std::size_t{4},
+                        std::size_t{27}, std::size_t{28}, std::size_t{29}, std::size_t{52}, std::size_t{53},
                         bytes.size() - 1, bytes.size()}) {
     const std::string plain = bytes.substr(0, n);
-    std::string out = "data:image/png;base64,";
-    aipool::net::base64_encode_append(out, plain);
-    EXPECT_EQ(out, "data:image/png;base64," + reference(plain)) << n;
+    const std::string expected = "data:image/png;base64," + reference(plain);
+    for (const bool simd : {true, false}) {
+      std::string out = "data:image/png;base64,";
+      aipool::net::base64_encode_append(out, plain, simd);
+      EXPECT_EQ(out, expected) << n << (simd ? " simd" : " portable");
+    }
   }
 }
 
