@@ -394,6 +394,7 @@ const char* probe_name(Probe probe) {
     case Probe::kDuplicateRefused: return "duplicate-refused";
     case Probe::kStaleTimer: return "stale-timer";
     case Probe::kListRefused: return "list-refused";
+    case Probe::kRejectedInput: return "rejected-input";
     case Probe::kCount: break;
   }
   return "?";

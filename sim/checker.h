@@ -69,6 +69,7 @@ enum class Probe : std::uint8_t {
   kDuplicateRefused, // a duplicate upload was refused (TASK-4)
   kStaleTimer,       // a cancelled timer fired anyway (TIME-4)
   kListRefused,      // a worker's join was refused: none of its keys is listed (LIST-1)
+  kRejectedInput,    // a worker error rejected the input and ended its job (RETRY-6)
   kCount,
 };
 const char* probe_name(Probe probe);

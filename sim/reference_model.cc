@@ -229,7 +229,7 @@ void ReferenceModel::cancel(JobId id) {
 
 ReportVerdict ReferenceModel::report(std::string_view credentials, TaskId task_id,
                                      std::optional<WorkerId> from, bool ok,
-                                     const std::string& error) {
+                                     const std::string& error, bool rejected_input) {
   begin_step();
   if (credentials != config_.secret) return ReportVerdict::kUnauthorized;          // RES-4
   if (task_id <= 0 || task_id >= next_task_) return ReportVerdict::kUnknownTask;  // RES-5
@@ -251,6 +251,9 @@ ReportVerdict ReferenceModel::report(std::string_view credentials, TaskId task_i
   if (ok) {
     release_task(task_id);
     finish(job, JobStatus::kOk, "", "");
+  } else if (rejected_input) {  // RETRY-6: ends the job, no retry
+    release_task(task_id);
+    finish(job, JobStatus::kRejected, error, "");
   } else {
     job.last_worker_error = error.empty() ? "worker error" : error;
     work_.push_back(Work{WorkKind::kPlace, job.id, {}});  // RETRY-1

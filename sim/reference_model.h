@@ -145,8 +145,9 @@ class ReferenceModel {
   void leave(WorkerId id);
   JobId submit(const Key& key);
   void cancel(JobId id);
+  // `rejected_input`: the worker rejected the request itself (RETRY-6).
   ReportVerdict report(std::string_view credentials, TaskId task, std::optional<WorkerId> from,
-                       bool ok, const std::string& error);
+                       bool ok, const std::string& error, bool rejected_input = false);
   void timer_fired(TimerName timer);
   // For drivers without a clock of their own (the property tests): fires every
   // armed timer due at or before `until` in (time, arming order), then sets the

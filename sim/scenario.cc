@@ -293,8 +293,11 @@ bool ScenarioRunner::execute(const Step& step, std::vector<std::string>& out) {
         from = world_->session_id(*other, orch);
       }
     }
+    bool rejected = false;  // RETRY-6: `post w1 task=3 error="invalid request: ..." rejected`
+    for (std::size_t i = 1; i < args.words.size(); ++i) rejected = rejected || args.words[i] == "rejected";
+    if (rejected && ok) return usage(step, "only an error can reject the input");
     world_->scripted_post(orch, *w, static_cast<TaskId>(*task), ok, error.value_or(""),
-                          args.option("secret").value_or(world_->secret()), from);
+                          args.option("secret").value_or(world_->secret()), from, rejected);
     return true;
   }
   if (command == "tick") {

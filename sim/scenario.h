@@ -13,7 +13,8 @@
 //   kill w1             the process dies; every orchestrator notices at once
 //   leave w1            it disconnects; its running jobs still finish and post
 //   break w1 [orch=2]   its stream breaks; the orchestrator finds out at the next send
-//   post w1 task=3 ok|error="text" [secret=WRONG] [from=w2|none] [orch=2]
+//   post w1 task=3 ok|error="text" [rejected] [secret=WRONG] [from=w2|none] [orch=2]
+//                       rejected: the error rejects the request itself (RETRY-6)
 //   tick 5s             let 5 s of simulated time pass
 //   state [orch=2]      rotation queues with slots, waiting jobs, open jobs
 //   drain               run until nothing is left to happen

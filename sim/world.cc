@@ -30,7 +30,8 @@ World::World(const WorldConfig& config, bool scripted)
       world_prng_(config.seed),
       load_prng_(world_prng_.split()),
       fault_prng_(world_prng_.split()),
-      upload_prng_(world_prng_.split()) {
+      upload_prng_(world_prng_.split()),
+      reject_prng_(config.seed ^ 0x52454a4543540000ULL) {
   shared_payload_ = std::make_shared<const std::string>("{}");
   shared_result_ = std::make_shared<const ResultBody>(
       ResultBody{std::make_shared<const std::string>("{}"), {}});
@@ -633,6 +634,9 @@ void World::on_upload(const Event& event) {
   if ((event.flags & kUploadAnonymous) == 0) report.from = event.b;
   report.ok = (event.flags & kUploadOk) != 0;
   if (!report.ok) report.error = kWorkerErrors[event.c];
+  if (!report.ok && (event.flags & kUploadAtCapacity) == 0 && !scripted_) {
+    report.rejected_input = reject_prng_.chance(config_.rejected_input);  // RETRY-6
+  }
   if (report.ok) {
     report.result = checking_ ? std::make_shared<const ResultBody>(ResultBody{
                                     std::make_shared<const std::string>("task " + std::to_string(report.task)), {}})
@@ -643,11 +647,13 @@ void World::on_upload(const Event& event) {
   if (tracing()) {
     trace(orch_prefix(o.index) + workers_[event.worker]->name() + " posts task " +
           std::to_string(report.task) +
-          (report.ok ? " ok" : " error \"" + report.error + "\"") + (duplicate ? " again" : "") +
+          (report.ok ? " ok" : " error \"" + report.error + "\"") +
+          (report.rejected_input ? " rejecting the input" : "") + (duplicate ? " again" : "") +
           ": " + std::string(report_verdict_name(verdict)));
     flush_trace();
   }
   if (duplicate && verdict == ReportVerdict::kEnded) world_probes_.hit(Probe::kDuplicateRefused);
+  if (report.rejected_input && verdict == ReportVerdict::kAccepted) world_probes_.hit(Probe::kRejectedInput);
 }
 
 // ---------------------------------------------------------------- clients and forgers

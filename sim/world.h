@@ -160,7 +160,7 @@ class World final : public TransportObserver {
   void scripted_break(std::uint32_t worker, std::uint8_t orch);
   void scripted_post(std::uint8_t orch, std::uint32_t worker, TaskId task, bool ok,
                      const std::string& error, std::string_view secret,
-                     std::optional<WorkerId> from);
+                     std::optional<WorkerId> from, bool rejected_input = false);
   std::string scripted_state(std::uint8_t orch) const;
   void scripted_drain();
   std::optional<JobId> find_job(std::uint8_t orch, const std::string& name) const;
@@ -277,6 +277,7 @@ class World final : public TransportObserver {
   Prng load_prng_;      // client load
   Prng fault_prng_;     // churn, forgeries, foreign load
   Prng upload_prng_;    // upload delays and anonymity
+  Prng reject_prng_;    // which worker errors reject the input; seeded apart from the root
   WorkerId next_worker_id_ = 1;
   std::uint64_t submits_scheduled_ = 0;
   std::uint64_t jobs_submitted_ = 0;

@@ -102,7 +102,8 @@ std::string WorldConfig::describe() const {
        std::to_string(weight_slow) + ":" + std::to_string(weight_failing) + ":" +
        std::to_string(weight_hanging) + " fast_latency_max=" + time_text(fast_latency_max) +
        " base_fail=" + ratio_text(base_fail) + " failing_fail=" + ratio_text(failing_fail) +
-       " hang=" + ratio_text(hang) + " duplicate_upload=" + ratio_text(duplicate_upload) + "\n";
+       " hang=" + ratio_text(hang) + " duplicate_upload=" + ratio_text(duplicate_upload) +
+       " rejected_input=" + ratio_text(rejected_input) + "\n";
   s += "churn: session_max=" + time_text(session_max) + " crash:leave:break=" +
        std::to_string(weight_crash) + ":" + std::to_string(weight_leave) + ":" +
        std::to_string(weight_break) + " downtime_max=" + time_text(downtime_max) +

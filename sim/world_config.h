@@ -65,6 +65,9 @@ struct WorldConfig {
   Ratio failing_fail{2, 3};    // failing workers
   Ratio hang{1, 3};            // hanging workers
   Ratio duplicate_upload{1, 20};
+  // Of the worker errors (not "at capacity"): those that reject the request itself
+  // (RETRY-6). Fixed, not drawn in swarm mode, so that the drawn streams stay as they were.
+  Ratio rejected_input{1, 10};
 
   // Churn: each worker's sessions last up to session_max, then it crashes, leaves
   // or loses one stream (weights). session_max 0: no churn.

@@ -169,7 +169,8 @@ ReportVerdict World::core_report(Orchestrator& o, const Report& report, bool for
   const TaskId last_before = o.broker->last_task_id();
   std::optional<ReportVerdict> expected;
   if (o.model) {
-    expected = o.model->report(report.credentials, report.task, report.from, report.ok, report.error);
+    expected = o.model->report(report.credentials, report.task, report.from, report.ok, report.error,
+                               report.rejected_input);
   }
   const ReportVerdict verdict = o.broker->report(report);
   if (expected && *expected != verdict && !failed()) {

@@ -135,7 +135,7 @@ void World::scripted_break(std::uint32_t w, std::uint8_t orch) {
 
 void World::scripted_post(std::uint8_t orch, std::uint32_t w, TaskId task, bool ok,
                           const std::string& error, std::string_view secret,
-                          std::optional<WorkerId> from) {
+                          std::optional<WorkerId> from, bool rejected_input) {
   scripted_step("post task " + std::to_string(task), [&] {
     Orchestrator& o = *orchs_[orch];
     auto run = manual_runs_.find({orch, task});
@@ -149,13 +149,15 @@ void World::scripted_post(std::uint8_t orch, std::uint32_t w, TaskId task, bool 
     report.from = from;
     report.ok = ok;
     report.error = error;
+    report.rejected_input = rejected_input;
     if (ok) {
       report.result = std::make_shared<const ResultBody>(
           ResultBody{std::make_shared<const std::string>("task " + std::to_string(task)), {}});
     }
     const ReportVerdict verdict = core_report(o, report, secret != secret_);
     trace(orch_prefix(orch) + workers_[w]->name() + " posts task " + std::to_string(task) +
-          (ok ? " ok" : " error \"" + error + "\"") + (secret != secret_ ? " with a wrong secret" : "") +
+          (ok ? " ok" : " error \"" + error + "\"") + (rejected_input ? " rejecting the input" : "") +
+          (secret != secret_ ? " with a wrong secret" : "") +
           (!from ? " anonymously"
                  : *from != workers_[w]->session(orch).id ? " claiming to be " + session_name(o, *from)
                                                            : "") +

@@ -158,12 +158,14 @@ struct Submit : Command {
   void show(std::ostream& os) const override { os << "Submit(" << key_name(key) << ")"; }
 };
 
-// TASK-2, TASK-3, TASK-4, SLOT-2, RETRY-1, RETRY-2, MULTI-2: a worker posts a
-// result or an error, for an open, abandoned or ended attempt.
+// TASK-2, TASK-3, TASK-4, SLOT-2, RETRY-1, RETRY-2, RETRY-6, MULTI-2: a worker posts a
+// result or an error (sometimes one that rejects the input), for an open, abandoned
+// or ended attempt.
 struct Result : Command {
   TaskId task = 0;
   std::optional<WorkerId> from;
   bool ok = true;
+  bool rejected = false;
   std::string error;
 
   explicit Result(const Model& m) {
@@ -181,8 +183,9 @@ struct Result : Command {
     if (*rc::gen::inRange(0, 5) == 0) from.reset();  // the transport cannot tell (Report::from)
     ok = *rc::gen::inRange(0, 3) != 0;
     if (!ok) error = kErrors[*rc::gen::inRange(0, 4)];
+    if (!ok) rejected = *rc::gen::inRange(0, 4) == 0;
   }
-  ReportVerdict step(Model& m) const { return m.model.report(kSecret, task, from, ok, error); }
+  ReportVerdict step(Model& m) const { return m.model.report(kSecret, task, from, ok, error, rejected); }
   void apply(Model& m) const override { step(m); }
   void run(const Model& m, Harness& sut) const override {
     Model expected = m;
@@ -194,14 +197,16 @@ struct Result : Command {
     report.from = from;
     report.ok = ok;
     report.error = error;
+    report.rejected_input = rejected;
     if (ok) report.result = std::make_shared<const ResultBody>();
     RC_ASSERT(sut.broker.report(report) == verdict);
     sut.seen.insert("report " + std::string(report_verdict_name(verdict)));
+    if (rejected && verdict == ReportVerdict::kAccepted) sut.seen.insert("rejected input");
     expect_same(expected, sut);
   }
   void show(std::ostream& os) const override {
     os << "Result(task=" << task << ", from=" << (from ? std::to_string(*from) : "?") << ", "
-       << (ok ? "ok" : "error \"" + error + "\"") << ")";
+       << (ok ? "ok" : "error \"" + error + "\"") << (rejected ? " rejecting the input" : "") << ")";
   }
 };
 
@@ -313,7 +318,7 @@ struct Tick : Command {
 const char* const kRequiredPaths[] = {
     "join 0", "join 1", "join 2", "join 3", "join dispatches a waiting job", "send failed",
     "outcome ok", "outcome no worker", "outcome queue full", "outcome all workers failed",
-    "outcome deadline", "outcome cancelled", "report accepted", "report unauthorized",
+    "outcome deadline", "outcome cancelled", "outcome rejected input", "report accepted", "report unauthorized",
     "report unknown task", "report wrong worker", "report ended", "report late, slot released",
     "timer 1", "timer 2", "timer 3", "retry"};
 
@@ -336,7 +341,7 @@ std::set<std::string> check_conformance(const ModelConfig& config) {
 
 // Proves the Broker makes the reference model's decision at every step: who
 // gets each job (SEL-1, SEL-2, SEL-4), slots (CAP-1..CAP-5), retries
-// (RETRY-1..RETRY-4), attempts and reports (TASK-1..TASK-5), abandoned slots
+// (RETRY-1..RETRY-4, RETRY-6), attempts and reports (TASK-1..TASK-5), abandoned slots
 // (SLOT-1..SLOT-3), admission (ADM-1..ADM-4), registrations (CONN-1..CONN-5),
 // timers (TIME-1..TIME-4), without a model list (LIST-2); and that the cases
 // reached every path of kRequiredPaths.
