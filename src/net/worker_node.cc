@@ -2,8 +2,6 @@
 
 #include <Poco/Dynamic/Var.h>
 #include <Poco/Exception.h>
-#include <Poco/JSON/Object.h>
-#include <Poco/JSON/Parser.h>
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 
@@ -20,6 +18,7 @@
 #include "aipool.pb.h"
 #include "core/slot_gate.h"
 #include "net/capabilities.h"
+#include "net/json_scan.h"
 #include "net/result_codec.h"
 #include "net/result_poster.h"
 
@@ -152,22 +151,22 @@ std::string_view trim(std::string_view s) {
 }
 
 // The model_id of a job's request JSON (WIRE-4) (index 0), or what is wrong (index 1).
+// The job's model_id, read without parsing the job (which the executor does, once).
 std::variant<std::string, std::string> model_of(const std::string& json) {
   using Result = std::variant<std::string, std::string>;
-  try {
-    Poco::JSON::Parser parser;
-    const Poco::Dynamic::Var parsed = parser.parse(json);
-    if (parsed.type() != typeid(Poco::JSON::Object::Ptr)) {
+  JsonMember model = top_level_string_member(json, "model_id");
+  switch (model.status) {
+    case JsonMember::Status::kFound:
+      if (!model.value.empty()) return Result(std::in_place_index<0>, std::move(model.value));
+      break;
+    case JsonMember::Status::kMissing:
+    case JsonMember::Status::kNotString: break;
+    case JsonMember::Status::kNotObject:
       return Result(std::in_place_index<1>, "invalid job request: not a JSON object");
-    }
-    const Poco::Dynamic::Var model = parsed.extract<Poco::JSON::Object::Ptr>()->get("model_id");
-    if (!model.isString() || model.toString().empty()) {
-      return Result(std::in_place_index<1>, "invalid job request: model_id is required");
-    }
-    return Result(std::in_place_index<0>, model.toString());
-  } catch (const Poco::Exception& e) {
-    return Result(std::in_place_index<1>, "invalid job request: not valid JSON: " + e.message());
+    case JsonMember::Status::kInvalid:
+      return Result(std::in_place_index<1>, "invalid job request: not valid JSON: " + model.error);
   }
+  return Result(std::in_place_index<1>, "invalid job request: model_id is required");
 }
 
 }  // namespace
