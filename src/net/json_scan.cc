@@ -219,17 +219,9 @@ class Scanner {
       } else if (!value(depth + 1)) {
         return false;
       }
-      skip_space();
-      if (at_end()) return fail("',' or '}' expected");
-      if (peek() == ',') {
-        ++pos_;
-        continue;
-      }
-      if (peek() == '}') {
-        ++pos_;
-        return true;
-      }
-      return fail("',' or '}' expected");
+      bool more = false;
+      if (!separator('}', more)) return false;
+      if (!more) return true;
     }
   }
 
@@ -243,18 +235,24 @@ class Scanner {
     }
     for (;;) {
       if (!value(depth + 1)) return false;
-      skip_space();
-      if (at_end()) return fail("',' or ']' expected");
-      if (peek() == ',') {
-        ++pos_;
-        continue;
-      }
-      if (peek() == ']') {
-        ++pos_;
-        return true;
-      }
-      return fail("',' or ']' expected");
+      bool more = false;
+      if (!separator(']', more)) return false;
+      if (!more) return true;
     }
+  }
+
+  // After a member or an element: ',' means `more`, `close` ends the container.
+  bool separator(char close, bool& more) {
+    skip_space();
+    if (!at_end() && (peek() == ',' || peek() == close)) {
+      more = peek() == ',';
+      ++pos_;
+      return true;
+    }
+    std::string why = "',' or '";
+    why += close;
+    why += "' expected";
+    return fail(why);
   }
 
   std::string_view text_;
