@@ -15,6 +15,7 @@
 
 #include "net/model_config.h"
 #include "net/orchestrator_node.h"
+#include "net/process_memory.h"
 
 DEFINE_string(orchSecret, "", "shared secret that workers must present (a value, or a path to a file holding it)");
 DEFINE_string(serviceAddr, "0.0.0.0:8935", "gRPC listen address for workers (host:port)");
@@ -94,6 +95,7 @@ int main(int argc, char** argv) {
   gflags::SetUsageMessage("aipool-orchestrator -orchSecret <secret> [-serviceAddr host:port] [-httpAddr host:port] ...");
   gflags::SetVersionString(AIPOOL_VERSION);
   gflags::ParseCommandLineFlags(&argc, &argv, true);
+  aipool::net::keep_large_buffers();
   if (argc > 1) die(std::string("unexpected argument \"") + argv[1] + "\"");
   set_log_level(FLAGS_v);
   spdlog::flush_on(spdlog::level::info);  // each line reaches the log as it happens

@@ -35,6 +35,7 @@
 #include "exec/test_executor.h"
 #include "net/model_config.h"
 #include "net/os_random.h"
+#include "net/process_memory.h"
 #include "net/worker_node.h"
 
 #ifndef AIPOOL_VERSION
@@ -160,6 +161,7 @@ int main(int argc, char** argv) {
   FLAGS_v = 3;  // our default log level (info) for glog's flag
 #endif
   gflags::ParseCommandLineFlags(&argc, &argv, true);
+  aipool::net::keep_large_buffers();
   if (argc > 1) die(std::string("unexpected argument \"") + argv[1] + "\" (flags start with - or --)");
 
   if (FLAGS_v < 0 || FLAGS_v > 6) die("-v must be from 0 to 6 (got " + std::to_string(FLAGS_v) + ")");

@@ -74,11 +74,31 @@ std::int64_t unix_now() {
       .count();
 }
 
+// Below this size a body is copied into Poco's buffer with its header: one write.
+constexpr std::size_t kDirectWriteBytes = 64 * 1024;
+
 void send_json(HTTPServerResponse& response, HTTPResponse::HTTPStatus status, const std::string& body) {
   response.setStatus(status);
   response.setContentType("application/json");
   response.setContentLength64(static_cast<Poco::Int64>(body.size()));
   response.sendBuffer(body.data(), body.size());
+}
+
+// send_json for bodies of any size: the header goes through Poco, the body straight
+// to the socket in as few writes as the kernel takes (Poco's stream would make a
+// 5.6 MiB data: URL answer 1,400 writes of 4 KiB).
+void send_large_json(HTTPServerRequest& request, HTTPServerResponse& response, HTTPResponse::HTTPStatus status,
+                     const std::string& body) {
+  auto* impl = dynamic_cast<Poco::Net::HTTPServerRequestImpl*>(&request);
+  if (impl == nullptr || body.size() < kDirectWriteBytes) {
+    send_json(response, status, body);
+    return;
+  }
+  response.setStatus(status);
+  response.setContentType("application/json");
+  response.setContentLength64(static_cast<Poco::Int64>(body.size()));
+  response.send().flush();  // the header
+  write_body(impl->session(), body.data(), body.size());
 }
 
 void send_error(HTTPServerResponse& response, int status, const std::string& message) {
@@ -221,7 +241,7 @@ class PipelineHandler final : public HTTPRequestHandler {
         if (!rendered.ok) {
           send_error(response, rendered.error.status, rendered.error.message);
         } else {
-          send_json(response, HTTPResponse::HTTP_OK, rendered.json);
+          send_large_json(request, response, HTTPResponse::HTTP_OK, rendered.json);
         }
         return;
       }

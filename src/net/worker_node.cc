@@ -21,6 +21,7 @@
 #include "net/json_scan.h"
 #include "net/result_codec.h"
 #include "net/result_poster.h"
+#include "net/work_queue.h"
 
 namespace aipool::net {
 namespace {
@@ -39,57 +40,6 @@ constexpr int kKeepaliveTimeoutMs = 20'000;
 std::int64_t millis_since(SteadyClock::time_point start) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - start).count();
 }
-
-// A fixed set of threads running submitted closures in order of submission.
-class WorkQueue {
- public:
-  explicit WorkQueue(std::size_t threads) {
-    for (std::size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { run(); });
-  }
-  ~WorkQueue() { shutdown(); }
-  WorkQueue(const WorkQueue&) = delete;
-  WorkQueue& operator=(const WorkQueue&) = delete;
-
-  void submit(std::function<void()> fn) {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      queue_.push_back(std::move(fn));
-    }
-    wake_.notify_one();
-  }
-  // Runs what was submitted, then joins the threads.
-  void shutdown() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stopping_ = true;
-    }
-    wake_.notify_all();
-    for (std::thread& t : threads_) {
-      if (t.joinable()) t.join();
-    }
-  }
-
- private:
-  void run() {
-    for (;;) {
-      std::function<void()> fn;
-      {
-        std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-        if (queue_.empty()) return;
-        fn = std::move(queue_.front());
-        queue_.pop_front();
-      }
-      fn();
-    }
-  }
-
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::deque<std::function<void()>> queue_;
-  bool stopping_ = false;
-  std::vector<std::thread> threads_;
-};
 
 // What one accepted stream told the worker: where its results go and its id there.
 struct Session {

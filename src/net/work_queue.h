@@ -1,0 +1,57 @@
+// File: work_queue.h
+// A fixed set of threads that run submitted closures: the worker's job and post pools.
+//
+// Contract:
+//  - Closures start in the order they were submitted; at most `threads` run at once,
+//    the rest wait in a queue.
+//  - The thread that became idle last takes the next closure (idle threads form a
+//    stack). A lightly loaded pool thus keeps using the same few threads, whose
+//    stacks, caches and malloc arenas are warm, instead of rotating through all of
+//    them (a pool sized for 64 slots would otherwise touch 64 cold stacks and arenas
+//    for 64 consecutive one-at-a-time jobs).
+//  - shutdown() runs every closure submitted before it, then joins the threads; a
+//    closure submitted after shutdown() is dropped. The destructor calls shutdown().
+//  - Thread-safe; a closure may submit further closures.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace aipool::net {
+
+class WorkQueue {
+ public:
+  explicit WorkQueue(std::size_t threads);
+  ~WorkQueue();
+  WorkQueue(const WorkQueue&) = delete;
+  WorkQueue& operator=(const WorkQueue&) = delete;
+
+  void submit(std::function<void()> fn);
+  void shutdown();
+
+  // Threads waiting for work now (for tests and diagnostics).
+  std::size_t idle_threads() const;
+
+ private:
+  struct Thread {
+    std::condition_variable wake;
+    std::function<void()> task;  // handed over by submit(), taken by the thread
+    bool has_task = false;
+  };
+  void run(Thread& self);
+
+  mutable std::mutex mutex_;
+  std::deque<std::function<void()>> queue_;  // submitted while every thread was busy
+  std::vector<Thread*> idle_;                // the last one became idle last
+  std::vector<std::unique_ptr<Thread>> state_;
+  std::vector<std::thread> threads_;
+  bool stopping_ = false;
+};
+
+}  // namespace aipool::net
