@@ -13,6 +13,7 @@
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <map>
@@ -117,15 +118,27 @@ bool read_body(HTTPServerRequest& request, std::size_t limit, std::string& body,
               std::to_string(limit) + " bytes";
       return false;
     }
-    body.resize(static_cast<std::size_t>(length));
+    const auto size = static_cast<std::size_t>(length);
     std::size_t got = 0;
     if (auto* impl = dynamic_cast<Poco::Net::HTTPServerRequestImpl*>(&request)) {
-      got = read_body_exactly(impl->session(), body.data(), body.size());  // not 4 KiB at a time
+      // Not 4 KiB at a time through Poco's stream; and the string grows one step at
+      // a time, so the zeros resize() writes are overwritten while still in cache.
+      constexpr std::size_t kStepBytes = 256 * 1024;
+      body.reserve(size);
+      while (got < size) {
+        const std::size_t step = std::min(kStepBytes, size - got);
+        body.resize(got + step);
+        const std::size_t n = read_body_exactly(impl->session(), body.data() + got, step);
+        got += n;
+        if (n < step) break;
+      }
+      body.resize(got);
     } else {
+      body.resize(size);
       request.stream().read(body.data(), length);
       got = static_cast<std::size_t>(request.stream().gcount());
     }
-    if (got != body.size()) {
+    if (got != size) {
       status = 400;
       error = "request body is shorter than its Content-Length";
       return false;

@@ -2,6 +2,7 @@
 // result form's Data (RES-2).
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <string>
 
 #include "net/base64.h"
@@ -69,6 +70,29 @@ TEST(Base64, AppendMatchesABitByBitEncoder) {
       aipool::net::base64_encode_append(out, plain, simd);
       EXPECT_EQ(out, expected) << n << (simd ? " simd" : " portable");
     }
+  }
+}
+
+// Proves an input of several encoding steps, with every length modulo 3 at the end,
+// appends exactly what a one-piece encoding gives (a 4 MiB output's data: URL, API-6).
+TEST(Base64, AppendOfLargeInputsMatchesOnePieceEncoding) {
+  std::string bytes(200'000, '\0');
+  std::uint32_t x = 12345;
+  for (char& c : bytes) {
+    x = x * 1103515245u + 12345u;
+    c = static_cast<char>(x >> 24);
+  }
+  for (std::size_t n : {std::size_t{49'151}, std::size_t{49'152}, std::size_t{49'153}, std::size_t{147'457},
+                        std::size_t{200'000}}) {
+    const std::string plain = bytes.substr(0, n);
+    std::string expected = "x";
+    expected += aipool::net::base64_encode(plain);
+    for (bool simd : {true, false}) {
+      std::string out = "x";
+      aipool::net::base64_encode_append(out, plain, simd);
+      EXPECT_EQ(out, expected) << n << (simd ? " simd" : " portable");
+    }
+    EXPECT_EQ(aipool::net::base64_decode(expected.substr(1)), plain) << n;
   }
 }
 
