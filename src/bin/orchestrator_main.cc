@@ -3,7 +3,7 @@
 #include <gflags/gflags.h>
 #include <spdlog/spdlog.h>
 
-#include <unistd.h>
+#include <pthread.h>
 
 #include <csignal>
 #include <cctype>
@@ -38,9 +38,6 @@ DEFINE_int32(httpQueue, 512, "HTTP connections that may wait for a handler threa
 DEFINE_int32(v, 3, "log level: 0 off, 1 error, 2 warning, 3 info, 4 debug, 5-6 trace");
 
 namespace {
-
-volatile std::sig_atomic_t g_stop = 0;
-void on_signal(int) { g_stop = 1; }
 
 [[noreturn]] void die(const std::string& message) {
   std::fprintf(stderr, "aipool-orchestrator: %s\n", message.c_str());
@@ -96,6 +93,16 @@ int main(int argc, char** argv) {
   gflags::SetVersionString(AIPOOL_VERSION);
   gflags::ParseCommandLineFlags(&argc, &argv, true);
   aipool::net::keep_large_buffers();
+  // SIGINT and SIGTERM are taken by sigwait() below. They are blocked here, before
+  // any thread starts, so every thread inherits the mask: a signal sent to the
+  // process can then only be taken by that sigwait(), never handled on another
+  // thread while the main thread sleeps on.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
   if (argc > 1) die(std::string("unexpected argument \"") + argv[1] + "\"");
   set_log_level(FLAGS_v);
   spdlog::flush_on(spdlog::level::info);  // each line reaches the log as it happens
@@ -128,17 +135,16 @@ int main(int argc, char** argv) {
   config.http_addr = FLAGS_httpAddr;
   config.results_url = FLAGS_resultsURL;
 
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
-  std::signal(SIGPIPE, SIG_IGN);
   aipool::net::OrchestratorNode node(config);
   std::string error;
   if (!node.start(error)) die(error);
   // A line that scripts can wait for.
   std::printf("aipool-orchestrator ready grpc=%d http=%d\n", node.grpc_port(), node.http_port());
   std::fflush(stdout);
-  while (!g_stop) pause();
-  spdlog::info("stopping");
+  int sig = 0;
+  while (sigwait(&stop_signals, &sig) != 0) {
+  }
+  spdlog::info("stopping ({})", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   node.stop();
   return 0;
 }

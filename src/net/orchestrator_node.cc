@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <map>
@@ -55,6 +56,12 @@ struct OrchestratorNode::Shared {
   std::unique_ptr<Broker> broker;
   std::map<WorkerId, std::int64_t> joined_wall_unix;  // for /workers
   std::map<WorkerId, std::string> gpus_json;          // for /workers (MODEL-19)
+  // STOP-1: set first by stop(); API requests waiting for a job end with 503.
+  std::atomic<bool> stopping{false};
+  // API requests inside a handler; stop() waits for none before it ends the core.
+  std::mutex handlers_mutex;
+  std::condition_variable handlers_idle;
+  int handlers_in_flight = 0;
 };
 
 namespace {
@@ -171,6 +178,26 @@ bool client_gone(HTTPServerRequest& request) {
   }
 }
 
+// Counts an API request as in flight for its handler's lifetime (STOP-1).
+class InFlight {
+ public:
+  explicit InFlight(OrchestratorNode::Shared& shared) : shared_(shared) {
+    std::lock_guard<std::mutex> lock(shared_.handlers_mutex);
+    ++shared_.handlers_in_flight;
+  }
+  ~InFlight() {
+    std::lock_guard<std::mutex> lock(shared_.handlers_mutex);
+    if (--shared_.handlers_in_flight == 0) shared_.handlers_idle.notify_all();
+  }
+  InFlight(const InFlight&) = delete;
+  InFlight& operator=(const InFlight&) = delete;
+
+ private:
+  OrchestratorNode::Shared& shared_;
+};
+
+constexpr const char* kShuttingDown = "orchestrator is shutting down";
+
 class PipelineHandler final : public HTTPRequestHandler {
  public:
   PipelineHandler(std::shared_ptr<OrchestratorNode::Shared> shared, Pipeline pipeline)
@@ -178,6 +205,13 @@ class PipelineHandler final : public HTTPRequestHandler {
 
   void handleRequest(HTTPServerRequest& request, HTTPServerResponse& response) override {
     const auto started = std::chrono::steady_clock::now();
+    const InFlight in_flight(*shared_);
+    if (shared_->stopping) {  // STOP-1
+      response.set("Retry-After", "1");
+      response.setKeepAlive(false);
+      send_error(response, 503, kShuttingDown);
+      return;
+    }
     if (request.getMethod() != "POST") {
       response.set("Allow", "POST");
       send_error(response, 405, "use POST for /" + std::string(pipeline_name(pipeline_)));
@@ -228,13 +262,15 @@ class PipelineHandler final : public HTTPRequestHandler {
       });
     }
     parsed.job.job_json.reset();
+    bool shutting_down = false;
     {
       std::unique_lock<std::mutex> wl(waiter->mutex);
       while (!waiter->done) {
         if (waiter->done_cv.wait_for(wl, std::chrono::milliseconds(200), [&] { return waiter->done; })) break;
         wl.unlock();
-        const bool gone = client_gone(request);
-        if (gone) {
+        const bool stopping = shared_->stopping;
+        if (stopping) shutting_down = true;
+        if (stopping || client_gone(request)) {
           CoreLock lock(*shared_);
           shared_->broker->cancel(job);  // the outcome (cancelled) arrives through the waiter
         }
@@ -242,6 +278,14 @@ class PipelineHandler final : public HTTPRequestHandler {
       }
     }
     const JobOutcome& outcome = waiter->outcome;
+    if (shutting_down && outcome.status == JobStatus::kCancelled) {  // STOP-1
+      spdlog::info("job {} {} {} outcome=cancelled: {}", job, pipeline_name(pipeline_), parsed.job.key.model,
+                   kShuttingDown);
+      response.set("Retry-After", "1");
+      response.setKeepAlive(false);
+      send_error(response, 503, kShuttingDown);
+      return;
+    }
     const double ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
     spdlog::info("job {} {} {} outcome={} attempts={} last_task={} worker={} ms={:.2f}{}{}", job,
@@ -602,6 +646,9 @@ bool OrchestratorNode::start(std::string& error) {
   params->setMaxKeepAliveRequests(0);
   params->setKeepAliveTimeout(Poco::Timespan(60, 0));
   params->setTimeout(Poco::Timespan(60, 0));
+  // A handler thread waiting for a connection gives up after this; it bounds how long
+  // the process's exit waits for such threads after stop() (STOP-1).
+  params->setThreadIdleTime(Poco::Timespan(0, 250'000));
   http_server_ = std::make_unique<Poco::Net::HTTPServer>(new Router(shared_), *http_socket, params);
   http_server_->start();
   started_ = true;
@@ -613,9 +660,15 @@ bool OrchestratorNode::start(std::string& error) {
 void OrchestratorNode::stop() {
   if (!started_) return;
   started_ = false;
+  shared_->stopping = true;  // STOP-1: waiting API requests answer 503 within their next poll
   if (shared_->streams) shared_->streams->close_all("orchestrator shutting down");
   if (grpc_server_) grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   if (http_server_) http_server_->stopAll(true);
+  {
+    // The handlers use the core: it ends only after the last one has answered.
+    std::unique_lock<std::mutex> lock(shared_->handlers_mutex);
+    shared_->handlers_idle.wait(lock, [&] { return shared_->handlers_in_flight == 0; });
+  }
   grpc_server_.reset();
   http_server_.reset();
   shared_->clock.reset();  // joins the timer thread

@@ -12,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "aipool.grpc.pb.h"
@@ -248,7 +249,10 @@ struct WorkerNode::Impl {
     }
     std::uint64_t slots = 0;
     for (const Advert& advert : config.adverts) slots += advert.capacity;
-    job_pool = std::make_unique<WorkQueue>(std::max<std::uint64_t>(1, std::min<std::uint64_t>(slots, 1024)));
+    // One thread per slot, plus one per orchestrator for the read of its stream
+    // (StreamTurns below).
+    job_pool = std::make_unique<WorkQueue>(std::max<std::uint64_t>(1, std::min<std::uint64_t>(slots, 1024)) +
+                                           config.orchestrators.size());
     post_pool = std::make_unique<WorkQueue>(2);
   }
 
@@ -373,10 +377,13 @@ struct WorkerNode::Impl {
                      session->worker_id.empty() ? "(no id given)" : session->worker_id, session->target.url);
       };
       if (!metadata.empty()) accept();
-      ::net::NotifyAIJob job;
-      while (reader->Read(&job)) {
-        if (!accepted) accept();
-        handle_job(link, session, job);
+      {
+        StreamTurns turns;
+        turns.reader = reader.get();
+        if (!accepted) turns.on_first_message = accept;
+        std::unique_lock<std::mutex> lock(turns.mutex);
+        job_pool->submit([this, &link, session, &turns] { read_turn(link, session, turns); });
+        turns.cv.wait(lock, [&] { return turns.ended; });
       }
       const grpc::Status status = reader->Finish();
       {
@@ -423,15 +430,53 @@ struct WorkerNode::Impl {
     }
   }
 
-  // Runs on the link's stream thread: never blocks on a job or a post.
-  void handle_job(Link& link, const std::shared_ptr<const Session>& session, ::net::NotifyAIJob& job) {
+  // The reads of one stream, passed from pool thread to pool thread (leader and
+  // followers): the thread whose Read returns a job admits it, hands the next Read
+  // to another pool thread and runs the job itself, so a job starts without waiting
+  // for another thread to wake up. Exactly one turn reads at a time; the turn whose
+  // Read fails sets `ended`, and no turn touches this object after that.
+  struct StreamTurns {
+    grpc::ClientReader<::net::NotifyAIJob>* reader = nullptr;
+    std::function<void()> on_first_message;  // run by the first turn that gets a message
+    std::mutex mutex;
+    std::condition_variable cv;
+    bool ended = false;
+  };
+
+  void read_turn(Link& link, const std::shared_ptr<const Session>& session, StreamTurns& turns) {
+    ::net::NotifyAIJob job;
+    if (!turns.reader->Read(&job)) {
+      std::lock_guard<std::mutex> lock(turns.mutex);
+      turns.ended = true;
+      turns.cv.notify_all();  // under the lock: the owner may destroy `turns` once it is released
+      return;
+    }
+    if (turns.on_first_message) {
+      turns.on_first_message();
+      turns.on_first_message = nullptr;
+    }
+    std::optional<AdmittedJob> admitted = admit_job(link, session, job);  // in the order received
+    job_pool->submit([this, &link, session, &turns] { read_turn(link, session, turns); });
+    if (admitted) run_job(link, session, admitted->key, admitted->task, admitted->request_json, admitted->received);
+  }
+
+  struct AdmittedJob {
+    Key key;
+    TaskId task = 0;
+    Payload request_json;
+    SteadyClock::time_point received;
+  };
+
+  // Takes a slot for the job, or posts its refusal; never blocks on a job or a post.
+  std::optional<AdmittedJob> admit_job(Link& link, const std::shared_ptr<const Session>& session,
+                                       ::net::NotifyAIJob& job) {
     const auto received = SteadyClock::now();
     const TaskId task = job.taskid();
     const int type = static_cast<int>(job.type());
     const std::optional<Pipeline> pipeline = pipeline_from_request_type(type);
     if (!pipeline) {
       post_error(link, session, task, type, "", "unknown request type " + std::to_string(type), received);
-      return;
+      return std::nullopt;
     }
     auto data = std::make_shared<std::string>();
     data->swap(*job.mutable_data());
@@ -439,7 +484,7 @@ struct WorkerNode::Impl {
     if (model.index() == 1) {
       post_error(link, session, task, type, std::string(pipeline_name(*pipeline)) + "/?", std::get<1>(model),
                  received);
-      return;
+      return std::nullopt;
     }
     Key key{*pipeline, std::move(std::get<0>(model))};
     std::string refusal;
@@ -457,12 +502,9 @@ struct WorkerNode::Impl {
     }
     if (!refusal.empty()) {
       post_error(link, session, task, type, key_name(key), refusal, received);
-      return;
+      return std::nullopt;
     }
-    Payload request_json = std::move(data);
-    job_pool->submit([this, &link, session, key, task, request_json, received] {
-      run_job(link, session, key, task, request_json, received);
-    });
+    return AdmittedJob{std::move(key), task, std::move(data), received};
   }
 
   void post_error(Link& link, const std::shared_ptr<const Session>& session, TaskId task, int type,

@@ -7,6 +7,10 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <atomic>
+#include <thread>
+#include <vector>
+
 #include <string>
 
 #include "e2e_support.h"
@@ -504,6 +508,89 @@ TEST(EndToEndList, ModelListFiltersAndReportsPrices) {
   std::string type;
   const std::string body = form_body({{"model_id", "test/echo"}, {"image", tiny_png(), "a.png"}}, type);
   EXPECT_EQ(http_request(orch.http_port, "POST", "/upscale", type, body).status, 503);
+}
+
+}  // namespace
+}  // namespace aipool::e2e
+
+namespace aipool::e2e {
+namespace {
+
+// Polls GET /workers until its body holds `text` (bounded by `timeout`).
+bool wait_for_workers_text(int http_port, const std::string& text, std::chrono::milliseconds timeout) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    if (http_request(http_port, "GET", "/workers").body.find(text) != std::string::npos) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return false;
+}
+
+// STOP-2: the first SIGTERM lets the running job finish and be delivered, then the
+// worker exits 0; a second signal a second later exits at once with 128 + 15.
+TEST(EndToEndStop, WorkerDrainsOnTheFirstSignalAndQuitsOnTheSecond) {
+  Orchestrator orch = start_orchestrator();
+  auto worker = start_worker({orch.grpc_port}, "text-to-image:test/sleep:true:1");
+  ASSERT_TRUE(wait_for_workers(orch.http_port, 1, 20s));
+  HttpReply reply;
+  std::thread client([&] {
+    reply = post_json(orch.http_port, "/text-to-image", R"({"model_id":"test/sleep","prompt":"p","sleep_ms":1500})");
+  });
+  ASSERT_TRUE(wait_for_workers_text(orch.http_port, "\"in_use\":1", 10s));
+  worker->send_signal(SIGTERM);
+  const std::optional<int> code = worker->wait_exit(20s);
+  client.join();
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, 0) << worker->output();
+  EXPECT_EQ(reply.status, 200) << reply.body;  // the running job was finished and posted
+  EXPECT_NE(worker->output().find("stopping: taking no new jobs; 1 running job"), std::string::npos)
+      << worker->output();
+
+  // The first worker's leave is seen before the second joins, so the next job and
+  // the `in_use` below are the second worker's.
+  ASSERT_TRUE(orch.process->wait_for_line("worker 1 left", 10s).has_value()) << orch.process->output();
+  auto second = start_worker({orch.grpc_port}, "text-to-image:test/sleep:true:1");
+  ASSERT_TRUE(wait_for_workers(orch.http_port, 1, 20s));
+  std::thread long_client([&] {
+    post_json(orch.http_port, "/text-to-image", R"({"model_id":"test/sleep","prompt":"p","sleep_ms":20000})");
+  });
+  ASSERT_TRUE(wait_for_workers_text(orch.http_port, "\"in_use\":1", 10s));
+  second->send_signal(SIGTERM);
+  ASSERT_TRUE(second->wait_for_line("stopping: taking no new jobs; 1 running job", 10s).has_value())
+      << second->output();
+  std::this_thread::sleep_for(1100ms);  // STOP-2 counts a signal within a second as the same one
+  second->send_signal(SIGTERM);
+  const std::optional<int> second_code = second->wait_exit(5s);  // long before the 20 s job ends
+  ASSERT_TRUE(second_code.has_value()) << second->output();
+  EXPECT_EQ(*second_code, 128 + SIGTERM);
+  orch.process->send_signal(SIGTERM);  // the client's job fails now instead of running out its time
+  long_client.join();
+}
+
+// STOP-1: SIGTERM stops a busy orchestrator every time, with code 0, whichever of its
+// threads (HTTP handlers, gRPC, timers) the signal reaches.
+TEST(EndToEndStop, OrchestratorStopsOnEverySignal) {
+  for (int round = 0; round < 4; ++round) {
+    Orchestrator orch = start_orchestrator();
+    auto worker = start_worker({orch.grpc_port}, "text-to-image:test/echo:true:4");
+    ASSERT_TRUE(wait_for_workers(orch.http_port, 1, 20s));
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> clients;
+    for (int c = 0; c < 4; ++c) {
+      clients.emplace_back([&] {
+        while (!stop) post_json(orch.http_port, "/text-to-image", R"({"model_id":"test/echo","prompt":"p"})");
+      });
+    }
+    ASSERT_TRUE(orch.process->wait_for_count("outcome=ok", 20, 20s) >= 20u) << orch.process->output();
+    orch.process->send_signal(round % 2 == 0 ? SIGTERM : SIGINT);
+    const std::optional<int> code = orch.process->wait_exit(10s);
+    stop = true;
+    for (std::thread& t : clients) t.join();
+    ASSERT_TRUE(code.has_value()) << "round " << round << " did not stop:\n" << orch.process->output();
+    EXPECT_EQ(*code, 0) << orch.process->output();
+    EXPECT_TRUE(orch.process->output().find("stopping (SIG") != std::string::npos) << orch.process->output();
+    worker->send_signal(SIGKILL);
+  }
 }
 
 }  // namespace
