@@ -48,7 +48,9 @@ class OrchestratorNode {
 
   // Binds both ports and starts serving. On failure returns false with a message.
   bool start(std::string& error);
-  // Ends every worker stream and stops both servers.
+  // STOP-1: ends every worker stream, answers each API request still waiting for its
+  // job with 503 `orchestrator is shutting down` (within 200 ms, its next poll) and
+  // cancels the job, stops both servers, and returns once no handler uses the core.
   void stop();
 
   int grpc_port() const { return grpc_port_; }

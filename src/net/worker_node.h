@@ -5,8 +5,11 @@
 //
 // Per orchestrator ("link"), one thread:
 //   connect: RegisterAIWorker(RegisterRequest) with the secret and the per-model
-//     capacities (WIRE-2, WIRE-3), then read NotifyAIJob messages until the stream
-//     ends. The orchestrator's initial metadata names where results go
+//     capacities (WIRE-2, WIRE-3), then let the job pool read NotifyAIJob messages
+//     until the stream ends. The reads pass from pool thread to pool thread: the
+//     thread whose read returns a job admits it, hands the next read to another pool
+//     thread and runs the job itself (no wake-up of another thread before a job
+//     starts). The pool has one thread per slot plus one per orchestrator. The orchestrator's initial metadata names where results go
 //     (`aipool-results-url`) and this worker's id there (`aipool-worker-id`);
 //     without it results go to http://<host of the address>:<http port>/aiResults.
 //   on stream end: a refusal is fatal (the status message `invalid secret`, or any
@@ -21,7 +24,7 @@
 // `worker is shutting down`. Otherwise the job takes a slot and runs on the job
 // pool; its result is posted in the binary form when it has files (RES-3), in the
 // JSON form otherwise (RES-2); the slot is released when the executor is done.
-// Error results are posted from a separate small pool, never on the stream thread.
+// Error results are posted from a separate small pool, never by the reading thread.
 //
 // Stopping (request_stop, e.g. on SIGTERM): no new job is taken (each is answered
 // `worker is shutting down` while the streams stay open), the running jobs finish
