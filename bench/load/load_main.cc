@@ -22,6 +22,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <string_view>
 #include <vector>
 
 #include "aipool.grpc.pb.h"
@@ -57,8 +58,16 @@ struct Phase {
 };
 
 // One request over a kept-alive session; false on any failure or non-200.
+// A reply's body. The buffer only grows: a 5.6 MiB answer is not zero-filled again
+// for each request, which would charge the job a cost that is the tool's own.
+struct Reply {
+  std::vector<char> buffer;
+  std::size_t size = 0;
+  std::string_view text() const { return {buffer.data(), size}; }
+};
+
 bool exchange(Poco::Net::HTTPClientSession& session, const std::string& method, const std::string& path,
-              const std::string& type, const std::string& body, std::string& reply) {
+              const std::string& type, const std::string& body, Reply& reply) {
   try {
     Poco::Net::HTTPRequest request(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
     request.setKeepAlive(true);
@@ -70,14 +79,19 @@ bool exchange(Poco::Net::HTTPClientSession& session, const std::string& method, 
     aipool::net::write_body(session, body.data(), body.size());
     Poco::Net::HTTPResponse response;
     std::istream& in = session.receiveResponse(response);
-    reply.clear();
+    reply.size = 0;
     if (response.hasContentLength()) {
-      reply.resize(static_cast<std::size_t>(response.getContentLength64()));
-      if (aipool::net::read_body_exactly(session, reply.data(), reply.size()) != reply.size()) return false;
+      const auto length = static_cast<std::size_t>(response.getContentLength64());
+      if (reply.buffer.size() < length) reply.buffer.resize(length);
+      if (aipool::net::read_body_exactly(session, reply.buffer.data(), length) != length) return false;
+      reply.size = length;
     } else {
-      static thread_local std::vector<char> buffer(1 << 20);
-      while (in.read(buffer.data(), static_cast<std::streamsize>(buffer.size())), in.gcount() > 0) {
-        reply.append(buffer.data(), static_cast<std::size_t>(in.gcount()));
+      constexpr std::size_t kStep = 1 << 20;
+      for (;;) {
+        if (reply.buffer.size() < reply.size + kStep) reply.buffer.resize(reply.size + kStep);
+        in.read(reply.buffer.data() + reply.size, static_cast<std::streamsize>(kStep));
+        if (in.gcount() <= 0) break;
+        reply.size += static_cast<std::size_t>(in.gcount());
       }
     }
     return response.getStatus() == Poco::Net::HTTPResponse::HTTP_OK;
@@ -98,7 +112,7 @@ Phase run_phase(int clients, const std::string& method, const std::string& path,
       Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(FLAGS_port));
       session.setKeepAlive(true);
       session.setTimeout(Poco::Timespan(60, 0));
-      std::string reply;
+      Reply reply;
       Phase& mine = per[static_cast<std::size_t>(c)];
       while (!stop.load(std::memory_order_relaxed)) {
         const auto t0 = Clock::now();

@@ -3,6 +3,7 @@
 // and keys. Plain data; no behaviour beyond comparison and naming.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -66,12 +67,41 @@ std::string key_name(const Key& key);
 // the core and the transport. Immutable once made.
 using Payload = std::shared_ptr<const std::string>;
 
+// Immutable bytes that are all of a shared buffer or one range of it. Files
+// decoded from a result post are ranges of the post's body, so that a large
+// output is never copied out of it; a file an executor makes is a whole buffer.
+// Read it as a string_view: `*bytes`, `bytes->size()`.
+//
+// Contract: the range lies inside the owner's buffer (checked by the constructor:
+// a range outside it makes an empty, ownerless value). Copies share the buffer.
+class SharedBytes {
+ public:
+  SharedBytes() = default;
+  SharedBytes(Payload whole)  // NOLINT: implicit, a whole buffer is the common case
+      : owner_(std::move(whole)), view_(owner_ ? std::string_view(*owner_) : std::string_view{}) {}
+  SharedBytes(Payload owner, std::string_view range) {
+    const auto begin = reinterpret_cast<std::uintptr_t>(owner ? owner->data() : nullptr);
+    const auto at = reinterpret_cast<std::uintptr_t>(range.data());
+    if (owner && at >= begin && range.size() <= owner->size() && at - begin <= owner->size() - range.size()) {
+      owner_ = std::move(owner);
+      view_ = range;
+    }
+  }
+  const std::string_view& operator*() const { return view_; }
+  const std::string_view* operator->() const { return &view_; }
+  explicit operator bool() const { return owner_ != nullptr; }
+
+ private:
+  Payload owner_;
+  std::string_view view_;
+};
+
 // One binary output of a job (an image, say), carried in the multipart result
 // form (RES-3) and referenced by name from the response JSON.
 struct ResultFile {
   std::string name;          // e.g. "0.png"
   std::string content_type;  // e.g. "image/png"
-  Payload bytes;
+  SharedBytes bytes;
 };
 
 // What a worker returns for a successful attempt: the pipeline's response JSON and

@@ -6,6 +6,7 @@
 #include <Poco/JSON/Parser.h>
 #include <Poco/JSON/Stringifier.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <map>
@@ -419,14 +420,11 @@ RenderedResponse render_api_response(Pipeline pipeline, const ResultBody& result
   }
   if (!object) return malformed("response is not a JSON object");
   RenderedResponse out;
-  std::string& json = out.json;
+  std::string json;  // the text since the last file
   try {
     if (is_image_pipeline(pipeline)) {
       Poco::JSON::Array::Ptr images = object->getArray("images");
       if (!images) return malformed("no 'images' array");
-      std::size_t size = 32;
-      for (const ResultFile& f : result.files) size += f.bytes->size() * 4 / 3 + 128;
-      json.reserve(size);
       json += "{\"images\":[";
       for (std::size_t i = 0; i < images->size(); ++i) {
         Poco::JSON::Object::Ptr item = images->getObject(static_cast<unsigned>(i));
@@ -441,7 +439,8 @@ RenderedResponse render_api_response(Pipeline pipeline, const ResultBody& result
         if (file != nullptr) {
           const std::string type = file->content_type.empty() ? "application/octet-stream" : media_type(file->content_type);
           json += "\"data:" + type + ";base64,";
-          base64_encode_append(json, *file->bytes);
+          out.parts.push_back(ResponsePart{std::move(json), file->bytes});
+          json.clear();
           json += '"';
         } else if (url.rfind("data:", 0) == 0) {
           append_json_string(json, url);
@@ -470,8 +469,60 @@ RenderedResponse render_api_response(Pipeline pipeline, const ResultBody& result
   } catch (const std::exception& e) {
     return malformed(e.what());
   }
+  out.parts.push_back(ResponsePart{std::move(json), {}});
   out.ok = true;
   return out;
+}
+
+namespace {
+
+std::size_t base64_size(std::size_t bytes) { return (bytes + 2) / 3 * 4; }
+
+}  // namespace
+
+std::size_t RenderedResponse::size() const {
+  std::size_t total = 0;
+  for (const ResponsePart& part : parts) total += part.text.size() + base64_size(part.file->size());
+  return total;
+}
+
+std::string RenderedResponse::json() const {
+  std::string out;
+  out.reserve(size());
+  for (const ResponsePart& part : parts) {
+    out += part.text;
+    base64_encode_append(out, *part.file);
+  }
+  return out;
+}
+
+void write_rendered(const RenderedResponse& rendered, std::size_t chunk_bytes,
+                    const std::function<void(std::string_view)>& write) {
+  chunk_bytes = std::max<std::size_t>(chunk_bytes, 4096);
+  std::string chunk;
+  chunk.reserve(chunk_bytes + 4096);
+  const auto flush_if_full = [&] {
+    if (chunk.size() >= chunk_bytes) {
+      write(chunk);
+      chunk.clear();
+    }
+  };
+  for (const ResponsePart& part : rendered.parts) {
+    chunk += part.text;
+    flush_if_full();
+    std::string_view file = *part.file;
+    while (!file.empty()) {
+      // Whole groups of 3 bytes, so that the pieces' encodings join without padding;
+      // only the file's last piece may end with a partial group.
+      const std::size_t room = chunk_bytes > chunk.size() ? chunk_bytes - chunk.size() : 0;
+      std::size_t take = std::max<std::size_t>(room / 4 * 3, 3);
+      if (take >= file.size()) take = file.size();
+      base64_encode_append(chunk, file.substr(0, take));
+      file.remove_prefix(take);
+      flush_if_full();
+    }
+  }
+  if (!chunk.empty()) write(chunk);
 }
 
 std::string api_error_json(std::string_view message) {

@@ -44,14 +44,30 @@ ParsedApiRequest parse_api_request(Pipeline pipeline, std::string_view content_t
                                    std::string_view body, const ModelLister& models,
                                    std::uint64_t max_pixels = kDefaultMaxPixels);
 
+// One piece of a response body: `text` as it is, then `file` (if any) as base64,
+// the payload of a data: URL. Files stay shared, not encoded, until the body is
+// written, so that a large answer is sent while it is being encoded.
+struct ResponsePart {
+  std::string text;
+  SharedBytes file;
+};
+
 struct RenderedResponse {
   bool ok = false;
-  std::string json;  // the client's response body when ok
-  ApiError error;    // 502 when the worker's result is malformed
+  std::vector<ResponsePart> parts;  // the client's response body when ok
+  ApiError error;                   // 502 when the worker's result is malformed
+  std::size_t size() const;         // the body's length in bytes
+  std::string json() const;         // the body in one string
 };
 // API-6: turns a worker's result into the pipeline's response JSON: image URLs that
 // name a result file become data: URLs; every image item has url, seed and nsfw.
 RenderedResponse render_api_response(Pipeline pipeline, const ResultBody& result);
+
+// Produces the body of `rendered` as consecutive chunks of about `chunk_bytes`
+// (at least 4 KiB) passed to `write`, encoding files as it goes; the chunks joined
+// are json(). `write` may throw to stop.
+void write_rendered(const RenderedResponse& rendered, std::size_t chunk_bytes,
+                    const std::function<void(std::string_view)>& write);
 
 // {"detail":{"msg":"..."}} (API-7).
 std::string api_error_json(std::string_view message);

@@ -1,9 +1,17 @@
 #include "net/http_body.h"
 
+#include <Poco/Exception.h>
 #include <Poco/Net/NetException.h>
+#include <Poco/Net/SocketImpl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <limits>
+#include <string>
+#include <vector>
 
 namespace aipool::net {
 namespace {
@@ -38,6 +46,37 @@ void write_body(Poco::Net::HTTPSession& session, const char* data, std::size_t l
     const int n = (session.*SessionAccess::kWrite)(data + done, want);
     if (n <= 0) throw Poco::Net::NetException("cannot write the HTTP body to the socket");
     done += static_cast<std::size_t>(n);
+  }
+}
+
+void write_body_pieces(Poco::Net::HTTPSession& session, std::span<const std::string_view> pieces) {
+  std::vector<iovec> vec;
+  vec.reserve(pieces.size());
+  for (const std::string_view piece : pieces) {
+    if (!piece.empty()) vec.push_back(iovec{const_cast<char*>(piece.data()), piece.size()});
+  }
+  const int fd = session.socket().impl()->sockfd();
+  std::size_t first = 0;  // the first iovec not wholly sent
+  while (first < vec.size()) {
+    msghdr message{};
+    message.msg_iov = vec.data() + first;
+    message.msg_iovlen = std::min<std::size_t>(vec.size() - first, IOV_MAX);
+    // MSG_NOSIGNAL: a peer that closed gives EPIPE here, not a signal.
+    const ssize_t sent = ::sendmsg(fd, &message, MSG_NOSIGNAL);
+    if (sent < 0) {
+      const int error = errno;
+      if (error == EINTR) continue;
+      if (error == EAGAIN || error == EWOULDBLOCK) {
+        throw Poco::TimeoutException("timed out writing the HTTP body to the socket");
+      }
+      throw Poco::Net::NetException(std::string("cannot write the HTTP body to the socket: ") + std::strerror(error));
+    }
+    auto left = static_cast<std::size_t>(sent);
+    while (first < vec.size() && left >= vec[first].iov_len) left -= vec[first++].iov_len;
+    if (left > 0) {
+      vec[first].iov_base = static_cast<char*>(vec[first].iov_base) + left;
+      vec[first].iov_len -= left;
+    }
   }
 }
 

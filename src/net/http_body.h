@@ -14,15 +14,20 @@
 //    (Poco buffers the header there) and write nothing else to that stream; it
 //    writes `length` bytes straight to the socket (throws Poco::Exception on a
 //    socket error).
+//  - write_body_pieces: as write_body, for a body made of several pieces sent one
+//    after another, in one system call where the kernel takes them all.
 #pragma once
 
 #include <Poco/Net/HTTPSession.h>
 
 #include <cstddef>
+#include <span>
+#include <string_view>
 
 namespace aipool::net {
 
 std::size_t read_body_exactly(Poco::Net::HTTPSession& session, char* out, std::size_t length);
 void write_body(Poco::Net::HTTPSession& session, const char* data, std::size_t length);
+void write_body_pieces(Poco::Net::HTTPSession& session, std::span<const std::string_view> pieces);
 
 }  // namespace aipool::net

@@ -85,11 +85,11 @@ DecodeResult decode_json_form(std::optional<TaskId> header_task, std::string_vie
 }
 
 DecodeResult decode_multipart_form(std::string_view content_type, std::optional<TaskId> task,
-                                   std::string_view body) {
+                                   const Payload& body) {
   if (!task) return fail(std::nullopt, "multipart result without a valid TaskId header");
   const std::optional<std::string> boundary = header_param(content_type, "boundary");
   if (!boundary || boundary->empty()) return fail(task, "multipart/mixed without a boundary");
-  MultipartResult parsed = parse_multipart(body, *boundary);
+  MultipartResult parsed = parse_multipart(*body, *boundary);
   if (!parsed.error.empty()) return fail(task, parsed.error);
   ResultPost post;
   post.task = *task;
@@ -101,8 +101,7 @@ DecodeResult decode_multipart_form(std::string_view content_type, std::optional<
       have_json = true;
       post.body.json = std::make_shared<const std::string>(part.content);
     } else if (part.filename) {
-      post.body.files.push_back(ResultFile{*part.filename, part.content_type,
-                                           std::make_shared<const std::string>(part.content)});
+      post.body.files.push_back(ResultFile{*part.filename, part.content_type, SharedBytes(body, part.content)});
     }
   }
   if (!have_json) return fail(task, "multipart result has no application/json part");
@@ -119,11 +118,24 @@ std::optional<TaskId> parse_task_id(std::string_view text) {
   return value;
 }
 
+std::size_t EncodedPost::size() const {
+  std::size_t total = 0;
+  for (const SharedBytes& piece : pieces) total += piece->size();
+  return total;
+}
+
+std::string EncodedPost::joined() const {
+  std::string out;
+  out.reserve(size());
+  for (const SharedBytes& piece : pieces) out += *piece;
+  return out;
+}
+
 EncodedPost encode_json_result(Pipeline pipeline, TaskId task, bool ok, std::string_view response_json,
                                std::string_view error) {
   EncodedPost post;
   post.content_type = "application/json";
-  std::string& out = post.body;
+  std::string out;
   out.reserve(response_json.size() * 4 / 3 + 96 + error.size());
   out += "{\"JobType\":";
   out += std::to_string(pipeline_request_type(pipeline));
@@ -134,6 +146,7 @@ EncodedPost encode_json_result(Pipeline pipeline, TaskId task, bool ok, std::str
   out += "\",\"Err\":";
   append_json_string(out, ok ? std::string_view{} : (error.empty() ? "worker error" : error));
   out += '}';
+  post.pieces.emplace_back(std::make_shared<const std::string>(std::move(out)));
   return post;
 }
 
@@ -141,36 +154,43 @@ EncodedPost encode_multipart_result(const ResultBody& body) {
   const std::string boundary = make_boundary();
   EncodedPost post;
   post.content_type = "multipart/mixed; boundary=" + boundary;
-  std::size_t size = 256 + (body.json ? body.json->size() : 0);
-  for (const ResultFile& f : body.files) size += f.bytes->size() + 256;
-  std::string& out = post.body;
-  out.reserve(size);
+  // The framing between the files is built here; the files themselves are shared.
+  std::string framing;
   for (const ResultFile& f : body.files) {
-    out += "--" + boundary + "\r\n";
-    out += "Content-Type: " + f.content_type + "\r\n";
-    out += "Content-Length: " + std::to_string(f.bytes->size()) + "\r\n";
-    out += "Content-Disposition: attachment; filename=\"" + f.name + "\"\r\n\r\n";
-    out += *f.bytes;
-    out += "\r\n";
+    framing += "--" + boundary + "\r\n";
+    framing += "Content-Type: " + f.content_type + "\r\n";
+    framing += "Content-Length: " + std::to_string(f.bytes->size()) + "\r\n";
+    framing += "Content-Disposition: attachment; filename=\"" + f.name + "\"\r\n\r\n";
+    post.pieces.emplace_back(std::make_shared<const std::string>(std::move(framing)));
+    framing.clear();
+    post.pieces.push_back(f.bytes);
+    framing += "\r\n";
   }
-  out += "--" + boundary + "\r\n";
-  out += "Content-Type: application/json\r\n";
+  framing += "--" + boundary + "\r\n";
+  framing += "Content-Type: application/json\r\n";
   const std::string_view json = body.json ? std::string_view(*body.json) : std::string_view("{}");
-  out += "Content-Length: " + std::to_string(json.size()) + "\r\n\r\n";
-  out += json;
-  out += "\r\n--" + boundary + "--\r\n";
+  framing += "Content-Length: " + std::to_string(json.size()) + "\r\n\r\n";
+  framing += json;
+  framing += "\r\n--" + boundary + "--\r\n";
+  post.pieces.emplace_back(std::make_shared<const std::string>(std::move(framing)));
   return post;
 }
 
 DecodeResult decode_result(std::string_view content_type, std::optional<std::string_view> task_header,
                            std::string_view body) {
+  return decode_result(content_type, task_header, std::make_shared<const std::string>(body));
+}
+
+DecodeResult decode_result(std::string_view content_type, std::optional<std::string_view> task_header,
+                           const Payload& shared_body) {
+  const Payload body = shared_body ? shared_body : std::make_shared<const std::string>();
   std::optional<TaskId> header_task;
   if (task_header) {
     header_task = parse_task_id(*task_header);
     if (!header_task) return fail(std::nullopt, "TaskId header is not an integer");
   }
   const std::string type = media_type(content_type);
-  if (type == "application/json") return decode_json_form(header_task, body);
+  if (type == "application/json") return decode_json_form(header_task, *body);
   if (type == "multipart/mixed") return decode_multipart_form(content_type, header_task, body);
   if (type.empty()) return fail(header_task, "missing Content-Type");
   return fail(header_task, "unsupported Content-Type " + type +

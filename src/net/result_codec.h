@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/types.h"
 
@@ -35,9 +36,13 @@ struct ResultPost {
   ResultBody body;    // when ok
 };
 
+// A post's body as pieces sent one after another. File pieces share the result's
+// buffers: a multipart body of megabytes is not copied to be sent.
 struct EncodedPost {
   std::string content_type;
-  std::string body;
+  std::vector<SharedBytes> pieces;
+  std::size_t size() const;
+  std::string joined() const;  // the whole body in one string
 };
 
 // RES-2: {"JobType": <int>, "TaskID": <int>, "Data": "<base64 of response_json>", "Err": "..."}.
@@ -58,6 +63,10 @@ struct DecodeResult {
   std::optional<ResultPost> post;
   DecodeFailure failure;
 };
+// The files of a decoded multipart post are ranges of `body` (no copy).
+DecodeResult decode_result(std::string_view content_type, std::optional<std::string_view> task_header,
+                           const Payload& body);
+// The same for a body not yet shared; it is copied first.
 DecodeResult decode_result(std::string_view content_type, std::optional<std::string_view> task_header,
                            std::string_view body);
 

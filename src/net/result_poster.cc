@@ -20,6 +20,8 @@ namespace aipool::net {
 namespace {
 
 constexpr std::size_t kMaxAnswerBytes = 4096;
+// A body up to this size is written with the header, through Poco's 4 KiB buffer.
+constexpr std::size_t kInlineBodyBytes = 2048;
 
 std::string endpoint_of(const ResultTarget& target) { return target.host + ":" + std::to_string(target.port); }
 
@@ -94,9 +96,20 @@ PostOutcome ResultPoster::post(const ResultTarget& target, TaskId task, std::str
       request.set(std::string(kTaskIdHeader), std::to_string(task));
       if (!worker_id.empty()) request.set(std::string(kWorkerIdHeader), std::string(worker_id));
       request.setContentType(body.content_type);
-      request.setContentLength(static_cast<std::streamsize>(body.body.size()));
-      session->sendRequest(request).flush();  // the header; the body goes straight to the socket
-      write_body(*session, body.body.data(), body.body.size());
+      const std::size_t size = body.size();
+      request.setContentLength(static_cast<std::streamsize>(size));
+      std::ostream& out = session->sendRequest(request);
+      if (size <= kInlineBodyBytes) {
+        // Header and body fit Poco's buffer together: one write, one segment.
+        for (const SharedBytes& piece : body.pieces) out.write(piece->data(), static_cast<std::streamsize>(piece->size()));
+        out.flush();
+      } else {
+        out.flush();  // the header; the body's pieces go straight to the socket
+        std::vector<std::string_view> pieces;
+        pieces.reserve(body.pieces.size());
+        for (const SharedBytes& piece : body.pieces) pieces.push_back(*piece);
+        write_body_pieces(*session, pieces);
+      }
       Poco::Net::HTTPResponse response;
       std::istream& in = session->receiveResponse(response);
       std::string answer;

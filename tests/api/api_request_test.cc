@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "media/image_codec.h"
@@ -114,9 +116,50 @@ TEST(ApiRequest, RenderImagesAsDataUrls) {
   body.files.push_back({"1.png", "image/png", std::make_shared<const std::string>("BB")});
   RenderedResponse r = render_api_response(Pipeline::kTextToImage, body);
   ASSERT_TRUE(r.ok) << r.error.message;
-  EXPECT_EQ(r.json, "{\"images\":[{\"url\":\"data:image/png;base64," + base64_encode("AAA") +
+  EXPECT_EQ(r.json(), "{\"images\":[{\"url\":\"data:image/png;base64," + base64_encode("AAA") +
                         "\",\"seed\":7,\"nsfw\":false},{\"url\":\"data:image/png;base64," + base64_encode("BB") +
                         "\",\"seed\":0,\"nsfw\":true}]}");
+}
+
+// API-6: a large output is rendered without being encoded up front (the file stays
+// shared with the result), and written in chunks whose concatenation is the whole
+// answer, with base64 groups never split wrongly across chunks.
+TEST(ApiRequest, LargeAnswersAreWrittenInChunksAsTheyAreEncoded) {
+  std::string big(1'000'001, '\0');
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>((i * 7919) >> 3);
+  const Payload file = std::make_shared<const std::string>(big);
+  ResultBody body;
+  body.json = std::make_shared<const std::string>(
+      R"({"images":[{"url":"a.bin","seed":1},{"url":"b.bin","seed":2},{"url":"c.bin","seed":3}]})");
+  body.files.push_back({"a.bin", "image/png", file});
+  body.files.push_back({"b.bin", "image/png", std::make_shared<const std::string>("xy")});
+  body.files.push_back({"c.bin", "image/png", file});
+  const RenderedResponse r = render_api_response(Pipeline::kTextToImage, body);
+  ASSERT_TRUE(r.ok) << r.error.message;
+  bool shared = false;
+  for (const ResponsePart& part : r.parts) shared = shared || part.file->data() == file->data();
+  EXPECT_TRUE(shared) << "the file was copied or encoded while rendering";
+  const std::string expected = "{\"images\":[{\"url\":\"data:image/png;base64," + base64_encode(big) +
+                               "\",\"seed\":1,\"nsfw\":false},{\"url\":\"data:image/png;base64," + base64_encode("xy") +
+                               "\",\"seed\":2,\"nsfw\":false},{\"url\":\"data:image/png;base64," + base64_encode(big) +
+                               "\",\"seed\":3,\"nsfw\":false}]}";
+  EXPECT_EQ(r.size(), expected.size());
+  EXPECT_EQ(r.json(), expected);
+  for (const std::size_t chunk : {std::size_t{1}, std::size_t{4096}, std::size_t{65'537}, std::size_t{262'144},
+                                  std::size_t{10'000'000}}) {
+    std::string joined;
+    std::size_t writes = 0;
+    std::size_t largest = 0;
+    write_rendered(r, chunk, [&](std::string_view piece) {
+      joined += piece;
+      ++writes;
+      largest = std::max(largest, piece.size());
+    });
+    EXPECT_EQ(joined, expected) << "chunk " << chunk;
+    const std::size_t effective = std::max<std::size_t>(chunk, 4096);
+    EXPECT_GE(writes, expected.size() / (effective + 4096)) << "chunk " << chunk;
+    EXPECT_LE(largest, effective + 4096) << "chunk " << chunk;
+  }
 }
 
 // API-6, API-7: a worker result that does not fit its pipeline is a 502, not a crash.
@@ -131,7 +174,7 @@ TEST(ApiRequest, MalformedWorkerResultIs502) {
   body.json = std::make_shared<const std::string>(R"({"text":"hello","chunks":[{"timestamp":[0,1],"text":"hello"}]})");
   r = render_api_response(Pipeline::kAudioToText, body);
   ASSERT_TRUE(r.ok);
-  EXPECT_EQ(r.json, R"({"text":"hello","chunks":[{"text":"hello","timestamp":[0,1]}]})");
+  EXPECT_EQ(r.json(), R"({"text":"hello","chunks":[{"text":"hello","timestamp":[0,1]}]})");
 }
 
 // A PCM WAV file written by hand: `frames` samples of silence, mono, `bits` 8 or 16.

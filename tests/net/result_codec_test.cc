@@ -23,10 +23,10 @@ TEST(ResultCodec, JsonFormSuccessRoundTrips) {
   const std::string response = R"({"text":"hello \"world\"","chunks":[]})";
   const EncodedPost post = encode_json_result(Pipeline::kAudioToText, 42, true, response, "");
   EXPECT_EQ(post.content_type, "application/json");
-  EXPECT_NE(post.body.find("\"JobType\":4"), std::string::npos) << post.body;
-  EXPECT_NE(post.body.find("\"TaskID\":42"), std::string::npos) << post.body;
-  EXPECT_NE(post.body.find("\"Data\":\"" + base64_encode(response) + "\""), std::string::npos) << post.body;
-  const DecodeResult decoded = decode_result(post.content_type, std::nullopt, post.body);
+  EXPECT_NE(post.joined().find("\"JobType\":4"), std::string::npos) << post.joined();
+  EXPECT_NE(post.joined().find("\"TaskID\":42"), std::string::npos) << post.joined();
+  EXPECT_NE(post.joined().find("\"Data\":\"" + base64_encode(response) + "\""), std::string::npos) << post.joined();
+  const DecodeResult decoded = decode_result(post.content_type, std::nullopt, post.joined());
   ASSERT_TRUE(decoded.post.has_value()) << decoded.failure.message;
   EXPECT_EQ(decoded.post->task, 42);
   EXPECT_TRUE(decoded.post->ok);
@@ -39,7 +39,7 @@ TEST(ResultCodec, JsonFormSuccessRoundTrips) {
 TEST(ResultCodec, JsonFormErrorRoundTrips) {
   const std::string error = "worker at capacity \"quoted\"\n\tand \x01 control";
   const EncodedPost post = encode_json_result(Pipeline::kTextToImage, 7, false, "", error);
-  const DecodeResult decoded = decode_result(post.content_type, std::string_view("7"), post.body);
+  const DecodeResult decoded = decode_result(post.content_type, std::string_view("7"), post.joined());
   ASSERT_TRUE(decoded.post.has_value()) << decoded.failure.message;
   EXPECT_EQ(decoded.post->task, 7);
   EXPECT_FALSE(decoded.post->ok);
@@ -49,7 +49,7 @@ TEST(ResultCodec, JsonFormErrorRoundTrips) {
 // Proves an error result with an empty text still reads as a worker error, never as a success (RES-2).
 TEST(ResultCodec, JsonFormEmptyErrorTextStillFails) {
   const EncodedPost post = encode_json_result(Pipeline::kUpscale, 3, false, "", "");
-  const DecodeResult decoded = decode_result(post.content_type, std::nullopt, post.body);
+  const DecodeResult decoded = decode_result(post.content_type, std::nullopt, post.joined());
   ASSERT_TRUE(decoded.post.has_value()) << decoded.failure.message;
   EXPECT_FALSE(decoded.post->ok);
   EXPECT_FALSE(decoded.post->error.empty());
@@ -64,7 +64,7 @@ TEST(ResultCodec, MultipartFormRoundTrips) {
   body.files.push_back(ResultFile{"b.png", "image/png", bytes_of("")});
   const EncodedPost post = encode_multipart_result(body);
   EXPECT_EQ(post.content_type.rfind("multipart/mixed; boundary=", 0), 0u) << post.content_type;
-  const DecodeResult decoded = decode_result(post.content_type, std::string_view("99"), post.body);
+  const DecodeResult decoded = decode_result(post.content_type, std::string_view("99"), post.joined());
   ASSERT_TRUE(decoded.post.has_value()) << decoded.failure.message;
   EXPECT_EQ(decoded.post->task, 99);
   EXPECT_TRUE(decoded.post->ok);
@@ -75,6 +75,55 @@ TEST(ResultCodec, MultipartFormRoundTrips) {
   EXPECT_EQ(*decoded.post->body.files[0].bytes, binary);
   EXPECT_EQ(decoded.post->body.files[1].name, "b.png");
   EXPECT_EQ(*decoded.post->body.files[1].bytes, "");
+}
+
+// Proves the binary form neither copies a file to send it nor to decode it: the
+// encoded body's file piece is the result's own buffer, and the decoded file is a
+// range of the received body (RES-3).
+TEST(ResultCodec, MultipartFilesAreSharedNotCopied) {
+  ResultBody body;
+  body.json = bytes_of(R"({"images":[{"url":"big.bin","seed":0,"nsfw":false}]})");
+  const Payload big = bytes_of(std::string(300'000, 'z') + "\r\n--tail");
+  body.files.push_back(ResultFile{"big.bin", "application/octet-stream", big});
+  const EncodedPost post = encode_multipart_result(body);
+  bool shared = false;
+  for (const aipool::SharedBytes& piece : post.pieces) shared = shared || piece->data() == big->data();
+  EXPECT_TRUE(shared) << "the file was copied into the encoded body";
+  std::size_t total = 0;
+  for (const aipool::SharedBytes& piece : post.pieces) total += piece->size();
+  EXPECT_EQ(post.size(), total);
+  EXPECT_EQ(post.joined().size(), total);
+
+  const Payload received = bytes_of(post.joined());
+  const DecodeResult decoded = decode_result(post.content_type, std::string_view("5"), received);
+  ASSERT_TRUE(decoded.post.has_value()) << decoded.failure.message;
+  ASSERT_EQ(decoded.post->body.files.size(), 1u);
+  const std::string_view file = *decoded.post->body.files[0].bytes;
+  EXPECT_EQ(file, *big);
+  EXPECT_GE(file.data(), received->data());
+  EXPECT_LE(file.data() + file.size(), received->data() + received->size());
+}
+
+// Proves SharedBytes is a whole buffer or a range inside it, and refuses a range
+// outside its owner instead of pointing past it.
+TEST(SharedBytes, WholeRangeAndRefusedRange) {
+  const Payload owner = bytes_of("hello world");
+  const aipool::SharedBytes whole(owner);
+  EXPECT_TRUE(static_cast<bool>(whole));
+  EXPECT_EQ(*whole, "hello world");
+  const aipool::SharedBytes range(owner, std::string_view(*owner).substr(6, 5));
+  EXPECT_TRUE(static_cast<bool>(range));
+  EXPECT_EQ(*range, "world");
+  EXPECT_EQ(range->data(), owner->data() + 6);
+  const std::string other = "elsewhere";
+  const aipool::SharedBytes outside(owner, other);
+  EXPECT_FALSE(static_cast<bool>(outside));
+  EXPECT_TRUE(outside->empty());
+  const aipool::SharedBytes overlong(owner, std::string_view(owner->data() + 6, 6));
+  EXPECT_FALSE(static_cast<bool>(overlong));
+  const aipool::SharedBytes none;
+  EXPECT_FALSE(static_cast<bool>(none));
+  EXPECT_TRUE(none->empty());
 }
 
 // Proves malformed bodies whose task is known report that task, so the attempt ends as a worker error (RES-6).

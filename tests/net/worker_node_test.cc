@@ -47,6 +47,7 @@ using aipool::Executor;
 using aipool::Key;
 using aipool::Micros;
 using aipool::Pipeline;
+using aipool::ResultFile;
 using aipool::TaskId;
 using namespace aipool::net;
 
@@ -514,6 +515,32 @@ TEST_F(WorkerNodeTest, ExecutesJobsAndPostsBothForms) {
   ASSERT_TRUE(post12.has_value());
   EXPECT_TRUE(post12->ok);
   EXPECT_EQ(*post12->body.json, R"j({"text":"echo: what (3 image bytes)"})j");
+  node.request_stop();
+  EXPECT_EQ(node.wait(), WorkerNode::kExitOk);
+}
+
+// Proves a post of any size arrives whole: bodies that go out with their header in
+// one write, and multi-piece bodies written straight to the socket (RES-3).
+TEST_F(WorkerNodeTest, PostsOfEverySizeArriveWhole) {
+  aipool::exec::TestExecutor executor;
+  WorkerNode node(config_for({orch.address()}, {{echo_key(), 1}}), executor, random);
+  node.start();
+  ASSERT_TRUE(orch.wait_for_open_streams(1));
+  const std::vector<std::int64_t> sizes = {0, 1, 1500, 2048, 2049, 70'000, 3'000'000};
+  for (std::size_t i = 0; i < sizes.size(); ++i) {  // one at a time: the capacity is 1
+    orch.send(Pipeline::kTextToImage, static_cast<TaskId>(100 + i),
+              R"({"model_id":"test/echo","prompt":"abc","num_images_per_prompt":2,"output_bytes":)" +
+                  std::to_string(sizes[i]) + "}");
+    const auto posted = results.recorder.wait_for_task(static_cast<TaskId>(100 + i));
+    ASSERT_TRUE(posted.has_value()) << "size " << sizes[i];
+    const auto post = decode(*posted);
+    ASSERT_TRUE(post.has_value()) << "size " << sizes[i];
+    ASSERT_EQ(post->body.files.size(), 2u);
+    std::string expected;
+    while (expected.size() < static_cast<std::size_t>(sizes[i])) expected += "abc";
+    expected.resize(static_cast<std::size_t>(sizes[i]));
+    for (const ResultFile& file : post->body.files) EXPECT_EQ(*file.bytes, expected) << "size " << sizes[i];
+  }
   node.request_stop();
   EXPECT_EQ(node.wait(), WorkerNode::kExitOk);
 }
