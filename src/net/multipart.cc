@@ -1,5 +1,8 @@
 #include "net/multipart.h"
 
+#include <charconv>
+#include <system_error>
+
 namespace aipool::net {
 namespace {
 
@@ -82,13 +85,8 @@ MultipartResult parse_multipart(std::string_view body, std::string_view boundary
     }
     std::string_view headers = no_headers ? std::string_view{} : body.substr(pos, headers_end - pos);
     const std::size_t content_start = no_headers ? pos + 2 : headers_end + 4;
-    const std::size_t next = body.find(separator, content_start);
-    if (next == std::string_view::npos) {
-      result.error = "multipart body is truncated (no closing boundary)";
-      return result;
-    }
     MultipartPart part;
-    part.content = body.substr(content_start, next - content_start);
+    std::optional<std::size_t> declared_length;
     while (!headers.empty()) {
       const std::size_t eol = headers.find("\r\n");
       std::string_view line = headers.substr(0, eol);
@@ -103,7 +101,26 @@ MultipartResult parse_multipart(std::string_view body, std::string_view boundary
         part.name = header_param(value, "name");
         part.filename = header_param(value, "filename");
       }
+      if (header == "content-length") {
+        std::size_t length = 0;
+        const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), length);
+        if (ec == std::errc() && end == value.data() + value.size() && !value.empty()) declared_length = length;
+      }
     }
+    // A declared length that ends at a delimiter is taken without scanning the
+    // content (a file of megabytes); otherwise the content ends at the first one.
+    std::size_t next = std::string_view::npos;
+    if (declared_length && content_start <= body.size() && *declared_length <= body.size() - content_start &&
+        body.substr(content_start + *declared_length, separator.size()) == separator) {
+      next = content_start + *declared_length;
+    } else {
+      next = body.find(separator, content_start);
+    }
+    if (next == std::string_view::npos) {
+      result.error = "multipart body is truncated (no closing boundary)";
+      return result;
+    }
+    part.content = body.substr(content_start, next - content_start);
     result.parts.push_back(std::move(part));
     pos = next + 2;
   }

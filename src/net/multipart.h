@@ -24,7 +24,10 @@ struct MultipartResult {
   std::string error;  // empty on success; otherwise what is wrong
 };
 
-// Splits `body` on `boundary` (without the leading dashes).
+// Splits `body` on `boundary` (without the leading dashes). A part's content ends
+// at the first delimiter after it, or, when the part has a Content-Length header
+// whose length ends exactly at a delimiter, at that length: its content is then not
+// scanned (a result file of megabytes, RES-3).
 MultipartResult parse_multipart(std::string_view body, std::string_view boundary);
 
 // The media type of a Content-Type value, lower-cased and without parameters.

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "net/base64.h"
+#include "net/multipart.h"
 #include "net/result_codec.h"
 
 namespace {
@@ -102,6 +103,32 @@ TEST(ResultCodec, MultipartFilesAreSharedNotCopied) {
   EXPECT_EQ(file, *big);
   EXPECT_GE(file.data(), received->data());
   EXPECT_LE(file.data() + file.size(), received->data() + received->size());
+}
+
+// Proves a part's Content-Length is used to find its end without scanning the content
+// when a delimiter is exactly there, and that a wrong or unreadable length falls back
+// to the first delimiter (RES-3).
+TEST(Multipart, DeclaredLengthIsTakenOnlyWhenADelimiterEndsIt) {
+  const auto body_with = [](const std::string& length_header, const std::string& content) {
+    return "--B\r\nContent-Type: image/png\r\n" + length_header + "\r\n" + content + "\r\n--B\r\n" +
+           "Content-Type: application/json\r\n\r\n{}\r\n--B--\r\n";
+  };
+  // The length covers text that looks like a delimiter: the content keeps it.
+  const std::string tricky = "abc\r\n--Bxyz";
+  MultipartResult r = parse_multipart(body_with("Content-Length: " + std::to_string(tricky.size()) + "\r\n", tricky), "B");
+  ASSERT_TRUE(r.error.empty()) << r.error;
+  ASSERT_EQ(r.parts.size(), 2u);
+  EXPECT_EQ(r.parts[0].content, tricky);
+  EXPECT_EQ(r.parts[1].content, "{}");
+  for (const std::string header : {"Content-Length: 3\r\n", "Content-Length: 999\r\n", "Content-Length: 1x\r\n",
+                                   "Content-Length: -1\r\n", "Content-Length: \r\n", ""}) {
+    r = parse_multipart(body_with(header, "hello"), "B");
+    ASSERT_TRUE(r.error.empty()) << header << r.error;
+    ASSERT_EQ(r.parts.size(), 2u) << header;
+    EXPECT_EQ(r.parts[0].content, "hello") << header;
+  }
+  r = parse_multipart(body_with("Content-Length: 5\r\n", "hello"), "B");
+  EXPECT_EQ(r.parts[0].content, "hello");
 }
 
 // Proves SharedBytes is a whole buffer or a range inside it, and refuses a range
