@@ -40,4 +40,12 @@ echo "== small jobs, 1 client"
 echo "== 4 MiB outputs, 1 client"
 "$bin/aipool-load" -port "$http" -clients 1 -seconds "$seconds" -outputBytes 4194304
 echo "== 1000 idle workers"
-"$bin/aipool-load" -grpcPort "$grpc" -idleWorkers 1000 -orchPid "$orch"
+# On a fresh orchestrator: what the earlier phases left in its heap would otherwise
+# hide part of the growth (or add to it).
+"$bin/aipool-orchestrator" -orchSecret s3cret -serviceAddr 127.0.0.1:0 -httpAddr 127.0.0.1:0 -v 2 \
+  >"$log/idle.out" 2>&1 &
+idle=$!
+pids+=("$idle")
+for _ in $(seq 1 100); do grep -q "ready" "$log/idle.out" && break; sleep 0.1; done
+idle_grpc=$(sed -n 's/.*ready grpc=\([0-9]*\) http=.*/\1/p' "$log/idle.out")
+"$bin/aipool-load" -grpcPort "$idle_grpc" -idleWorkers 1000 -orchPid "$idle"
