@@ -11,10 +11,13 @@
 #include <thread>
 #include <vector>
 
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "e2e_support.h"
 #include "media/image_codec.h"
+#include "net/base64.h"
 
 namespace aipool::e2e {
 namespace {
@@ -301,7 +304,16 @@ TEST_F(EndToEnd, LargeInputsAndTheLimit) {
   ASSERT_GT(big.size(), std::size_t{6} << 20);
   HttpReply r = post_form(orch_.http_port, "/upscale", {{"model_id", "test/echo"}, {"image", big, "big.png", "image/png"}});
   ASSERT_EQ(r.status, 200) << r.body.substr(0, 200);
-  EXPECT_GT(r.body.size(), big.size());
+  // The answer (8.4 MB, written in chunks as it is encoded) holds the echoed file whole.
+  const std::string prefix = "{\"images\":[{\"url\":\"data:image/png;base64,";
+  ASSERT_EQ(r.body.rfind(prefix, 0), 0u) << r.body.substr(0, 200);
+  const std::size_t end = r.body.find('"', prefix.size());
+  ASSERT_NE(end, std::string::npos);
+  const std::optional<std::string> echoed =
+      aipool::net::base64_decode(std::string_view(r.body).substr(prefix.size(), end - prefix.size()));
+  ASSERT_TRUE(echoed.has_value());
+  EXPECT_TRUE(*echoed == big) << "the echoed file differs from the input (" << echoed->size() << " bytes)";
+  EXPECT_EQ(r.body.substr(end), "\",\"seed\":0,\"nsfw\":false}]}");
   r = post_form(orch_.http_port, "/upscale", {{"model_id", "test/echo"}, {"image", tiny_png(2000, 2000), "a.png", "image/png"}});
   EXPECT_EQ(r.status, 413);
   EXPECT_NE(r.body.find("the image is 2000x2000 = 4000000 pixels, above the limit of 3000000 pixels"), std::string::npos)
