@@ -47,5 +47,5 @@ echo "== 1000 idle workers"
 idle=$!
 pids+=("$idle")
 for _ in $(seq 1 100); do grep -q "ready" "$log/idle.out" && break; sleep 0.1; done
-idle_grpc=$(sed -n 's/.*ready grpc=\([0-9]*\) http=.*/\1/p' "$log/idle.out")
-"$bin/aipool-load" -grpcPort "$idle_grpc" -idleWorkers 1000 -orchPid "$idle"
+read -r idle_grpc idle_http < <(sed -n 's/.*ready grpc=\([0-9]*\) http=\([0-9]*\).*/\1 \2/p' "$log/idle.out")
+"$bin/aipool-load" -grpcPort "$idle_grpc" -port "$idle_http" -idleWorkers 1000 -orchPid "$idle"

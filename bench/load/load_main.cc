@@ -23,6 +23,7 @@
 #include <string>
 #include <thread>
 #include <functional>
+#include <iterator>
 #include <string_view>
 #include <vector>
 
@@ -31,7 +32,7 @@
 #include "net/capabilities.h"
 #include "net/http_body.h"
 
-DEFINE_int32(port, 8936, "orchestrator HTTP port");
+DEFINE_int32(port, 8936, "orchestrator HTTP port (with -idleWorkers: check that every stream is a live worker)");
 DEFINE_int32(clients, 8, "concurrent keep-alive clients");
 DEFINE_double(seconds, 5, "length of each measured phase");
 DEFINE_string(model, "test/echo", "text-to-image model to ask for");
@@ -169,6 +170,20 @@ long rss_kib(int pid) {
 }
 
 // Opens idle worker streams, one channel (one TCP connection) each, as real workers do.
+// The live workers that GET /workers lists (one "id" member each).
+std::size_t live_workers() {
+  Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(FLAGS_port));
+  session.setTimeout(Poco::Timespan(30, 0));
+  Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_GET, "/workers", Poco::Net::HTTPMessage::HTTP_1_1);
+  session.sendRequest(request);
+  Poco::Net::HTTPResponse response;
+  std::istream& in = session.receiveResponse(response);
+  const std::string body(std::istreambuf_iterator<char>(in), {});
+  std::size_t count = 0;
+  for (std::size_t at = body.find("\"id\":"); at != std::string::npos; at = body.find("\"id\":", at + 1)) ++count;
+  return count;
+}
+
 int idle_workers() {
   if (FLAGS_orchPid <= 0) {
     std::fprintf(stderr, "-idleWorkers needs -orchPid\n");
@@ -198,6 +213,16 @@ int idle_workers() {
     streams.push_back(std::move(s));
   }
   std::this_thread::sleep_for(std::chrono::seconds(1));  // let the orchestrator settle
+  if (!gflags::GetCommandLineFlagInfoOrDie("port").is_default) {
+    // The figure counts only if the orchestrator took every stream as a live worker.
+    const std::size_t live = live_workers();
+    std::printf("live workers: %zu\n", live);
+    if (live < static_cast<std::size_t>(FLAGS_idleWorkers)) {
+      std::fprintf(stderr, "only %zu of %d idle workers are live: the orchestrator refused the others\n", live,
+                   FLAGS_idleWorkers);
+      return 1;
+    }
+  }
   const long after = rss_kib(FLAGS_orchPid);
   std::printf("idle workers: %d  orchestrator RSS before %ld KiB, after %ld KiB: %.1f KiB per worker (goal < 100)\n",
               FLAGS_idleWorkers, before, after,

@@ -331,6 +331,40 @@ TEST_F(EndToEnd, LargeInputsAndTheLimit) {
   EXPECT_NE(std::string(answer).find("larger than the limit"), std::string::npos) << answer;
 }
 
+// bench/: the load tool runs against real processes, checks every answer, and
+// reports small jobs, large outputs and idle workers; refused idle workers fail it.
+TEST_F(EndToEnd, LoadToolMeasuresRealProcesses) {
+  start("text-to-image:test/echo:true:4", 1);
+  const std::string http = std::to_string(orch_.http_port);
+  const std::string grpc = std::to_string(orch_.grpc_port);
+  const std::string pid = std::to_string(orch_.process->pid());
+  {
+    ChildProcess load({bin_path("aipool-load"), "-port", http, "-clients", "2", "-seconds", "0.5"});
+    ASSERT_EQ(load.wait_exit(60s), 0) << load.output();
+    EXPECT_EQ(load.count_lines(", 0 errors)"), 2u) << load.output();
+    EXPECT_EQ(load.count_lines("clients 2: "), 1u) << load.output();
+  }
+  {
+    ChildProcess load({bin_path("aipool-load"), "-port", http, "-clients", "1", "-seconds", "0.5", "-outputBytes",
+                       "300000"});
+    ASSERT_EQ(load.wait_exit(60s), 0) << load.output();
+    EXPECT_EQ(load.count_lines(", 0 errors)"), 2u) << load.output();
+    EXPECT_EQ(load.count_lines("ratio p50 job / p50 plain POST"), 1u) << load.output();
+  }
+  {
+    ChildProcess load({bin_path("aipool-load"), "-grpcPort", grpc, "-port", http, "-idleWorkers", "10", "-orchPid", pid});
+    ASSERT_EQ(load.wait_exit(60s), 0) << load.output();
+    EXPECT_EQ(load.count_lines("live workers: 11"), 1u) << load.output();
+    EXPECT_EQ(load.count_lines("idle workers: 10 "), 1u) << load.output();
+  }
+  {
+    ChildProcess load({bin_path("aipool-load"), "-grpcPort", grpc, "-port", http, "-idleWorkers", "10", "-orchPid", pid,
+                       "-secret", "wrong"});
+    EXPECT_EQ(load.wait_exit(60s), 1) << load.output();
+    EXPECT_EQ(load.count_lines("the orchestrator refused the others"), 1u) << load.output();
+  }
+}
+
 // MULTI-1, MULTI-2: one worker registered with two orchestrators serves both.
 TEST_F(EndToEnd, OneWorkerServesTwoOrchestrators) {
   Orchestrator a = start_orchestrator();
