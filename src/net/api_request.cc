@@ -500,7 +500,7 @@ void write_rendered(const RenderedResponse& rendered, std::size_t chunk_bytes,
                     const std::function<void(std::string_view)>& write) {
   chunk_bytes = std::max<std::size_t>(chunk_bytes, 4096);
   std::string chunk;
-  chunk.reserve(chunk_bytes + 4096);
+  chunk.reserve(std::min(chunk_bytes, rendered.size()) + 4096);
   const auto flush_if_full = [&] {
     if (chunk.size() >= chunk_bytes) {
       write(chunk);
