@@ -2,8 +2,12 @@
 // A fixed set of threads that run submitted closures: the worker's job and post pools.
 //
 // Contract:
-//  - Closures start in the order they were submitted; at most `threads` run at once,
-//    the rest wait in a queue.
+//  - At most `threads` closures run at once; the rest wait in a queue.
+//  - Closures are taken in submission order (FIFO by dequeue): no closure is handed to
+//    a thread before every closure submitted earlier has been handed to one. That is
+//    all the order promised: two closures taken by two threads may begin running in
+//    either order, since each thread is scheduled on its own. Only while a single
+//    thread is free to take work do bodies start in submission order.
 //  - The thread that became idle last takes the next closure (idle threads form a
 //    stack). A lightly loaded pool thus keeps using the same few threads, whose
 //    stacks, caches and malloc arenas are warm, instead of rotating through all of
