@@ -51,10 +51,10 @@
 #include <vector>
 
 #include "core/broker.h"
-#include "core/types.h"
 #include "core/worker_pool.h"
 #include "seams/clock.h"
 #include "seams/transport.h"
+#include "seams/types.h"
 
 namespace aipool {
 namespace {

@@ -45,10 +45,10 @@
 #include <thread>
 #include <vector>
 
+#include "codec/base64.h"
 #include "exec/builtin_image.h"
 #include "exec/torch_support.h"
 #include "media/image_codec.h"
-#include "net/base64.h"
 
 namespace aipool {
 namespace {
@@ -124,7 +124,7 @@ void executor_apply(benchmark::State& state) {
 
 void executor_run(benchmark::State& state) {
   const std::string json = R"({"model_id":"builtin/bicubic","scale":2,"image":")" +
-                           net::base64_encode(media::encode_png(image())) + "\"}";
+                           codec::base64_encode(media::encode_png(image())) + "\"}";
   const ExecRequest request{Key{Pipeline::kUpscale, std::string(exec::BuiltinImageExecutor::kBicubic)}, 1,
                             std::make_shared<const std::string>(json)};
   for (auto _ : state) {

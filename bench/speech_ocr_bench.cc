@@ -32,10 +32,10 @@
 #include <string>
 #include <vector>
 
+#include "codec/base64.h"
 #include "exec/ocr.h"
 #include "exec/speech.h"
 #include "media/audio_codec.h"
-#include "net/base64.h"
 
 namespace aipool {
 namespace {
@@ -108,7 +108,7 @@ ExecRequest request(Pipeline pipeline, const std::string& model, const char* fie
   ExecRequest r;
   r.key = Key{pipeline, model};
   r.request_json = std::make_shared<const std::string>("{\"model_id\":\"" + model + "\",\"" + field + "\":\"" +
-                                                       net::base64_encode(file) + "\"" + extra + "}");
+                                                       codec::base64_encode(file) + "\"" + extra + "}");
   return r;
 }
 

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config ca-certificates curl jq
+  build-essential cmake pkg-config ca-certificates curl jq python3
   protobuf-compiler libprotobuf-dev libgrpc++-dev protobuf-compiler-grpc
   libpoco-dev
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev

@@ -8,7 +8,7 @@
 
 #include <cstdint>
 
-#include "core/types.h"
+#include "seams/types.h"
 
 namespace aipool::sim {
 

@@ -25,7 +25,7 @@
 #include <vector>
 
 #include "core/check.h"
-#include "core/types.h"
+#include "seams/types.h"
 
 namespace aipool::sim {
 

@@ -13,7 +13,7 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "core/types.h"
+#include "seams/types.h"
 
 namespace aipool::sim {
 

@@ -38,7 +38,7 @@
 
 #include "core/attempt_observer.h"
 #include "core/broker.h"
-#include "core/types.h"
+#include "seams/types.h"
 #include "sim/timer_ids.h"
 
 namespace aipool::sim {

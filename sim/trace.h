@@ -7,7 +7,7 @@
 
 #include <string>
 
-#include "core/types.h"
+#include "seams/types.h"
 #include "sim/event.h"
 
 namespace aipool::sim {

@@ -11,7 +11,7 @@
 #include <cstdint>
 #include <string>
 
-#include "core/types.h"
+#include "seams/types.h"
 #include "sim/prng.h"
 #include "sim/sim_transport.h"
 

@@ -13,7 +13,7 @@
 #include <string>
 #include <variant>
 
-#include "net/model_config.h"
+#include "codec/model_config.h"
 #include "net/orchestrator_node.h"
 #include "net/process_memory.h"
 
@@ -116,11 +116,11 @@ int main(int argc, char** argv) {
   if (FLAGS_queueLength < 0) die("-queueLength: must be 0 or more");
   config.broker.queue_limit = static_cast<std::size_t>(FLAGS_queueLength);
   if (!FLAGS_aiModels.empty()) {
-    aipool::net::ModelConfigResult models = aipool::net::parse_models_flag(FLAGS_aiModels);
-    if (const auto* error = std::get_if<aipool::net::ModelConfigError>(&models)) die("-aiModels: " + error->message);
-    const auto& entries = std::get<std::vector<aipool::net::ModelEntry>>(models);
+    aipool::codec::ModelConfigResult models = aipool::codec::parse_models_flag(FLAGS_aiModels);
+    if (const auto* error = std::get_if<aipool::codec::ModelConfigError>(&models)) die("-aiModels: " + error->message);
+    const auto& entries = std::get<std::vector<aipool::codec::ModelEntry>>(models);
     if (entries.empty()) die("-aiModels: the list is empty");
-    config.broker.model_list = aipool::net::offers_of(entries);
+    config.broker.model_list = aipool::codec::offers_of(entries);
   }
   if (FLAGS_maxMessageBytes < (1 << 20) || FLAGS_maxMessageBytes > (1LL << 30)) {
     die("-maxMessageBytes: must be between 1 MiB and 1 GiB");

@@ -28,12 +28,12 @@
 #include <thread>
 #include <variant>
 
+#include "codec/model_config.h"
 #include "exec/engines.h"
 #include "exec/gpu_probe.h"
 #include "exec/model_router.h"
 #include "exec/speech_ocr_engines.h"
 #include "exec/test_executor.h"
-#include "net/model_config.h"
 #include "net/os_random.h"
 #include "net/process_memory.h"
 #include "net/worker_node.h"
@@ -209,9 +209,9 @@ int main(int argc, char** argv) {
   }
 
   if (trim(FLAGS_aiModels).empty()) die("-aiModels is required (a JSON file or pipeline:model_id[:warm[:capacity]],...)");
-  auto models = aipool::net::parse_models_flag(FLAGS_aiModels);
-  if (const auto* error = std::get_if<aipool::net::ModelConfigError>(&models)) die("-" + error->message);
-  const auto& entries = std::get<std::vector<aipool::net::ModelEntry>>(models);
+  auto models = aipool::codec::parse_models_flag(FLAGS_aiModels);
+  if (const auto* error = std::get_if<aipool::codec::ModelConfigError>(&models)) die("-" + error->message);
+  const auto& entries = std::get<std::vector<aipool::codec::ModelEntry>>(models);
   if (entries.empty()) die("-aiModels: no model listed");
 
   // Each entry's engine model: its `executor` field, or its model_id (ModelRouter).
@@ -279,7 +279,7 @@ int main(int argc, char** argv) {
     }
     executor.add(entry.key, *std::get<aipool::Executor*>(found), engine);
   }
-  config.adverts = aipool::net::adverts_of(entries);
+  config.adverts = aipool::codec::adverts_of(entries);
 
   spdlog::info("aipool-worker {} starting: {} orchestrator(s), {} GPU(s){}", AIPOOL_VERSION,
                config.orchestrators.size(), config.gpu_ids.size(), config.gpu_ids.empty() ? " (CPU)" : "");

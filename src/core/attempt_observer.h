@@ -9,7 +9,7 @@
 
 #include <string_view>
 
-#include "core/types.h"
+#include "seams/types.h"
 
 namespace aipool {
 

@@ -5,8 +5,8 @@
 // Contract: not thread-safe; one Backoff per orchestrator connection.
 #pragma once
 
-#include "core/types.h"
 #include "seams/random.h"
+#include "seams/types.h"
 
 namespace aipool {
 

@@ -25,20 +25,12 @@
 
 #include "core/attempt_observer.h"
 #include "core/id_table.h"
-#include "core/types.h"
 #include "core/worker_pool.h"
 #include "seams/clock.h"
 #include "seams/transport.h"
+#include "seams/types.h"
 
 namespace aipool {
-
-// A key the orchestrator was started with (LIST-1) and its price (LIST-3).
-struct ModelOffer {
-  Key key;
-  double price_per_unit = 0;
-  std::int64_t pixels_per_unit = 1;
-  std::string currency;
-};
 
 struct BrokerConfig {
   std::string secret;
@@ -65,12 +57,7 @@ enum : std::uint32_t {
 };
 #endif
 
-// A worker's advertisement for one key (WIRE-3).
-struct Advert {
-  Key key;
-  std::uint32_t capacity = 0;
-};
-
+// A worker's registration: its id, the secret it presented and what it offers (WIRE-3).
 struct JoinRequest {
   WorkerId id = 0;
   std::string_view secret;

@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "core/index_set.h"
-#include "core/types.h"
+#include "seams/types.h"
 
 namespace aipool {
 

@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "core/types.h"
+#include "seams/types.h"
 
 namespace aipool {
 

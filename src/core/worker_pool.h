@@ -18,7 +18,7 @@
 
 #include "core/capacity_ledger.h"
 #include "core/rotation_queue.h"
-#include "core/types.h"
+#include "seams/types.h"
 
 namespace aipool {
 

@@ -13,8 +13,8 @@
 #include <optional>
 #include <variant>
 
-#include "net/base64.h"
-#include "net/json_text.h"
+#include "codec/base64.h"
+#include "codec/json_text.h"
 
 namespace aipool::exec {
 namespace {
@@ -144,7 +144,7 @@ std::string JobRequest::file(std::string_view name) const {
   const Poco::Dynamic::Var value = impl_->get(name);
   if (value.isEmpty()) invalid("field '" + std::string(name) + "' is required (base64)");
   if (!value.isString()) invalid("field '" + std::string(name) + "' must be a base64 string");
-  std::optional<std::string> bytes = net::base64_decode(value.extract<std::string>());
+  std::optional<std::string> bytes = codec::base64_decode(value.extract<std::string>());
   if (!bytes) invalid("field '" + std::string(name) + "' is not valid base64");
   return std::move(*bytes);
 }
@@ -193,7 +193,7 @@ ExecResult image_result(const std::vector<Payload>& pngs, std::int64_t first_see
     result.body.files.push_back(ResultFile{name, "image/png", pngs[k]});
     if (k > 0) json += ',';
     json += "{\"url\":";
-    net::append_json_string(json, name);
+    codec::append_json_string(json, name);
     json += ",\"seed\":" + std::to_string(seed_plus(first_seed, static_cast<int>(k))) + ",\"nsfw\":false}";
   }
   json += "]}";
@@ -205,7 +205,7 @@ ExecResult text_result(std::string_view text) {
   ExecResult result;
   result.ok = true;
   std::string json = "{\"text\":";
-  net::append_json_string(json, text);
+  codec::append_json_string(json, text);
   json += '}';
   result.body.json = std::make_shared<const std::string>(std::move(json));
   return result;

@@ -6,8 +6,9 @@
 #include <filesystem>
 #include <variant>
 
+#include "codec/json_text.h"
+#include "codec/text.h"
 #include "exec/speech_ocr_request.h"
-#include "net/json_text.h"
 
 namespace aipool::exec {
 namespace {
@@ -16,14 +17,6 @@ struct PixDeleter {
   void operator()(PIX* pix) const { pixDestroy(&pix); }
 };
 using PixPtr = std::unique_ptr<PIX, PixDeleter>;
-
-std::string trim(std::string_view text) {
-  const char* ws = " \t\r\n\f\v";
-  const std::size_t begin = text.find_first_not_of(ws);
-  if (begin == std::string_view::npos) return "";
-  const std::size_t end = text.find_last_not_of(ws);
-  return std::string(text.substr(begin, end - begin + 1));
-}
 
 // The image as Tesseract takes it best: no colormap, 1, 8 or 32 bits per pixel, and
 // a transparent background made white (text drawn on transparency is otherwise lost).
@@ -151,7 +144,7 @@ ExecResult OcrExecutor::run(const ExecRequest& request) {
   if (!text) return exec_failure("tesseract/eng: recognition failed");
 
   std::string json = "{\"text\":";
-  net::append_json_string(json, trim(text.get()));
+  codec::append_json_string(json, codec::trim(text.get()));
   json += '}';
   ExecResult result;
   result.ok = true;

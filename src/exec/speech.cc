@@ -11,9 +11,9 @@
 #include <filesystem>
 #include <variant>
 
+#include "codec/json_text.h"
 #include "exec/speech_ocr_request.h"
 #include "media/audio_codec.h"
-#include "net/json_text.h"
 
 namespace aipool::exec {
 
@@ -67,7 +67,7 @@ void append_chunk(std::string& json, double start, double end, const std::string
   json += ',';
   append_seconds(json, end);
   json += "],\"text\":";
-  net::append_json_string(json, text);
+  codec::append_json_string(json, text);
   json += '}';
 }
 
@@ -250,7 +250,7 @@ ExecResult SpeechExecutor::run(const ExecRequest& request) {
   std::string text;
   for (const SpeechWord& w : words) text += (text.empty() ? "" : " ") + w.text;
   std::string json = "{\"text\":";
-  net::append_json_string(json, text);
+  codec::append_json_string(json, text);
   json += ",\"chunks\":[";
   if (mode == "word") {
     for (const SpeechWord& w : words) append_chunk(json, w.start, w.end, w.text);

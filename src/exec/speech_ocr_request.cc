@@ -1,12 +1,12 @@
-#include "exec/speech_ocr_request.h"
 #include "exec/request_json.h"
+#include "exec/speech_ocr_request.h"
 
 #include <Poco/Dynamic/Var.h>
 #include <Poco/Exception.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 
-#include "net/base64.h"
+#include "codec/base64.h"
 
 namespace aipool::exec {
 
@@ -31,7 +31,7 @@ std::variant<FileRequest, ExecResult> parse_file_request(const ExecRequest& requ
   const Poco::Dynamic::Var file = object->get(file_field);
   if (file.isEmpty()) return invalid(file_field + " is required (base64)");
   if (!file.isString()) return invalid(file_field + " must be a base64 string");
-  std::optional<std::string> bytes = net::base64_decode(file.extract<std::string>());
+  std::optional<std::string> bytes = codec::base64_decode(file.extract<std::string>());
   if (!bytes) return invalid(file_field + " is not valid base64");
   out.file = std::move(*bytes);
   for (const char* name : string_fields) {

@@ -1,5 +1,5 @@
-#include "exec/test_executor.h"
 #include "exec/request_json.h"
+#include "exec/test_executor.h"
 
 #include <algorithm>
 
@@ -14,13 +14,13 @@
 #include <thread>
 #include <variant>
 
-#include "net/base64.h"
-#include "net/json_text.h"
+#include "codec/base64.h"
+#include "codec/json_text.h"
 
 namespace aipool::exec {
 namespace {
 
-using net::append_json_string;
+using codec::append_json_string;
 
 ExecResult failure(std::string error) {
   ExecResult result;
@@ -72,7 +72,7 @@ std::variant<EchoInput, ExecResult> parse_input(const ExecRequest& request) {
     const Poco::Dynamic::Var v = object->get(field);
     if (v.isEmpty()) return invalid(std::string(field) + " is required (base64)");
     if (!v.isString()) return invalid(std::string(field) + " must be a base64 string");
-    in.file = net::base64_decode(v.toString());
+    in.file = codec::base64_decode(v.toString());
     if (!in.file) return invalid(std::string(field) + " is not valid base64");
   }
   if (request.key.pipeline == Pipeline::kTextToImage && prompt.isEmpty()) return invalid("prompt is required");
@@ -149,7 +149,7 @@ ExecResult echo(const ExecRequest& request, const EchoInput& in) {
         result.body.files.push_back(ResultFile{name, kind.content_type, bytes});
         if (i > 0) json += ',';
         json += "{\"url\":";
-        append_json_string(json, name);
+        codec::append_json_string(json, name);
         json += ",\"seed\":" + std::to_string(in.seed) + ",\"nsfw\":false}";
       }
       json += "]}";
@@ -157,12 +157,12 @@ ExecResult echo(const ExecRequest& request, const EchoInput& in) {
     }
     case Pipeline::kImageToText:
       json = "{\"text\":";
-      append_json_string(json, "echo: " + in.prompt + " (" + std::to_string(in.file->size()) + " image bytes)");
+      codec::append_json_string(json, "echo: " + in.prompt + " (" + std::to_string(in.file->size()) + " image bytes)");
       json += '}';
       break;
     case Pipeline::kAudioToText:
       json = "{\"text\":";
-      append_json_string(json, "echo: " + std::to_string(in.file->size()) + " audio bytes");
+      codec::append_json_string(json, "echo: " + std::to_string(in.file->size()) + " audio bytes");
       json += ",\"chunks\":[{\"timestamp\":[0,0],\"text\":\"echo\"}]}";
       break;
   }

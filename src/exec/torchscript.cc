@@ -8,8 +8,8 @@
 #include <mutex>
 #include <sstream>
 
+#include "codec/json_text.h"
 #include "exec/torch_support.h"
-#include "net/json_text.h"
 
 namespace aipool::exec {
 namespace {
@@ -266,8 +266,8 @@ ExecResult TorchScriptExecutor::run(const ExecRequest& request) {
         duration << seconds;
         ExecResult result;
         result.ok = true;
-        std::string json = "{\"text\":" + net::json_string(text) + ",\"chunks\":[{\"timestamp\":[0," +
-                           duration.str() + "],\"text\":" + net::json_string(text) + "}]}";
+        std::string json = "{\"text\":" + codec::json_string(text) + ",\"chunks\":[{\"timestamp\":[0," +
+                           duration.str() + "],\"text\":" + codec::json_string(text) + "}]}";
         result.body.json = std::make_shared<const std::string>(std::move(json));
         return result;
       }

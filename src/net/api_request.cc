@@ -14,11 +14,12 @@
 #include <variant>
 #include <sstream>
 
+#include "codec/base64.h"
+#include "codec/json_text.h"
+#include "codec/multipart.h"
+#include "codec/text.h"
 #include "media/audio_codec.h"
 #include "media/image_codec.h"
-#include "net/base64.h"
-#include "net/json_text.h"
-#include "net/multipart.h"
 
 namespace aipool::net {
 namespace {
@@ -128,7 +129,7 @@ std::optional<std::string> check_range(const FieldSpec& spec, double value) {
 std::optional<std::string> json_from_text(const FieldSpec& spec, std::string_view text, std::string& error) {
   switch (spec.type) {
     case FieldType::kString:
-      return json_string(text);
+      return codec::json_string(text);
     case FieldType::kInt: {
       long long value = 0;
       const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -156,7 +157,7 @@ std::optional<std::string> json_from_text(const FieldSpec& spec, std::string_vie
       return format_number(value);
     }
     case FieldType::kBool: {
-      const std::string lowered = ascii_lower(text);
+      const std::string lowered = codec::ascii_lower(text);
       if (lowered == "true" || lowered == "1") return std::string("true");
       if (lowered == "false" || lowered == "0") return std::string("false");
       error = "field '" + std::string(spec.name) + "' must be true or false (got \"" + shorten(text) + "\")";
@@ -179,7 +180,7 @@ std::optional<std::string> json_from_var(const FieldSpec& spec, const Poco::Dyna
     switch (spec.type) {
       case FieldType::kString:
         if (!value.isString()) return wrong();
-        return json_string(value.extract<std::string>());
+        return codec::json_string(value.extract<std::string>());
       case FieldType::kInt: {
         if (!value.isInteger()) return wrong();
         const auto v = value.convert<Poco::Int64>();
@@ -239,10 +240,10 @@ ParsedApiRequest finish_job(Pipeline pipeline, const std::string& model, std::ma
   for (const auto& [name, value] : fields) size += name.size() + value.size() + 4;
   json.reserve(size);
   json += "{\"model_id\":";
-  append_json_string(json, model);
+  codec::append_json_string(json, model);
   for (const auto& [name, value] : fields) {
     json += ',';
-    append_json_string(json, name);
+    codec::append_json_string(json, name);
     json += ':';
     json += value;
   }
@@ -314,14 +315,14 @@ std::optional<ApiError> check_image(std::string_view bytes, std::uint64_t max_pi
 
 ParsedApiRequest parse_form_body(Pipeline pipeline, std::string_view content_type, std::string_view body,
                                  const ModelLister& models, std::uint64_t max_pixels) {
-  const std::optional<std::string> boundary = header_param(content_type, "boundary");
+  const std::optional<std::string> boundary = codec::header_param(content_type, "boundary");
   if (!boundary) return bad(400, "multipart/form-data without a boundary");
-  MultipartResult parsed = parse_multipart(body, *boundary);
+  codec::MultipartResult parsed = codec::parse_multipart(body, *boundary);
   if (!parsed.error.empty()) return bad(400, "malformed multipart/form-data: " + parsed.error);
   std::map<std::string, std::string> fields;
   std::optional<std::string> model;
   std::string error;
-  for (const MultipartPart& part : parsed.parts) {
+  for (const codec::MultipartPart& part : parsed.parts) {
     if (!part.name) return bad(400, "a form part has no name in its Content-Disposition");
     const std::string& name = *part.name;
     if (fields.contains(name) || (name == "model_id" && model)) {
@@ -341,11 +342,11 @@ ParsedApiRequest parse_form_body(Pipeline pipeline, std::string_view content_typ
       if (name == "image") {
         if (std::optional<ApiError> e = check_image(part.content, max_pixels)) return bad(e->status, e->message);
       }
-      fields[name] = "\"" + base64_encode(part.content) + "\"";  // WIRE-4: inline, base64
+      fields[name] = "\"" + codec::base64_encode(part.content) + "\"";  // WIRE-4: inline, base64
       continue;
     }
     if (spec == nullptr) {  // API-3
-      fields[name] = json_string(part.content);
+      fields[name] = codec::json_string(part.content);
       continue;
     }
     if (part.filename) return bad(400, "field '" + name + "' must be a text field, not a file");
@@ -364,7 +365,7 @@ ParsedApiRequest parse_form_body(Pipeline pipeline, std::string_view content_typ
       return bad(400, "field 'return_timestamps' must be one of true, false, word, sentence");
     }
     // ASR-2: the audio's header is checked before dispatch; only the worker decodes the samples.
-    for (const MultipartPart& part : parsed.parts) {
+    for (const codec::MultipartPart& part : parsed.parts) {
       if (!part.name || *part.name != "audio") continue;
       const std::variant<media::AudioInfo, media::AudioError> probed = media::probe_audio(part.content);
       if (const auto* e = std::get_if<media::AudioError>(&probed)) {
@@ -393,7 +394,7 @@ RenderedResponse malformed(std::string message) {
 
 ParsedApiRequest parse_api_request(Pipeline pipeline, std::string_view content_type,
                                    std::string_view body, const ModelLister& models, std::uint64_t max_pixels) {
-  const std::string type = media_type(content_type);
+  const std::string type = codec::media_type(content_type);
   const std::string name(pipeline_name(pipeline));
   if (pipeline == Pipeline::kTextToImage) {
     if (type != "application/json") {
@@ -437,13 +438,13 @@ RenderedResponse render_api_response(Pipeline pipeline, const ResultBody& result
         if (i != 0) json += ',';
         json += "{\"url\":";
         if (file != nullptr) {
-          const std::string type = file->content_type.empty() ? "application/octet-stream" : media_type(file->content_type);
+          const std::string type = file->content_type.empty() ? "application/octet-stream" : codec::media_type(file->content_type);
           json += "\"data:" + type + ";base64,";
           out.parts.push_back(ResponsePart{std::move(json), file->bytes});
           json.clear();
           json += '"';
         } else if (url.rfind("data:", 0) == 0) {
-          append_json_string(json, url);
+          codec::append_json_string(json, url);
         } else {
           return malformed("images[" + std::to_string(i) + "].url names no file of the result");
         }
@@ -455,7 +456,7 @@ RenderedResponse render_api_response(Pipeline pipeline, const ResultBody& result
     } else if (pipeline == Pipeline::kAudioToText) {
       if (!object->has("text")) return malformed("no 'text'");
       json += "{\"text\":";
-      append_json_string(json, object->getValue<std::string>("text"));
+      codec::append_json_string(json, object->getValue<std::string>("text"));
       json += ",\"chunks\":";
       Poco::JSON::Array::Ptr chunks = object->getArray("chunks");
       json += chunks ? stringify(Poco::Dynamic::Var(chunks)) : "[]";
@@ -463,7 +464,7 @@ RenderedResponse render_api_response(Pipeline pipeline, const ResultBody& result
     } else {
       if (!object->has("text")) return malformed("no 'text'");
       json += "{\"text\":";
-      append_json_string(json, object->getValue<std::string>("text"));
+      codec::append_json_string(json, object->getValue<std::string>("text"));
       json += '}';
     }
   } catch (const std::exception& e) {
@@ -491,7 +492,7 @@ std::string RenderedResponse::json() const {
   out.reserve(size());
   for (const ResponsePart& part : parts) {
     out += part.text;
-    base64_encode_append(out, *part.file);
+    codec::base64_encode_append(out, *part.file);
   }
   return out;
 }
@@ -517,7 +518,7 @@ void write_rendered(const RenderedResponse& rendered, std::size_t chunk_bytes,
       const std::size_t room = chunk_bytes > chunk.size() ? chunk_bytes - chunk.size() : 0;
       std::size_t take = std::max<std::size_t>(room / 4 * 3, 3);
       if (take >= file.size()) take = file.size();
-      base64_encode_append(chunk, file.substr(0, take));
+      codec::base64_encode_append(chunk, file.substr(0, take));
       file.remove_prefix(take);
       flush_if_full();
     }
@@ -527,7 +528,7 @@ void write_rendered(const RenderedResponse& rendered, std::size_t chunk_bytes,
 
 std::string api_error_json(std::string_view message) {
   std::string out = "{\"detail\":{\"msg\":";
-  append_json_string(out, message);
+  codec::append_json_string(out, message);
   out += "}}";
   return out;
 }

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "aipool.pb.h"
-#include "core/broker.h"
+#include "seams/types.h"
 
 namespace aipool::net {
 

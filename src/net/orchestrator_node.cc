@@ -19,11 +19,11 @@
 #include <condition_variable>
 #include <map>
 
+#include "codec/json_text.h"
+#include "codec/result_codec.h"
 #include "net/api_request.h"
 #include "net/http_body.h"
-#include "net/json_text.h"
 #include "net/real_clock.h"
-#include "net/result_codec.h"
 #include "net/worker_streams.h"
 
 namespace aipool::net {
@@ -315,7 +315,7 @@ class PipelineHandler final : public HTTPRequestHandler {
         send_error(response, 502, outcome.message);
         return;
       case JobStatus::kRejected:  // RETRY-6, RES-7
-        send_error(response, 400, std::string(rejected_input_reason(outcome.message)));
+        send_error(response, 400, std::string(codec::rejected_input_reason(outcome.message)));
         return;
       case JobStatus::kDeadline:
         send_error(response, 504, outcome.message);
@@ -352,18 +352,18 @@ class ResultsHandler final : public HTTPRequestHandler {
     }
     // RES-4: headers first; a wrong or missing secret stops here, before the body.
     const std::string credentials = request.get("Credentials", "");
-    if (request.get("Authorization", "") != kResultAuthorization ||
+    if (request.get("Authorization", "") != codec::kResultAuthorization ||
         !same_text(credentials, shared_->config.broker.secret)) {
       response.setKeepAlive(false);
       send_error(response, 401, "invalid secret");
       return;
     }
     // RES-1, TASK-2: the poster names itself; the core refuses a task bound to another worker.
-    const std::optional<TaskId> id = parse_task_id(request.get(std::string(kWorkerIdHeader), ""));
+    const std::optional<TaskId> id = codec::parse_task_id(request.get(std::string(codec::kWorkerIdHeader), ""));
     if (!id || *id <= 0) {
       response.setKeepAlive(false);
       send_error(response, 400,
-                 "missing or invalid " + std::string(kWorkerIdHeader) +
+                 "missing or invalid " + std::string(codec::kWorkerIdHeader) +
                      " header (the worker id from the stream's aipool-worker-id metadata)");
       return;
     }
@@ -377,10 +377,10 @@ class ResultsHandler final : public HTTPRequestHandler {
       return;
     }
     std::optional<std::string> task_header;
-    if (request.has(std::string(kTaskIdHeader))) task_header = request.get(std::string(kTaskIdHeader));
+    if (request.has(std::string(codec::kTaskIdHeader))) task_header = request.get(std::string(codec::kTaskIdHeader));
     // Shared, not copied: the result's files are ranges of this body.
     const Payload shared_body = std::make_shared<const std::string>(std::move(body));
-    DecodeResult decoded = decode_result(request.getContentType(), task_header, shared_body);
+    codec::DecodeResult decoded = codec::decode_result(request.getContentType(), task_header, shared_body);
     Report report;
     report.credentials = credentials;
     report.from = from;
@@ -388,7 +388,7 @@ class ResultsHandler final : public HTTPRequestHandler {
       report.task = decoded.post->task;
       report.ok = decoded.post->ok;
       report.error = std::move(decoded.post->error);
-      report.rejected_input = !report.ok && is_rejected_input(report.error);  // RES-7
+      report.rejected_input = !report.ok && codec::is_rejected_input(report.error);  // RES-7
       if (report.ok) report.result = std::make_shared<const ResultBody>(std::move(decoded.post->body));
     } else if (decoded.failure.task) {
       // RES-6: the task is known, so the attempt fails over instead of hanging.
@@ -449,7 +449,7 @@ class HealthHandler final : public HTTPRequestHandler {
 };
 
 std::string key_fields(const Key& key) {
-  return "\"pipeline\":" + json_string(pipeline_name(key.pipeline)) + ",\"model_id\":" + json_string(key.model);
+  return "\"pipeline\":" + codec::json_string(pipeline_name(key.pipeline)) + ",\"model_id\":" + codec::json_string(key.model);
 }
 
 class WorkersHandler final : public HTTPRequestHandler {
@@ -474,13 +474,13 @@ class WorkersHandler final : public HTTPRequestHandler {
       if (k == nullptr || k->offer == nullptr) return "null";
       return "{\"price_per_unit\":" + std::to_string(k->offer->price_per_unit) +
              ",\"pixels_per_unit\":" + std::to_string(k->offer->pixels_per_unit) +
-             ",\"currency\":" + json_string(k->offer->currency) + "}";
+             ",\"currency\":" + codec::json_string(k->offer->currency) + "}";
     };
     std::string out = "{\"workers\":[";
     for (std::size_t i = 0; i < workers.size(); ++i) {
       const WorkerView& w = workers[i];
       if (i != 0) out += ',';
-      out += "{\"id\":" + std::to_string(w.id) + ",\"address\":" + json_string(w.address) +
+      out += "{\"id\":" + std::to_string(w.id) + ",\"address\":" + codec::json_string(w.address) +
              ",\"connected_since\":" + std::to_string(joined.count(w.id) ? joined[w.id] : 0) +
              ",\"open_attempts\":" + std::to_string(w.open_attempts) +
              ",\"abandoned_attempts\":" + std::to_string(w.abandoned_attempts) +
@@ -580,7 +580,7 @@ bool OrchestratorNode::start(std::string& error) {
     std::string gpus = "[";
     for (const ::net::GPUInfo& gpu : request.gpus()) {
       if (gpus.size() > 1) gpus += ',';
-      gpus += "{\"id\":" + json_string(gpu.id()) + ",\"name\":" + json_string(gpu.name()) +
+      gpus += "{\"id\":" + codec::json_string(gpu.id()) + ",\"name\":" + codec::json_string(gpu.name()) +
               ",\"major\":" + std::to_string(gpu.major()) + ",\"minor\":" + std::to_string(gpu.minor()) +
               ",\"memory_free\":" + std::to_string(gpu.memory_free()) +
               ",\"memory_total\":" + std::to_string(gpu.memory_total()) + "}";

@@ -65,7 +65,7 @@ ResultPoster::ResultPoster(std::string secret, PostPolicy policy)
 ResultPoster::~ResultPoster() = default;
 
 PostOutcome ResultPoster::post(const ResultTarget& target, TaskId task, std::string_view worker_id,
-                               const EncodedPost& body) {
+                               const codec::EncodedPost& body) {
   PostOutcome outcome;
   const std::string endpoint = endpoint_of(target);
   auto delay = policy_.first_retry_delay;
@@ -91,10 +91,10 @@ PostOutcome ResultPoster::post(const ResultTarget& target, TaskId task, std::str
       Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_POST, target.path,
                                      Poco::Net::HTTPMessage::HTTP_1_1);
       request.setKeepAlive(true);
-      request.set("Authorization", std::string(kResultAuthorization));
+      request.set("Authorization", std::string(codec::kResultAuthorization));
       request.set("Credentials", secret_);
-      request.set(std::string(kTaskIdHeader), std::to_string(task));
-      if (!worker_id.empty()) request.set(std::string(kWorkerIdHeader), std::string(worker_id));
+      request.set(std::string(codec::kTaskIdHeader), std::to_string(task));
+      if (!worker_id.empty()) request.set(std::string(codec::kWorkerIdHeader), std::string(worker_id));
       request.setContentType(body.content_type);
       const std::size_t size = body.size();
       request.setContentLength(static_cast<std::streamsize>(size));

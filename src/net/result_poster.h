@@ -21,8 +21,8 @@
 #include <string>
 #include <string_view>
 
-#include "core/types.h"
-#include "net/result_codec.h"
+#include "codec/result_codec.h"
+#include "seams/types.h"
 
 namespace aipool::net {
 
@@ -61,7 +61,7 @@ class ResultPoster {
   ResultPoster& operator=(const ResultPoster&) = delete;
 
   PostOutcome post(const ResultTarget& target, TaskId task, std::string_view worker_id,
-                   const EncodedPost& body);
+                   const codec::EncodedPost& body);
 
  private:
   struct Sessions;

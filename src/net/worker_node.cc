@@ -17,10 +17,11 @@
 
 #include "aipool.grpc.pb.h"
 #include "aipool.pb.h"
+#include "codec/json_scan.h"
+#include "codec/result_codec.h"
+#include "codec/text.h"
 #include "core/slot_gate.h"
 #include "net/capabilities.h"
-#include "net/json_scan.h"
-#include "net/result_codec.h"
 #include "net/result_poster.h"
 #include "net/work_queue.h"
 
@@ -95,26 +96,20 @@ std::optional<std::uint16_t> parse_port(std::string_view text) {
   return static_cast<std::uint16_t>(value);
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 // The model_id of a job's request JSON (WIRE-4) (index 0), or what is wrong (index 1).
 // The job's model_id, read without parsing the job (which the executor does, once).
 std::variant<std::string, std::string> model_of(const std::string& json) {
   using Result = std::variant<std::string, std::string>;
-  JsonMember model = top_level_string_member(json, "model_id");
+  codec::JsonMember model = codec::top_level_string_member(json, "model_id");
   switch (model.status) {
-    case JsonMember::Status::kFound:
+    case codec::JsonMember::Status::kFound:
       if (!model.value.empty()) return Result(std::in_place_index<0>, std::move(model.value));
       break;
-    case JsonMember::Status::kMissing:
-    case JsonMember::Status::kNotString: break;
-    case JsonMember::Status::kNotObject:
+    case codec::JsonMember::Status::kMissing:
+    case codec::JsonMember::Status::kNotString: break;
+    case codec::JsonMember::Status::kNotObject:
       return Result(std::in_place_index<1>, "invalid job request: not a JSON object");
-    case JsonMember::Status::kInvalid:
+    case codec::JsonMember::Status::kInvalid:
       return Result(std::in_place_index<1>, "invalid job request: not valid JSON: " + model.error);
   }
   return Result(std::in_place_index<1>, "invalid job request: model_id is required");
@@ -134,7 +129,7 @@ std::variant<std::vector<OrchestratorAddress>, std::string> parse_orchestrator_a
   std::size_t index = 0;
   while (true) {
     const std::size_t comma = text.find(',');
-    std::string_view item = trim(text.substr(0, comma));
+    std::string_view item = codec::trim(text.substr(0, comma), codec::kBlank);
     const std::string quoted = "\"" + std::string(item) + "\"";
     const std::string where = "orchAddr entry " + std::to_string(index) + " " + quoted + ": ";
     if (item.empty()) return "orchAddr entry " + std::to_string(index) + ": empty address";
@@ -516,7 +511,7 @@ struct WorkerNode::Impl {
     post_pool->submit([this, &link, session, task, type, what = std::move(what), error = std::move(error), received] {
       // JobType echoes the type received; the orchestrator identifies the task by TaskID.
       const auto wire_type = static_cast<Pipeline>(static_cast<std::uint8_t>(type >= 0 && type < 256 ? type : 0));
-      const EncodedPost body = encode_json_result(wire_type, task, false, {}, error);
+      const codec::EncodedPost body = codec::encode_json_result(wire_type, task, false, {}, error);
       const PostOutcome outcome = link.poster->post(session->target, task, session->worker_id, body);
       log_job(link, task, what, "refused: " + error, received, outcome);
       bool draining = false;
@@ -559,11 +554,11 @@ struct WorkerNode::Impl {
       result.ok = false;
       result.error = "executor returned no response JSON";
     }
-    EncodedPost body;
+    codec::EncodedPost body;
     if (result.ok && !result.body.files.empty()) {
-      body = encode_multipart_result(result.body);  // RES-3
+      body = codec::encode_multipart_result(result.body);  // RES-3
     } else {
-      body = encode_json_result(key.pipeline, task, result.ok,
+      body = codec::encode_json_result(key.pipeline, task, result.ok,
                                 result.ok ? std::string_view(*result.body.json) : std::string_view{},
                                 result.error);  // RES-2
     }

@@ -46,10 +46,9 @@
 #include <vector>
 
 #include "core/backoff.h"
-#include "core/broker.h"
-#include "core/types.h"
 #include "seams/executor.h"
 #include "seams/random.h"
+#include "seams/types.h"
 
 namespace aipool::net {
 

@@ -17,7 +17,7 @@
 
 #include <cstdint>
 
-#include "core/types.h"
+#include "seams/types.h"
 
 namespace aipool {
 

@@ -17,7 +17,7 @@
 #include <string>
 #include <string_view>
 
-#include "core/types.h"
+#include "seams/types.h"
 
 namespace aipool {
 

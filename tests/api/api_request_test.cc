@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "codec/base64.h"
 #include "media/image_codec.h"
-#include "net/base64.h"
 
 namespace aipool::net {
 namespace {
@@ -85,7 +85,7 @@ TEST(ApiRequest, MultipartUpscaleCarriesTheImageInline) {
                                 type);
   auto r = parse_api_request(Pipeline::kUpscale, type, body, only({"m"}));
   ASSERT_TRUE(r.ok) << r.error.message;
-  EXPECT_EQ(*r.job.job_json, "{\"model_id\":\"m\",\"image\":\"" + base64_encode(png) +
+  EXPECT_EQ(*r.job.job_json, "{\"model_id\":\"m\",\"image\":\"" + codec::base64_encode(png) +
                                  "\",\"num_inference_steps\":75,\"prompt\":\"\",\"safety_check\":true,"
                                  "\"scale\":\"4\",\"seed\":42}");
 }
@@ -116,8 +116,8 @@ TEST(ApiRequest, RenderImagesAsDataUrls) {
   body.files.push_back({"1.png", "image/png", std::make_shared<const std::string>("BB")});
   RenderedResponse r = render_api_response(Pipeline::kTextToImage, body);
   ASSERT_TRUE(r.ok) << r.error.message;
-  EXPECT_EQ(r.json(), "{\"images\":[{\"url\":\"data:image/png;base64," + base64_encode("AAA") +
-                        "\",\"seed\":7,\"nsfw\":false},{\"url\":\"data:image/png;base64," + base64_encode("BB") +
+  EXPECT_EQ(r.json(), "{\"images\":[{\"url\":\"data:image/png;base64," + codec::base64_encode("AAA") +
+                        "\",\"seed\":7,\"nsfw\":false},{\"url\":\"data:image/png;base64," + codec::base64_encode("BB") +
                         "\",\"seed\":0,\"nsfw\":true}]}");
 }
 
@@ -139,9 +139,9 @@ TEST(ApiRequest, LargeAnswersAreWrittenInChunksAsTheyAreEncoded) {
   bool shared = false;
   for (const ResponsePart& part : r.parts) shared = shared || part.file->data() == file->data();
   EXPECT_TRUE(shared) << "the file was copied or encoded while rendering";
-  const std::string expected = "{\"images\":[{\"url\":\"data:image/png;base64," + base64_encode(big) +
-                               "\",\"seed\":1,\"nsfw\":false},{\"url\":\"data:image/png;base64," + base64_encode("xy") +
-                               "\",\"seed\":2,\"nsfw\":false},{\"url\":\"data:image/png;base64," + base64_encode(big) +
+  const std::string expected = "{\"images\":[{\"url\":\"data:image/png;base64," + codec::base64_encode(big) +
+                               "\",\"seed\":1,\"nsfw\":false},{\"url\":\"data:image/png;base64," + codec::base64_encode("xy") +
+                               "\",\"seed\":2,\"nsfw\":false},{\"url\":\"data:image/png;base64," + codec::base64_encode(big) +
                                "\",\"seed\":3,\"nsfw\":false}]}";
   EXPECT_EQ(r.size(), expected.size());
   EXPECT_EQ(r.json(), expected);
@@ -200,7 +200,7 @@ TEST(ApiRequest, AudioIsCheckedBeforeDispatch) {
   const std::string wav = tiny_wav();
   auto r = audio(wav);
   ASSERT_TRUE(r.ok) << r.error.message;
-  EXPECT_NE(r.job.job_json->find(base64_encode(wav)), std::string::npos);
+  EXPECT_NE(r.job.job_json->find(codec::base64_encode(wav)), std::string::npos);
   r = audio("RIFF-wave-bytes");
   EXPECT_EQ(r.error.status, 400);
   EXPECT_EQ(r.error.message.rfind("field 'audio': not a readable WAV, FLAC or OGG audio file (libsndfile: ", 0), 0u)

@@ -16,8 +16,8 @@
 #include <string_view>
 
 #include "e2e_support.h"
+#include "codec/base64.h"
 #include "media/image_codec.h"
-#include "net/base64.h"
 
 namespace aipool::e2e {
 namespace {
@@ -310,7 +310,7 @@ TEST_F(EndToEnd, LargeInputsAndTheLimit) {
   const std::size_t end = r.body.find('"', prefix.size());
   ASSERT_NE(end, std::string::npos);
   const std::optional<std::string> echoed =
-      aipool::net::base64_decode(std::string_view(r.body).substr(prefix.size(), end - prefix.size()));
+      aipool::codec::base64_decode(std::string_view(r.body).substr(prefix.size(), end - prefix.size()));
   ASSERT_TRUE(echoed.has_value());
   EXPECT_TRUE(*echoed == big) << "the echoed file differs from the input (" << echoed->size() << " bytes)";
   EXPECT_EQ(r.body.substr(end), "\",\"seed\":0,\"nsfw\":false}]}");

@@ -10,8 +10,8 @@
 #include <sstream>
 
 #include "e2e_support.h"
-#include "net/base64.h"
 #include "../speech/speech_test_support.h"
+#include "codec/base64.h"
 
 #include <sndfile.h>
 
@@ -26,7 +26,7 @@ std::string first_image(const std::string& body) {
   const std::string url = object->getArray("images")->getObject(0)->getValue<std::string>("url");
   const std::size_t comma = url.find(',');
   EXPECT_EQ(url.rfind("data:image/png;base64,", 0), 0u);
-  return net::base64_decode(url.substr(comma + 1)).value_or("");
+  return codec::base64_decode(url.substr(comma + 1)).value_or("");
 }
 
 std::pair<int, int> png_size(const std::string& png) {

@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "e2e_support.h"
+#include "codec/base64.h"
 #include "media/image_codec.h"
-#include "net/base64.h"
 
 namespace aipool::e2e {
 namespace {
@@ -53,7 +53,7 @@ TEST(EndToEndTorchScript, ModuleBuiltAtTestTimeRunsThroughTheWorker) {
   Poco::JSON::Parser parser;
   const std::string url = parser.parse(reply.body).extract<Poco::JSON::Object::Ptr>()->getArray("images")->getObject(0)
                               ->getValue<std::string>("url");
-  const std::string out = net::base64_decode(url.substr(url.find(',') + 1)).value_or("");
+  const std::string out = codec::base64_decode(url.substr(url.find(',') + 1)).value_or("");
   auto decoded = media::decode_image(out);
   ASSERT_TRUE(std::holds_alternative<media::Image>(decoded));
   const media::Image& image = std::get<media::Image>(decoded);

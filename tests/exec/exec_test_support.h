@@ -13,9 +13,9 @@
 #include <string>
 #include <variant>
 
+#include "codec/base64.h"
+#include "codec/json_text.h"
 #include "media/image_codec.h"
-#include "net/base64.h"
-#include "net/json_text.h"
 #include "seams/executor.h"
 
 namespace aipool::exec_test {
@@ -56,9 +56,9 @@ inline media::Image solid(std::uint32_t w, std::uint32_t h, std::uint8_t r, std:
 // empty); the image, when given, is added as base64 under "image".
 inline ExecRequest request(Pipeline pipeline, const std::string& model, const std::string& fields,
                            const std::string& image_bytes = "") {
-  std::string json = "{\"model_id\":" + net::json_string(model);
+  std::string json = "{\"model_id\":" + codec::json_string(model);
   if (!fields.empty()) json += "," + fields;
-  if (!image_bytes.empty()) json += ",\"image\":" + net::json_string(net::base64_encode(image_bytes));
+  if (!image_bytes.empty()) json += ",\"image\":" + codec::json_string(codec::base64_encode(image_bytes));
   json += "}";
   return ExecRequest{Key{pipeline, model}, 1, std::make_shared<const std::string>(json)};
 }

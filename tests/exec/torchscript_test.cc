@@ -171,7 +171,7 @@ TEST(TorchScript, AudioToText) {
   const std::string file = save_module("a2t", "def forward(self, audio: Tensor) -> str:\n    return str(audio.size(0))\n");
   TorchScriptExecutor::Options options = options_for(Pipeline::kAudioToText, file);
   TorchScriptExecutor bare(options);
-  const std::string audio = "\"audio\":\"" + net::base64_encode("RIFF-fake") + "\"";
+  const std::string audio = "\"audio\":\"" + codec::base64_encode("RIFF-fake") + "\"";
   ExecResult r = run(bare, request(Pipeline::kAudioToText, "torchscript", audio));
   EXPECT_EQ(r.error, "torchscript: audio-to-text needs an audio decoder, and this worker has none");
   options.audio_decoder = [](std::string_view bytes) -> std::variant<std::vector<float>, std::string> {
@@ -182,7 +182,7 @@ TEST(TorchScript, AudioToText) {
   r = run(executor, request(Pipeline::kAudioToText, "torchscript", audio));
   ASSERT_TRUE(r.ok) << r.error;
   EXPECT_EQ(*r.body.json, R"({"text":"24000","chunks":[{"timestamp":[0,1.5],"text":"24000"}]})");
-  r = run(executor, request(Pipeline::kAudioToText, "torchscript", "\"audio\":\"" + net::base64_encode("bad") + "\""));
+  r = run(executor, request(Pipeline::kAudioToText, "torchscript", "\"audio\":\"" + codec::base64_encode("bad") + "\""));
   EXPECT_EQ(r.error, "invalid request: audio: not a WAV file");
 }
 

@@ -11,8 +11,8 @@
 #include <memory>
 #include <string>
 
+#include "codec/base64.h"
 #include "exec/test_executor.h"
-#include "net/base64.h"
 
 namespace {
 
@@ -85,7 +85,7 @@ TEST(TestExecutor, ImagePipelinesEchoImage) {
   for (Pipeline p : {Pipeline::kImageToImage, Pipeline::kUpscale}) {
     const ExecResult result = execute(request_of(
         p, "test/echo",
-        R"({"model_id":"test/echo","prompt":"x","image":")" + aipool::net::base64_encode(kPng) + "\"}"));
+        R"({"model_id":"test/echo","prompt":"x","image":")" + aipool::codec::base64_encode(kPng) + "\"}"));
     const auto json = json_of(result);
     ASSERT_TRUE(json);
     ASSERT_EQ(result.body.files.size(), 1u);
@@ -100,7 +100,7 @@ TEST(TestExecutor, ImagePipelinesEchoImage) {
 TEST(TestExecutor, ImageToTextEchoesPromptAndSize) {
   const ExecResult result = execute(request_of(
       Pipeline::kImageToText, "test/echo",
-      R"({"model_id":"test/echo","prompt":"what is it","image":")" + aipool::net::base64_encode(kPng) + "\"}"));
+      R"({"model_id":"test/echo","prompt":"what is it","image":")" + aipool::codec::base64_encode(kPng) + "\"}"));
   const auto json = json_of(result);
   ASSERT_TRUE(json);
   EXPECT_TRUE(result.body.files.empty());
@@ -111,7 +111,7 @@ TEST(TestExecutor, ImageToTextEchoesPromptAndSize) {
 TEST(TestExecutor, AudioToTextEchoesSize) {
   const ExecResult result = execute(request_of(Pipeline::kAudioToText, "test/echo",
                                                R"({"model_id":"test/echo","audio":")" +
-                                                   aipool::net::base64_encode(std::string(1000, 'a')) + "\"}"));
+                                                   aipool::codec::base64_encode(std::string(1000, 'a')) + "\"}"));
   const auto json = json_of(result);
   ASSERT_TRUE(json);
   EXPECT_TRUE(result.body.files.empty());
@@ -135,7 +135,7 @@ TEST(TestExecutor, SleepWaitsThenEchoes) {
   const auto start = std::chrono::steady_clock::now();
   const ExecResult result = execute(
       request_of(Pipeline::kImageToText, "test/sleep",
-                 R"({"model_id":"test/sleep","sleep_ms":60,"prompt":"p","image":")" + aipool::net::base64_encode("ab") + "\"}"));
+                 R"({"model_id":"test/sleep","sleep_ms":60,"prompt":"p","image":")" + aipool::codec::base64_encode("ab") + "\"}"));
   EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(60));
   const auto json = json_of(result);
   ASSERT_TRUE(json);

@@ -29,11 +29,11 @@
 #include <vector>
 
 #include "aipool.grpc.pb.h"
+#include "codec/base64.h"
+#include "codec/result_codec.h"
 #include "exec/test_executor.h"
-#include "net/base64.h"
 #include "net/capabilities.h"
 #include "net/os_random.h"
-#include "net/result_codec.h"
 #include "net/result_poster.h"
 #include "net/worker_node.h"
 
@@ -50,6 +50,8 @@ using aipool::Pipeline;
 using aipool::ResultFile;
 using aipool::TaskId;
 using namespace aipool::net;
+using namespace aipool::codec;
+namespace codec = aipool::codec;
 
 constexpr auto kDeadline = 10s;
 const std::string kSecret = "s3cret-value";
@@ -355,7 +357,7 @@ Key echo_key(Pipeline pipeline = Pipeline::kTextToImage) { return Key{pipeline, 
 
 std::optional<ResultPost> decode(const Posted& posted) {
   const std::string task = posted.header("taskid");
-  const DecodeResult decoded = decode_result(posted.content_type, std::string_view(task), posted.body);
+  const codec::DecodeResult decoded = codec::decode_result(posted.content_type, std::string_view(task), posted.body);
   EXPECT_TRUE(decoded.post.has_value()) << decoded.failure.message;
   return decoded.post;
 }
@@ -424,7 +426,7 @@ TEST(ResultPoster, SendsHeadersAndDoesNotRetryAnswers) {
   const auto target = parse_results_url(server.url(), error);
   ASSERT_TRUE(target.has_value()) << error;
   const PostOutcome outcome =
-      poster.post(*target, 77, "w9", encode_json_result(Pipeline::kUpscale, 77, false, "", "boom"));
+      poster.post(*target, 77, "w9", codec::encode_json_result(Pipeline::kUpscale, 77, false, "", "boom"));
   EXPECT_EQ(outcome.status, 409);
   EXPECT_EQ(outcome.attempts, 1);
   EXPECT_EQ(outcome.answer, "refused by test");
@@ -447,7 +449,7 @@ TEST(ResultPoster, RetriesConnectFailuresThreeTimes) {
   ResultPoster poster(kSecret, PostPolicy{3, 5ms, 2000ms, 8});
   ResultTarget target{"127.0.0.1", static_cast<std::uint16_t>(dead_port), "/aiResults", "dead"};
   const PostOutcome outcome =
-      poster.post(target, 1, "", encode_json_result(Pipeline::kUpscale, 1, false, "", "x"));
+      poster.post(target, 1, "", codec::encode_json_result(Pipeline::kUpscale, 1, false, "", "x"));
   EXPECT_EQ(outcome.status, 0);
   EXPECT_EQ(outcome.attempts, 4);
   EXPECT_FALSE(outcome.error.empty());
@@ -492,7 +494,7 @@ TEST_F(WorkerNodeTest, ExecutesJobsAndPostsBothForms) {
   ASSERT_TRUE(orch.wait_for_open_streams(1));
   orch.send(Pipeline::kTextToImage, 11, R"({"model_id":"test/echo","prompt":"fox","num_images_per_prompt":2})");
   orch.send(Pipeline::kImageToText, 12,
-            R"({"model_id":"test/echo","prompt":"what","image":")" + base64_encode("abc") + "\"}");
+            R"({"model_id":"test/echo","prompt":"what","image":")" + codec::base64_encode("abc") + "\"}");
 
   const auto binary = results.recorder.wait_for_task(11);
   ASSERT_TRUE(binary.has_value());

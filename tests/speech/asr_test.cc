@@ -16,8 +16,8 @@
 #include <sstream>
 #include <thread>
 
+#include "codec/base64.h"
 #include "exec/speech_ocr_engines.h"
-#include "net/base64.h"
 #include "speech_test_support.h"
 
 namespace aipool::exec {
@@ -46,7 +46,7 @@ struct Answer {
 ExecRequest request_for(const std::string& audio, const std::string& timestamps = "") {
   ExecRequest request;
   request.key = kKey;
-  std::string json = R"({"model_id":"pocketsphinx/en-us","audio":")" + net::base64_encode(audio) + "\"";
+  std::string json = R"({"model_id":"pocketsphinx/en-us","audio":")" + codec::base64_encode(audio) + "\"";
   if (!timestamps.empty()) json += R"(,"return_timestamps":")" + timestamps + "\"";
   request.request_json = std::make_shared<const std::string>(json + ",\"metadata\":\"{}\"}");
   return request;

@@ -9,8 +9,8 @@
 
 #include <thread>
 
+#include "codec/base64.h"
 #include "exec/speech_ocr_engines.h"
-#include "net/base64.h"
 
 namespace aipool::exec {
 namespace {
@@ -59,7 +59,7 @@ ExecRequest request_for(const std::string& image, const std::string& extra = "")
   ExecRequest request;
   request.key = kKey;
   request.request_json = std::make_shared<const std::string>(
-      R"({"model_id":"tesseract/eng","image":")" + net::base64_encode(image) + "\"" + extra + "}");
+      R"({"model_id":"tesseract/eng","image":")" + codec::base64_encode(image) + "\"" + extra + "}");
   return request;
 }
 

@@ -26,10 +26,10 @@
 
 #include "core/attempt_observer.h"
 #include "core/broker.h"
-#include "core/types.h"
 #include "seams/clock.h"
 #include "seams/random.h"
 #include "seams/transport.h"
+#include "seams/types.h"
 
 namespace aipool::testing {
 

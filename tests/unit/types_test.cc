@@ -6,7 +6,7 @@
 
 #include <gtest/gtest.h>
 
-#include "core/types.h"
+#include "seams/types.h"
 #include "fakes.h"
 
 namespace aipool::testing {

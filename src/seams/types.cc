@@ -1,4 +1,4 @@
-#include "core/types.h"
+#include "seams/types.h"
 
 #include <array>
 

@@ -1,4 +1,4 @@
-#include "net/result_codec.h"
+#include "codec/result_codec.h"
 
 #include <Poco/Dynamic/Var.h>
 #include <Poco/JSON/Object.h>
@@ -8,11 +8,12 @@
 #include <charconv>
 #include <cstdint>
 
-#include "net/base64.h"
-#include "net/json_text.h"
-#include "net/multipart.h"
+#include "codec/base64.h"
+#include "codec/json_text.h"
+#include "codec/multipart.h"
+#include "codec/text.h"
 
-namespace aipool::net {
+namespace aipool::codec {
 namespace {
 
 std::string make_boundary() {
@@ -111,7 +112,7 @@ DecodeResult decode_multipart_form(std::string_view content_type, std::optional<
 }  // namespace
 
 std::optional<TaskId> parse_task_id(std::string_view text) {
-  text = trim_space(text);
+  text = trim(text, kHeaderSpace);
   TaskId value = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
@@ -197,4 +198,4 @@ DecodeResult decode_result(std::string_view content_type, std::optional<std::str
                                " (use application/json or multipart/mixed)");
 }
 
-}  // namespace aipool::net
+}  // namespace aipool::codec

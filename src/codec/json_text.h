@@ -6,11 +6,11 @@
 #include <string>
 #include <string_view>
 
-namespace aipool::net {
+namespace aipool::codec {
 
 // Appends `text` as a JSON string literal (quotes included), escaping as RFC 8259 asks.
 void append_json_string(std::string& out, std::string_view text);
 // `text` as a JSON string literal.
 std::string json_string(std::string_view text);
 
-}  // namespace aipool::net
+}  // namespace aipool::codec

@@ -1,4 +1,4 @@
-#include "net/model_config.h"
+#include "codec/model_config.h"
 
 #include <Poco/Dynamic/Var.h>
 #include <Poco/Exception.h>
@@ -15,175 +15,16 @@
 #include <map>
 #include <sstream>
 
-namespace aipool::net {
+#include "codec/json_scan.h"
+#include "codec/text.h"
+
+namespace aipool::codec {
 namespace {
 
 constexpr std::string_view kKnownPipelines =
     "text-to-image, image-to-image, upscale, image-to-text, audio-to-text";
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\n' || s.front() == '\r')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
-// ------------------------------------------------------------ JSON error position
-// Poco's parser says what is wrong but not where; this small validator finds the
-// offset of the first syntax error so that the message can give a line and column.
-class JsonLocator {
- public:
-  explicit JsonLocator(std::string_view text) : s_(text) {}
-
-  // The offset of the first syntax error, or npos when the text is valid JSON.
-  std::size_t first_error() {
-    ws();
-    if (!value(0)) return i_;
-    ws();
-    return i_ == s_.size() ? std::string_view::npos : i_;
-  }
-
- private:
-  bool at_end() const { return i_ >= s_.size(); }
-  char peek() const { return at_end() ? '\0' : s_[i_]; }
-  void ws() {
-    while (!at_end() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) ++i_;
-  }
-  bool literal(std::string_view word) {
-    for (char c : word) {
-      if (peek() != c) return false;
-      ++i_;
-    }
-    return true;
-  }
-  bool string() {
-    if (peek() != '"') return false;
-    ++i_;
-    while (!at_end()) {
-      const char c = s_[i_];
-      if (c == '"') {
-        ++i_;
-        return true;
-      }
-      if (static_cast<unsigned char>(c) < 0x20) return false;
-      if (c == '\\') {
-        ++i_;
-        const char e = peek();
-        if (e == 'u') {
-          ++i_;
-          for (int k = 0; k < 4; ++k) {
-            const char h = peek();
-            const bool hex = (h >= '0' && h <= '9') || (h >= 'a' && h <= 'f') || (h >= 'A' && h <= 'F');
-            if (!hex) return false;
-            ++i_;
-          }
-          continue;
-        }
-        if (std::string_view("\"\\/bfnrt").find(e) == std::string_view::npos || at_end()) return false;
-      }
-      ++i_;
-    }
-    return false;
-  }
-  bool digits() {
-    if (!(peek() >= '0' && peek() <= '9')) return false;
-    while (peek() >= '0' && peek() <= '9') ++i_;
-    return true;
-  }
-  bool number() {
-    if (peek() == '-') ++i_;
-    if (peek() == '0') {
-      ++i_;
-    } else if (!digits()) {
-      return false;
-    }
-    if (peek() == '.') {
-      ++i_;
-      if (!digits()) return false;
-    }
-    if (peek() == 'e' || peek() == 'E') {
-      ++i_;
-      if (peek() == '+' || peek() == '-') ++i_;
-      if (!digits()) return false;
-    }
-    return true;
-  }
-  bool value(int depth) {
-    if (depth > 512) return false;
-    switch (peek()) {
-      case '{': return object(depth);
-      case '[': return array(depth);
-      case '"': return string();
-      case 't': return literal("true");
-      case 'f': return literal("false");
-      case 'n': return literal("null");
-      default: return number();
-    }
-  }
-  bool object(int depth) {
-    ++i_;  // '{'
-    ws();
-    if (peek() == '}') {
-      ++i_;
-      return true;
-    }
-    for (;;) {
-      ws();
-      if (!string()) return false;
-      ws();
-      if (peek() != ':') return false;
-      ++i_;
-      ws();
-      if (!value(depth + 1)) return false;
-      ws();
-      if (peek() == ',') {
-        ++i_;
-        continue;
-      }
-      if (peek() == '}') {
-        ++i_;
-        return true;
-      }
-      return false;
-    }
-  }
-  bool array(int depth) {
-    ++i_;  // '['
-    ws();
-    if (peek() == ']') {
-      ++i_;
-      return true;
-    }
-    for (;;) {
-      ws();
-      if (!value(depth + 1)) return false;
-      ws();
-      if (peek() == ',') {
-        ++i_;
-        continue;
-      }
-      if (peek() == ']') {
-        ++i_;
-        return true;
-      }
-      return false;
-    }
-  }
-
-  std::string_view s_;
-  std::size_t i_ = 0;
-};
+std::string_view json_trim(std::string_view s) { return codec::trim(s, kJsonSpace); }
 
 std::string position_of(std::string_view text, std::size_t offset) {
   std::size_t line = 1;
@@ -287,7 +128,7 @@ std::optional<ModelEntry> parse_entry(const Poco::JSON::Object& object, std::siz
   }
   const std::optional<std::string> model = string_field(object, "model_id", index, error);
   if (!model) return std::nullopt;
-  if (trim(*model).empty()) {
+  if (json_trim(*model).empty()) {
     error = entry_error(index, "model_id must not be empty");
     return std::nullopt;
   }
@@ -398,7 +239,8 @@ ModelConfigResult parse_models_json(std::string_view json, std::string_view orig
     Poco::JSON::Parser parser(new Poco::JSON::ParseHandler(/*preserveObjectOrder=*/true));
     parsed = parser.parse(std::string(json));
   } catch (const Poco::Exception& e) {
-    const std::size_t offset = JsonLocator(json).first_error();
+    const std::optional<JsonSyntaxError> syntax = json_syntax_error(json);
+    const std::size_t offset = syntax ? syntax->offset : std::string_view::npos;
     std::string message = where + ": bad JSON";
     if (offset != std::string_view::npos) message += " at " + position_of(json, offset);
     // Poco's message quotes the offending byte; at the end of input that byte is garbage.
@@ -428,13 +270,13 @@ ModelConfigResult parse_models_inline(std::string_view text) {
   std::size_t index = 0;
   while (true) {
     const std::size_t comma = text.find(',');
-    const std::string_view item = trim(text.substr(0, comma));
+    const std::string_view item = json_trim(text.substr(0, comma));
     if (item.empty()) return entry_error(index, "empty entry (expected pipeline:model_id[:warm[:capacity]])");
     std::vector<std::string_view> parts;
     std::string_view rest = item;
     while (true) {
       const std::size_t colon = rest.find(':');
-      parts.push_back(trim(rest.substr(0, colon)));
+      parts.push_back(json_trim(rest.substr(0, colon)));
       if (colon == std::string_view::npos) break;
       rest = rest.substr(colon + 1);
     }
@@ -449,7 +291,7 @@ ModelConfigResult parse_models_inline(std::string_view text) {
     if (parts[1].empty()) return entry_error(index, "model_id must not be empty" + quoted);
     entry.key.model = std::string(parts[1]);
     if (parts.size() >= 3) {
-      const std::string warm = lower(parts[2]);
+      const std::string warm = ascii_lower(parts[2]);
       if (warm == "true") {
         entry.warm = true;
       } else if (warm == "false") {
@@ -476,13 +318,13 @@ ModelConfigResult parse_models_inline(std::string_view text) {
 }
 
 ModelConfigResult parse_models_flag(std::string_view value) {
-  value = trim(value);
+  value = json_trim(value);
   if (value.empty()) return std::vector<ModelEntry>{};
   const std::filesystem::path path{std::string(value)};
   std::error_code ec;
   const bool exists = std::filesystem::is_regular_file(path, ec);
   const bool looks_like_path = value.find(':') == std::string_view::npos ||
-                               (value.size() >= 5 && lower(value.substr(value.size() - 5)) == ".json");
+                               (value.size() >= 5 && ascii_lower(value.substr(value.size() - 5)) == ".json");
   if (!exists) {
     if (looks_like_path) {
       return ModelConfigError{"aiModels file " + std::string(value) +
@@ -513,4 +355,4 @@ std::vector<ModelOffer> offers_of(const std::vector<ModelEntry>& entries) {
   return offers;
 }
 
-}  // namespace aipool::net
+}  // namespace aipool::codec

@@ -1,31 +1,20 @@
-#include "net/multipart.h"
+#include "codec/multipart.h"
 
 #include <charconv>
 #include <system_error>
 
-namespace aipool::net {
+#include "codec/text.h"
+
+namespace aipool::codec {
 namespace {
 
-std::string_view trim(std::string_view s) { return trim_space(s); }
+// A header's optional white space, and the CR a line split at LF leaves behind.
+std::string_view header_trim(std::string_view s) { return codec::trim(s, kHeaderSpace); }
 
 }  // namespace
 
-std::string_view trim_space(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
-  return s;
-}
-
-std::string ascii_lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
 std::string media_type(std::string_view content_type) {
-  return ascii_lower(trim(content_type.substr(0, content_type.find(';'))));
+  return ascii_lower(header_trim(content_type.substr(0, content_type.find(';'))));
 }
 
 std::optional<std::string> header_param(std::string_view header, std::string_view name) {
@@ -42,10 +31,10 @@ std::optional<std::string> header_param(std::string_view header, std::string_vie
         break;
       }
     }
-    std::string_view item = trim(rest.substr(0, next));
+    std::string_view item = header_trim(rest.substr(0, next));
     const std::size_t eq = item.find('=');
-    if (eq != std::string_view::npos && ascii_lower(trim(item.substr(0, eq))) == name) {
-      std::string_view value = trim(item.substr(eq + 1));
+    if (eq != std::string_view::npos && ascii_lower(header_trim(item.substr(0, eq))) == name) {
+      std::string_view value = header_trim(item.substr(eq + 1));
       if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
         value = value.substr(1, value.size() - 2);
       }
@@ -93,8 +82,8 @@ MultipartResult parse_multipart(std::string_view body, std::string_view boundary
       headers = eol == std::string_view::npos ? std::string_view{} : headers.substr(eol + 2);
       const std::size_t colon = line.find(':');
       if (colon == std::string_view::npos) continue;
-      const std::string header = ascii_lower(trim(line.substr(0, colon)));
-      const std::string_view value = trim(line.substr(colon + 1));
+      const std::string header = ascii_lower(header_trim(line.substr(0, colon)));
+      const std::string_view value = header_trim(line.substr(colon + 1));
       if (header == "content-type") part.content_type = std::string(value);
       if (header == "content-disposition") {
         part.disposition = std::string(value);
@@ -126,4 +115,4 @@ MultipartResult parse_multipart(std::string_view body, std::string_view boundary
   }
 }
 
-}  // namespace aipool::net
+}  // namespace aipool::codec

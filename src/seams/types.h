@@ -1,6 +1,7 @@
 // File: types.h
-// The small value types shared by the core and its seams: time, ids, pipelines
-// and keys. Plain data; no behaviour beyond comparison and naming.
+// The small value types shared by the core, its seams and both nodes: time, ids,
+// pipelines, keys, adverts and result bodies. Plain data; no behaviour beyond
+// comparison and naming. Includes nothing of ours (the seams are the bottom layer).
 #pragma once
 
 #include <cstddef>
@@ -62,6 +63,21 @@ struct Key {
 
 // "text-to-image/model" for logs and messages.
 std::string key_name(const Key& key);
+
+// A key the orchestrator was started with (LIST-1) and its price (LIST-3).
+struct ModelOffer {
+  Key key;
+  double price_per_unit = 0;
+  std::int64_t pixels_per_unit = 1;
+  std::string currency;
+};
+
+// A worker's advertisement for one key (WIRE-3): how many jobs of it it runs at once.
+// Sent in its registration; the worker's own slot gate enforces the same numbers.
+struct Advert {
+  Key key;
+  std::uint32_t capacity = 0;
+};
 
 // A job's or a result's bytes, shared without copying between the HTTP layer,
 // the core and the transport. Immutable once made.

@@ -5,9 +5,9 @@
 #include <memory>
 #include <string>
 
-#include "net/base64.h"
-#include "net/multipart.h"
-#include "net/result_codec.h"
+#include "codec/base64.h"
+#include "codec/multipart.h"
+#include "codec/result_codec.h"
 
 namespace {
 
@@ -15,19 +15,20 @@ using aipool::Payload;
 using aipool::Pipeline;
 using aipool::ResultBody;
 using aipool::ResultFile;
-using namespace aipool::net;
+using namespace aipool::codec;
+namespace codec = aipool::codec;
 
 Payload bytes_of(std::string text) { return std::make_shared<const std::string>(std::move(text)); }
 
 // Proves a success in the JSON form decodes to the same task and response JSON (RES-2).
 TEST(ResultCodec, JsonFormSuccessRoundTrips) {
   const std::string response = R"({"text":"hello \"world\"","chunks":[]})";
-  const EncodedPost post = encode_json_result(Pipeline::kAudioToText, 42, true, response, "");
+  const codec::EncodedPost post = codec::encode_json_result(Pipeline::kAudioToText, 42, true, response, "");
   EXPECT_EQ(post.content_type, "application/json");
   EXPECT_NE(post.joined().find("\"JobType\":4"), std::string::npos) << post.joined();
   EXPECT_NE(post.joined().find("\"TaskID\":42"), std::string::npos) << post.joined();
-  EXPECT_NE(post.joined().find("\"Data\":\"" + base64_encode(response) + "\""), std::string::npos) << post.joined();
-  const DecodeResult decoded = decode_result(post.content_type, std::nullopt, post.joined());
+  EXPECT_NE(post.joined().find("\"Data\":\"" + codec::base64_encode(response) + "\""), std::string::npos) << post.joined();
+  const codec::DecodeResult decoded = codec::decode_result(post.content_type, std::nullopt, post.joined());
   ASSERT_TRUE(decoded.post.has_value()) << decoded.failure.message;
   EXPECT_EQ(decoded.post->task, 42);
   EXPECT_TRUE(decoded.post->ok);
@@ -39,8 +40,8 @@ TEST(ResultCodec, JsonFormSuccessRoundTrips) {
 // Proves a non-empty Err makes the post a worker error carrying that text, escaped safely (RES-2).
 TEST(ResultCodec, JsonFormErrorRoundTrips) {
   const std::string error = "worker at capacity \"quoted\"\n\tand \x01 control";
-  const EncodedPost post = encode_json_result(Pipeline::kTextToImage, 7, false, "", error);
-  const DecodeResult decoded = decode_result(post.content_type, std::string_view("7"), post.joined());
+  const codec::EncodedPost post = codec::encode_json_result(Pipeline::kTextToImage, 7, false, "", error);
+  const codec::DecodeResult decoded = codec::decode_result(post.content_type, std::string_view("7"), post.joined());
   ASSERT_TRUE(decoded.post.has_value()) << decoded.failure.message;
   EXPECT_EQ(decoded.post->task, 7);
   EXPECT_FALSE(decoded.post->ok);
@@ -49,8 +50,8 @@ TEST(ResultCodec, JsonFormErrorRoundTrips) {
 
 // Proves an error result with an empty text still reads as a worker error, never as a success (RES-2).
 TEST(ResultCodec, JsonFormEmptyErrorTextStillFails) {
-  const EncodedPost post = encode_json_result(Pipeline::kUpscale, 3, false, "", "");
-  const DecodeResult decoded = decode_result(post.content_type, std::nullopt, post.joined());
+  const codec::EncodedPost post = codec::encode_json_result(Pipeline::kUpscale, 3, false, "", "");
+  const codec::DecodeResult decoded = codec::decode_result(post.content_type, std::nullopt, post.joined());
   ASSERT_TRUE(decoded.post.has_value()) << decoded.failure.message;
   EXPECT_FALSE(decoded.post->ok);
   EXPECT_FALSE(decoded.post->error.empty());
@@ -63,9 +64,9 @@ TEST(ResultCodec, MultipartFormRoundTrips) {
   std::string binary("\x89PNG\r\n\x1a\n\0\r\n--not-a-boundary\r\n", 29);
   body.files.push_back(ResultFile{"a.png", "image/png", bytes_of(binary)});
   body.files.push_back(ResultFile{"b.png", "image/png", bytes_of("")});
-  const EncodedPost post = encode_multipart_result(body);
+  const codec::EncodedPost post = codec::encode_multipart_result(body);
   EXPECT_EQ(post.content_type.rfind("multipart/mixed; boundary=", 0), 0u) << post.content_type;
-  const DecodeResult decoded = decode_result(post.content_type, std::string_view("99"), post.joined());
+  const codec::DecodeResult decoded = codec::decode_result(post.content_type, std::string_view("99"), post.joined());
   ASSERT_TRUE(decoded.post.has_value()) << decoded.failure.message;
   EXPECT_EQ(decoded.post->task, 99);
   EXPECT_TRUE(decoded.post->ok);
@@ -86,7 +87,7 @@ TEST(ResultCodec, MultipartFilesAreSharedNotCopied) {
   body.json = bytes_of(R"({"images":[{"url":"big.bin","seed":0,"nsfw":false}]})");
   const Payload big = bytes_of(std::string(300'000, 'z') + "\r\n--tail");
   body.files.push_back(ResultFile{"big.bin", "application/octet-stream", big});
-  const EncodedPost post = encode_multipart_result(body);
+  const codec::EncodedPost post = codec::encode_multipart_result(body);
   bool shared = false;
   for (const aipool::SharedBytes& piece : post.pieces) shared = shared || piece->data() == big->data();
   EXPECT_TRUE(shared) << "the file was copied into the encoded body";
@@ -96,7 +97,7 @@ TEST(ResultCodec, MultipartFilesAreSharedNotCopied) {
   EXPECT_EQ(post.joined().size(), total);
 
   const Payload received = bytes_of(post.joined());
-  const DecodeResult decoded = decode_result(post.content_type, std::string_view("5"), received);
+  const codec::DecodeResult decoded = codec::decode_result(post.content_type, std::string_view("5"), received);
   ASSERT_TRUE(decoded.post.has_value()) << decoded.failure.message;
   ASSERT_EQ(decoded.post->body.files.size(), 1u);
   const std::string_view file = *decoded.post->body.files[0].bytes;
@@ -115,19 +116,19 @@ TEST(Multipart, DeclaredLengthIsTakenOnlyWhenADelimiterEndsIt) {
   };
   // The length covers text that looks like a delimiter: the content keeps it.
   const std::string tricky = "abc\r\n--Bxyz";
-  MultipartResult r = parse_multipart(body_with("Content-Length: " + std::to_string(tricky.size()) + "\r\n", tricky), "B");
+  codec::MultipartResult r = codec::parse_multipart(body_with("Content-Length: " + std::to_string(tricky.size()) + "\r\n", tricky), "B");
   ASSERT_TRUE(r.error.empty()) << r.error;
   ASSERT_EQ(r.parts.size(), 2u);
   EXPECT_EQ(r.parts[0].content, tricky);
   EXPECT_EQ(r.parts[1].content, "{}");
   for (const std::string header : {"Content-Length: 3\r\n", "Content-Length: 999\r\n", "Content-Length: 1x\r\n",
                                    "Content-Length: -1\r\n", "Content-Length: \r\n", ""}) {
-    r = parse_multipart(body_with(header, "hello"), "B");
+    r = codec::parse_multipart(body_with(header, "hello"), "B");
     ASSERT_TRUE(r.error.empty()) << header << r.error;
     ASSERT_EQ(r.parts.size(), 2u) << header;
     EXPECT_EQ(r.parts[0].content, "hello") << header;
   }
-  r = parse_multipart(body_with("Content-Length: 5\r\n", "hello"), "B");
+  r = codec::parse_multipart(body_with("Content-Length: 5\r\n", "hello"), "B");
   EXPECT_EQ(r.parts[0].content, "hello");
 }
 
@@ -176,7 +177,7 @@ TEST(ResultCodec, DecodeErrorsWithIdentifiableTask) {
   for (const Case& c : cases) {
     std::optional<std::string_view> header;
     if (c.task_header) header = *c.task_header;
-    const DecodeResult decoded = decode_result(c.content_type, header, c.body);
+    const codec::DecodeResult decoded = codec::decode_result(c.content_type, header, c.body);
     EXPECT_FALSE(decoded.post.has_value()) << c.body;
     ASSERT_TRUE(decoded.failure.task.has_value()) << c.body << " -> " << decoded.failure.message;
     EXPECT_EQ(*decoded.failure.task, 5) << c.body;
@@ -203,7 +204,7 @@ TEST(ResultCodec, DecodeErrorsWithoutIdentifiableTask) {
   for (const Case& c : cases) {
     std::optional<std::string_view> header;
     if (c.task_header) header = *c.task_header;
-    const DecodeResult decoded = decode_result(c.content_type, header, c.body);
+    const codec::DecodeResult decoded = codec::decode_result(c.content_type, header, c.body);
     EXPECT_FALSE(decoded.post.has_value()) << c.body;
     EXPECT_FALSE(decoded.failure.task.has_value()) << c.body << " -> task " << *decoded.failure.task;
     EXPECT_FALSE(decoded.failure.message.empty()) << c.body;
@@ -212,12 +213,12 @@ TEST(ResultCodec, DecodeErrorsWithoutIdentifiableTask) {
 
 // Proves TaskIDs parse as whole decimal int64 values only, as the TaskId header needs (RES-3).
 TEST(ResultCodec, ParsesTaskIds) {
-  EXPECT_EQ(parse_task_id("1"), 1);
-  EXPECT_EQ(parse_task_id(" 9223372036854775807 "), INT64_MAX);
-  EXPECT_FALSE(parse_task_id("").has_value());
-  EXPECT_FALSE(parse_task_id("12a").has_value());
-  EXPECT_FALSE(parse_task_id("9223372036854775808").has_value());
-  EXPECT_FALSE(parse_task_id("1.0").has_value());
+  EXPECT_EQ(codec::parse_task_id("1"), 1);
+  EXPECT_EQ(codec::parse_task_id(" 9223372036854775807 "), INT64_MAX);
+  EXPECT_FALSE(codec::parse_task_id("").has_value());
+  EXPECT_FALSE(codec::parse_task_id("12a").has_value());
+  EXPECT_FALSE(codec::parse_task_id("9223372036854775808").has_value());
+  EXPECT_FALSE(codec::parse_task_id("1.0").has_value());
 }
 
 }  // namespace

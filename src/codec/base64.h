@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-namespace aipool::net {
+namespace aipool::codec {
 
 std::string base64_encode(std::string_view bytes);
 // Appends the encoding of `bytes` to `out` (no temporary; for data: URLs of large
@@ -19,4 +19,4 @@ void base64_encode_append(std::string& out, std::string_view bytes, bool simd = 
 // Whitespace is not accepted.
 std::optional<std::string> base64_decode(std::string_view text);
 
-}  // namespace aipool::net
+}  // namespace aipool::codec

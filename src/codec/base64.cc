@@ -1,4 +1,4 @@
-#include "net/base64.h"
+#include "codec/base64.h"
 
 #include <array>
 #include <cstdint>
@@ -8,7 +8,7 @@
 #include <immintrin.h>
 #endif
 
-namespace aipool::net {
+namespace aipool::codec {
 namespace {
 
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -162,4 +162,4 @@ std::optional<std::string> base64_decode(std::string_view text) {
   return out;
 }
 
-}  // namespace aipool::net
+}  // namespace aipool::codec

@@ -32,10 +32,9 @@
 #include <variant>
 #include <vector>
 
-#include "core/broker.h"
-#include "core/types.h"
+#include "seams/types.h"
 
-namespace aipool::net {
+namespace aipool::codec {
 
 struct ModelEntry {
   Key key;
@@ -72,4 +71,4 @@ std::vector<Advert> adverts_of(const std::vector<ModelEntry>& entries);
 // What an orchestrator offers for these entries (LIST-1, LIST-3).
 std::vector<ModelOffer> offers_of(const std::vector<ModelEntry>& entries);
 
-}  // namespace aipool::net
+}  // namespace aipool::codec

@@ -6,12 +6,13 @@
 
 #include <string>
 
-#include "net/json_scan.h"
+#include "codec/json_scan.h"
 
 namespace {
 
-using aipool::net::JsonMember;
-using aipool::net::top_level_string_member;
+using aipool::codec::json_syntax_error;
+using aipool::codec::JsonMember;
+using aipool::codec::top_level_string_member;
 using Status = JsonMember::Status;
 
 // Proves the member is found at the top level only, decoded with its escapes, the last of repeated keys winning (WIRE-4).
@@ -49,6 +50,25 @@ TEST(JsonScan, RefusesWhatIsNotJson) {
   std::string deep(600, '[');
   deep += std::string(600, ']');
   EXPECT_EQ(top_level_string_member(deep, "model_id").status, Status::kInvalid);
+}
+
+// Proves json_syntax_error points at the first byte that cannot continue a JSON text,
+// and finds nothing in valid text of any top-level type (LIST-1).
+TEST(JsonScan, SyntaxErrorPointsAtTheFirstBadByte) {
+  struct Case {
+    const char* text;
+    std::size_t offset;
+  };
+  const Case cases[] = {{"[1,}", 3}, {"[tru}", 4}, {"{\"a\" 1}", 5}, {"[1] x", 4}, {"[1", 2}, {"", 0}, {"[\"a\x01\"]", 3}};
+  for (const Case& c : cases) {
+    const auto error = json_syntax_error(c.text);
+    ASSERT_TRUE(error.has_value()) << c.text;
+    EXPECT_EQ(error->offset, c.offset) << c.text;
+    EXPECT_FALSE(error->reason.empty()) << c.text;
+  }
+  for (const char* text : {"[1,{\"a\":null}]", "\"s\"", "1.5e3", "true", " {} "}) {
+    EXPECT_FALSE(json_syntax_error(text).has_value()) << text;
+  }
 }
 
 }  // namespace

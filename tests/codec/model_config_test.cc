@@ -12,31 +12,32 @@
 #include <string>
 #include <variant>
 
-#include "net/model_config.h"
+#include "codec/model_config.h"
 
 namespace {
 
 using aipool::Key;
 using aipool::Pipeline;
-using namespace aipool::net;
+using namespace aipool::codec;
+namespace codec = aipool::codec;
 
-std::vector<ModelEntry> ok(const ModelConfigResult& result) {
-  if (const auto* error = std::get_if<ModelConfigError>(&result)) {
+std::vector<codec::ModelEntry> ok(const codec::ModelConfigResult& result) {
+  if (const auto* error = std::get_if<codec::ModelConfigError>(&result)) {
     ADD_FAILURE() << "unexpected error: " << error->message;
     return {};
   }
-  return std::get<std::vector<ModelEntry>>(result);
+  return std::get<std::vector<codec::ModelEntry>>(result);
 }
 
-std::string error_of(const ModelConfigResult& result) {
-  if (const auto* error = std::get_if<ModelConfigError>(&result)) return error->message;
+std::string error_of(const codec::ModelConfigResult& result) {
+  if (const auto* error = std::get_if<codec::ModelConfigError>(&result)) return error->message;
   ADD_FAILURE() << "expected an error";
   return {};
 }
 
-// Expects parse_models_json(json) to fail with a message containing every `parts`.
+// Expects codec::parse_models_json(json) to fail with a message containing every `parts`.
 void expect_json_error(const std::string& json, std::initializer_list<std::string> parts) {
-  const std::string message = error_of(parse_models_json(json, "models.json"));
+  const std::string message = error_of(codec::parse_models_json(json, "models.json"));
   for (const std::string& part : parts) {
     EXPECT_NE(message.find(part), std::string::npos) << "message: " << message << "\nexpected: " << part
                                                       << "\njson: " << json;
@@ -44,7 +45,7 @@ void expect_json_error(const std::string& json, std::initializer_list<std::strin
 }
 
 void expect_inline_error(const std::string& text, std::initializer_list<std::string> parts) {
-  const std::string message = error_of(parse_models_inline(text));
+  const std::string message = error_of(codec::parse_models_inline(text));
   for (const std::string& part : parts) {
     EXPECT_NE(message.find(part), std::string::npos) << "message: " << message << "\nexpected: " << part
                                                       << "\ntext: " << text;
@@ -68,7 +69,7 @@ class TempFile {
 
 // Proves every field of go-livepeer's aiModels.json schema is read, with prices kept for the orchestrator (LIST-1, LIST-3).
 TEST(ModelConfig, ParsesEveryJsonField) {
-  const auto entries = ok(parse_models_json(R"([
+  const auto entries = ok(codec::parse_models_json(R"([
     {"pipeline": "text-to-image", "model_id": "ByteDance/SDXL-Lightning", "warm": true, "capacity": 3,
      "price_per_unit": 4768371, "pixels_per_unit": 1000000, "currency": "USD", "gateway": "0xabc",
      "url": "http://runner:8000", "token": "tok",
@@ -76,7 +77,7 @@ TEST(ModelConfig, ParsesEveryJsonField) {
     {"pipeline": "audio-to-text", "model_id": "openai/whisper-large-v3", "price_per_unit": 0.5}
   ])", "models.json"));
   ASSERT_EQ(entries.size(), 2u);
-  const ModelEntry& a = entries[0];
+  const codec::ModelEntry& a = entries[0];
   EXPECT_EQ(a.key, (Key{Pipeline::kTextToImage, "ByteDance/SDXL-Lightning"}));
   EXPECT_TRUE(a.warm);
   EXPECT_EQ(a.capacity, 3u);
@@ -89,20 +90,20 @@ TEST(ModelConfig, ParsesEveryJsonField) {
   EXPECT_EQ(a.optimization_flags.at("SFAST"), "true");
   EXPECT_EQ(a.optimization_flags.at("DEEPCACHE"), "false");
   EXPECT_EQ(a.executor_json, "{}");
-  const ModelEntry& b = entries[1];
+  const codec::ModelEntry& b = entries[1];
   EXPECT_EQ(b.key, (Key{Pipeline::kAudioToText, "openai/whisper-large-v3"}));
   EXPECT_FALSE(b.warm);
   EXPECT_EQ(b.capacity, 1u);  // default
   EXPECT_DOUBLE_EQ(b.price_per_unit, 0.5);
   EXPECT_EQ(b.pixels_per_unit, 1);  // default
 
-  const auto offers = offers_of(entries);
+  const auto offers = codec::offers_of(entries);
   ASSERT_EQ(offers.size(), 2u);
   EXPECT_EQ(offers[0].key, a.key);
   EXPECT_DOUBLE_EQ(offers[0].price_per_unit, 4768371);
   EXPECT_EQ(offers[0].pixels_per_unit, 1000000);
   EXPECT_EQ(offers[0].currency, "USD");
-  const auto adverts = adverts_of(entries);
+  const auto adverts = codec::adverts_of(entries);
   ASSERT_EQ(adverts.size(), 2u);
   EXPECT_EQ(adverts[0].key, a.key);
   EXPECT_EQ(adverts[0].capacity, 3u);
@@ -111,7 +112,7 @@ TEST(ModelConfig, ParsesEveryJsonField) {
 
 // Proves keys outside the schema are kept, in order, as the executor's own fields (WIRE-3: the advert is unaffected).
 TEST(ModelConfig, KeepsExecutorFieldsAsJson) {
-  const auto entries = ok(parse_models_json(
+  const auto entries = ok(codec::parse_models_json(
       R"([{"pipeline":"upscale","model_id":"test/echo","zeta":1,"alpha":{"x":[1,2]},"capacity":2,"device":"cuda:0"}])",
       "m.json"));
   ASSERT_EQ(entries.size(), 1u);
@@ -122,7 +123,7 @@ TEST(ModelConfig, KeepsExecutorFieldsAsJson) {
 // Proves the inline form pipeline:model_id[:warm[:capacity]] with its defaults (WIRE-3, MULTI-2).
 TEST(ModelConfig, ParsesInlineForm) {
   const auto entries =
-      ok(parse_models_inline("text-to-image:test/echo, image-to-text:test/echo:true ,upscale:test/sleep:FALSE:4"));
+      ok(codec::parse_models_inline("text-to-image:test/echo, image-to-text:test/echo:true ,upscale:test/sleep:FALSE:4"));
   ASSERT_EQ(entries.size(), 3u);
   EXPECT_EQ(entries[0].key, (Key{Pipeline::kTextToImage, "test/echo"}));
   EXPECT_FALSE(entries[0].warm);
@@ -137,22 +138,22 @@ TEST(ModelConfig, ParsesInlineForm) {
 // Proves -aiModels reads a JSON file, takes other values inline, and an empty value as no list (LIST-1, LIST-2).
 TEST(ModelConfig, FlagChoosesFileOrInline) {
   const TempFile file(R"([{"pipeline":"image-to-image","model_id":"m","capacity":2}])");
-  const auto from_file = ok(parse_models_flag(file.path()));
+  const auto from_file = ok(codec::parse_models_flag(file.path()));
   ASSERT_EQ(from_file.size(), 1u);
   EXPECT_EQ(from_file[0].key, (Key{Pipeline::kImageToImage, "m"}));
   EXPECT_EQ(from_file[0].capacity, 2u);
-  const auto from_inline = ok(parse_models_flag("audio-to-text:w:true:2"));
+  const auto from_inline = ok(codec::parse_models_flag("audio-to-text:w:true:2"));
   ASSERT_EQ(from_inline.size(), 1u);
   EXPECT_EQ(from_inline[0].capacity, 2u);
-  EXPECT_TRUE(ok(parse_models_flag("")).empty());
-  EXPECT_TRUE(ok(parse_models_flag("  ")).empty());
-  EXPECT_TRUE(ok(parse_models_json("[]", "empty.json")).empty());
+  EXPECT_TRUE(ok(codec::parse_models_flag("")).empty());
+  EXPECT_TRUE(ok(codec::parse_models_flag("  ")).empty());
+  EXPECT_TRUE(ok(codec::parse_models_json("[]", "empty.json")).empty());
 }
 
 // Proves a missing file is reported as such, naming the path (LIST-1).
 TEST(ModelConfig, MissingFileIsNamed) {
   for (const std::string path : {"/nonexistent/models.json", "models-missing", "dir/x.JSON"}) {
-    const std::string message = error_of(parse_models_flag(path));
+    const std::string message = error_of(codec::parse_models_flag(path));
     EXPECT_NE(message.find(path), std::string::npos) << message;
     EXPECT_NE(message.find("file not found"), std::string::npos) << message;
   }
@@ -165,7 +166,7 @@ TEST(ModelConfig, BadJsonGivesPosition) {
   expect_json_error("[{\"a\":1}", {"bad JSON", "end of input"});
   expect_json_error("[{\"a\":1}] x", {"bad JSON", "line 1, column 11"});
   const TempFile file("[{\"pipeline\" \"upscale\"}]");
-  const std::string message = error_of(parse_models_flag(file.path()));
+  const std::string message = error_of(codec::parse_models_flag(file.path()));
   EXPECT_NE(message.find(file.path()), std::string::npos) << message;
   EXPECT_NE(message.find("line 1, column 14"), std::string::npos) << message;
 }
@@ -210,7 +211,7 @@ TEST(ModelConfig, JsonFieldErrorsNameEntryAndField) {
 // Proves a wrongly typed token is reported without echoing its value (the token is a secret).
 TEST(ModelConfig, TokenErrorDoesNotEchoValue) {
   const std::string message =
-      error_of(parse_models_json(R"([{"pipeline":"upscale","model_id":"m","token":123456789}])", "m.json"));
+      error_of(codec::parse_models_json(R"([{"pipeline":"upscale","model_id":"m","token":123456789}])", "m.json"));
   EXPECT_EQ(message.find("123456789"), std::string::npos) << message;
 }
 

@@ -1,17 +1,18 @@
-#include "net/json_scan.h"
+#include "codec/json_scan.h"
 
 #include <cstdint>
 #include <cstring>
 #include <vector>
 
-namespace aipool::net {
+namespace aipool::codec {
 namespace {
 
 constexpr std::size_t kMaxDepth = 512;
 
 class Scanner {
  public:
-  Scanner(std::string_view text, std::string_view key) : text_(text), key_(key) {}
+  // Reads the member `key` when it is given; checks the grammar alone otherwise.
+  Scanner(std::string_view text, std::optional<std::string_view> key) : text_(text), key_(key) {}
 
   JsonMember run() {
     skip_space();
@@ -29,6 +30,10 @@ class Scanner {
     return std::move(result_);
   }
 
+  // Where and why run() failed (meaningful after it returned kInvalid).
+  std::size_t failed_at() const { return fail_offset_; }
+  const std::string& failure() const { return fail_reason_; }
+
  private:
   bool at_end() const { return pos_ >= text_.size(); }
   char peek() const { return text_[pos_]; }
@@ -45,12 +50,17 @@ class Scanner {
     result_.status = JsonMember::Status::kInvalid;
     result_.value.clear();
     result_.error = why + " at byte " + std::to_string(pos_);
+    fail_offset_ = pos_;
+    fail_reason_ = why;
     return false;
   }
 
+  // Fails at the first byte that differs from `word`.
   bool literal(std::string_view word) {
-    if (text_.substr(pos_, word.size()) != word) return fail("unexpected character");
-    pos_ += word.size();
+    for (const char c : word) {
+      if (at_end() || peek() != c) return fail("unexpected character");
+      ++pos_;
+    }
     return true;
   }
 
@@ -200,12 +210,12 @@ class Scanner {
       skip_space();
       if (at_end() || peek() != '"') return fail("member name expected");
       name.clear();
-      if (!string(depth == 0 ? &name : nullptr)) return false;
+      if (!string(depth == 0 && key_ ? &name : nullptr)) return false;
       skip_space();
       if (at_end() || peek() != ':') return fail("':' expected");
       ++pos_;
       skip_space();
-      if (depth == 0 && name == key_) {
+      if (depth == 0 && key_ && name == *key_) {
         if (!at_end() && peek() == '"') {
           std::string decoded;
           if (!string(&decoded)) return false;
@@ -256,9 +266,11 @@ class Scanner {
   }
 
   std::string_view text_;
-  std::string_view key_;
+  std::optional<std::string_view> key_;
   std::size_t pos_ = 0;
   JsonMember result_;
+  std::size_t fail_offset_ = 0;  // where the last failure happened
+  std::string fail_reason_;
 };
 
 }  // namespace
@@ -267,4 +279,10 @@ JsonMember top_level_string_member(std::string_view json, std::string_view key) 
   return Scanner(json, key).run();
 }
 
-}  // namespace aipool::net
+std::optional<JsonSyntaxError> json_syntax_error(std::string_view json) {
+  Scanner scanner(json, std::nullopt);
+  if (scanner.run().status != JsonMember::Status::kInvalid) return std::nullopt;
+  return JsonSyntaxError{scanner.failed_at(), scanner.failure()};
+}
+
+}  // namespace aipool::codec

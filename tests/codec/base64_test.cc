@@ -5,12 +5,12 @@
 #include <cstdint>
 #include <string>
 
-#include "net/base64.h"
+#include "codec/base64.h"
 
 namespace {
 
-using aipool::net::base64_decode;
-using aipool::net::base64_encode;
+using aipool::codec::base64_decode;
+using aipool::codec::base64_encode;
 
 // Proves the RFC 4648 test vectors encode and decode exactly, padding included (WIRE-4, RES-2).
 TEST(Base64, Rfc4648Vectors) {
@@ -67,7 +67,7 @@ TEST(Base64, AppendMatchesABitByBitEncoder) {
     const std::string expected = "data:image/png;base64," + reference(plain);
     for (const bool simd : {true, false}) {
       std::string out = "data:image/png;base64,";
-      aipool::net::base64_encode_append(out, plain, simd);
+      aipool::codec::base64_encode_append(out, plain, simd);
       EXPECT_EQ(out, expected) << n << (simd ? " simd" : " portable");
     }
   }
@@ -86,13 +86,13 @@ TEST(Base64, AppendOfLargeInputsMatchesOnePieceEncoding) {
                         std::size_t{200'000}}) {
     const std::string plain = bytes.substr(0, n);
     std::string expected = "x";
-    expected += aipool::net::base64_encode(plain);
+    expected += aipool::codec::base64_encode(plain);
     for (bool simd : {true, false}) {
       std::string out = "x";
-      aipool::net::base64_encode_append(out, plain, simd);
+      aipool::codec::base64_encode_append(out, plain, simd);
       EXPECT_EQ(out, expected) << n << (simd ? " simd" : " portable");
     }
-    EXPECT_EQ(aipool::net::base64_decode(expected.substr(1)), plain) << n;
+    EXPECT_EQ(aipool::codec::base64_decode(expected.substr(1)), plain) << n;
   }
 }
 

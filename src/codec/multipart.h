@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-namespace aipool::net {
+namespace aipool::codec {
 
 struct MultipartPart {
   std::string content_type;          // as sent, may be empty
@@ -34,8 +34,9 @@ MultipartResult parse_multipart(std::string_view body, std::string_view boundary
 std::string media_type(std::string_view content_type);
 // The value of a header parameter, e.g. header_param("multipart/mixed; boundary=x", "boundary").
 std::optional<std::string> header_param(std::string_view header, std::string_view name);
-std::string ascii_lower(std::string_view text);
-// `text` without leading and trailing spaces, tabs and carriage returns.
-std::string_view trim_space(std::string_view text);
 
-}  // namespace aipool::net
+// The white space trimmed around header names, values and parameters: spaces, tabs
+// and the carriage return that a line split at LF leaves behind.
+inline constexpr std::string_view kHeaderSpace = " \t\r";
+
+}  // namespace aipool::codec

@@ -8,9 +8,9 @@
 #include <string_view>
 #include <vector>
 
-#include "core/types.h"
+#include "seams/types.h"
 
-namespace aipool::net {
+namespace aipool::codec {
 
 // RES-1: the fixed Authorization header value of a result post.
 inline constexpr std::string_view kResultAuthorization = "Livepeer-Transcoder-1.0";
@@ -73,4 +73,4 @@ DecodeResult decode_result(std::string_view content_type, std::optional<std::str
 // Parses a decimal int64 TaskID; nullopt on anything else.
 std::optional<TaskId> parse_task_id(std::string_view text);
 
-}  // namespace aipool::net
+}  // namespace aipool::codec

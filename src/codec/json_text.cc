@@ -1,6 +1,6 @@
-#include "net/json_text.h"
+#include "codec/json_text.h"
 
-namespace aipool::net {
+namespace aipool::codec {
 
 void append_json_string(std::string& out, std::string_view text) {
   out += '"';
@@ -34,4 +34,4 @@ std::string json_string(std::string_view text) {
   return out;
 }
 
-}  // namespace aipool::net
+}  // namespace aipool::codec
