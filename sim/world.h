@@ -196,7 +196,7 @@ class World final : public TransportObserver {
   void on_attempt_ended(std::uint8_t orch, const AttemptEvent& event);
 
  private:
-  // setup (world.cc)
+  // set-up, and making and timing events (world_setup.cc)
   void make_orchestrators();
   void make_generated_world();
   ExecProfile draw_profile(Prng& prng);
@@ -205,38 +205,48 @@ class World final : public TransportObserver {
   Micros draw(Micros max);
   Micros draw_between(Micros low, Micros high);
 
-  // the loop and the handlers (world.cc)
+  // the loop (world.cc)
   void handle(const Event& event);
   void after_event(const Event& event);
-  void on_connect(const Event& event);
-  void connect(std::uint32_t worker, std::uint8_t orch, std::string_view secret);
-  void scripted_step(const std::string& what, const std::function<void()>& action);
-  void on_stream_break(const Event& event);
-  void on_stream_end(const Event& event);
-  void on_notice(const Event& event);
-  void on_exec_done(const Event& event);
-  void on_upload(const Event& event);
-  void on_forged(const Event& event);
-  void on_forged_join(const Event& event);
-  void on_submit(const Event& event);
-  void on_crash(const Event& event);
-  void on_leave(const Event& event);
-  void on_foreign_take(const Event& event);
-  void on_heal();
-  void on_quiet_check();
-  void on_probe(const Event& event);
-  void schedule_churn(std::uint32_t worker, Micros after);
-  void schedule_reconnect(std::uint32_t worker, std::uint8_t orch);
-  void schedule_upload(std::uint8_t orch, std::uint32_t worker, TaskId task, WorkerId from,
-                       bool ok, std::uint32_t error, Micros delay);
-  void final_checks();
   void compact_queue();
   // The next event, merged from the queue and the clocks' timer lanes; nullptr
   // when there is none. pop_next() removes what peek() returned.
   const Event* peek();
   Event pop_next();
   Event take_peeked(const Event* next);  // removes what the last peek() returned
+
+  // workers' sessions and churn (world_sessions.cc)
+  void on_connect(const Event& event);
+  void connect(std::uint32_t worker, std::uint8_t orch, std::string_view secret);
+  void on_stream_break(const Event& event);
+  void on_stream_end(const Event& event);
+  void on_crash(const Event& event);
+  void on_leave(const Event& event);
+  void schedule_churn(std::uint32_t worker, Micros after);
+  void schedule_reconnect(std::uint32_t worker, std::uint8_t orch);
   void end_session_on_worker_side(std::uint32_t worker, std::uint8_t orch, Micros detect);
+
+  // executions and uploads (world_exec.cc)
+  void on_notice(const Event& event);
+  void on_exec_done(const Event& event);
+  void on_upload(const Event& event);
+  void schedule_upload(std::uint8_t orch, std::uint32_t worker, TaskId task, WorkerId from,
+                       bool ok, std::uint32_t error, Micros delay);
+
+  // clients, forgers and foreign load (world_load.cc)
+  void on_submit(const Event& event);
+  void on_forged(const Event& event);
+  void on_forged_join(const Event& event);
+  void on_foreign_take(const Event& event);
+
+  // the liveness phase (world_liveness.cc)
+  void on_heal();
+  void on_quiet_check();
+  void on_probe(const Event& event);
+  void final_checks();
+
+  // scripted control (world_script.cc)
+  void scripted_step(const std::string& what, const std::function<void()>& action);
 
   // the core, through the model and the checks (world_core.cc)
   JoinVerdict core_join(Orchestrator& o, const JoinRequest& request, std::string* message);
@@ -250,6 +260,8 @@ class World final : public TransportObserver {
   void end_call(Orchestrator& o);
   void fail(FailureKind kind, std::string rule, std::string message);
   void mix(std::uint64_t value);
+
+  // names and the trace (trace.cc)
   std::string job_name(const Orchestrator& o, JobId job) const;
   std::string session_name(const Orchestrator& o, WorkerId id) const;
   std::string orch_prefix(std::uint8_t orch) const;
