@@ -256,6 +256,9 @@ class World final : public TransportObserver {
   ReportVerdict core_report(Orchestrator& o, const Report& report, bool forged);
   void core_timer(Orchestrator& o, TimerId id, bool stale);
   void on_outcome(std::uint8_t orch, const JobOutcome& outcome);
+  const SimWorker* send_target(const Orchestrator& o, const JobNotice& notice, std::uint32_t key);
+  void trace_outcome(const Orchestrator& o, const JobOutcome& outcome);
+  bool deliver_result(Orchestrator& o, const JobOutcome& outcome);
   void begin_call(Orchestrator& o);
   void end_call(Orchestrator& o);
   void fail(FailureKind kind, std::string rule, std::string message);
