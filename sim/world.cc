@@ -167,11 +167,7 @@ void World::handle(const Event& event) {
     case EventKind::kCrash: on_crash(event); return;
     case EventKind::kLeave: on_leave(event); return;
     case EventKind::kForeignTake: on_foreign_take(event); return;
-    case EventKind::kForeignGive: {
-      SimWorker& worker = *workers_[event.worker];
-      if (worker.alive() && worker.incarnation() == event.d) worker.release(event.c);
-      return;
-    }
+    case EventKind::kForeignGive: on_foreign_give(event); return;
     case EventKind::kHeal: on_heal(); return;
     case EventKind::kQuietCheck: on_quiet_check(); return;
     case EventKind::kProbe: on_probe(event); return;

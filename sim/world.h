@@ -199,6 +199,7 @@ class World final : public TransportObserver {
   // set-up, and making and timing events (world_setup.cc)
   void make_orchestrators();
   void make_generated_world();
+  void add_generated_worker(Prng& setup, std::uint32_t w);
   ExecProfile draw_profile(Prng& prng);
   void schedule(Event event) { queue_.push(event); }
   Event at_delay(Micros delay, EventKind kind) const;
@@ -235,13 +236,20 @@ class World final : public TransportObserver {
 
   // clients, forgers and foreign load (world_load.cc)
   void on_submit(const Event& event);
+  void schedule_forgeries();
+  void schedule_next_submits();
   void on_forged(const Event& event);
   void on_forged_join(const Event& event);
   void on_foreign_take(const Event& event);
+  void on_foreign_give(const Event& event);
 
   // the liveness phase (world_liveness.cc)
   void on_heal();
   void on_quiet_check();
+  bool check_settled();
+  bool check_listed_prices();
+  bool check_reconnected();
+  void schedule_probes();
   void on_probe(const Event& event);
   void final_checks();
 

@@ -21,6 +21,12 @@ void World::on_submit(const Event& event) {
     cancel.a = id;
     schedule(cancel);
   }
+  schedule_forgeries();
+  if ((event.flags & kSubmitChained) != 0) schedule_next_submits();
+}
+
+// Now and then a forged upload or a forged join, a little later.
+void World::schedule_forgeries() {
   if (fault_prng_.chance(config_.forged_upload)) {
     Event forged = at_delay(draw(seconds(5)), EventKind::kForged);
     forged.orch = static_cast<std::uint8_t>(fault_prng_.uniform(orchs_.size()));
@@ -37,7 +43,11 @@ void World::on_submit(const Event& event) {
     forged.worker = static_cast<std::uint32_t>(fault_prng_.uniform(workers_.size()));
     schedule(forged);
   }
-  if ((event.flags & kSubmitChained) == 0) return;
+}
+
+// A chained submit schedules the next one, and sometimes a burst at once, up to
+// config_.jobs in all.
+void World::schedule_next_submits() {
   auto submit_at = [this](Micros delay, std::uint16_t flags) {
     Event next = at_delay(delay, EventKind::kSubmit);
     next.orch = static_cast<std::uint8_t>(load_prng_.uniform(orchs_.size()));
@@ -121,6 +131,11 @@ void World::on_forged_join(const Event& event) {
     return;
   }
   world_probes_.hit(Probe::kForgedRefused);
+}
+
+void World::on_foreign_give(const Event& event) {
+  SimWorker& worker = *workers_[event.worker];
+  if (worker.alive() && worker.incarnation() == event.d) worker.release(event.c);
 }
 
 void World::on_foreign_take(const Event& event) {

@@ -120,45 +120,8 @@ ExecProfile World::draw_profile(Prng& prng) {
 
 void World::make_generated_world() {
   Prng setup = world_prng_.split();
-  hang_max_ = config_.attempt_timeout + 2 * config_.slot_reclaim;
-  const std::uint32_t key_count = config_.keys;
-  for (std::uint32_t w = 0; w < config_.workers; ++w) {
-    std::vector<std::uint32_t> all(key_count);
-    std::iota(all.begin(), all.end(), 0U);
-    setup.shuffle(all);
-    const auto n = static_cast<std::size_t>(
-        setup.between(1, std::max<std::uint32_t>(1, std::min(config_.keys_per_worker_max, key_count))));
-    std::vector<std::uint32_t> chosen(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(n));
-    std::sort(chosen.begin(), chosen.end());
-    std::vector<Advert> adverts;
-    for (std::uint32_t k : chosen) {
-      adverts.push_back(Advert{keys_.key(k),
-                               static_cast<std::uint32_t>(setup.between(1, std::max<std::uint32_t>(1, config_.capacity_max)))});
-    }
-    const ExecProfile profile = draw_profile(setup);
-    Prng exec = world_prng_.split();
-    Prng reconnect = world_prng_.split();
-    workers_.push_back(std::make_unique<SimWorker>("w" + std::to_string(w + 1), adverts, chosen,
-                                                   profile, exec, reconnect, orchs_.size()));
-    SimWorker& worker = *workers_.back();
-    for (std::size_t o = 0; o < orchs_.size(); ++o) {
-      SimWorker::Session& session = worker.session(o);
-      session.serves = o == 0 || setup.chance(config_.register_elsewhere);
-      if (!session.serves) continue;
-      Event connect = at_delay(draw(config_.join_spread), EventKind::kConnect);
-      connect.worker = w;
-      connect.orch = static_cast<std::uint8_t>(o);
-      schedule(connect);
-      session.connect_pending = true;
-    }
-    if (config_.session_max > 0) schedule_churn(w, config_.join_spread + 1 + draw(config_.session_max));
-    if (config_.foreign_interval_max > 0) {
-      Event take = at_delay(1 + draw(config_.foreign_interval_max), EventKind::kForeignTake);
-      take.worker = w;
-      take.c = chosen[static_cast<std::size_t>(setup.uniform(chosen.size()))];
-      schedule(take);
-    }
-  }
+  hang_max_ = config_.attempt_timeout + 2 * config_.slot_reclaim;  // draw_profile reads it
+  for (std::uint32_t w = 0; w < config_.workers; ++w) add_generated_worker(setup, w);
   if (config_.jobs > 0) {
     Event submit = at_delay(draw(config_.submit_interval_max), EventKind::kSubmit);
     submit.flags = kSubmitChained;
@@ -172,6 +135,47 @@ void World::make_generated_world() {
   hard_stop_ = quiet_at_ + kProbeGap * static_cast<Micros>(orchs_.size()) + kProbeBound +
                config_.job_deadline + config_.slot_reclaim + seconds(60);
   schedule(at_delay(quiet_at_, EventKind::kQuietCheck));
+}
+
+// Worker `w`, drawn from `setup`: its keys, capacities and profile; its first
+// connect to each orchestrator it serves, its first churn and foreign load.
+void World::add_generated_worker(Prng& setup, std::uint32_t w) {
+  const std::uint32_t key_count = config_.keys;
+  std::vector<std::uint32_t> all(key_count);
+  std::iota(all.begin(), all.end(), 0U);
+  setup.shuffle(all);
+  const auto n = static_cast<std::size_t>(
+      setup.between(1, std::max<std::uint32_t>(1, std::min(config_.keys_per_worker_max, key_count))));
+  std::vector<std::uint32_t> chosen(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(n));
+  std::sort(chosen.begin(), chosen.end());
+  std::vector<Advert> adverts;
+  for (std::uint32_t k : chosen) {
+    adverts.push_back(Advert{keys_.key(k),
+                             static_cast<std::uint32_t>(setup.between(1, std::max<std::uint32_t>(1, config_.capacity_max)))});
+  }
+  const ExecProfile profile = draw_profile(setup);
+  Prng exec = world_prng_.split();
+  Prng reconnect = world_prng_.split();
+  workers_.push_back(std::make_unique<SimWorker>("w" + std::to_string(w + 1), adverts, chosen,
+                                                 profile, exec, reconnect, orchs_.size()));
+  SimWorker& worker = *workers_.back();
+  for (std::size_t o = 0; o < orchs_.size(); ++o) {
+    SimWorker::Session& session = worker.session(o);
+    session.serves = o == 0 || setup.chance(config_.register_elsewhere);
+    if (!session.serves) continue;
+    Event connect = at_delay(draw(config_.join_spread), EventKind::kConnect);
+    connect.worker = w;
+    connect.orch = static_cast<std::uint8_t>(o);
+    schedule(connect);
+    session.connect_pending = true;
+  }
+  if (config_.session_max > 0) schedule_churn(w, config_.join_spread + 1 + draw(config_.session_max));
+  if (config_.foreign_interval_max > 0) {
+    Event take = at_delay(1 + draw(config_.foreign_interval_max), EventKind::kForeignTake);
+    take.worker = w;
+    take.c = chosen[static_cast<std::size_t>(setup.uniform(chosen.size()))];
+    schedule(take);
+  }
 }
 
 Event World::at_delay(Micros delay, EventKind kind) const {
