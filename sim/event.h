@@ -40,6 +40,11 @@ const char* event_kind_name(EventKind kind);
 
 enum class ExecOutcome : std::uint16_t { kOk = 0, kError = 1 };
 
+// Bits of Event::flags for kSubmit.
+enum SubmitFlags : std::uint16_t {
+  kSubmitChained = 1,  // a generated submit that schedules the next one
+};
+
 // Bits of Event::flags for kUpload.
 enum UploadFlags : std::uint16_t {
   kUploadOk = 1,

@@ -109,79 +109,136 @@ struct Cli {
   std::string program = "build/bin/aipool-sim";
 };
 
+// The arguments, one at a time: flag() the next one, value() and number() the
+// one after a flag; nullopt when it is missing (or, for number(), malformed).
+class ArgReader {
+ public:
+  ArgReader(int argc, char** argv) : argc_(argc), argv_(argv) {}
+  bool done() const { return next_ >= argc_; }
+  std::string flag() { return argv_[next_++]; }
+  std::optional<std::string> value() {
+    if (next_ >= argc_) return std::nullopt;
+    return std::string(argv_[next_++]);
+  }
+  std::optional<std::uint64_t> number() {
+    std::optional<std::string> v = value();
+    return v ? parse_seed(*v) : std::nullopt;
+  }
+
+ private:
+  int argc_;
+  char** argv_;
+  int next_ = 1;
+};
+
+// What a group of flags made of one argument.
+enum class Parsed : std::uint8_t { kTaken, kBad, kNotMine };
+
+Parsed taken_if(bool good) { return good ? Parsed::kTaken : Parsed::kBad; }
+
+Parsed switch_on(bool& flag) {
+  flag = true;
+  return Parsed::kTaken;
+}
+
+std::optional<CheckLevel> parse_check_level(const std::optional<std::string>& v) {
+  if (!v) return std::nullopt;
+  if (*v == "full") return CheckLevel::kFull;
+  if (*v == "invariants") return CheckLevel::kInvariants;
+  if (*v == "off") return CheckLevel::kOff;
+  return std::nullopt;
+}
+
+// The world's seed, size, load and checks.
+Parsed parse_world_flag(const std::string& arg, ArgReader& in, Cli& cli) {
+  if (arg == "--seed") return taken_if((cli.seed = in.number()).has_value());
+  if (arg == "--swarm") return switch_on(cli.options.swarm);
+  if (arg == "--workers") {
+    std::optional<std::uint64_t> n = in.number();
+    if (!n || *n == 0 || *n > 1'000'000) return Parsed::kBad;
+    cli.options.workers = static_cast<std::uint32_t>(*n);
+    return Parsed::kTaken;
+  }
+  if (arg == "--jobs") return taken_if((cli.options.jobs = in.number()).has_value());
+  if (arg == "--duration") {
+    std::optional<std::uint64_t> n = in.number();
+    if (!n || *n == 0) return Parsed::kBad;
+    cli.options.duration = seconds(static_cast<std::int64_t>(*n));
+    return Parsed::kTaken;
+  }
+  if (arg == "--checks") {
+    const std::optional<CheckLevel> level = parse_check_level(in.value());
+    if (!level) return Parsed::kBad;
+    cli.options.checks = *level;
+    return Parsed::kTaken;
+  }
+  return Parsed::kNotMine;
+}
+
+// How many seeds, what to check across runs, what to print; or a scenario.
+Parsed parse_mode_flag(const std::string& arg, ArgReader& in, Cli& cli) {
+  if (arg == "--seed-count") {
+    std::optional<std::uint64_t> n = in.number();
+    if (!n || *n == 0) return Parsed::kBad;
+    cli.seed_count = *n;
+    return Parsed::kTaken;
+  }
+  if (arg == "--check-determinism") return switch_on(cli.determinism);
+  if (arg == "--require-probes") return switch_on(cli.require_probes);
+  if (arg == "--trace") return switch_on(cli.trace);
+  if (arg == "--quiet") return switch_on(cli.quiet);
+  if (arg == "--rewrite") return switch_on(cli.rewrite);
+  if (arg == "--scenario") {
+    std::optional<std::string> v = in.value();
+    if (!v) return Parsed::kBad;
+    cli.scenario = *v;
+    return Parsed::kTaken;
+  }
+  return Parsed::kNotMine;
+}
+
+#ifdef AIPOOL_BUG_INJECTION
+// aipool-sim-buggy only: the deliberate bug and the failure it must cause.
+Parsed parse_bug_flag(const std::string& arg, ArgReader& in, Cli& cli) {
+  if (arg == "--bug") {
+    std::optional<std::string> v = in.value();
+    if (!v) return Parsed::kBad;
+    cli.bug = *v;
+    if (*v == "leak-slot-on-failure") cli.options.bugs_for_test |= kBugLeakSlotOnFailure;
+    else if (*v == "first-fit") cli.options.bugs_for_test |= kBugFirstFit;
+    else if (*v == "retry-tried-worker") cli.options.bugs_for_test |= kBugRetryTriedWorker;
+    else if (*v == "no-slot-reclaim") cli.options.bugs_for_test |= kBugNoSlotReclaim;
+    else return Parsed::kBad;
+    return Parsed::kTaken;
+  }
+  if (arg == "--expect-failure") {
+    std::optional<std::string> v = in.value();
+    if (!v || (*v != "invariant" && *v != "liveness")) return Parsed::kBad;
+    cli.expect_failure = *v;
+    return Parsed::kTaken;
+  }
+  if (arg == "--expect-rule") {
+    std::optional<std::string> v = in.value();
+    if (!v) return Parsed::kBad;
+    cli.expect_rule = *v;
+    return Parsed::kTaken;
+  }
+  return Parsed::kNotMine;
+}
+#else
+Parsed parse_bug_flag(const std::string&, ArgReader&, Cli&) { return Parsed::kNotMine; }
+#endif
+
+// False on any unknown, incomplete or malformed argument.
 bool parse_cli(int argc, char** argv, Cli& cli) {
   cli.program = argv[0];
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    const auto value = [&]() -> std::optional<std::string> {
-      if (i + 1 >= argc) return std::nullopt;
-      return std::string(argv[++i]);
-    };
-    const auto number = [&]() -> std::optional<std::uint64_t> {
-      std::optional<std::string> v = value();
-      return v ? parse_seed(*v) : std::nullopt;
-    };
-    if (arg == "--seed") {
-      if (!(cli.seed = number())) return false;
-    } else if (arg == "--swarm") {
-      cli.options.swarm = true;
-    } else if (arg == "--workers") {
-      std::optional<std::uint64_t> n = number();
-      if (!n || *n == 0 || *n > 1'000'000) return false;
-      cli.options.workers = static_cast<std::uint32_t>(*n);
-    } else if (arg == "--jobs") {
-      if (!(cli.options.jobs = number())) return false;
-    } else if (arg == "--duration") {
-      std::optional<std::uint64_t> n = number();
-      if (!n || *n == 0) return false;
-      cli.options.duration = seconds(static_cast<std::int64_t>(*n));
-    } else if (arg == "--seed-count") {
-      std::optional<std::uint64_t> n = number();
-      if (!n || *n == 0) return false;
-      cli.seed_count = *n;
-    } else if (arg == "--check-determinism") {
-      cli.determinism = true;
-    } else if (arg == "--require-probes") {
-      cli.require_probes = true;
-    } else if (arg == "--checks") {
-      std::optional<std::string> v = value();
-      if (!v) return false;
-      if (*v == "full") cli.options.checks = CheckLevel::kFull;
-      else if (*v == "invariants") cli.options.checks = CheckLevel::kInvariants;
-      else if (*v == "off") cli.options.checks = CheckLevel::kOff;
-      else return false;
-    } else if (arg == "--trace") {
-      cli.trace = true;
-    } else if (arg == "--quiet") {
-      cli.quiet = true;
-    } else if (arg == "--scenario") {
-      std::optional<std::string> v = value();
-      if (!v) return false;
-      cli.scenario = *v;
-    } else if (arg == "--rewrite") {
-      cli.rewrite = true;
-#ifdef AIPOOL_BUG_INJECTION
-    } else if (arg == "--bug") {
-      std::optional<std::string> v = value();
-      if (!v) return false;
-      cli.bug = *v;
-      if (*v == "leak-slot-on-failure") cli.options.bugs_for_test |= kBugLeakSlotOnFailure;
-      else if (*v == "first-fit") cli.options.bugs_for_test |= kBugFirstFit;
-      else if (*v == "retry-tried-worker") cli.options.bugs_for_test |= kBugRetryTriedWorker;
-      else if (*v == "no-slot-reclaim") cli.options.bugs_for_test |= kBugNoSlotReclaim;
-      else return false;
-    } else if (arg == "--expect-failure") {
-      std::optional<std::string> v = value();
-      if (!v || (*v != "invariant" && *v != "liveness")) return false;
-      cli.expect_failure = *v;
-    } else if (arg == "--expect-rule") {
-      std::optional<std::string> v = value();
-      if (!v) return false;
-      cli.expect_rule = *v;
-#endif
-    } else {
-      return false;
-    }
+  ArgReader in(argc, argv);
+  while (!in.done()) {
+    const std::string arg = in.flag();
+    Parsed parsed = parse_world_flag(arg, in, cli);
+    if (parsed == Parsed::kNotMine) parsed = parse_mode_flag(arg, in, cli);
+    if (parsed == Parsed::kNotMine) parsed = parse_bug_flag(arg, in, cli);
+    if (parsed != Parsed::kTaken) return false;
   }
   return true;
 }
@@ -264,6 +321,115 @@ int run_scenario(const Cli& cli) {
   return kExitPassed;
 }
 
+// What a batch of seeds adds up to.
+struct Batch {
+  RunStats total;
+  ProbeCounts probes;
+  double wall = 0;
+  std::uint64_t passed = 0;
+
+  void add(const SeedRun& run) {
+    total.events += run.stats.events;
+    total.jobs += run.stats.jobs;
+    total.ok += run.stats.ok;
+    total.failed += run.stats.failed;
+    total.attempts += run.stats.attempts;
+    total.retries += run.stats.retries;
+    total.sim_time += run.stats.sim_time;
+    wall += run.wall_seconds;
+    probes.add(run.probes);
+  }
+};
+
+std::uint64_t draw_seed() {
+  std::random_device entropy;
+  return (std::uint64_t{entropy()} << 32) ^ entropy();
+}
+
+// One run with every event printed as it happens.
+SeedRun run_traced(const WorldConfig& config) {
+  SeedRun run;
+  const auto start = std::chrono::steady_clock::now();
+  World world(config);
+  g_world = &world;
+  world.set_trace([](const std::string& line) { std::cout << line << "\n"; });
+  world.run();
+  g_world = nullptr;
+  run.config = config;
+  run.failure = world.failure();
+  run.stats = world.stats();
+  run.probes = world.probes();
+  run.recent = world.recent_events();
+  run.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return run;
+}
+
+SeedRun run_one_seed(const Cli& cli, std::uint64_t seed) {
+  const WorldConfig config = make_config(seed, cli.options);
+  g_repro = repro_command(cli, seed);
+  if (cli.seed_count == 1 && !cli.quiet) {
+    if (cli.options.swarm) std::cout << "swarm seed " << seed << ":\n";
+    std::cout << config.describe() << "\n";
+  }
+  if (cli.trace) return run_traced(config);
+  return run_seed(config, cli.determinism, [](const World* world) { g_world = world; });
+}
+
+// --expect-failure: the seed failed; was it the failure the bug must cause?
+int report_caught(const Cli& cli, const SeedRun& run, std::uint64_t seeds_run) {
+  const bool expected =
+      ((cli.expect_failure == "invariant" && run.failure.kind == FailureKind::kInvariant) ||
+       (cli.expect_failure == "liveness" && run.failure.kind == FailureKind::kLiveness)) &&
+      (cli.expect_rule.empty() || cli.expect_rule == run.failure.rule);
+  const std::uint64_t seed = run.config.seed;
+  std::cout << (expected ? "CAUGHT" : "CAUGHT, but not as expected:") << " bug " << cli.bug
+            << " at seed " << seed << " after " << seeds_run << " seed(s): "
+            << failure_kind_name(run.failure.kind) << ": " << run.failure.rule << ": "
+            << run.failure.message << "\nreproduce: " << repro_command(cli, seed) << " --trace\n";
+  return expected ? kExitPassed : kExitNotCaught;
+}
+
+// Every seed passed: the probes, and whether the batch passes.
+int finish_batch(const Cli& cli, const Batch& batch) {
+  if (!cli.expect_failure.empty()) {
+    std::cout << "NOT CAUGHT: bug " << cli.bug << " survived " << cli.seed_count << " seed(s) from "
+              << *cli.seed << "\n";
+    return kExitNotCaught;
+  }
+  if (!cli.quiet || cli.seed_count > 1) std::cout << "probes: " << batch.probes.describe() << "\n";
+  if (cli.require_probes && cli.options.checks == CheckLevel::kFull) {
+    const std::vector<std::string> missing = batch.probes.missing();
+    if (!missing.empty()) {
+      std::cout << "FAILED: these rare paths never fired in " << cli.seed_count << " seed(s):";
+      for (const std::string& name : missing) std::cout << " " << name;
+      std::cout << "\n" << summary_line(batch.total, batch.wall) << "\n";
+      return kExitProbesMissing;
+    }
+  }
+  std::cout << "PASSED " << batch.passed << " seed(s)"
+            << (cli.determinism ? ", each run twice with identical hashes" : "") << "\n"
+            << summary_line(batch.total, batch.wall) << "\n";
+  return kExitPassed;
+}
+
+// The seeds from cli.seed on, in order, up to the first failure; the exit code.
+int run_seeds(const Cli& cli) {
+  Batch batch;
+  for (std::uint64_t i = 0; i < cli.seed_count; ++i) {
+    const SeedRun run = run_one_seed(cli, *cli.seed + i);
+    batch.add(run);
+    if (run.passed()) {
+      ++batch.passed;
+      continue;
+    }
+    if (!cli.expect_failure.empty()) return report_caught(cli, run, i + 1);
+    print_failure(cli, run);
+    std::cout << summary_line(batch.total, batch.wall) << "\n";
+    return exit_code(run.failure.kind);
+  }
+  return finish_batch(cli, batch);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -274,84 +440,7 @@ int main(int argc, char** argv) {
   }
   install_crash_handlers();
   if (!cli.scenario.empty()) return run_scenario(cli);
-  if (!cli.seed) {
-    std::random_device entropy;
-    cli.seed = (std::uint64_t{entropy()} << 32) ^ entropy();
-  }
+  if (!cli.seed) cli.seed = draw_seed();
   std::cout << "seed: " << *cli.seed << (cli.seed_count > 1 ? " (+" + std::to_string(cli.seed_count - 1) + " more)" : "") << std::endl;
-
-  RunStats total;
-  ProbeCounts probes;
-  double wall = 0;
-  std::uint64_t passed = 0;
-  for (std::uint64_t i = 0; i < cli.seed_count; ++i) {
-    const std::uint64_t seed = *cli.seed + i;
-    const WorldConfig config = make_config(seed, cli.options);
-    g_repro = repro_command(cli, seed);
-    if (cli.seed_count == 1 && !cli.quiet) {
-      if (cli.options.swarm) std::cout << "swarm seed " << seed << ":\n";
-      std::cout << config.describe() << "\n";
-    }
-    SeedRun run;
-    if (cli.trace) {
-      const auto start = std::chrono::steady_clock::now();
-      World world(config);
-      g_world = &world;
-      world.set_trace([](const std::string& line) { std::cout << line << "\n"; });
-      world.run();
-      g_world = nullptr;
-      run.config = config;
-      run.failure = world.failure();
-      run.stats = world.stats();
-      run.probes = world.probes();
-      run.recent = world.recent_events();
-      run.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    } else {
-      run = run_seed(config, cli.determinism, [](const World* world) { g_world = world; });
-    }
-    total.events += run.stats.events;
-    total.jobs += run.stats.jobs;
-    total.ok += run.stats.ok;
-    total.failed += run.stats.failed;
-    total.attempts += run.stats.attempts;
-    total.retries += run.stats.retries;
-    total.sim_time += run.stats.sim_time;
-    wall += run.wall_seconds;
-    probes.add(run.probes);
-    if (!run.passed()) {
-      if (!cli.expect_failure.empty()) {
-        const bool expected =
-            ((cli.expect_failure == "invariant" && run.failure.kind == FailureKind::kInvariant) ||
-             (cli.expect_failure == "liveness" && run.failure.kind == FailureKind::kLiveness)) &&
-            (cli.expect_rule.empty() || cli.expect_rule == run.failure.rule);
-        std::cout << (expected ? "CAUGHT" : "CAUGHT, but not as expected:") << " bug " << cli.bug
-                  << " at seed " << seed << " after " << i + 1 << " seed(s): "
-                  << failure_kind_name(run.failure.kind) << ": " << run.failure.rule << ": "
-                  << run.failure.message << "\nreproduce: " << repro_command(cli, seed) << " --trace\n";
-        return expected ? kExitPassed : kExitNotCaught;
-      }
-      print_failure(cli, run);
-      std::cout << summary_line(total, wall) << "\n";
-      return exit_code(run.failure.kind);
-    }
-    ++passed;
-  }
-  if (!cli.expect_failure.empty()) {
-    std::cout << "NOT CAUGHT: bug " << cli.bug << " survived " << cli.seed_count << " seed(s) from "
-              << *cli.seed << "\n";
-    return kExitNotCaught;
-  }
-  if (!cli.quiet || cli.seed_count > 1) std::cout << "probes: " << probes.describe() << "\n";
-  if (cli.require_probes && cli.options.checks == CheckLevel::kFull) {
-    const std::vector<std::string> missing = probes.missing();
-    if (!missing.empty()) {
-      std::cout << "FAILED: these rare paths never fired in " << cli.seed_count << " seed(s):";
-      for (const std::string& name : missing) std::cout << " " << name;
-      std::cout << "\n" << summary_line(total, wall) << "\n";
-      return kExitProbesMissing;
-    }
-  }
-  std::cout << "PASSED " << passed << " seed(s)" << (cli.determinism ? ", each run twice with identical hashes" : "")
-            << "\n" << summary_line(total, wall) << "\n";
-  return kExitPassed;
+  return run_seeds(cli);
 }

@@ -3,6 +3,8 @@
 #include <charconv>
 #include <cstdlib>
 #include <sstream>
+#include <string_view>
+#include <utility>
 
 namespace aipool::sim {
 namespace {
@@ -176,147 +178,199 @@ bool ScenarioRunner::ensure_world() {
   return true;
 }
 
+// One parsed command line, as its handler reads it.
+struct ScenarioRunner::Command {
+  const Step& step;
+  Args args;
+  std::uint8_t orch = 0;  // orch=N, from 0
+  std::vector<std::string>& out;
+};
+
 bool ScenarioRunner::execute(const Step& step, std::vector<std::string>& out) {
   const std::vector<std::string> tokens = tokenize(step.command);
-  const std::string& command = tokens[0];
-  const Args args = parse_args(tokens, 1);
-  std::uint8_t orch = 0;
-  if (std::optional<std::string> o = args.option("orch")) {
+  const std::string& name = tokens[0];
+  Command command{step, parse_args(tokens, 1), 0, out};
+  if (std::optional<std::string> o = command.args.option("orch")) {
     const std::optional<std::uint64_t> n = parse_number(*o);
     if (!n || *n < 1 || *n > config_.orchestrators) return usage(step, "no such orchestrator");
-    orch = static_cast<std::uint8_t>(*n - 1);
+    command.orch = static_cast<std::uint8_t>(*n - 1);
   }
-  if (command == "config") {
-    if (world_) return usage(step, "config must come before every other command");
-    for (const auto& [key, value] : args.options) {
-      if (key == "attempt_timeout" || key == "job_deadline" || key == "slot_reclaim") {
-        const std::optional<Micros> d = parse_duration(value);
-        if (!d || *d <= 0) return usage(step, "bad duration " + value);
-        (key == "attempt_timeout" ? config_.attempt_timeout
-                                  : key == "job_deadline" ? config_.job_deadline : config_.slot_reclaim) = *d;
-      } else if (key == "queue_limit" || key == "orchestrators") {
-        const std::optional<std::uint64_t> n = parse_number(value);
-        if (!n || *n == 0 || *n > 255) return usage(step, "bad number " + value);
-        (key == "queue_limit" ? config_.queue_limit : config_.orchestrators) = static_cast<std::uint32_t>(*n);
-      } else {
-        return usage(step, "unknown setting " + key);
-      }
-    }
-    return true;
-  }
+  if (name == "config") return command_config(command);
   ensure_world();
-  const auto worker_arg = [&]() -> std::optional<std::uint32_t> {
-    if (args.words.empty()) return std::nullopt;
-    return world_->find_worker(args.words[0]);
+  const Handler handler = handler_for(name);
+  if (handler == nullptr) return usage(step, "unknown command");
+  return (this->*handler)(command);
+}
+
+ScenarioRunner::Handler ScenarioRunner::handler_for(const std::string& name) {
+  static constexpr std::pair<std::string_view, Handler> kCommands[] = {
+      {"join", &ScenarioRunner::command_join},     {"exec", &ScenarioRunner::command_exec},
+      {"submit", &ScenarioRunner::command_submit}, {"cancel", &ScenarioRunner::command_cancel},
+      {"kill", &ScenarioRunner::command_kill},     {"leave", &ScenarioRunner::command_leave},
+      {"break", &ScenarioRunner::command_break},   {"post", &ScenarioRunner::command_post},
+      {"tick", &ScenarioRunner::command_tick},     {"state", &ScenarioRunner::command_state},
+      {"drain", &ScenarioRunner::command_drain},
   };
-  if (command == "join") {
-    if (args.words.empty()) return usage(step, "join needs a worker name");
-    std::vector<Advert> adverts;
-    for (std::size_t i = 1; i < args.words.size(); ++i) {
-      const std::optional<Key> key = parse_key(args.words[i]);
-      if (!key) return usage(step, "bad key " + args.words[i]);
-      adverts.push_back(Advert{*key, 1});
-    }
-    std::size_t cap_index = 0;
-    for (const auto& [key, value] : args.options) {
-      if (key != "cap") continue;
+  for (const auto& [command, handler] : kCommands) {
+    if (command == name) return handler;
+  }
+  return nullptr;
+}
+
+std::optional<std::uint32_t> ScenarioRunner::worker_arg(const Command& c) const {
+  if (c.args.words.empty()) return std::nullopt;
+  return world_->find_worker(c.args.words[0]);
+}
+
+bool ScenarioRunner::command_config(const Command& c) {
+  if (world_) return usage(c.step, "config must come before every other command");
+  for (const auto& [key, value] : c.args.options) {
+    if (key == "attempt_timeout" || key == "job_deadline" || key == "slot_reclaim") {
+      const std::optional<Micros> d = parse_duration(value);
+      if (!d || *d <= 0) return usage(c.step, "bad duration " + value);
+      (key == "attempt_timeout" ? config_.attempt_timeout
+                                : key == "job_deadline" ? config_.job_deadline : config_.slot_reclaim) = *d;
+    } else if (key == "queue_limit" || key == "orchestrators") {
       const std::optional<std::uint64_t> n = parse_number(value);
-      if (!n || cap_index >= adverts.size()) return usage(step, "cap= without a key before it");
-      adverts[cap_index++].capacity = static_cast<std::uint32_t>(*n);
+      if (!n || *n == 0 || *n > 255) return usage(c.step, "bad number " + value);
+      (key == "queue_limit" ? config_.queue_limit : config_.orchestrators) = static_cast<std::uint32_t>(*n);
+    } else {
+      return usage(c.step, "unknown setting " + key);
     }
-    const std::uint32_t w = world_->scripted_worker(args.words[0], adverts);
-    const std::string secret = args.option("secret").value_or(world_->secret());
-    world_->scripted_join(w, orch, secret);
-    return true;
   }
-  if (command == "exec") {
-    const std::optional<std::uint32_t> w = worker_arg();
-    if (!w) return usage(step, "unknown worker");
-    ExecProfile profile;
-    const std::optional<Micros> latency = parse_duration(args.option("latency").value_or("1s"));
-    if (!latency) return usage(step, "bad latency");
-    profile.latency_min = *latency;
-    profile.latency_max = *latency;
-    for (std::size_t i = 1; i < args.words.size(); ++i) {
-      if (args.words[i] == "fail") {
-        profile.kind = ProfileKind::kFailing;
-        profile.fail = Ratio{1, 1};
-      } else if (args.words[i] == "manual") {
-        profile.kind = ProfileKind::kManual;
-      } else if (args.words[i] == "lose") {
-        profile.loses_notices = true;
-      } else if (args.words[i] != "ok") {
-        return usage(step, "unknown exec behaviour " + args.words[i]);
-      }
+  return true;
+}
+
+bool ScenarioRunner::command_join(const Command& c) {
+  const Args& args = c.args;
+  if (args.words.empty()) return usage(c.step, "join needs a worker name");
+  std::vector<Advert> adverts;
+  for (std::size_t i = 1; i < args.words.size(); ++i) {
+    const std::optional<Key> key = parse_key(args.words[i]);
+    if (!key) return usage(c.step, "bad key " + args.words[i]);
+    adverts.push_back(Advert{*key, 1});
+  }
+  std::size_t cap_index = 0;
+  for (const auto& [key, value] : args.options) {
+    if (key != "cap") continue;
+    const std::optional<std::uint64_t> n = parse_number(value);
+    if (!n || cap_index >= adverts.size()) return usage(c.step, "cap= without a key before it");
+    adverts[cap_index++].capacity = static_cast<std::uint32_t>(*n);
+  }
+  const std::uint32_t w = world_->scripted_worker(args.words[0], adverts);
+  const std::string secret = args.option("secret").value_or(world_->secret());
+  world_->scripted_join(w, c.orch, secret);
+  return true;
+}
+
+bool ScenarioRunner::command_exec(const Command& c) {
+  const std::optional<std::uint32_t> w = worker_arg(c);
+  if (!w) return usage(c.step, "unknown worker");
+  ExecProfile profile;
+  const std::optional<Micros> latency = parse_duration(c.args.option("latency").value_or("1s"));
+  if (!latency) return usage(c.step, "bad latency");
+  profile.latency_min = *latency;
+  profile.latency_max = *latency;
+  for (std::size_t i = 1; i < c.args.words.size(); ++i) {
+    const std::string& word = c.args.words[i];
+    if (word == "fail") {
+      profile.kind = ProfileKind::kFailing;
+      profile.fail = Ratio{1, 1};
+    } else if (word == "manual") {
+      profile.kind = ProfileKind::kManual;
+    } else if (word == "lose") {
+      profile.loses_notices = true;
+    } else if (word != "ok") {
+      return usage(c.step, "unknown exec behaviour " + word);
     }
-    world_->scripted_exec(*w, profile);
-    return true;
   }
-  if (command == "submit") {
-    if (args.words.size() != 2) return usage(step, "submit needs a job name and a key");
-    const std::optional<Key> key = parse_key(args.words[1]);
-    if (!key) return usage(step, "bad key");
-    if (world_->find_job(orch, args.words[0])) return usage(step, "job name used twice");
-    world_->scripted_submit(orch, *key, args.words[0]);
-    return true;
-  }
-  if (command == "cancel") {
-    if (args.words.empty()) return usage(step, "cancel needs a job name");
-    const std::optional<JobId> job = world_->find_job(orch, args.words[0]);
-    if (!job) return usage(step, "unknown job");
-    world_->scripted_cancel(orch, *job);
-    return true;
-  }
-  if (command == "kill" || command == "leave" || command == "break") {
-    const std::optional<std::uint32_t> w = worker_arg();
-    if (!w) return usage(step, "unknown worker");
-    if (command == "kill") world_->scripted_kill(*w);
-    if (command == "leave") world_->scripted_leave(*w);
-    if (command == "break") world_->scripted_break(*w, orch);
-    return true;
-  }
-  if (command == "post") {
-    const std::optional<std::uint32_t> w = worker_arg();
-    if (!w) return usage(step, "unknown worker");
-    const std::optional<std::uint64_t> task = parse_number(args.option("task").value_or(""));
-    if (!task) return usage(step, "post needs task=N");
-    const bool ok = args.words.size() > 1 && args.words[1] == "ok";
-    const std::optional<std::string> error = args.option("error");
-    if (ok == error.has_value()) return usage(step, "post needs ok or error=TEXT");
-    std::optional<WorkerId> from = world_->session_id(*w, orch);
-    if (std::optional<std::string> who = args.option("from")) {
-      if (*who == "none") {
-        from.reset();
-      } else {
-        const std::optional<std::uint32_t> other = world_->find_worker(*who);
-        if (!other) return usage(step, "unknown worker " + *who);
-        from = world_->session_id(*other, orch);
-      }
+  world_->scripted_exec(*w, profile);
+  return true;
+}
+
+bool ScenarioRunner::command_submit(const Command& c) {
+  if (c.args.words.size() != 2) return usage(c.step, "submit needs a job name and a key");
+  const std::optional<Key> key = parse_key(c.args.words[1]);
+  if (!key) return usage(c.step, "bad key");
+  if (world_->find_job(c.orch, c.args.words[0])) return usage(c.step, "job name used twice");
+  world_->scripted_submit(c.orch, *key, c.args.words[0]);
+  return true;
+}
+
+bool ScenarioRunner::command_cancel(const Command& c) {
+  if (c.args.words.empty()) return usage(c.step, "cancel needs a job name");
+  const std::optional<JobId> job = world_->find_job(c.orch, c.args.words[0]);
+  if (!job) return usage(c.step, "unknown job");
+  world_->scripted_cancel(c.orch, *job);
+  return true;
+}
+
+bool ScenarioRunner::command_kill(const Command& c) {
+  const std::optional<std::uint32_t> w = worker_arg(c);
+  if (!w) return usage(c.step, "unknown worker");
+  world_->scripted_kill(*w);
+  return true;
+}
+
+bool ScenarioRunner::command_leave(const Command& c) {
+  const std::optional<std::uint32_t> w = worker_arg(c);
+  if (!w) return usage(c.step, "unknown worker");
+  world_->scripted_leave(*w);
+  return true;
+}
+
+bool ScenarioRunner::command_break(const Command& c) {
+  const std::optional<std::uint32_t> w = worker_arg(c);
+  if (!w) return usage(c.step, "unknown worker");
+  world_->scripted_break(*w, c.orch);
+  return true;
+}
+
+bool ScenarioRunner::command_post(const Command& c) {
+  const Args& args = c.args;
+  const std::optional<std::uint32_t> w = worker_arg(c);
+  if (!w) return usage(c.step, "unknown worker");
+  const std::optional<std::uint64_t> task = parse_number(args.option("task").value_or(""));
+  if (!task) return usage(c.step, "post needs task=N");
+  const bool ok = args.words.size() > 1 && args.words[1] == "ok";
+  const std::optional<std::string> error = args.option("error");
+  if (ok == error.has_value()) return usage(c.step, "post needs ok or error=TEXT");
+  std::optional<WorkerId> from = world_->session_id(*w, c.orch);
+  if (std::optional<std::string> who = args.option("from")) {
+    if (*who == "none") {
+      from.reset();
+    } else {
+      const std::optional<std::uint32_t> other = world_->find_worker(*who);
+      if (!other) return usage(c.step, "unknown worker " + *who);
+      from = world_->session_id(*other, c.orch);
     }
-    bool rejected = false;  // RETRY-6: `post w1 task=3 error="invalid request: ..." rejected`
-    for (std::size_t i = 1; i < args.words.size(); ++i) rejected = rejected || args.words[i] == "rejected";
-    if (rejected && ok) return usage(step, "only an error can reject the input");
-    world_->scripted_post(orch, *w, static_cast<TaskId>(*task), ok, error.value_or(""),
-                          args.option("secret").value_or(world_->secret()), from, rejected);
-    return true;
   }
-  if (command == "tick") {
-    const std::optional<Micros> d = args.words.empty() ? std::nullopt : parse_duration(args.words[0]);
-    if (!d) return usage(step, "tick needs a duration");
-    world_->run_until(world_->now() + *d);
-    return true;
-  }
-  if (command == "state") {
-    std::istringstream lines(world_->scripted_state(orch));
-    std::string line;
-    while (std::getline(lines, line)) out.push_back(line);
-    return true;
-  }
-  if (command == "drain") {
-    world_->scripted_drain();
-    return true;
-  }
-  return usage(step, "unknown command");
+  bool rejected = false;  // RETRY-6: `post w1 task=3 error="invalid request: ..." rejected`
+  for (std::size_t i = 1; i < args.words.size(); ++i) rejected = rejected || args.words[i] == "rejected";
+  if (rejected && ok) return usage(c.step, "only an error can reject the input");
+  world_->scripted_post(c.orch, *w, static_cast<TaskId>(*task), ok, error.value_or(""),
+                        args.option("secret").value_or(world_->secret()), from, rejected);
+  return true;
+}
+
+bool ScenarioRunner::command_tick(const Command& c) {
+  const std::optional<Micros> d =
+      c.args.words.empty() ? std::nullopt : parse_duration(c.args.words[0]);
+  if (!d) return usage(c.step, "tick needs a duration");
+  world_->run_until(world_->now() + *d);
+  return true;
+}
+
+bool ScenarioRunner::command_state(const Command& c) {
+  std::istringstream lines(world_->scripted_state(c.orch));
+  std::string line;
+  while (std::getline(lines, line)) c.out.push_back(line);
+  return true;
+}
+
+bool ScenarioRunner::command_drain(const Command& /*c*/) {
+  world_->scripted_drain();
+  return true;
 }
 
 bool ScenarioRunner::run(const std::string& text) {

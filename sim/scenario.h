@@ -62,10 +62,31 @@ class ScenarioRunner {
 
  private:
   struct Step;
+  struct Command;
+  // A command's handler; false (from usage()) on a usage error.
+  using Handler = bool (ScenarioRunner::*)(const Command&);
+
   bool parse(const std::string& text, std::vector<Step>& steps, std::vector<std::string>& trailing);
+  // Parses the step's command and hands it to its handler; out receives its trace.
   bool execute(const Step& step, std::vector<std::string>& out);
+  static Handler handler_for(const std::string& name);  // nullptr: no such command
   bool ensure_world();
   bool usage(const Step& step, const std::string& message);
+  std::optional<std::uint32_t> worker_arg(const Command& command) const;  // the first word
+
+  // One handler per command of the language above (config: before the world exists).
+  bool command_config(const Command& command);
+  bool command_join(const Command& command);
+  bool command_exec(const Command& command);
+  bool command_submit(const Command& command);
+  bool command_cancel(const Command& command);
+  bool command_kill(const Command& command);
+  bool command_leave(const Command& command);
+  bool command_break(const Command& command);
+  bool command_post(const Command& command);
+  bool command_tick(const Command& command);
+  bool command_state(const Command& command);
+  bool command_drain(const Command& command);
 
   std::function<void(const std::string&)> echo_;
   WorldConfig config_;

@@ -196,47 +196,65 @@ class World final : public TransportObserver {
   void on_attempt_ended(std::uint8_t orch, const AttemptEvent& event);
 
  private:
-  // setup (world.cc)
+  // set-up, and making and timing events (world_setup.cc)
   void make_orchestrators();
   void make_generated_world();
+  void add_generated_worker(Prng& setup, std::uint32_t w);
   ExecProfile draw_profile(Prng& prng);
   void schedule(Event event) { queue_.push(event); }
   Event at_delay(Micros delay, EventKind kind) const;
   Micros draw(Micros max);
   Micros draw_between(Micros low, Micros high);
 
-  // the loop and the handlers (world.cc)
+  // the loop (world.cc)
   void handle(const Event& event);
   void after_event(const Event& event);
-  void on_connect(const Event& event);
-  void connect(std::uint32_t worker, std::uint8_t orch, std::string_view secret);
-  void scripted_step(const std::string& what, const std::function<void()>& action);
-  void on_stream_break(const Event& event);
-  void on_stream_end(const Event& event);
-  void on_notice(const Event& event);
-  void on_exec_done(const Event& event);
-  void on_upload(const Event& event);
-  void on_forged(const Event& event);
-  void on_forged_join(const Event& event);
-  void on_submit(const Event& event);
-  void on_crash(const Event& event);
-  void on_leave(const Event& event);
-  void on_foreign_take(const Event& event);
-  void on_heal();
-  void on_quiet_check();
-  void on_probe(const Event& event);
-  void schedule_churn(std::uint32_t worker, Micros after);
-  void schedule_reconnect(std::uint32_t worker, std::uint8_t orch);
-  void schedule_upload(std::uint8_t orch, std::uint32_t worker, TaskId task, WorkerId from,
-                       bool ok, std::uint32_t error, Micros delay);
-  void final_checks();
   void compact_queue();
   // The next event, merged from the queue and the clocks' timer lanes; nullptr
   // when there is none. pop_next() removes what peek() returned.
   const Event* peek();
   Event pop_next();
   Event take_peeked(const Event* next);  // removes what the last peek() returned
+
+  // workers' sessions and churn (world_sessions.cc)
+  void on_connect(const Event& event);
+  void connect(std::uint32_t worker, std::uint8_t orch, std::string_view secret);
+  void on_stream_break(const Event& event);
+  void on_stream_end(const Event& event);
+  void on_crash(const Event& event);
+  void on_leave(const Event& event);
+  void schedule_churn(std::uint32_t worker, Micros after);
+  void schedule_reconnect(std::uint32_t worker, std::uint8_t orch);
   void end_session_on_worker_side(std::uint32_t worker, std::uint8_t orch, Micros detect);
+
+  // executions and uploads (world_exec.cc)
+  void on_notice(const Event& event);
+  void on_exec_done(const Event& event);
+  void on_upload(const Event& event);
+  void schedule_upload(std::uint8_t orch, std::uint32_t worker, TaskId task, WorkerId from,
+                       bool ok, std::uint32_t error, Micros delay);
+
+  // clients, forgers and foreign load (world_load.cc)
+  void on_submit(const Event& event);
+  void schedule_forgeries();
+  void schedule_next_submits();
+  void on_forged(const Event& event);
+  void on_forged_join(const Event& event);
+  void on_foreign_take(const Event& event);
+  void on_foreign_give(const Event& event);
+
+  // the liveness phase (world_liveness.cc)
+  void on_heal();
+  void on_quiet_check();
+  bool check_settled();
+  bool check_listed_prices();
+  bool check_reconnected();
+  void schedule_probes();
+  void on_probe(const Event& event);
+  void final_checks();
+
+  // scripted control (world_script.cc)
+  void scripted_step(const std::string& what, const std::function<void()>& action);
 
   // the core, through the model and the checks (world_core.cc)
   JoinVerdict core_join(Orchestrator& o, const JoinRequest& request, std::string* message);
@@ -246,10 +264,15 @@ class World final : public TransportObserver {
   ReportVerdict core_report(Orchestrator& o, const Report& report, bool forged);
   void core_timer(Orchestrator& o, TimerId id, bool stale);
   void on_outcome(std::uint8_t orch, const JobOutcome& outcome);
+  const SimWorker* send_target(const Orchestrator& o, const JobNotice& notice, std::uint32_t key);
+  void trace_outcome(const Orchestrator& o, const JobOutcome& outcome);
+  bool deliver_result(Orchestrator& o, const JobOutcome& outcome);
   void begin_call(Orchestrator& o);
   void end_call(Orchestrator& o);
   void fail(FailureKind kind, std::string rule, std::string message);
   void mix(std::uint64_t value);
+
+  // names and the trace (trace.cc)
   std::string job_name(const Orchestrator& o, JobId job) const;
   std::string session_name(const Orchestrator& o, WorkerId id) const;
   std::string orch_prefix(std::uint8_t orch) const;

@@ -218,6 +218,36 @@ void World::core_timer(Orchestrator& o, TimerId id, bool stale) {
 
 // ---------------------------------------------------------------- effects
 
+// SEL-4, SEL-1, LIST-1: the notice's worker is live and advertises the key, and
+// the orchestrator lists the key (if it has a model list). The worker; nullptr
+// after a failure.
+const SimWorker* World::send_target(const Orchestrator& o, const JobNotice& notice,
+                                    std::uint32_t key) {
+  const std::string where = orch_prefix(o.index);
+  auto session = o.sessions.find(notice.worker);
+  if (session == o.sessions.end() || !session->second.core_live) {
+    fail(FailureKind::kInvariant, "SEL-4",
+         where + "task " + std::to_string(notice.task) + " went to worker " +
+             std::to_string(notice.worker) + ", which is not live");
+    return nullptr;
+  }
+  const SimWorker& worker = *workers_[session->second.worker];
+  const std::vector<std::uint32_t>& advertised = worker.key_indices();
+  if (std::find(advertised.begin(), advertised.end(), key) == advertised.end()) {
+    fail(FailureKind::kInvariant, "SEL-1",
+         where + "task " + std::to_string(notice.task) + " for " + key_name(keys_.key(key)) +
+             " went to " + worker.name() + ", which does not advertise it");
+    return nullptr;
+  }
+  if (!o.listed.empty() && std::find(o.listed.begin(), o.listed.end(), key) == o.listed.end()) {
+    fail(FailureKind::kInvariant, "LIST-1",
+         where + "task " + std::to_string(notice.task) + " is for " + key_name(keys_.key(key)) +
+             ", which is not in the orchestrator's model list");
+    return nullptr;
+  }
+  return &worker;
+}
+
 void World::on_send(std::uint8_t orch, const JobNotice& notice, std::uint32_t key, bool ok) {
   Orchestrator& o = *orchs_[orch];
   ++stats_.attempts;
@@ -231,27 +261,9 @@ void World::on_send(std::uint8_t orch, const JobNotice& notice, std::uint32_t ke
     return;
   }
   o.last_task = notice.task;
-  auto session = o.sessions.find(notice.worker);
-  if (session == o.sessions.end() || !session->second.core_live) {
-    fail(FailureKind::kInvariant, "SEL-4",
-         where + "task " + std::to_string(notice.task) + " went to worker " +
-             std::to_string(notice.worker) + ", which is not live");
-    return;
-  }
-  const SimWorker& worker = *workers_[session->second.worker];
-  const std::vector<std::uint32_t>& advertised = worker.key_indices();
-  if (std::find(advertised.begin(), advertised.end(), key) == advertised.end()) {
-    fail(FailureKind::kInvariant, "SEL-1",
-         where + "task " + std::to_string(notice.task) + " for " + key_name(keys_.key(key)) +
-             " went to " + worker.name() + ", which does not advertise it");
-    return;
-  }
-  if (!o.listed.empty() && std::find(o.listed.begin(), o.listed.end(), key) == o.listed.end()) {
-    fail(FailureKind::kInvariant, "LIST-1",
-         where + "task " + std::to_string(notice.task) + " is for " + key_name(keys_.key(key)) +
-             ", which is not in the orchestrator's model list");
-    return;
-  }
+  const SimWorker* const target = send_target(o, notice, key);
+  if (target == nullptr) return;
+  const SimWorker& worker = *target;
   if (job == 0 || job > o.jobs.size() || o.jobs[job - 1].outcomes != 0) {
     fail(FailureKind::kInvariant, "TASK-5",
          where + "task " + std::to_string(notice.task) + " is for job " + std::to_string(job) +
@@ -306,6 +318,40 @@ void World::on_close(std::uint8_t orch, WorkerId worker, std::string_view reason
   }
 }
 
+void World::trace_outcome(const Orchestrator& o, const JobOutcome& outcome) {
+  std::string line = orch_prefix(o.index) + job_name(o, outcome.job) + " ";
+  if (outcome.status == JobStatus::kOk) {
+    line += "ok: result of task " + std::to_string(outcome.last_task) + " from " +
+            session_name(o, outcome.last_worker);
+  } else {
+    line += "failed (" + std::string(job_status_name(outcome.status)) + "): " + outcome.message;
+  }
+  trace(line + " [" + std::to_string(outcome.attempts) + " attempt" + (outcome.attempts == 1 ? "" : "s") + "]");
+}
+
+// TASK-3: a job's result is the one of the task it names, and reaches it once;
+// marks it delivered. False after a failure.
+bool World::deliver_result(Orchestrator& o, const JobOutcome& outcome) {
+  const std::string where = orch_prefix(o.index);
+  auto task = o.tasks.find(outcome.last_task);
+  const std::string expected = "task " + std::to_string(outcome.last_task);
+  const bool right_result = outcome.result && outcome.result->json && *outcome.result->json == expected;
+  if (task == o.tasks.end() || task->second.job != outcome.job ||
+      task->second.worker != outcome.last_worker || !right_result) {
+    fail(FailureKind::kInvariant, "TASK-3",
+         where + job_name(o, outcome.job) + " got a result that is not of its task " +
+             std::to_string(outcome.last_task));
+    return false;
+  }
+  if (task->second.result_delivered) {
+    fail(FailureKind::kInvariant, "TASK-3",
+         where + "the result of task " + std::to_string(outcome.last_task) + " was delivered twice");
+    return false;
+  }
+  task->second.result_delivered = true;
+  return true;
+}
+
 void World::on_outcome(std::uint8_t orch, const JobOutcome& outcome) {
   Orchestrator& o = *orchs_[orch];
   mix(outcome.job ^ (static_cast<std::uint64_t>(outcome.status) << 56) ^
@@ -329,16 +375,7 @@ void World::on_outcome(std::uint8_t orch, const JobOutcome& outcome) {
   client.done_at = now_;
   client.status = outcome.status;
   o.open_jobs.erase(outcome.job);
-  if (tracing()) {
-    std::string line = where + job_name(o, outcome.job) + " ";
-    if (outcome.status == JobStatus::kOk) {
-      line += "ok: result of task " + std::to_string(outcome.last_task) + " from " +
-              session_name(o, outcome.last_worker);
-    } else {
-      line += "failed (" + std::string(job_status_name(outcome.status)) + "): " + outcome.message;
-    }
-    trace(line + " [" + std::to_string(outcome.attempts) + " attempt" + (outcome.attempts == 1 ? "" : "s") + "]");
-  }
+  if (tracing()) trace_outcome(o, outcome);
   if (!checking_ || failed()) return;
   if (outcome.attempts != client.tried.size()) {
     fail(FailureKind::kInvariant, "RETRY-4",
@@ -352,24 +389,7 @@ void World::on_outcome(std::uint8_t orch, const JobOutcome& outcome) {
              std::to_string(now_ - client.submitted_at) + "us after it was submitted");
     return;
   }
-  if (outcome.status == JobStatus::kOk) {
-    auto task = o.tasks.find(outcome.last_task);
-    const std::string expected = "task " + std::to_string(outcome.last_task);
-    const bool right_result = outcome.result && outcome.result->json && *outcome.result->json == expected;
-    if (task == o.tasks.end() || task->second.job != outcome.job ||
-        task->second.worker != outcome.last_worker || !right_result) {
-      fail(FailureKind::kInvariant, "TASK-3",
-           where + job_name(o, outcome.job) + " got a result that is not of its task " +
-               std::to_string(outcome.last_task));
-      return;
-    }
-    if (task->second.result_delivered) {
-      fail(FailureKind::kInvariant, "TASK-3",
-           where + "the result of task " + std::to_string(outcome.last_task) + " was delivered twice");
-      return;
-    }
-    task->second.result_delivered = true;
-  }
+  if (outcome.status == JobStatus::kOk && !deliver_result(o, outcome)) return;
   if (o.model) {
     Effect effect;
     effect.kind = Effect::Kind::kOutcome;

@@ -29,53 +29,76 @@ void World::on_heal() {
 }
 
 void World::on_quiet_check() {
+  if (!check_settled() || !check_listed_prices() || !check_reconnected()) return;
+  schedule_probes();
+}
+
+// TIME-3, SLOT-3, CAP-4: at the liveness bound every job has its outcome and no
+// attempt or slot is held. False after a failure.
+bool World::check_settled() {
   for (const auto& o : orchs_) {
     const std::string where = orch_prefix(o->index);
     if (o->broker->open_jobs() != 0 && o->open_jobs.empty()) {
       fail(FailureKind::kLiveness, "TIME-3", where + "jobs have no outcome at the liveness bound");
-      return;
+      return false;
     }
     if (!o->open_jobs.empty()) {
       const JobId id = *o->open_jobs.begin();
       fail(FailureKind::kLiveness, "TIME-3",
            where + job_name(*o, id) + " (submitted at " + std::to_string(o->jobs[id - 1].submitted_at) +
                "us) has no outcome at the liveness bound");
-      return;
+      return false;
     }
     if (o->broker->live_attempts() != 0) {
       fail(FailureKind::kLiveness, "SLOT-3",
            where + std::to_string(o->broker->live_attempts()) + " attempt(s) still hold slots at the liveness bound");
-      return;
+      return false;
     }
     for (const KeyView& key : o->broker->keys()) {
       if (key.in_use != 0) {
         fail(FailureKind::kLiveness, "CAP-4",
              where + key_name(key.key) + " still has " + std::to_string(key.in_use) + " slot(s) in use");
-        return;
+        return false;
       }
     }
   }
-  for (const auto& o : orchs_) {  // LIST-3: every listed key is reported with its price
+  return true;
+}
+
+// LIST-3: every listed key is reported with its price. False after a failure.
+bool World::check_listed_prices() {
+  for (const auto& o : orchs_) {
     for (std::uint32_t k : o->listed) {
       const std::optional<KeyView> view = o->broker->key_view(keys_.key(k));
       if (!view || view->offer == nullptr || view->offer->price_per_unit != static_cast<double>(k + 1) / 4 ||
           view->offer->pixels_per_unit != static_cast<std::int64_t>(1 + k)) {
         fail(FailureKind::kInvariant, "LIST-3",
              orch_prefix(o->index) + key_name(keys_.key(k)) + " is not reported with its listed price");
-        return;
+        return false;
       }
     }
   }
+  return true;
+}
+
+// RECON-1: every worker is registered again with each orchestrator it serves
+// (unless refused). False after a failure.
+bool World::check_reconnected() {
   for (std::uint32_t w = 0; w < workers_.size(); ++w) {
     for (std::size_t o = 0; o < orchs_.size(); ++o) {
       const SimWorker::Session& session = workers_[w]->session(o);
       if (session.serves && !session.up && !session.refused) {
         fail(FailureKind::kLiveness, "RECON-1",
              workers_[w]->name() + " has not reconnected to o" + std::to_string(o + 1) + " by the liveness bound");
-        return;
+        return false;
       }
     }
   }
+  return true;
+}
+
+// One probe job per key each orchestrator offers; orchestrators kProbeGap apart.
+void World::schedule_probes() {
   for (std::size_t o = 0; o < orchs_.size(); ++o) {
     std::set<std::uint32_t> offered;
     const std::vector<std::uint32_t>& listed = orchs_[o]->listed;
