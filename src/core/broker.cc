@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "core/check.h"
+#include "core/secret.h"
 
 namespace aipool {
 namespace {
@@ -18,18 +19,6 @@ enum class TimerKind : std::uint64_t { kAttempt = 1, kDeadline = 2, kReclaim = 3
 
 TimerId timer_id(TimerKind kind, std::uint64_t target) {
   return (static_cast<std::uint64_t>(kind) << kTimerKindShift) | (target & kTimerTargetMask);
-}
-
-// Compares secrets in time that does not depend on where they differ.
-bool same_secret(std::string_view given, std::string_view expected) {
-  unsigned diff = given.size() == expected.size() ? 0U : 1U;
-  const std::size_t n = std::max(given.size(), expected.size());
-  for (std::size_t i = 0; i < n; ++i) {
-    const auto a = static_cast<unsigned char>(i < given.size() ? given[i] : 0);
-    const auto b = static_cast<unsigned char>(i < expected.size() ? expected[i] : 0);
-    diff |= static_cast<unsigned>(a ^ b);
-  }
-  return diff == 0;
 }
 
 std::string seconds_text(Micros micros) {
@@ -47,44 +36,6 @@ std::string seconds_text(Micros micros) {
 }
 
 }  // namespace
-
-std::string_view job_status_name(JobStatus status) {
-  switch (status) {
-    case JobStatus::kOk: return "ok";
-    case JobStatus::kNoWorker: return "no worker";
-    case JobStatus::kQueueFull: return "queue full";
-    case JobStatus::kAllFailed: return "all workers failed";
-    case JobStatus::kRejected: return "rejected input";
-    case JobStatus::kDeadline: return "deadline";
-    case JobStatus::kCancelled: return "cancelled";
-  }
-  return "?";
-}
-
-std::string_view attempt_end_name(AttemptEnd end) {
-  switch (end) {
-    case AttemptEnd::kResult: return "result";
-    case AttemptEnd::kWorkerError: return "worker error";
-    case AttemptEnd::kSendFailure: return "send failure";
-    case AttemptEnd::kDisconnect: return "disconnect";
-    case AttemptEnd::kTimeout: return "attempt timeout";
-    case AttemptEnd::kCancelled: return "job cancelled";
-    case AttemptEnd::kDeadline: return "job deadline";
-  }
-  return "?";
-}
-
-std::string_view report_verdict_name(ReportVerdict verdict) {
-  switch (verdict) {
-    case ReportVerdict::kAccepted: return "accepted";
-    case ReportVerdict::kUnauthorized: return "unauthorized";
-    case ReportVerdict::kUnknownTask: return "unknown task";
-    case ReportVerdict::kWrongWorker: return "wrong worker";
-    case ReportVerdict::kEnded: return "ended";
-    case ReportVerdict::kLateReleased: return "late, slot released";
-  }
-  return "?";
-}
 
 // DET-2: marks the Broker busy for the length of a public call; a second entry
 // while busy is a callback re-entering the core, which is a bug.
@@ -254,7 +205,7 @@ void Broker::cancel(JobId id) {
   if (job->running != 0) {
     notify_ended(job->running, task_at(job->running), AttemptEnd::kCancelled, "job cancelled");
   }
-  abandon_running(*job, "job cancelled");
+  abandon_running(*job);
   finish(*job, JobStatus::kCancelled, "cancelled by the client", nullptr);
   drain();
 }
@@ -320,7 +271,7 @@ void Broker::timer_fired(TimerId id) {
                        std::to_string(task->worker) + " took longer than " +
                        seconds_text(config_.attempt_timeout);
       notify_ended(static_cast<TaskId>(target), *task, AttemptEnd::kTimeout, job.last_error);
-      abandon_running(job, job.last_error);
+      abandon_running(job);
       work_.push_back({WorkKind::kPlace, job.id});
       break;
     }
@@ -330,7 +281,7 @@ void Broker::timer_fired(TimerId id) {
       if (job->running != 0) {
         notify_ended(job->running, task_at(job->running), AttemptEnd::kDeadline, "job deadline");
       }
-      abandon_running(*job, "job deadline");
+      abandon_running(*job);
       finish(*job, JobStatus::kDeadline,
              "job deadline exceeded after " + seconds_text(config_.job_deadline), nullptr);
       break;
@@ -519,7 +470,7 @@ void Broker::release_task(TaskId id) {
   work_.push_back({WorkKind::kPump, task.seat->key});
 }
 
-void Broker::abandon_running(Job& job, std::string_view /*reason*/) {
+void Broker::abandon_running(Job& job) {
   unqueue(job);
   if (job.running == 0) return;
   const auto target = static_cast<std::uint64_t>(job.running);
@@ -581,78 +532,5 @@ Seat* Broker::bug_pick_for_test(const Job& job) {
   return nullptr;
 }
 #endif
-
-// ---------------------------------------------------------------- views
-
-std::vector<WorkerView> Broker::workers() const {
-  std::vector<WorkerView> out;
-  for (WorkerId id : pool_.worker_ids()) {
-    const Worker* worker = pool_.find(id);
-    WorkerView view;
-    view.id = id;
-    view.address = worker->address;
-    view.joined_at = worker->joined_at;
-    for (const Seat& seat : worker->seats) {
-      view.seats.push_back(SeatView{pool_.key(seat.key), seat.capacity, seat.in_use});
-    }
-    for (TaskId task_id : worker->tasks) {
-      if (tasks_.find(static_cast<std::uint64_t>(task_id))->abandoned) {
-        ++view.abandoned_attempts;
-      } else {
-        ++view.open_attempts;
-      }
-    }
-    out.push_back(std::move(view));
-  }
-  return out;
-}
-
-std::vector<KeyView> Broker::keys() const {
-  std::vector<KeyView> out;
-  for (std::uint32_t i = 0; i < pool_.key_count(); ++i) {
-    out.push_back(*key_view(pool_.key(i)));
-  }
-  std::sort(out.begin(), out.end(), [](const KeyView& a, const KeyView& b) { return a.key < b.key; });
-  return out;
-}
-
-std::optional<KeyView> Broker::key_view(const Key& key) const {
-  const std::optional<std::uint32_t> index = pool_.find_key(key);
-  if (!index) return std::nullopt;
-  KeyView view;
-  view.key = key;
-  const CapacityLedger::Totals& totals = pool_.ledger().totals(*index);
-  view.capacity = totals.capacity;
-  view.in_use = totals.in_use;
-  view.waiting = *index < wait_.size() ? wait_[*index].size() : 0;
-  view.workers = pool_.queue(*index).size();
-  view.offer = offer_for(key);
-  return view;
-}
-
-std::optional<JobView> Broker::job(JobId id) const {
-  const Job* job = jobs_.find(id);
-  if (job == nullptr) return std::nullopt;
-  JobView view;
-  view.state = job->waiting ? JobState::kWaiting : JobState::kRunning;
-  view.key = pool_.key(job->key);
-  view.running_task = job->running;
-  view.tried = job->tried;
-  return view;
-}
-
-std::optional<TaskView> Broker::task(TaskId id) const {
-  const Task* task = tasks_.find(static_cast<std::uint64_t>(id));
-  if (task == nullptr) return std::nullopt;
-  return TaskView{task->job, task->worker, pool_.key(task->seat->key), task->abandoned};
-}
-
-std::vector<WorkerId> Broker::rotation(const Key& key) const {
-  std::vector<WorkerId> out;
-  const std::optional<std::uint32_t> index = pool_.find_key(key);
-  if (!index) return out;
-  for (const Seat* seat : pool_.queue(*index).order()) out.push_back(seat->worker);
-  return out;
-}
 
 }  // namespace aipool

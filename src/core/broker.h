@@ -230,11 +230,10 @@ class Broker {
   void unqueue(Job& job);
   void end_open_task(TaskId id, Task& task, std::string reason, bool keep_slot);
   void release_task(TaskId id);
-  void abandon_running(Job& job, std::string_view reason);
+  void abandon_running(Job& job);
   void remove_worker(WorkerId id, std::string_view reason);
   void finish(Job& job, JobStatus status, std::string message, ResultPtr result);
   void notify_ended(TaskId id, const Task& task, AttemptEnd end, std::string_view detail);
-  void fail_refused(JobId id, JobCallback& on_done, JobStatus status, std::string message);
   std::string no_worker_message(std::uint32_t key) const;
   const ModelOffer* offer_for(const Key& key) const;
   Job& job_at(JobId id);

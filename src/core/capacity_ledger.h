@@ -31,7 +31,6 @@ class CapacityLedger {
 
   const Totals& totals(std::uint32_t key) const { return totals_.at(key); }
   bool offers(std::uint32_t key) const { return key < totals_.size() && totals_[key].capacity > 0; }
-  std::size_t keys() const { return totals_.size(); }
 
  private:
   std::vector<Totals> totals_;

@@ -1,7 +1,8 @@
 #include "core/index_set.h"
 
 #include <bit>
-#include <cassert>
+
+#include "core/check.h"
 
 namespace aipool {
 namespace {
@@ -39,7 +40,7 @@ bool IndexSet::contains(std::size_t i) const {
 }
 
 void IndexSet::insert(std::size_t i) {
-  assert(i < universe_);
+  AIPOOL_CHECK(i < universe_, "IndexSet::insert: index outside the universe");
   if (contains(i)) return;
   ++size_;
   for (auto& level : levels_) {
@@ -81,7 +82,7 @@ std::size_t IndexSet::next(std::size_t i) const {
   while (level > 0) {
     --level;
     const std::uint64_t bits = levels_[level][pos];
-    assert(bits != 0);
+    AIPOOL_CHECK(bits != 0, "IndexSet: an upper level marks an empty word");
     pos = pos * 64 + static_cast<std::size_t>(std::countr_zero(bits));
   }
   return pos < universe_ ? pos : npos;

@@ -1,6 +1,6 @@
 #include "core/rotation_queue.h"
 
-#include <cassert>
+#include "core/check.h"
 
 namespace aipool {
 
@@ -23,14 +23,15 @@ void RotationQueue::enter(Seat& seat) {
 }
 
 void RotationQueue::leave(Seat& seat) {
-  assert(seat.label < by_label_.size() && by_label_[seat.label] == &seat);
+  AIPOOL_CHECK(seat.label < by_label_.size() && by_label_[seat.label] == &seat, "leave: the seat is not in this queue");
   by_label_[seat.label] = nullptr;
   present_.erase(seat.label);
   free_.erase(seat.label);
 }
 
 void RotationQueue::slots_changed(Seat& seat) {
-  assert(seat.label < by_label_.size() && by_label_[seat.label] == &seat);
+  AIPOOL_CHECK(seat.label < by_label_.size() && by_label_[seat.label] == &seat,
+               "slots_changed: the seat is not in this queue");
   if (seat.has_free_slot()) {
     free_.insert(seat.label);
   } else {

@@ -53,7 +53,6 @@ class WorkerPool {
   std::unique_ptr<Worker> remove(WorkerId id);
   Worker* find(WorkerId id);
   const Worker* find(WorkerId id) const;
-  std::size_t worker_count() const { return workers_.size(); }
   // Live worker ids, ascending.
   std::vector<WorkerId> worker_ids() const;
 

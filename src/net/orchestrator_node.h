@@ -1,7 +1,9 @@
 // File: orchestrator_node.h
 // The orchestrator process minus its flags: the core (Broker) under one mutex, the
 // steady clock, the gRPC worker service and the Poco HTTP server with the public AI
-// API, /aiResults, /healthz and /workers (spec/api.md, spec/wire.md).
+// API, /aiResults, /healthz and /workers (spec/api.md, spec/wire.md). The lifecycle
+// is in orchestrator_node.cc, the HTTP routes in orchestrator_http.cc, the state
+// they share in orchestrator_state.h.
 //
 // Threads: gRPC callback threads, Poco's HTTP pool, the clock's timer thread and the
 // worker-stream strand all call the Broker under `core_mutex_`, one at a time.
@@ -13,9 +15,11 @@
 #include <string>
 
 #include "core/broker.h"
+#include "media/image_codec.h"
 
 namespace Poco::Net {
 class HTTPServer;
+class ServerSocket;
 }
 namespace grpc {
 class Server;
@@ -32,7 +36,7 @@ struct OrchestratorConfig {
   std::string http_addr = "127.0.0.1:8936";     // HTTP listen address
   std::string results_url;                  // sent to workers; empty: derived from http_addr
   std::size_t max_message_bytes = 64u << 20;  // gRPC messages and HTTP bodies (API-8)
-  std::uint64_t max_pixels = std::uint64_t{4096} * 4096;  // largest input image, width x height (API-12)
+  std::uint64_t max_pixels = media::kDefaultMaxPixels;  // largest input image, width x height (API-12)
   int http_threads = 64;
   int http_queue = 512;
 };
@@ -57,10 +61,16 @@ class OrchestratorNode {
   int http_port() const { return http_port_; }
   const std::string& results_url() const { return results_url_; }
 
-  // Internals shared with the HTTP handlers (orchestrator_node.cc).
+  // Internals shared with the HTTP handlers (orchestrator_state.h).
   struct Shared;
 
  private:
+  // The steps of start(), in order; each sets `error` when it fails.
+  std::unique_ptr<Poco::Net::ServerSocket> listen_http(std::string& error);
+  void start_core();
+  bool start_grpc(std::string& error);
+  void start_http(std::unique_ptr<Poco::Net::ServerSocket> socket);
+
   OrchestratorConfig config_;
   std::shared_ptr<Shared> shared_;
   std::unique_ptr<grpc::Server> grpc_server_;

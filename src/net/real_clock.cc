@@ -49,11 +49,6 @@ void RealClock::cancel_timer(TimerId id) {
   deadline_of_.erase(it);
 }
 
-std::size_t RealClock::armed() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return deadline_of_.size();
-}
-
 void RealClock::run() {
   std::unique_lock<std::mutex> lock(mutex_);
   while (!stopping_) {

@@ -28,7 +28,6 @@ class RealClock final : public Clock {
   Micros now() const override;
   void arm_timer(TimerId id, Micros at) override;
   void cancel_timer(TimerId id) override;
-  std::size_t armed() const;
 
  private:
   void run();

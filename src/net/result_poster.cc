@@ -64,6 +64,73 @@ ResultPoster::ResultPoster(std::string secret, PostPolicy policy)
 
 ResultPoster::~ResultPoster() = default;
 
+std::unique_ptr<Poco::Net::HTTPClientSession> ResultPoster::take_session(const std::string& endpoint,
+                                                                         const ResultTarget& target, bool& reused) {
+  {
+    std::lock_guard<std::mutex> lock(sessions_->mutex);
+    auto& idle = sessions_->idle[endpoint];
+    reused = !idle.empty();
+    if (reused) {
+      std::unique_ptr<Poco::Net::HTTPClientSession> session = std::move(idle.back());
+      idle.pop_back();
+      return session;
+    }
+  }
+  auto session = std::make_unique<Poco::Net::HTTPClientSession>(target.host, target.port);
+  session->setKeepAlive(true);
+  session->setTimeout(Poco::Timespan(std::chrono::duration_cast<std::chrono::microseconds>(policy_.timeout).count()));
+  return session;
+}
+
+void ResultPoster::keep_session(const std::string& endpoint, std::unique_ptr<Poco::Net::HTTPClientSession> session) {
+  std::lock_guard<std::mutex> lock(sessions_->mutex);
+  auto& idle = sessions_->idle[endpoint];
+  if (idle.size() < policy_.max_idle_sessions) idle.push_back(std::move(session));
+}
+
+void ResultPoster::forget_sessions(const std::string& endpoint) {
+  std::lock_guard<std::mutex> lock(sessions_->mutex);
+  sessions_->idle[endpoint].clear();
+}
+
+bool ResultPoster::send_once(Poco::Net::HTTPClientSession& session, const ResultTarget& target, TaskId task,
+                             std::string_view worker_id, const codec::EncodedPost& body, PostOutcome& outcome) {
+  Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_POST, target.path, Poco::Net::HTTPMessage::HTTP_1_1);
+  request.setKeepAlive(true);
+  request.set("Authorization", std::string(codec::kResultAuthorization));
+  request.set("Credentials", secret_);
+  request.set(std::string(codec::kTaskIdHeader), std::to_string(task));
+  if (!worker_id.empty()) request.set(std::string(codec::kWorkerIdHeader), std::string(worker_id));
+  request.setContentType(body.content_type);
+  const std::size_t size = body.size();
+  request.setContentLength(static_cast<std::streamsize>(size));
+  std::ostream& out = session.sendRequest(request);
+  if (size <= kInlineBodyBytes) {
+    // Header and body fit Poco's buffer together: one write, one segment.
+    for (const SharedBytes& piece : body.pieces) out.write(piece->data(), static_cast<std::streamsize>(piece->size()));
+    out.flush();
+  } else {
+    out.flush();  // the header; the body's pieces go straight to the socket
+    std::vector<std::string_view> pieces;
+    pieces.reserve(body.pieces.size());
+    for (const SharedBytes& piece : body.pieces) pieces.push_back(*piece);
+    write_body_pieces(session, pieces);
+  }
+  Poco::Net::HTTPResponse response;
+  std::istream& in = session.receiveResponse(response);
+  std::string answer;
+  char buffer[4096];
+  while (in.read(buffer, sizeof(buffer)) || in.gcount() > 0) {
+    if (answer.size() < kMaxAnswerBytes) {
+      answer.append(buffer, std::min<std::size_t>(static_cast<std::size_t>(in.gcount()), kMaxAnswerBytes - answer.size()));
+    }
+  }
+  outcome.status = static_cast<int>(response.getStatus());
+  outcome.answer = std::move(answer);
+  outcome.error.clear();
+  return response.getKeepAlive();
+}
+
 PostOutcome ResultPoster::post(const ResultTarget& target, TaskId task, std::string_view worker_id,
                                const codec::EncodedPost& body) {
   PostOutcome outcome;
@@ -71,62 +138,11 @@ PostOutcome ResultPoster::post(const ResultTarget& target, TaskId task, std::str
   auto delay = policy_.first_retry_delay;
   int failures = 0;
   while (failures <= policy_.retries) {
-    std::unique_ptr<Poco::Net::HTTPClientSession> session;
-    {
-      std::lock_guard<std::mutex> lock(sessions_->mutex);
-      auto& idle = sessions_->idle[endpoint];
-      if (!idle.empty()) {
-        session = std::move(idle.back());
-        idle.pop_back();
-      }
-    }
-    const bool reused = session != nullptr;
-    if (!session) {
-      session = std::make_unique<Poco::Net::HTTPClientSession>(target.host, target.port);
-      session->setKeepAlive(true);
-      session->setTimeout(Poco::Timespan(std::chrono::duration_cast<std::chrono::microseconds>(policy_.timeout).count()));
-    }
+    bool reused = false;
+    std::unique_ptr<Poco::Net::HTTPClientSession> session = take_session(endpoint, target, reused);
     ++outcome.attempts;
     try {
-      Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_POST, target.path,
-                                     Poco::Net::HTTPMessage::HTTP_1_1);
-      request.setKeepAlive(true);
-      request.set("Authorization", std::string(codec::kResultAuthorization));
-      request.set("Credentials", secret_);
-      request.set(std::string(codec::kTaskIdHeader), std::to_string(task));
-      if (!worker_id.empty()) request.set(std::string(codec::kWorkerIdHeader), std::string(worker_id));
-      request.setContentType(body.content_type);
-      const std::size_t size = body.size();
-      request.setContentLength(static_cast<std::streamsize>(size));
-      std::ostream& out = session->sendRequest(request);
-      if (size <= kInlineBodyBytes) {
-        // Header and body fit Poco's buffer together: one write, one segment.
-        for (const SharedBytes& piece : body.pieces) out.write(piece->data(), static_cast<std::streamsize>(piece->size()));
-        out.flush();
-      } else {
-        out.flush();  // the header; the body's pieces go straight to the socket
-        std::vector<std::string_view> pieces;
-        pieces.reserve(body.pieces.size());
-        for (const SharedBytes& piece : body.pieces) pieces.push_back(*piece);
-        write_body_pieces(*session, pieces);
-      }
-      Poco::Net::HTTPResponse response;
-      std::istream& in = session->receiveResponse(response);
-      std::string answer;
-      char buffer[4096];
-      while (in.read(buffer, sizeof(buffer)) || in.gcount() > 0) {
-        if (answer.size() < kMaxAnswerBytes) {
-          answer.append(buffer, std::min<std::size_t>(static_cast<std::size_t>(in.gcount()), kMaxAnswerBytes - answer.size()));
-        }
-      }
-      outcome.status = static_cast<int>(response.getStatus());
-      outcome.answer = std::move(answer);
-      outcome.error.clear();
-      if (response.getKeepAlive()) {
-        std::lock_guard<std::mutex> lock(sessions_->mutex);
-        auto& idle = sessions_->idle[endpoint];
-        if (idle.size() < policy_.max_idle_sessions) idle.push_back(std::move(session));
-      }
+      if (send_once(*session, target, task, worker_id, body, outcome)) keep_session(endpoint, std::move(session));
       return outcome;
     } catch (const Poco::Exception& e) {
       outcome.error = e.displayText();
@@ -136,8 +152,7 @@ PostOutcome ResultPoster::post(const ResultTarget& target, TaskId task, std::str
     if (reused) {
       // The orchestrator may have closed an idle connection: the others are suspect
       // too. Try again at once on a fresh connection.
-      std::lock_guard<std::mutex> lock(sessions_->mutex);
-      sessions_->idle[endpoint].clear();
+      forget_sessions(endpoint);
       continue;
     }
     ++failures;

@@ -24,6 +24,10 @@
 #include "codec/result_codec.h"
 #include "seams/types.h"
 
+namespace Poco::Net {
+class HTTPClientSession;
+}
+
 namespace aipool::net {
 
 // Where results go: parsed from `http://host[:port]/path`.
@@ -65,6 +69,16 @@ class ResultPoster {
 
  private:
   struct Sessions;
+
+  // An idle kept-alive session to `endpoint` (reused: true), or a new one.
+  std::unique_ptr<Poco::Net::HTTPClientSession> take_session(const std::string& endpoint, const ResultTarget& target,
+                                                             bool& reused);
+  void keep_session(const std::string& endpoint, std::unique_ptr<Poco::Net::HTTPClientSession> session);
+  void forget_sessions(const std::string& endpoint);
+  // One request and its answer; true when the orchestrator keeps the connection.
+  // Throws Poco::Exception (or std::exception) on a network error.
+  bool send_once(Poco::Net::HTTPClientSession& session, const ResultTarget& target, TaskId task,
+                 std::string_view worker_id, const codec::EncodedPost& body, PostOutcome& outcome);
   std::string secret_;
   PostPolicy policy_;
   std::unique_ptr<Sessions> sessions_;

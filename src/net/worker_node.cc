@@ -87,15 +87,6 @@ bool is_refusal(const grpc::Status& status) {
   }
 }
 
-std::optional<std::uint16_t> parse_port(std::string_view text) {
-  std::uint32_t value = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value == 0 || value > 65535) {
-    return std::nullopt;
-  }
-  return static_cast<std::uint16_t>(value);
-}
-
 // The model_id of a job's request JSON (WIRE-4) (index 0), or what is wrong (index 1).
 // The job's model_id, read without parsing the job (which the executor does, once).
 std::variant<std::string, std::string> model_of(const std::string& json) {
@@ -116,74 +107,6 @@ std::variant<std::string, std::string> model_of(const std::string& json) {
 }
 
 }  // namespace
-
-// ------------------------------------------------------------------ addresses
-
-std::string OrchestratorAddress::grpc_target() const {
-  const bool ipv6 = host.find(':') != std::string::npos;
-  return (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(grpc_port);
-}
-
-std::variant<std::vector<OrchestratorAddress>, std::string> parse_orchestrator_addresses(std::string_view text) {
-  std::vector<OrchestratorAddress> out;
-  std::size_t index = 0;
-  while (true) {
-    const std::size_t comma = text.find(',');
-    std::string_view item = codec::trim(text.substr(0, comma), codec::kBlank);
-    const std::string quoted = "\"" + std::string(item) + "\"";
-    const std::string where = "orchAddr entry " + std::to_string(index) + " " + quoted + ": ";
-    if (item.empty()) return "orchAddr entry " + std::to_string(index) + ": empty address";
-    if (item.substr(0, 8) == "https://") {
-      return where + "TLS to the orchestrator is not supported yet; give host:port";
-    }
-    if (item.substr(0, 7) == "http://") item.remove_prefix(7);
-    OrchestratorAddress address;
-    // Optional "/httpPort" suffix.
-    const std::size_t slash = item.find('/');
-    if (slash != std::string_view::npos) {
-      const std::optional<std::uint16_t> http = parse_port(item.substr(slash + 1));
-      if (!http) return where + "the HTTP port after '/' must be a number from 1 to 65535";
-      address.http_port = *http;
-      item = item.substr(0, slash);
-    }
-    std::string_view port_text;
-    if (!item.empty() && item.front() == '[') {
-      const std::size_t close = item.find(']');
-      if (close == std::string_view::npos) return where + "unterminated '[' in an IPv6 address";
-      address.host = std::string(item.substr(1, close - 1));
-      std::string_view rest = item.substr(close + 1);
-      if (!rest.empty()) {
-        if (rest.front() != ':') return where + "expected ':' after ']'";
-        port_text = rest.substr(1);
-        if (port_text.empty()) return where + "empty port";
-      }
-    } else {
-      const std::size_t colon = item.rfind(':');
-      if (colon != std::string_view::npos && item.find(':') != colon) {
-        return where + "write an IPv6 address in brackets, e.g. [::1]:8935";
-      }
-      address.host = std::string(item.substr(0, colon));
-      if (colon != std::string_view::npos) {
-        port_text = item.substr(colon + 1);
-        if (port_text.empty()) return where + "empty port";
-      }
-    }
-    if (address.host.empty()) return where + "no host";
-    if (!port_text.empty()) {
-      const std::optional<std::uint16_t> port = parse_port(port_text);
-      if (!port) return where + "the port must be a number from 1 to 65535";
-      address.grpc_port = *port;
-    }
-    for (const OrchestratorAddress& other : out) {
-      if (other.grpc_target() == address.grpc_target()) return where + "duplicate address";
-    }
-    out.push_back(std::move(address));
-    if (comma == std::string_view::npos) break;
-    text = text.substr(comma + 1);
-    ++index;
-  }
-  return out;
-}
 
 // ------------------------------------------------------------------ the node
 
@@ -333,96 +256,120 @@ struct WorkerNode::Impl {
     return session;
   }
 
+  // How one stream ended.
+  struct StreamEnd {
+    grpc::Status status;
+    bool accepted = false;  // the orchestrator took the registration
+    Micros session_us = 0;  // how long it lasted when accepted
+    bool stopping = false;  // the node was stopping when it ended
+  };
+
+  // The link's loop: a stream, then a wait with backoff (RECON-1, RECON-2), until a
+  // stop or a refusal (CONN-1, CONN-2).
   void run_link(Link& link) {
     for (;;) {
       {
         std::lock_guard<std::mutex> lock(mutex);
         if (stopping) break;
       }
-      grpc::ChannelArguments args;
-      args.SetMaxReceiveMessageSize(config.max_message_bytes);
-      // A fresh channel per attempt, with its own subchannels: gRPC's own reconnect
-      // backoff must not delay ours (RECON-1).
-      args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-      args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, kKeepaliveTimeMs);
-      args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, kKeepaliveTimeoutMs);
-      args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
-      const auto channel = grpc::CreateCustomChannel(link.name, grpc::InsecureChannelCredentials(), args);
-      const auto stub = ::net::Transcoder::NewStub(channel);
-      grpc::ClientContext context;
-      {
-        std::lock_guard<std::mutex> lock(link.call_mutex);
-        link.call = &context;
-        if (link.cancelled) context.TryCancel();
-      }
-      spdlog::debug("connecting to orchestrator {}", link.name);
-      const auto opened = SteadyClock::now();
-      std::unique_ptr<grpc::ClientReader<::net::NotifyAIJob>> reader = stub->RegisterAIWorker(&context, request);
-      reader->WaitForInitialMetadata();
-      const auto& metadata = context.GetServerInitialMetadata();
-      std::shared_ptr<const Session> session = session_of(link, metadata);
-      bool accepted = false;
-      auto accept = [&] {
-        accepted = true;
-        {
-          std::lock_guard<std::mutex> lock(mutex);
-          link.connected = true;
-        }
-        spdlog::info("connected to orchestrator {} as worker {}; results go to {}", link.name,
-                     session->worker_id.empty() ? "(no id given)" : session->worker_id, session->target.url);
-      };
-      if (!metadata.empty()) accept();
-      {
-        StreamTurns turns;
-        turns.reader = reader.get();
-        if (!accepted) turns.on_first_message = accept;
-        std::unique_lock<std::mutex> lock(turns.mutex);
-        job_pool->submit([this, &link, session, &turns] { read_turn(link, session, turns); });
-        turns.cv.wait(lock, [&] { return turns.ended; });
-      }
-      const grpc::Status status = reader->Finish();
-      {
-        std::lock_guard<std::mutex> lock(link.call_mutex);
-        link.call = nullptr;
-      }
-      const Micros session_us =
-          accepted ? std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - opened).count() : 0;
-      bool stop_now = false;
-      {
-        std::lock_guard<std::mutex> lock(mutex);
-        link.connected = false;
-        stop_now = stopping;
-      }
-      const std::string why = status_code_name(status.error_code()) +
-                              (status.error_message().empty() ? "" : ": " + status.error_message());
-      if (stop_now) {
+      const StreamEnd end = run_stream(link);
+      if (end.stopping) {
         spdlog::info("disconnected from orchestrator {} (stopping)", link.name);
         break;
       }
-      if (is_refusal(status)) {
-        if (status.error_message() == "invalid secret") {
+      if (is_refusal(end.status)) {
+        if (end.status.error_message() == "invalid secret") {
           fail("orchestrator " + link.name + " refused the secret (invalid secret): check -orchSecret");
         } else {
-          fail("orchestrator " + link.name + " refused this worker (" + why + ")");
+          fail("orchestrator " + link.name + " refused this worker (" + status_text(end.status) + ")");
         }
         break;
       }
-      Micros delay = 0;
+      wait_to_reconnect(link, end);
+    }
+  }
+
+  static std::string status_text(const grpc::Status& status) {
+    return status_code_name(status.error_code()) + (status.error_message().empty() ? "" : ": " + status.error_message());
+  }
+
+  // A fresh channel per attempt, with its own subchannels: gRPC's own reconnect
+  // backoff must not delay ours (RECON-1).
+  std::shared_ptr<grpc::Channel> channel_for(const Link& link) const {
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(config.max_message_bytes);
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, kKeepaliveTimeMs);
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, kKeepaliveTimeoutMs);
+    args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+    return grpc::CreateCustomChannel(link.name, grpc::InsecureChannelCredentials(), args);
+  }
+
+  // Registers (WIRE-2, WIRE-3) and lets the job pool read the stream until it ends.
+  StreamEnd run_stream(Link& link) {
+    const auto stub = ::net::Transcoder::NewStub(channel_for(link));
+    grpc::ClientContext context;
+    {
+      std::lock_guard<std::mutex> lock(link.call_mutex);
+      link.call = &context;
+      if (link.cancelled) context.TryCancel();
+    }
+    spdlog::debug("connecting to orchestrator {}", link.name);
+    const auto opened = SteadyClock::now();
+    std::unique_ptr<grpc::ClientReader<::net::NotifyAIJob>> reader = stub->RegisterAIWorker(&context, request);
+    reader->WaitForInitialMetadata();
+    const auto& metadata = context.GetServerInitialMetadata();
+    std::shared_ptr<const Session> session = session_of(link, metadata);
+    StreamEnd end;
+    auto accept = [&] {
+      end.accepted = true;
       {
         std::lock_guard<std::mutex> lock(mutex);
-        link.backoff->session_ended(session_us);  // RECON-2
-        delay = link.backoff->next_delay();       // RECON-1
-        reconnect_delays.push_back(delay);
+        link.connected = true;
       }
-      if (accepted) {
-        spdlog::warn("disconnected from orchestrator {} after {} s ({}); reconnecting in {} ms", link.name,
-                     session_us / kMicrosPerSecond, why, delay / 1000);
-      } else {
-        spdlog::warn("cannot connect to orchestrator {} ({}); retrying in {} ms", link.name, why, delay / 1000);
-      }
-      std::unique_lock<std::mutex> lock(mutex);
-      wake.wait_for(lock, std::chrono::microseconds(delay), [&] { return stopping; });
+      spdlog::info("connected to orchestrator {} as worker {}; results go to {}", link.name,
+                   session->worker_id.empty() ? "(no id given)" : session->worker_id, session->target.url);
+    };
+    if (!metadata.empty()) accept();
+    {
+      StreamTurns turns;
+      turns.reader = reader.get();
+      if (!end.accepted) turns.on_first_message = accept;
+      std::unique_lock<std::mutex> lock(turns.mutex);
+      job_pool->submit([this, &link, session, &turns] { read_turn(link, session, turns); });
+      turns.cv.wait(lock, [&] { return turns.ended; });
     }
+    end.status = reader->Finish();
+    {
+      std::lock_guard<std::mutex> lock(link.call_mutex);
+      link.call = nullptr;
+    }
+    if (end.accepted) {
+      end.session_us = std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - opened).count();
+    }
+    std::lock_guard<std::mutex> lock(mutex);
+    link.connected = false;
+    end.stopping = stopping;
+    return end;
+  }
+
+  void wait_to_reconnect(Link& link, const StreamEnd& end) {
+    Micros delay = 0;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      link.backoff->session_ended(end.session_us);  // RECON-2
+      delay = link.backoff->next_delay();           // RECON-1
+      reconnect_delays.push_back(delay);
+    }
+    if (end.accepted) {
+      spdlog::warn("disconnected from orchestrator {} after {} s ({}); reconnecting in {} ms", link.name,
+                   end.session_us / kMicrosPerSecond, status_text(end.status), delay / 1000);
+    } else {
+      spdlog::warn("cannot connect to orchestrator {} ({}); retrying in {} ms", link.name, status_text(end.status),
+                   delay / 1000);
+    }
+    std::unique_lock<std::mutex> lock(mutex);
+    wake.wait_for(lock, std::chrono::microseconds(delay), [&] { return stopping; });
   }
 
   // The reads of one stream, passed from pool thread to pool thread (leader and

@@ -46,25 +46,12 @@
 #include <vector>
 
 #include "core/backoff.h"
+#include "net/orchestrator_address.h"
 #include "seams/executor.h"
 #include "seams/random.h"
 #include "seams/types.h"
 
 namespace aipool::net {
-
-// One -orchAddr entry: `host[:grpcPort][/httpPort]`; host may be a name, an IPv4
-// address or a bracketed IPv6 address. grpc_port defaults to 8935; http_port 0
-// means "use WorkerConfig::default_http_port".
-struct OrchestratorAddress {
-  std::string host;
-  std::uint16_t grpc_port = 8935;
-  std::uint16_t http_port = 0;
-  std::string grpc_target() const;  // host:grpc_port, brackets kept
-  std::string text() const { return grpc_target(); }
-};
-
-// Parses a comma-separated -orchAddr value; the error names the bad entry.
-std::variant<std::vector<OrchestratorAddress>, std::string> parse_orchestrator_addresses(std::string_view text);
 
 struct WorkerConfig {
   std::vector<OrchestratorAddress> orchestrators;

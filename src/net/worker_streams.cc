@@ -185,11 +185,6 @@ void WorkerStreams::close_all(std::string_view reason) {
   }
 }
 
-std::size_t WorkerStreams::live_streams() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return streams_.size();
-}
-
 void WorkerStreams::stream_ended(WorkerId id, const std::string& reason) {
   // CONN-4: reported off the caller's stack; the core ignores repeats.
   strand_.post([this, id, reason] { hooks_.left(id, reason); });

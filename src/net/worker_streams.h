@@ -63,7 +63,6 @@ class WorkerStreams final : public ::net::Transcoder::CallbackService, public Wo
 
   // Ends every stream (orchestrator shutdown).
   void close_all(std::string_view reason);
-  std::size_t live_streams() const;
 
  private:
   friend class WorkerStream;

@@ -220,11 +220,11 @@ TEST(ApiRequest, ImagesAreCheckedBeforeDispatch) {
     const std::string body = form({{"prompt", "p", ""}, {"image", file, "a.png"}}, type);
     return parse_api_request(pipeline, type, body, only({"m"}), max_pixels);
   };
-  auto r = upload(Pipeline::kImageToImage, "PNGDATA", kDefaultMaxPixels);
+  auto r = upload(Pipeline::kImageToImage, "PNGDATA", media::kDefaultMaxPixels);
   EXPECT_EQ(r.error.status, 400);
   EXPECT_EQ(r.error.message, "field 'image': not a PNG or JPEG image");
   const std::string png = tiny_png(40, 30);
-  r = upload(Pipeline::kUpscale, png.substr(0, png.size() - 20), kDefaultMaxPixels);
+  r = upload(Pipeline::kUpscale, png.substr(0, png.size() - 20), media::kDefaultMaxPixels);
   EXPECT_EQ(r.error.status, 400);
   EXPECT_EQ(r.error.message.rfind("field 'image': truncated PNG: ", 0), 0u) << r.error.message;
   r = upload(Pipeline::kImageToText, png, 1199);
@@ -232,7 +232,7 @@ TEST(ApiRequest, ImagesAreCheckedBeforeDispatch) {
   EXPECT_EQ(r.error.message, "field 'image': the image is 40x30 = 1200 pixels, above the limit of 1199 pixels");
   EXPECT_TRUE(upload(Pipeline::kImageToText, png, 1200).ok);
   const std::vector<std::uint8_t> rgb(16 * 8 * 3, 99);
-  r = upload(Pipeline::kImageToImage, media::encode_jpeg(rgb.data(), 16, 8), kDefaultMaxPixels);
+  r = upload(Pipeline::kImageToImage, media::encode_jpeg(rgb.data(), 16, 8), media::kDefaultMaxPixels);
   EXPECT_TRUE(r.ok) << r.error.message;
 }
 

@@ -1,0 +1,174 @@
+#include "net/api_response.h"
+
+#include <Poco/Dynamic/Var.h>
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/JSON/Stringifier.h>
+
+#include <algorithm>
+#include <optional>
+#include <sstream>
+
+#include "codec/base64.h"
+#include "codec/json_text.h"
+#include "codec/multipart.h"
+
+namespace aipool::net {
+namespace {
+
+bool is_image_pipeline(Pipeline pipeline) {
+  return pipeline == Pipeline::kTextToImage || pipeline == Pipeline::kImageToImage ||
+         pipeline == Pipeline::kUpscale;
+}
+
+RenderedResponse malformed(std::string message) {
+  RenderedResponse r;
+  r.error = ApiError{502, "the worker returned a malformed result: " + std::move(message)};
+  return r;
+}
+
+std::string stringify(const Poco::Dynamic::Var& value) {
+  std::ostringstream out;
+  Poco::JSON::Stringifier::stringify(value, out);
+  return out.str();
+}
+
+const ResultFile* file_named(const ResultBody& result, const std::string& name) {
+  const ResultFile* found = nullptr;
+  for (const ResultFile& f : result.files) {
+    if (f.name == name) found = &f;  // the last of a repeated name, as before
+  }
+  return found;
+}
+
+// {"images":[{"url","seed","nsfw"},...]}: a url naming a result file becomes a
+// data: URL whose base64 is a part of its own (API-6). `json` holds the text since
+// the last file. Returns the error, or nullopt.
+std::optional<std::string> render_images(const Poco::JSON::Object& object, const ResultBody& result,
+                                         RenderedResponse& out, std::string& json) {
+  Poco::JSON::Array::Ptr images = object.getArray("images");
+  if (!images) return "no 'images' array";
+  json += "{\"images\":[";
+  for (std::size_t i = 0; i < images->size(); ++i) {
+    Poco::JSON::Object::Ptr item = images->getObject(static_cast<unsigned>(i));
+    if (!item) return "images[" + std::to_string(i) + "] is not an object";
+    const std::string url = item->optValue<std::string>("url", "");
+    const ResultFile* file = file_named(result, url);
+    if (i != 0) json += ',';
+    json += "{\"url\":";
+    if (file != nullptr) {
+      const std::string type =
+          file->content_type.empty() ? "application/octet-stream" : codec::media_type(file->content_type);
+      json += "\"data:" + type + ";base64,";
+      out.parts.push_back(ResponsePart{std::move(json), file->bytes});
+      json.clear();
+      json += '"';
+    } else if (url.rfind("data:", 0) == 0) {
+      codec::append_json_string(json, url);
+    } else {
+      return "images[" + std::to_string(i) + "].url names no file of the result";
+    }
+    json += ",\"seed\":" + std::to_string(item->optValue<Poco::Int64>("seed", 0));
+    json += std::string(",\"nsfw\":") + (item->optValue<bool>("nsfw", false) ? "true" : "false");
+    json += '}';
+  }
+  json += "]}";
+  return std::nullopt;
+}
+
+// {"text"} for image-to-text, {"text","chunks"} for audio-to-text.
+std::optional<std::string> render_text(Pipeline pipeline, const Poco::JSON::Object& object, std::string& json) {
+  if (!object.has("text")) return "no 'text'";
+  json += "{\"text\":";
+  codec::append_json_string(json, object.getValue<std::string>("text"));
+  if (pipeline == Pipeline::kAudioToText) {
+    json += ",\"chunks\":";
+    Poco::JSON::Array::Ptr chunks = object.getArray("chunks");
+    json += chunks ? stringify(Poco::Dynamic::Var(chunks)) : "[]";
+  }
+  json += '}';
+  return std::nullopt;
+}
+
+std::size_t base64_size(std::size_t bytes) { return (bytes + 2) / 3 * 4; }
+
+}  // namespace
+
+RenderedResponse render_api_response(Pipeline pipeline, const ResultBody& result) {
+  if (!result.json) return malformed("no response JSON");
+  Poco::JSON::Object::Ptr object;
+  try {
+    Poco::JSON::Parser parser;
+    object = parser.parse(*result.json).extract<Poco::JSON::Object::Ptr>();
+  } catch (const std::exception& e) {
+    return malformed(std::string("response is not a JSON object: ") + e.what());
+  }
+  if (!object) return malformed("response is not a JSON object");
+  RenderedResponse out;
+  std::string json;  // the text since the last file
+  try {
+    const std::optional<std::string> error = is_image_pipeline(pipeline) ? render_images(*object, result, out, json)
+                                                                         : render_text(pipeline, *object, json);
+    if (error) return malformed(*error);
+  } catch (const std::exception& e) {
+    return malformed(e.what());
+  }
+  out.parts.push_back(ResponsePart{std::move(json), {}});
+  out.ok = true;
+  return out;
+}
+
+std::size_t RenderedResponse::size() const {
+  std::size_t total = 0;
+  for (const ResponsePart& part : parts) total += part.text.size() + base64_size(part.file->size());
+  return total;
+}
+
+std::string RenderedResponse::json() const {
+  std::string out;
+  out.reserve(size());
+  for (const ResponsePart& part : parts) {
+    out += part.text;
+    codec::base64_encode_append(out, *part.file);
+  }
+  return out;
+}
+
+void write_rendered(const RenderedResponse& rendered, std::size_t chunk_bytes,
+                    const std::function<void(std::string_view)>& write) {
+  chunk_bytes = std::max<std::size_t>(chunk_bytes, 4096);
+  std::string chunk;
+  chunk.reserve(std::min(chunk_bytes, rendered.size()) + 4096);
+  const auto flush_if_full = [&] {
+    if (chunk.size() >= chunk_bytes) {
+      write(chunk);
+      chunk.clear();
+    }
+  };
+  for (const ResponsePart& part : rendered.parts) {
+    chunk += part.text;
+    flush_if_full();
+    std::string_view file = *part.file;
+    while (!file.empty()) {
+      // Whole groups of 3 bytes, so that the pieces' encodings join without padding;
+      // only the file's last piece may end with a partial group.
+      const std::size_t room = chunk_bytes > chunk.size() ? chunk_bytes - chunk.size() : 0;
+      std::size_t take = std::max<std::size_t>(room / 4 * 3, 3);
+      if (take >= file.size()) take = file.size();
+      codec::base64_encode_append(chunk, file.substr(0, take));
+      file.remove_prefix(take);
+      flush_if_full();
+    }
+  }
+  if (!chunk.empty()) write(chunk);
+}
+
+std::string api_error_json(std::string_view message) {
+  std::string out = "{\"detail\":{\"msg\":";
+  codec::append_json_string(out, message);
+  out += "}}";
+  return out;
+}
+
+}  // namespace aipool::net

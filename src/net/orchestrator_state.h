@@ -1,0 +1,87 @@
+// File: orchestrator_state.h
+// Internal to the orchestrator node (orchestrator_node.cc, orchestrator_http.cc):
+// the state its gRPC hooks, HTTP handlers and timer share, and the small guards
+// around it. Not for use outside src/net's orchestrator files.
+//
+// Threads: gRPC callback threads, Poco's HTTP pool, the clock's timer thread and the
+// worker-stream strand all call the Broker under `core_mutex`, one at a time, always
+// through CoreLock (or a plain lock for read-only views).
+#pragma once
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "core/broker.h"
+#include "net/orchestrator_node.h"
+#include "net/real_clock.h"
+#include "net/worker_streams.h"
+
+namespace aipool::net {
+
+// API-11: one log line per attempt, from the core's attempt events.
+class AttemptLog final : public AttemptObserver {
+ public:
+  void attempt_started(const AttemptEvent& e) override {
+    spdlog::debug("attempt task={} job={} {} {} worker={} sent", e.task, e.job, pipeline_name(e.key->pipeline),
+                  e.key->model, e.worker);
+  }
+  void attempt_ended(const AttemptEvent& e) override {
+    spdlog::info("attempt task={} job={} {} {} worker={} outcome={} ms={:.2f}{}{}", e.task, e.job,
+                 pipeline_name(e.key->pipeline), e.key->model, e.worker, attempt_end_name(e.end),
+                 static_cast<double>(e.ended_at - e.sent_at) / 1000.0, e.detail.empty() ? "" : " reason=", e.detail);
+  }
+};
+
+struct OrchestratorNode::Shared {
+  AttemptLog attempt_log;
+  OrchestratorConfig config;
+  std::mutex core_mutex;  // guards broker, joined_wall_unix and gpus_json
+  std::unique_ptr<RealClock> clock;
+  std::unique_ptr<WorkerStreams> streams;
+  std::unique_ptr<Broker> broker;
+  std::map<WorkerId, std::int64_t> joined_wall_unix;  // for /workers
+  std::map<WorkerId, std::string> gpus_json;          // for /workers (MODEL-19)
+  // STOP-1: set first by stop(); API requests waiting for a job end with 503.
+  std::atomic<bool> stopping{false};
+  // API requests inside a handler; stop() waits for none before it ends the core.
+  std::mutex handlers_mutex;
+  std::condition_variable handlers_idle;
+  int handlers_in_flight = 0;
+};
+
+// The core's mutex, taken for one core call. Job notices the core sends meanwhile
+// start on the wire when the lock is released (WorkerStreams::DeferWrites), so no
+// socket write happens under the mutex. Members are released in reverse order:
+// the mutex first, then the writes start.
+struct CoreLock {
+  explicit CoreLock(OrchestratorNode::Shared& shared) : lock(shared.core_mutex) {}
+  WorkerStreams::DeferWrites defer;
+  std::lock_guard<std::mutex> lock;
+};
+
+// Counts an API request as in flight for its handler's lifetime (STOP-1).
+class InFlight {
+ public:
+  explicit InFlight(OrchestratorNode::Shared& shared) : shared_(shared) {
+    std::lock_guard<std::mutex> lock(shared_.handlers_mutex);
+    ++shared_.handlers_in_flight;
+  }
+  ~InFlight() {
+    std::lock_guard<std::mutex> lock(shared_.handlers_mutex);
+    if (--shared_.handlers_in_flight == 0) shared_.handlers_idle.notify_all();
+  }
+  InFlight(const InFlight&) = delete;
+  InFlight& operator=(const InFlight&) = delete;
+
+ private:
+  OrchestratorNode::Shared& shared_;
+};
+
+}  // namespace aipool::net
