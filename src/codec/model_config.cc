@@ -108,99 +108,104 @@ std::optional<Pipeline> pipeline_of(std::string_view name, std::size_t index, Mo
   return pipeline;
 }
 
-// Parses one entry object; on failure sets `error` and returns nullopt.
-std::optional<ModelEntry> parse_entry(const Poco::JSON::Object& object, std::size_t index,
-                                      ModelConfigError& error) {
-  ModelEntry entry;
-  if (!object.has("pipeline") || object.get("pipeline").isEmpty()) {
+bool present(const Poco::JSON::Object& object, const std::string& name) {
+  return object.has(name) && !object.get(name).isEmpty();
+}
+
+// The required `pipeline` and `model_id`; false (and `error`) when either is wrong.
+bool parse_key(const Poco::JSON::Object& object, std::size_t index, Key& key, ModelConfigError& error) {
+  if (!present(object, "pipeline")) {
     error = entry_error(index, "pipeline is required");
-    return std::nullopt;
+    return false;
   }
   const std::optional<std::string> pipeline_text = string_field(object, "pipeline", index, error);
-  if (!pipeline_text) return std::nullopt;
+  if (!pipeline_text) return false;
   const std::optional<Pipeline> pipeline = pipeline_of(*pipeline_text, index, error);
-  if (!pipeline) return std::nullopt;
-  entry.key.pipeline = *pipeline;
-
-  if (!object.has("model_id") || object.get("model_id").isEmpty()) {
+  if (!pipeline) return false;
+  key.pipeline = *pipeline;
+  if (!present(object, "model_id")) {
     error = entry_error(index, "model_id is required");
-    return std::nullopt;
+    return false;
   }
   const std::optional<std::string> model = string_field(object, "model_id", index, error);
-  if (!model) return std::nullopt;
+  if (!model) return false;
   if (json_trim(*model).empty()) {
     error = entry_error(index, "model_id must not be empty");
-    return std::nullopt;
+    return false;
   }
-  entry.key.model = *model;
+  key.model = *model;
+  return true;
+}
 
-  if (object.has("warm") && !object.get("warm").isEmpty()) {
+// `warm`, `capacity`, `price_per_unit` and `pixels_per_unit`, each optional.
+bool parse_numbers(const Poco::JSON::Object& object, std::size_t index, ModelEntry& entry, ModelConfigError& error) {
+  const auto fail = [&](const std::string& what, const Poco::Dynamic::Var& v) {
+    error = entry_error(index, what + " (got " + describe(v) + ")");
+    return false;
+  };
+  if (present(object, "warm")) {
     const Poco::Dynamic::Var v = object.get("warm");
-    if (!v.isBoolean()) {
-      error = entry_error(index, "warm must be true or false (got " + describe(v) + ")");
-      return std::nullopt;
-    }
+    if (!v.isBoolean()) return fail("warm must be true or false", v);
     entry.warm = v.extract<bool>();
   }
-  if (object.has("capacity") && !object.get("capacity").isEmpty()) {
+  if (present(object, "capacity")) {
     const Poco::Dynamic::Var v = object.get("capacity");
     const std::optional<std::int64_t> capacity = as_integer(v);
     if (!capacity || *capacity <= 0 || *capacity > std::numeric_limits<std::uint32_t>::max()) {
-      error = entry_error(index, "capacity must be a positive integer (got " + describe(v) + ")");
-      return std::nullopt;
+      return fail("capacity must be a positive integer", v);
     }
     entry.capacity = static_cast<std::uint32_t>(*capacity);
   }
-  if (object.has("price_per_unit") && !object.get("price_per_unit").isEmpty()) {
+  if (present(object, "price_per_unit")) {
     const Poco::Dynamic::Var v = object.get("price_per_unit");
-    if (!is_json_number(v)) {
-      error = entry_error(index, "price_per_unit must be a number (got " + describe(v) + ")");
-      return std::nullopt;
-    }
+    if (!is_json_number(v)) return fail("price_per_unit must be a number", v);
     entry.price_per_unit = v.convert<double>();
     if (!std::isfinite(entry.price_per_unit) || entry.price_per_unit < 0) {
-      error = entry_error(index, "price_per_unit must be a non-negative number (got " + describe(v) + ")");
-      return std::nullopt;
+      return fail("price_per_unit must be a non-negative number", v);
     }
   }
-  if (object.has("pixels_per_unit") && !object.get("pixels_per_unit").isEmpty()) {
+  if (present(object, "pixels_per_unit")) {
     const Poco::Dynamic::Var v = object.get("pixels_per_unit");
     const std::optional<std::int64_t> pixels = as_integer(v);
-    if (!pixels || *pixels <= 0) {
-      error = entry_error(index, "pixels_per_unit must be a positive integer (got " + describe(v) + ")");
-      return std::nullopt;
-    }
+    if (!pixels || *pixels <= 0) return fail("pixels_per_unit must be a positive integer", v);
     entry.pixels_per_unit = *pixels;
   }
+  return true;
+}
+
+// `currency`, `gateway`, `url`, `token` (strings) and `optimization_flags`.
+bool parse_texts(const Poco::JSON::Object& object, std::size_t index, ModelEntry& entry, ModelConfigError& error) {
   for (const char* name : {"currency", "gateway", "url", "token"}) {
-    if (!object.has(name) || object.get(name).isEmpty()) continue;
+    if (!present(object, name)) continue;
     const std::optional<std::string> text = string_field(object, name, index, error);
-    if (!text) return std::nullopt;
+    if (!text) return false;
     const std::string_view field(name);
     if (field == "currency") entry.currency = *text;
     if (field == "gateway") entry.gateway = *text;
     if (field == "url") entry.url = *text;
     if (field == "token") entry.token = *text;
   }
-  if (object.has("optimization_flags") && !object.get("optimization_flags").isEmpty()) {
-    const Poco::JSON::Object::Ptr flags = object.getObject("optimization_flags");
-    if (!flags) {
-      error = entry_error(index, "optimization_flags must be an object");
-      return std::nullopt;
-    }
-    for (const auto& [name, v] : *flags) {
-      if (v.isBoolean()) {
-        entry.optimization_flags[name] = v.extract<bool>() ? "true" : "false";
-      } else if (v.isString()) {
-        entry.optimization_flags[name] = v.toString();
-      } else {
-        error = entry_error(index, "optimization_flags." + name + " must be a string or a bool (got " +
-                                       describe(v) + ")");
-        return std::nullopt;
-      }
+  if (!present(object, "optimization_flags")) return true;
+  const Poco::JSON::Object::Ptr flags = object.getObject("optimization_flags");
+  if (!flags) {
+    error = entry_error(index, "optimization_flags must be an object");
+    return false;
+  }
+  for (const auto& [name, v] : *flags) {
+    if (v.isBoolean()) {
+      entry.optimization_flags[name] = v.extract<bool>() ? "true" : "false";
+    } else if (v.isString()) {
+      entry.optimization_flags[name] = v.toString();
+    } else {
+      error = entry_error(index, "optimization_flags." + name + " must be a string or a bool (got " + describe(v) + ")");
+      return false;
     }
   }
-  // Everything else belongs to the executor, in the order written.
+  return true;
+}
+
+// Every field outside the schema belongs to the executor, in the order written.
+std::string executor_json_of(const Poco::JSON::Object& object) {
   Poco::JSON::Object executor_fields(Poco::JSON_PRESERVE_KEY_ORDER);
   bool any = false;
   for (const std::string& name : object.getNames()) {
@@ -208,11 +213,20 @@ std::optional<ModelEntry> parse_entry(const Poco::JSON::Object& object, std::siz
     executor_fields.set(name, object.get(name));
     any = true;
   }
-  if (any) {
-    std::ostringstream out;
-    executor_fields.stringify(out);
-    entry.executor_json = out.str();
-  }
+  if (!any) return "{}";
+  std::ostringstream out;
+  executor_fields.stringify(out);
+  return out.str();
+}
+
+// Parses one entry object; on failure sets `error` and returns nullopt.
+std::optional<ModelEntry> parse_entry(const Poco::JSON::Object& object, std::size_t index,
+                                      ModelConfigError& error) {
+  ModelEntry entry;
+  if (!parse_key(object, index, entry.key, error)) return std::nullopt;
+  if (!parse_numbers(object, index, entry, error)) return std::nullopt;
+  if (!parse_texts(object, index, entry, error)) return std::nullopt;
+  entry.executor_json = executor_json_of(object);
   return entry;
 }
 

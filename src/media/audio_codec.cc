@@ -154,6 +154,67 @@ std::variant<AudioInfo, AudioError> probe_audio(std::string_view bytes, double m
   return opened.info;
 }
 
+namespace {
+
+// Turns mono frames at `ratio` times their rate into 16 kHz frames appended to
+// `out`; with no resampler (ratio 1) it copies them.
+class Resampler {
+ public:
+  Resampler(double ratio, std::vector<float>& out) : ratio_(ratio), out_(out) {}
+
+  // Starts libsamplerate when the rate differs; the error, or nullopt.
+  std::optional<AudioError> start(bool needed, std::size_t block_frames) {
+    if (!needed) return std::nullopt;
+    int error = 0;
+    state_.reset(src_new(SRC_SINC_MEDIUM_QUALITY, 1, &error));
+    if (!state_) return AudioError{std::string("cannot start the resampler: ") + src_strerror(error)};
+    buffer_.resize(static_cast<std::size_t>(static_cast<double>(block_frames) * ratio_) + 64);
+    return std::nullopt;
+  }
+
+  // Feeds `n` mono frames; `end` drains the resampler.
+  std::optional<AudioError> feed(const float* in, long n, bool end) {
+    if (!state_) {
+      out_.insert(out_.end(), in, in + n);
+      return std::nullopt;
+    }
+    SRC_DATA data{};
+    data.src_ratio = ratio_;
+    data.end_of_input = end ? 1 : 0;
+    for (;;) {
+      data.data_in = in;
+      data.input_frames = n;
+      data.data_out = buffer_.data();
+      data.output_frames = static_cast<long>(buffer_.size());
+      if (const int error = src_process(state_.get(), &data)) {
+        return AudioError{std::string("resampling failed: ") + src_strerror(error)};
+      }
+      out_.insert(out_.end(), buffer_.data(), buffer_.data() + data.output_frames_gen);
+      in += data.input_frames_used;
+      n -= data.input_frames_used;
+      if (n == 0 && (!end || data.output_frames_gen == 0)) return std::nullopt;
+      if (data.input_frames_used == 0 && data.output_frames_gen == 0) return std::nullopt;  // nothing more to come
+    }
+  }
+
+ private:
+  double ratio_;
+  std::vector<float>& out_;
+  std::unique_ptr<SRC_STATE, SrcDeleter> state_;
+  std::vector<float> buffer_;
+};
+
+// The average of each frame's channels.
+void downmix(const std::vector<float>& interleaved, sf_count_t frames, int channels, std::vector<float>& mono) {
+  for (sf_count_t i = 0; i < frames; ++i) {
+    float sum = 0;
+    for (int c = 0; c < channels; ++c) sum += interleaved[static_cast<std::size_t>(i * channels + c)];
+    mono[static_cast<std::size_t>(i)] = sum / static_cast<float>(channels);
+  }
+}
+
+}  // namespace
+
 std::variant<std::vector<float>, AudioError> decode_audio_16k_mono(std::string_view bytes, double max_seconds) {
   MemoryFile memory{bytes};
   Opened opened = open_audio(memory, max_seconds);
@@ -161,58 +222,21 @@ std::variant<std::vector<float>, AudioError> decode_audio_16k_mono(std::string_v
   const AudioInfo& info = opened.info;
   const double ratio = static_cast<double>(kSpeechSampleRate) / info.sample_rate;
   const auto limit = static_cast<std::size_t>(max_seconds * kSpeechSampleRate) + 1024;
-
-  std::unique_ptr<SRC_STATE, SrcDeleter> resampler;
-  if (info.sample_rate != kSpeechSampleRate) {
-    int error = 0;
-    resampler.reset(src_new(SRC_SINC_MEDIUM_QUALITY, 1, &error));
-    if (!resampler) return AudioError{std::string("cannot start the resampler: ") + src_strerror(error)};
-  }
-
   constexpr sf_count_t kBlock = 4096;  // frames read at a time
+
   std::vector<float> out;
   out.reserve(std::min(limit, static_cast<std::size_t>(static_cast<double>(info.frames) * ratio) + 64));
+  Resampler resampler(ratio, out);
+  if (auto error = resampler.start(info.sample_rate != kSpeechSampleRate, kBlock)) return std::move(*error);
   std::vector<float> interleaved(static_cast<std::size_t>(kBlock) * info.channels);
   std::vector<float> mono(kBlock);
-  std::vector<float> resampled(static_cast<std::size_t>(static_cast<double>(kBlock) * ratio) + 64);
-
-  // Feeds `n` mono frames (and, at the end, drains the resampler).
-  const auto feed = [&](const float* in, long n, bool end) -> std::optional<AudioError> {
-    if (!resampler) {
-      out.insert(out.end(), in, in + n);
-      return std::nullopt;
-    }
-    SRC_DATA data{};
-    data.src_ratio = ratio;
-    data.end_of_input = end ? 1 : 0;
-    for (;;) {
-      data.data_in = in;
-      data.input_frames = n;
-      data.data_out = resampled.data();
-      data.output_frames = static_cast<long>(resampled.size());
-      if (const int error = src_process(resampler.get(), &data)) {
-        return AudioError{std::string("resampling failed: ") + src_strerror(error)};
-      }
-      out.insert(out.end(), resampled.data(), resampled.data() + data.output_frames_gen);
-      in += data.input_frames_used;
-      n -= data.input_frames_used;
-      if (n == 0 && (!end || data.output_frames_gen == 0)) return std::nullopt;
-      if (data.input_frames_used == 0 && data.output_frames_gen == 0) return std::nullopt;  // nothing more to come
-    }
-  };
-
   std::int64_t read_frames = 0;
   for (;;) {
     const sf_count_t got = sf_readf_float(opened.file.get(), interleaved.data(), kBlock);
     if (got <= 0) break;
-    const int channels = info.channels;
-    for (sf_count_t i = 0; i < got; ++i) {
-      float sum = 0;
-      for (int c = 0; c < channels; ++c) sum += interleaved[static_cast<std::size_t>(i * channels + c)];
-      mono[static_cast<std::size_t>(i)] = sum / static_cast<float>(channels);
-    }
+    downmix(interleaved, got, info.channels, mono);
     read_frames += got;
-    if (auto error = feed(mono.data(), static_cast<long>(got), false)) return std::move(*error);
+    if (auto error = resampler.feed(mono.data(), static_cast<long>(got), false)) return std::move(*error);
     if (out.size() > limit) {
       return AudioError{"the audio is longer than the limit of " + seconds_text(max_seconds) + " s", true};
     }
@@ -224,7 +248,7 @@ std::variant<std::vector<float>, AudioError> decode_audio_16k_mono(std::string_v
                       " s (libsndfile: " + sf_strerror(opened.file.get()) + ")"};
   }
   if (read_frames == 0) return AudioError{"the audio data cannot be decoded: no sample could be read"};
-  if (auto error = feed(mono.data(), 0, true)) return std::move(*error);
+  if (auto error = resampler.feed(mono.data(), 0, true)) return std::move(*error);
   return out;
 }
 
