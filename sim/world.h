@@ -225,6 +225,7 @@ class World final : public TransportObserver {
   void on_leave(const Event& event);
   void schedule_churn(std::uint32_t worker, Micros after);
   void schedule_reconnect(std::uint32_t worker, std::uint8_t orch);
+  void schedule_connect(std::uint32_t worker, std::uint8_t orch, Micros delay);
   void end_session_on_worker_side(std::uint32_t worker, std::uint8_t orch, Micros detect);
 
   // executions and uploads (world_exec.cc)

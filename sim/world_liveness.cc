@@ -19,11 +19,7 @@ void World::on_heal() {
     for (std::size_t o = 0; o < orchs_.size(); ++o) {
       SimWorker::Session& session = workers_[w]->session(o);
       if (!session.serves || session.up || session.connect_pending) continue;
-      Event connect = at_delay(draw(seconds(1)), EventKind::kConnect);
-      connect.worker = w;
-      connect.orch = static_cast<std::uint8_t>(o);
-      schedule(connect);
-      session.connect_pending = true;
+      schedule_connect(w, static_cast<std::uint8_t>(o), draw(seconds(1)));
     }
   }
 }

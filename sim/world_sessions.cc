@@ -88,11 +88,16 @@ void World::schedule_reconnect(std::uint32_t w, std::uint8_t orch) {
              std::to_string(base) + "us");
     return;
   }
+  schedule_connect(w, static_cast<std::uint8_t>(orch), delay);
+}
+
+// A kConnect of `worker` to `orch` after `delay`; the session waits for it.
+void World::schedule_connect(std::uint32_t worker, std::uint8_t orch, Micros delay) {
   Event connect = at_delay(delay, EventKind::kConnect);
-  connect.worker = w;
+  connect.worker = worker;
   connect.orch = orch;
   schedule(connect);
-  session.connect_pending = true;
+  workers_[worker]->session(orch).connect_pending = true;
 }
 
 void World::schedule_churn(std::uint32_t w, Micros after) {
@@ -141,11 +146,7 @@ void World::on_crash(const Event& event) {
   worker.crash(now_ + event.d);
   for (std::size_t o = 0; o < orchs_.size(); ++o) {
     if (!worker.session(o).serves) continue;
-    Event connect = at_delay(event.d, EventKind::kConnect);
-    connect.worker = event.worker;
-    connect.orch = static_cast<std::uint8_t>(o);
-    schedule(connect);
-    worker.session(o).connect_pending = true;
+    schedule_connect(event.worker, static_cast<std::uint8_t>(o), event.d);
   }
 }
 
@@ -157,11 +158,7 @@ void World::on_leave(const Event& event) {
   for (std::size_t o = 0; o < orchs_.size(); ++o) {
     if (!worker.session(o).up) continue;
     end_session_on_worker_side(event.worker, static_cast<std::uint8_t>(o), 0);
-    Event connect = at_delay(event.d, EventKind::kConnect);
-    connect.worker = event.worker;
-    connect.orch = static_cast<std::uint8_t>(o);
-    schedule(connect);
-    worker.session(o).connect_pending = true;
+    schedule_connect(event.worker, static_cast<std::uint8_t>(o), event.d);
   }
 }
 

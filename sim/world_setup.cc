@@ -163,11 +163,7 @@ void World::add_generated_worker(Prng& setup, std::uint32_t w) {
     SimWorker::Session& session = worker.session(o);
     session.serves = o == 0 || setup.chance(config_.register_elsewhere);
     if (!session.serves) continue;
-    Event connect = at_delay(draw(config_.join_spread), EventKind::kConnect);
-    connect.worker = w;
-    connect.orch = static_cast<std::uint8_t>(o);
-    schedule(connect);
-    session.connect_pending = true;
+    schedule_connect(w, static_cast<std::uint8_t>(o), draw(config_.join_spread));
   }
   if (config_.session_max > 0) schedule_churn(w, config_.join_spread + 1 + draw(config_.session_max));
   if (config_.foreign_interval_max > 0) {

@@ -4,11 +4,7 @@
 # fail (exit 1, naming file:line), clean code must pass (exit 0).
 set -euo pipefail
 
-script=$1
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0
-fail() { echo "SELFTEST FAIL: $*"; failures=$((failures + 1)); }
+source "$(dirname "$0")/selftest_lib.sh" "$@"
 
 # expect CODE-LINE WANT_RC: one file whose line 2 is CODE-LINE, scanned as an explicit dir.
 case_no=0
@@ -108,8 +104,4 @@ rc=0; out=$(bash "$script" "$work/root" 2>&1) || rc=$?
 rc=0; bash "$script" "$work" no-such-dir >/dev/null 2>&1 || rc=$?
 [ "$rc" -eq 2 ] || fail "missing explicit dir gave exit $rc, want 2"
 
-if [ "$failures" -gt 0 ]; then
-  echo "banned_apis_selftest: $failures failure(s)"
-  exit 1
-fi
-echo "banned_apis_selftest: $case_no line cases and 6 tree cases passed"
+finish banned_apis_selftest "$case_no line cases and 6 tree cases passed"

@@ -4,11 +4,7 @@
 # must make it fail naming file:line; includes that point down must pass.
 set -euo pipefail
 
-script=$1
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0
-fail() { echo "SELFTEST FAIL: $*"; failures=$((failures + 1)); }
+source "$(dirname "$0")/selftest_lib.sh" "$@"
 
 # expect LAYER INCLUDE WANT_RC: a tree whose src/LAYER/f.h has INCLUDE on line 2.
 case_no=0
@@ -65,8 +61,4 @@ rc=0
 bash "$script" "$work/nowhere" >/dev/null 2>&1 || rc=$?
 [ "$rc" -eq 2 ] || fail "exit $rc for a missing tree, want 2"
 
-if [ "$failures" -ne 0 ]; then
-  echo "layering_selftest: $failures failure(s)"
-  exit 1
-fi
-echo "layering_selftest: $case_no cases passed"
+finish layering_selftest "$case_no cases passed"

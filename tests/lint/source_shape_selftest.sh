@@ -5,11 +5,7 @@
 # strings pass; a file over the line limit fails.
 set -euo pipefail
 
-script=$1
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0
-fail() { echo "SELFTEST FAIL: $*"; failures=$((failures + 1)); }
+source "$(dirname "$0")/selftest_lib.sh" "$@"
 
 # body N: N lines of statements.
 body() { for ((k = 0; k < $1; k++)); do echo "  x += $k;"; done; }
@@ -49,8 +45,4 @@ expect data 0
 { for ((k = 0; k < 601; k++)); do echo "// line"; done; } | tree long_file
 expect long_file 1 "src/f.cc: 601 lines"
 
-if [ "$failures" -ne 0 ]; then
-  echo "source_shape_selftest: $failures failure(s)"
-  exit 1
-fi
-echo "source_shape_selftest: passed"
+finish source_shape_selftest "passed"

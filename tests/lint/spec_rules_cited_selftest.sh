@@ -3,11 +3,7 @@
 # Runs spec_rules_cited.sh against throwaway trees with a fake spec.
 set -euo pipefail
 
-script=$1
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0
-fail() { echo "SELFTEST FAIL: $*"; failures=$((failures + 1)); }
+source "$(dirname "$0")/selftest_lib.sh" "$@"
 
 # run ROOT -> sets rc and out
 run() { rc=0; out=$(bash "$script" "$1" 2>&1) || rc=$?; }
@@ -73,8 +69,4 @@ t=$work/t5; mkdir -p "$t/spec"; printf '# empty\n' >"$t/spec/a.md"
 run "$t"
 [ "$rc" -eq 2 ] || fail "t5: exit $rc, want 2: $out"
 
-if [ "$failures" -gt 0 ]; then
-  echo "spec_rules_cited_selftest: $failures failure(s)"
-  exit 1
-fi
-echo "spec_rules_cited_selftest: 5 cases passed"
+finish spec_rules_cited_selftest "5 cases passed"
