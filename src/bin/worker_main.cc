@@ -29,11 +29,11 @@
 #include <variant>
 
 #include "codec/model_config.h"
+#include "exec/diagnostic_executor.h"
 #include "exec/engines.h"
 #include "exec/gpu_probe.h"
 #include "exec/model_router.h"
 #include "exec/speech_ocr_engines.h"
-#include "exec/test_executor.h"
 #include "net/os_random.h"
 #include "net/process_memory.h"
 #include "net/worker_node.h"
@@ -240,13 +240,13 @@ int main(int argc, char** argv) {
     fields_of.push_back(fields);
   }
 
-  aipool::exec::TestExecutor test_executor;
+  aipool::exec::DiagnosticExecutor diagnostic;
   aipool::exec::EngineOptions engine_options;
   engine_options.models_dir = FLAGS_aiModelsDir;
   engine_options.gpu_ids = config.gpu_ids;
   engine_options.audio_decoder = aipool::exec::decode_audio_16k;
   aipool::exec::Engines engines(engine_options);
-  engines.add(test_executor);
+  engines.add(diagnostic);
   std::unique_ptr<aipool::Executor> ocr;
   std::unique_ptr<aipool::Executor> speech;
   std::string engine_error;
