@@ -7,20 +7,18 @@
 // refused the worker (e.g. `invalid secret`), after the running jobs are posted;
 // 128+signal when a second SIGTERM/SIGINT (a second or more after the first) cuts
 // the drain short.
-#include <Poco/JSON/Object.h>
-#include <Poco/JSON/Parser.h>
 #include <gflags/gflags.h>
 #include <pthread.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -29,10 +27,8 @@
 #include <variant>
 
 #include "codec/model_config.h"
-#include "exec/diagnostic_executor.h"
-#include "exec/engines.h"
 #include "exec/gpu_probe.h"
-#include "exec/model_router.h"
+#include "exec/served_models.h"
 #include "exec/speech_ocr_engines.h"
 #include "net/os_random.h"
 #include "net/process_memory.h"
@@ -214,71 +210,15 @@ int main(int argc, char** argv) {
   const auto& entries = std::get<std::vector<aipool::codec::ModelEntry>>(models);
   if (entries.empty()) die("-aiModels: no model listed");
 
-  // Each entry's engine model: its `executor` field, or its model_id (ModelRouter).
-  std::vector<std::string> engines_of;
-  std::vector<Poco::JSON::Object::Ptr> fields_of;
-  std::uint32_t ocr_slots = 0;
-  std::uint32_t speech_slots = 0;
-  for (std::size_t i = 0; i < entries.size(); ++i) {
-    const auto& entry = entries[i];
-    const std::string where = "-aiModels entry " + std::to_string(i) + ": ";
-    std::string engine = entry.key.model;
-    Poco::JSON::Object::Ptr fields;
-    try {
-      Poco::JSON::Parser parser;
-      fields = parser.parse(entry.executor_json).extract<Poco::JSON::Object::Ptr>();
-    } catch (const Poco::Exception& e) {
-      die(where + "executor fields are not a JSON object: " + e.displayText());
-    }
-    if (fields->has("executor")) {
-      if (!fields->get("executor").isString()) die(where + "executor must be a string naming an engine model");
-      engine = fields->getValue<std::string>("executor");
-    }
-    if (engine == aipool::exec::kOcrEngineModel) ocr_slots += entry.capacity;
-    if (engine == aipool::exec::kSpeechEngineModel) speech_slots += entry.capacity;
-    engines_of.push_back(engine);
-    fields_of.push_back(fields);
-  }
-
-  aipool::exec::DiagnosticExecutor diagnostic;
   aipool::exec::EngineOptions engine_options;
   engine_options.models_dir = FLAGS_aiModelsDir;
   engine_options.gpu_ids = config.gpu_ids;
   engine_options.audio_decoder = aipool::exec::decode_audio_16k;
-  aipool::exec::Engines engines(engine_options);
-  engines.add(diagnostic);
-  std::unique_ptr<aipool::Executor> ocr;
-  std::unique_ptr<aipool::Executor> speech;
-  std::string engine_error;
-  if (ocr_slots > 0) {  // loaded only when an entry uses it
-    ocr = aipool::exec::make_ocr_executor(static_cast<int>(std::min<std::uint32_t>(ocr_slots, 64)), engine_error);
-    if (!ocr) die("-aiModels: " + engine_error);
-    engines.add(*ocr);
-  }
-  if (speech_slots > 0) {
-    speech = aipool::exec::make_speech_executor(static_cast<int>(std::min<std::uint32_t>(speech_slots, 64)),
-                                                engine_error);
-    if (!speech) die("-aiModels: " + engine_error);
-    engines.add(*speech);
-  }
-  aipool::exec::ModelRouter executor;
-  for (std::size_t i = 0; i < entries.size(); ++i) {
-    const auto& entry = entries[i];
-    const std::string where = "-aiModels entry " + std::to_string(i) + ": ";
-    const std::string& engine = engines_of[i];
-    const std::vector<std::string> known = aipool::exec::engine_fields(engine);
-    for (const auto& [name, value] : *fields_of[i]) {
-      if (name != "executor" && std::find(known.begin(), known.end(), name) == known.end()) {
-        spdlog::warn("aiModels entry {}: field '{}' is not used by engine {}", i, name, engine);
-      }
-    }
-    auto found = engines.executor_for(entry.key.pipeline, engine, entry.executor_json, entry.warm);
-    if (const auto* error = std::get_if<std::string>(&found)) die(where + *error);
-    if (!entry.url.empty() || !entry.token.empty()) {
-      spdlog::warn("aiModels entry {}: url/token (external runners) are not supported yet; ignored", i);
-    }
-    executor.add(entry.key, *std::get<aipool::Executor*>(found), engine);
-  }
+  auto built = aipool::exec::build_router(aipool::exec::model_specs(entries), std::move(engine_options),
+                                          [](const std::string& warning) { spdlog::warn("{}", warning); });
+  if (const auto* error = std::get_if<std::string>(&built)) die("-" + *error);
+  const std::unique_ptr<aipool::exec::ServedModels> executor =
+      std::move(std::get<std::unique_ptr<aipool::exec::ServedModels>>(built));
   config.adverts = aipool::codec::adverts_of(entries);
 
   spdlog::info("aipool-worker {} starting: {} orchestrator(s), {} GPU(s){}", AIPOOL_VERSION,
@@ -288,7 +228,7 @@ int main(int argc, char** argv) {
   }
 
   aipool::net::OsRandom random;
-  aipool::net::WorkerNode node(std::move(config), executor, random);
+  aipool::net::WorkerNode node(std::move(config), *executor, random);
   node.start();
 
   std::thread signal_thread([&node, &signals] {
