@@ -1,5 +1,5 @@
 // End-to-end tests: real aipool-orchestrator and aipool-worker processes on loopback,
-// ephemeral ports, bounded waits. Workers serve the test/ models (test executor).
+// ephemeral ports, bounded waits. Workers serve the test/ models (the diagnostic executor).
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
@@ -378,7 +378,7 @@ TEST_F(EndToEnd, OneWorkerServesTwoOrchestrators) {
 
 // The seed's example requests, adapted to our ports, work as written with curl.
 TEST_F(EndToEnd, SeedExampleRequestsWithCurl) {
-  // The seed's model ids, served by the test executor through the entries' "executor" field.
+  // The seed's model ids, served by the diagnostic executor through the entries' "executor" field.
   const std::string models = std::string(::testing::TempDir()) + "/seed-models.json";
   FILE* m = fopen(models.c_str(), "w");
   fputs(R"([{"pipeline":"text-to-image","model_id":"ByteDance/SDXL-Lightning","executor":"test/echo"},)"
