@@ -1,21 +1,25 @@
 // aipool-orchestrator: accepts remote AI workers over gRPC and serves the public AI
 // API over HTTP. Flags follow go-livepeer's names; single or double dash both work.
+// The command line, -help and the exit codes are bin/program.h's: 0 after
+// SIGTERM/SIGINT, 2 for a bad flag or configuration (the message names it).
 #include <gflags/gflags.h>
 #include <spdlog/spdlog.h>
 
 #include <pthread.h>
 
 #include <csignal>
-#include <cctype>
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <variant>
 
+#include "bin/program.h"
 #include "codec/model_config.h"
 #include "net/orchestrator_node.h"
 #include "net/process_memory.h"
+
+#ifndef AIPOOL_VERSION
+#define AIPOOL_VERSION "unknown"
+#endif
 
 DEFINE_string(orchSecret, "", "shared secret that workers must present (a value, or a path to a file holding it)");
 DEFINE_string(serviceAddr, "0.0.0.0:8935", "gRPC listen address for workers (host:port)");
@@ -35,14 +39,32 @@ DEFINE_int64(maxPixels, 16777216,
              "largest input image accepted, in pixels (width x height; 413 above); default 4096 x 4096");
 DEFINE_int32(httpThreads, 64, "HTTP handler threads (each open connection holds one)");
 DEFINE_int32(httpQueue, 512, "HTTP connections that may wait for a handler thread");
-DEFINE_int32(v, 3, "log level: 0 off, 1 error, 2 warning, 3 info, 4 debug, 5-6 trace");
+DEFINE_int32(v, 3, aipool::bin::kLogLevelHelp);
 
 namespace {
 
-[[noreturn]] void die(const std::string& message) {
-  std::fprintf(stderr, "aipool-orchestrator: %s\n", message.c_str());
-  std::exit(2);
-}
+using aipool::bin::die;
+
+const aipool::bin::ProgramHelp kHelp{
+    "aipool-orchestrator",
+    "accepts remote AI workers and serves the AI API (go-livepeer's) to clients",
+    "-orchSecret <secret or file> [-serviceAddr host:port] [-httpAddr host:port] [flags]",
+    {
+        {"Connection", "orchSecret", "-orchSecret /etc/aipool/secret"},
+        {"Connection", "serviceAddr", "-serviceAddr 0.0.0.0:8935"},
+        {"Connection", "httpAddr", "-httpAddr 127.0.0.1:8936"},
+        {"Connection", "resultsURL", "-resultsURL http://orch.example:8936/aiResults"},
+        {"Models", "aiModels", "-aiModels /etc/aipool/aiModels.json"},
+        {"Timing", "attemptTimeout", "-attemptTimeout 5m"},
+        {"Timing", "jobDeadline", "-jobDeadline 30m"},
+        {"Timing", "slotReclaim", "-slotReclaim 10m"},
+        {"Limits", "queueLength", "-queueLength 1024"},
+        {"Limits", "maxMessageBytes", "-maxMessageBytes 134217728"},
+        {"Limits", "maxPixels", "-maxPixels 33554432"},
+        {"Limits", "httpThreads", "-httpThreads 128"},
+        {"Limits", "httpQueue", "-httpQueue 1024"},
+        {"Logging", "v", "-v 4"},
+    }};
 
 // "300s", "5m", "1500ms", "2h" or a plain number of seconds.
 aipool::Micros parse_duration(const std::string& flag, const std::string& text) {
@@ -64,52 +86,10 @@ aipool::Micros parse_duration(const std::string& flag, const std::string& text) 
   return static_cast<aipool::Micros>(seconds * 1e6);
 }
 
-// A literal secret, or the trimmed contents of a file of that name.
-std::string read_secret(const std::string& value) {
-  std::ifstream file(value);
-  if (!file) return value;
-  std::stringstream contents;
-  contents << file.rdbuf();
-  std::string secret = contents.str();
-  while (!secret.empty() && std::isspace(static_cast<unsigned char>(secret.back()))) secret.pop_back();
-  while (!secret.empty() && std::isspace(static_cast<unsigned char>(secret.front()))) secret.erase(0, 1);
-  if (secret.empty()) die("-orchSecret: the file " + value + " is empty");
-  return secret;
-}
-
-void set_log_level(int v) {
-  static const spdlog::level::level_enum levels[] = {spdlog::level::off,   spdlog::level::err,
-                                                      spdlog::level::warn,  spdlog::level::info,
-                                                      spdlog::level::debug, spdlog::level::trace,
-                                                      spdlog::level::trace};
-  if (v < 0 || v > 6) die("-v: must be between 0 and 6 (got " + std::to_string(v) + ")");
-  spdlog::set_level(levels[v]);
-}
-
-}  // namespace
-
-int main(int argc, char** argv) {
-  gflags::SetUsageMessage("aipool-orchestrator -orchSecret <secret> [-serviceAddr host:port] [-httpAddr host:port] ...");
-  gflags::SetVersionString(AIPOOL_VERSION);
-  gflags::ParseCommandLineFlags(&argc, &argv, true);
-  aipool::net::keep_large_buffers();
-  // SIGINT and SIGTERM are taken by sigwait() below. They are blocked here, before
-  // any thread starts, so every thread inherits the mask: a signal sent to the
-  // process can then only be taken by that sigwait(), never handled on another
-  // thread while the main thread sleeps on.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
-  if (argc > 1) die(std::string("unexpected argument \"") + argv[1] + "\"");
-  set_log_level(FLAGS_v);
-  spdlog::flush_on(spdlog::level::info);  // each line reaches the log as it happens
-
+aipool::net::OrchestratorConfig config_from_flags() {
   aipool::net::OrchestratorConfig config;
-  if (FLAGS_orchSecret.empty()) die("-orchSecret is required: workers must present it to register");
-  config.broker.secret = read_secret(FLAGS_orchSecret);
+  config.broker.secret =
+      aipool::bin::read_secret(FLAGS_orchSecret, "-orchSecret is required: workers must present it to register");
   config.broker.attempt_timeout = parse_duration("attemptTimeout", FLAGS_attemptTimeout);
   config.broker.job_deadline = parse_duration("jobDeadline", FLAGS_jobDeadline);
   config.broker.slot_reclaim = parse_duration("slotReclaim", FLAGS_slotReclaim);
@@ -134,8 +114,28 @@ int main(int argc, char** argv) {
   config.service_addr = FLAGS_serviceAddr;
   config.http_addr = FLAGS_httpAddr;
   config.results_url = FLAGS_resultsURL;
+  return config;
+}
 
-  aipool::net::OrchestratorNode node(config);
+}  // namespace
+
+int main(int argc, char** argv) {
+  aipool::bin::parse_command_line(kHelp, AIPOOL_VERSION, argc, argv);
+  aipool::net::keep_large_buffers();
+  // SIGINT and SIGTERM are taken by sigwait() below. They are blocked here, before
+  // any thread starts, so every thread inherits the mask: a signal sent to the
+  // process can then only be taken by that sigwait(), never handled on another
+  // thread while the main thread sleeps on.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+  aipool::bin::set_log_level(FLAGS_v);
+  spdlog::flush_on(spdlog::level::info);  // each line reaches the log as it happens
+
+  aipool::net::OrchestratorNode node(config_from_flags());
   std::string error;
   if (!node.start(error)) die(error);
   // A line that scripts can wait for.
@@ -146,5 +146,5 @@ int main(int argc, char** argv) {
   }
   spdlog::info("stopping ({})", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   node.stop();
-  return 0;
+  return aipool::bin::kExitOk;
 }

@@ -1,26 +1,25 @@
 // aipool-worker: registers with one or more orchestrators over gRPC, runs the jobs
-// they send and posts the results back over HTTP (src/net/worker_node.h).
+// they send and posts the results back over HTTP (src/net/worker_node.h). This file
+// holds the flags and the wiring: the command line, -help and the exit codes are
+// bin/program.h's; the executors of the -aiModels entries, exec/served_models.h's.
 // Flags follow go-livepeer's names; single or double dash both work (gflags).
 //
-// Exit codes: 0 after SIGTERM/SIGINT (running jobs finished and posted);
-// 1 for a bad flag or configuration (the message names it); 2 when an orchestrator
-// refused the worker (e.g. `invalid secret`), after the running jobs are posted;
-// 128+signal when a second SIGTERM/SIGINT (a second or more after the first) cuts
-// the drain short.
-#include <Poco/JSON/Object.h>
-#include <Poco/JSON/Parser.h>
+// Exit codes (bin/program.h): 0 after SIGTERM/SIGINT (running jobs finished and
+// posted); 2 for a bad flag or configuration (the message names it), and when an
+// orchestrator refused the worker (e.g. `invalid secret`), after the running jobs are
+// posted; 128+signal when a second SIGTERM/SIGINT (a second or more after the first)
+// cuts the drain short.
 #include <gflags/gflags.h>
 #include <pthread.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
+#include <memory>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -28,12 +27,12 @@
 #include <thread>
 #include <variant>
 
+#include "bin/program.h"
 #include "codec/model_config.h"
-#include "exec/engines.h"
+#include "codec/text.h"
 #include "exec/gpu_probe.h"
-#include "exec/model_router.h"
+#include "exec/served_models.h"
 #include "exec/speech_ocr_engines.h"
-#include "exec/test_executor.h"
 #include "net/os_random.h"
 #include "net/process_memory.h"
 #include "net/worker_node.h"
@@ -48,8 +47,9 @@ DEFINE_string(orchAddr, "",
 DEFINE_string(orchSecret, "", "the orchestrators' shared secret: a value, or a path to a file holding it (trimmed)");
 DEFINE_string(aiModels, "",
               "models to serve: a go-livepeer aiModels.json file, or inline pipeline:model_id[:warm[:capacity]][,...]; "
-              "this build serves the test models test/echo, test/sleep and test/fail");
-DEFINE_string(aiModelsDir, "", "directory holding model weights (checked to exist; unused by the test executor)");
+              "an entry's \"executor\" field names the engine model that runs it (by default its model_id)");
+DEFINE_string(aiModelsDir, "",
+              "directory holding model files: the base of a torchscript entry's relative \"file\" (checked to exist)");
 DEFINE_string(nvidia, "", "GPU ids to use, comma-separated, or \"all\"; empty: CPU");
 DEFINE_int32(orchHttpPort, 8936, "orchestrator HTTP port for results when it sends no results URL");
 DEFINE_int32(maxMessageBytes, 64 << 20, "largest job message accepted from an orchestrator, in bytes");
@@ -57,80 +57,81 @@ DEFINE_int32(maxMessageBytes, 64 << 20, "largest job message accepted from an or
 // libtorch brings glog, which defines -v itself; we read the same flag (default set in main).
 DECLARE_int32(v);
 #else
-DEFINE_int32(v, 3, "log level: 0 off, 1 error, 2 warning, 3 info, 4 debug, 5-6 trace");
+DEFINE_int32(v, 3, aipool::bin::kLogLevelHelp);
 #endif
 DEFINE_bool(aiWorker, true, "accepted for go-livepeer compatibility (this program is always an AI worker)");
 
 namespace {
 
-constexpr int kExitConfig = 1;
+using aipool::bin::die;
 
-[[noreturn]] void die(const std::string& message) {
-  std::fprintf(stderr, "aipool-worker: %s\n", message.c_str());
-  std::exit(kExitConfig);
+static_assert(aipool::net::WorkerNode::kExitOk == aipool::bin::kExitOk);
+static_assert(aipool::net::WorkerNode::kExitFatal == aipool::bin::kExitConfig);  // a refusal: fix the configuration
+
+const aipool::bin::ProgramHelp kHelp{
+    "aipool-worker",
+    "runs AI jobs for aipool orchestrators",
+    "-orchAddr host:8935 -orchSecret <secret or file> -aiModels <file or inline> [flags]",
+    {
+        {"Connection", "orchAddr", "-orchAddr orch.example:8935,10.0.0.7:8935/8936"},
+        {"Connection", "orchSecret", "-orchSecret /etc/aipool/secret"},
+        {"Connection", "orchHttpPort", "-orchHttpPort 8936"},
+        {"Models", "aiModels", "-aiModels text-to-image:test/echo:true:2,upscale:builtin/bicubic"},
+        {"Models", "aiModelsDir", "-aiModelsDir /var/lib/aipool/models"},
+        {"Models", "nvidia", "-nvidia 0,1"},
+        {"Limits", "maxMessageBytes", "-maxMessageBytes 134217728"},
+        {"Logging", "v", "-v 4", aipool::bin::kLogLevelHelp},
+        {"Compatibility", "aiWorker", "-aiWorker=true"},
+    }};
+
+std::string trimmed(const std::string& text) { return std::string(aipool::codec::trim(text)); }
+
+// SIGINT/SIGTERM are taken by a waiting thread, never by a handler: block them (and
+// SIGUSR1, used to end that thread) before any thread starts, gRPC's included.
+sigset_t block_stop_signals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  return signals;
 }
 
-std::string trim(std::string text) {
-  const char* ws = " \t\r\n";
-  const std::size_t begin = text.find_first_not_of(ws);
-  if (begin == std::string::npos) return "";
-  const std::size_t end = text.find_last_not_of(ws);
-  return text.substr(begin, end - begin + 1);
+void start_logging() {
+  spdlog::set_default_logger(spdlog::stderr_color_mt("aipool-worker"));
+  spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
+  aipool::bin::set_log_level(FLAGS_v);
+  spdlog::flush_on(spdlog::level::info);
 }
 
-void set_log_level(int v) {
-  static const spdlog::level::level_enum kLevels[] = {spdlog::level::off,   spdlog::level::err,
-                                                      spdlog::level::warn,  spdlog::level::info,
-                                                      spdlog::level::debug, spdlog::level::trace,
-                                                      spdlog::level::trace};
-  spdlog::set_level(kLevels[v]);
-}
-
-// -orchSecret: the value itself, or the content of the file it names.
-std::string read_secret() {
-  std::string value = FLAGS_orchSecret;
+// The /dev/nvidiaN devices, for -nvidia all.
+std::vector<std::string> all_gpu_ids() {
+  std::set<int> found;
   std::error_code ec;
-  if (!value.empty() && std::filesystem::is_regular_file(value, ec)) {
-    std::ifstream in(value, std::ios::binary);
-    if (!in) die("-orchSecret: the file " + value + " cannot be read");
-    std::ostringstream text;
-    text << in.rdbuf();
-    value = text.str();
-    value = trim(value);
-    if (value.empty()) die("-orchSecret: the file " + FLAGS_orchSecret + " is empty");
-    return value;
+  for (const auto& entry : std::filesystem::directory_iterator("/dev", ec)) {
+    const std::string name = entry.path().filename().string();
+    const std::string digits = name.size() > 6 && name.rfind("nvidia", 0) == 0 ? name.substr(6) : "";
+    if (!digits.empty() && digits.size() <= 4 && digits.find_first_not_of("0123456789") == std::string::npos) {
+      found.insert(std::stoi(digits));
+    }
   }
-  value = trim(value);
-  if (value.empty()) die("-orchSecret is required (a value, or a path to a file holding it)");
-  return value;
+  if (found.empty()) spdlog::warn("-nvidia all: no NVIDIA GPU found (no /dev/nvidiaN): running on the CPU");
+  std::vector<std::string> ids;
+  for (int id : found) ids.push_back(std::to_string(id));
+  return ids;
 }
 
 std::vector<std::string> gpu_ids() {
-  const std::string text = trim(FLAGS_nvidia);
+  const std::string text = trimmed(FLAGS_nvidia);
+  if (text.empty()) return {};
+  if (text == "all") return all_gpu_ids();
   std::vector<std::string> ids;
-  if (text.empty()) return ids;
-  if (text == "all") {
-    std::set<int> found;
-    std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator("/dev", ec)) {
-      const std::string name = entry.path().filename().string();
-      const std::string digits = name.size() > 6 && name.rfind("nvidia", 0) == 0 ? name.substr(6) : "";
-      if (!digits.empty() && digits.size() <= 4 && digits.find_first_not_of("0123456789") == std::string::npos) {
-        found.insert(std::stoi(digits));
-      }
-    }
-    if (found.empty()) {
-      spdlog::warn("-nvidia all: no NVIDIA GPU found (no /dev/nvidiaN): running on the CPU");
-      return ids;
-    }
-    for (int id : found) ids.push_back(std::to_string(id));
-    return ids;
-  }
   std::set<std::string> seen;
   std::stringstream in(text);
   std::string item;
   while (std::getline(in, item, ',')) {
-    item = trim(item);
+    item = trimmed(item);
     if (item.empty() || item.find_first_not_of("0123456789") != std::string::npos || item.size() > 4) {
       die("-nvidia: \"" + item + "\" is not a GPU id (use e.g. 0,1 or all; empty for CPU)");
     }
@@ -140,46 +141,31 @@ std::vector<std::string> gpu_ids() {
   return ids;
 }
 
-}  // namespace
+// -nvidia: the GPUs that work, with name, memory and compute capability (MODEL-19).
+void find_gpus(aipool::net::WorkerConfig& config) {
+  config.gpu_ids = gpu_ids();
+  if (trimmed(FLAGS_nvidia).empty()) return;
+  const aipool::exec::GpuProbe probe = aipool::exec::probe_gpus(config.gpu_ids, trimmed(FLAGS_nvidia) == "all");
+  for (const aipool::exec::GpuDevice& d : probe.devices) {
+    spdlog::info("GPU {}: {}, compute capability {}.{}, {} MiB ({} MiB free)", d.id, d.name, d.major, d.minor,
+                 d.memory_total >> 20, d.memory_free >> 20);
+    config.gpus.push_back({d.id, d.name, d.major, d.minor, d.memory_free, d.memory_total});
+  }
+  if (!probe.note.empty()) spdlog::warn("GPU: {}", probe.note);  // said once, at start
+  config.gpu_ids.clear();  // only the devices that work; none: the CPU
+  for (const aipool::exec::GpuDevice& d : probe.devices) config.gpu_ids.push_back(d.id);
+}
 
-int main(int argc, char** argv) {
-  // SIGINT/SIGTERM are taken by a waiting thread, never by a handler: block them (and
-  // SIGUSR1, used to end that thread) before any thread starts, gRPC's included.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGUSR1);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
-  gflags::SetVersionString(AIPOOL_VERSION);
-  gflags::SetUsageMessage(
-      "runs AI jobs for aipool orchestrators\n"
-      "  aipool-worker -orchAddr host:8935 -orchSecret <secret or file> -aiModels <file or inline>\n"
-      "  aipool-worker -version");
-#ifdef AIPOOL_HAVE_TORCH
-  FLAGS_v = 3;  // our default log level (info) for glog's flag
-#endif
-  gflags::ParseCommandLineFlags(&argc, &argv, true);
-  aipool::net::keep_large_buffers();
-  if (argc > 1) die(std::string("unexpected argument \"") + argv[1] + "\" (flags start with - or --)");
-
-  if (FLAGS_v < 0 || FLAGS_v > 6) die("-v must be from 0 to 6 (got " + std::to_string(FLAGS_v) + ")");
-  spdlog::set_default_logger(spdlog::stderr_color_mt("aipool-worker"));
-  spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
-  set_log_level(FLAGS_v);
-  spdlog::flush_on(spdlog::level::info);
-
+// Everything but the models.
+aipool::net::WorkerConfig config_from_flags() {
   aipool::net::WorkerConfig config;
   config.version = AIPOOL_VERSION;
-
-  if (trim(FLAGS_orchAddr).empty()) die("-orchAddr is required (host[:grpcPort][/httpPort][,...])");
+  if (trimmed(FLAGS_orchAddr).empty()) die("-orchAddr is required (host[:grpcPort][/httpPort][,...])");
   auto addresses = aipool::net::parse_orchestrator_addresses(FLAGS_orchAddr);
   if (const auto* error = std::get_if<std::string>(&addresses)) die("-" + *error);
   config.orchestrators = std::get<0>(std::move(addresses));
-
-  config.secret = read_secret();
-
+  config.secret =
+      aipool::bin::read_secret(FLAGS_orchSecret, "-orchSecret is required (a value, or a path to a file holding it)");
   if (FLAGS_orchHttpPort < 1 || FLAGS_orchHttpPort > 65535) {
     die("-orchHttpPort must be from 1 to 65535 (got " + std::to_string(FLAGS_orchHttpPort) + ")");
   }
@@ -188,109 +174,35 @@ int main(int argc, char** argv) {
     die("-maxMessageBytes must be at least 4096 (got " + std::to_string(FLAGS_maxMessageBytes) + ")");
   }
   config.max_message_bytes = FLAGS_maxMessageBytes;
-
-  if (!FLAGS_aiModelsDir.empty()) {
-    std::error_code ec;
-    if (!std::filesystem::is_directory(FLAGS_aiModelsDir, ec)) {
-      die("-aiModelsDir: " + FLAGS_aiModelsDir + " is not a directory");
-    }
+  std::error_code ec;
+  if (!FLAGS_aiModelsDir.empty() && !std::filesystem::is_directory(FLAGS_aiModelsDir, ec)) {
+    die("-aiModelsDir: " + FLAGS_aiModelsDir + " is not a directory");
   }
-  config.gpu_ids = gpu_ids();
-  if (!trim(FLAGS_nvidia).empty()) {  // MODEL-19: name, memory and compute capability of each GPU
-    const aipool::exec::GpuProbe probe = aipool::exec::probe_gpus(config.gpu_ids, trim(FLAGS_nvidia) == "all");
-    for (const aipool::exec::GpuDevice& d : probe.devices) {
-      spdlog::info("GPU {}: {}, compute capability {}.{}, {} MiB ({} MiB free)", d.id, d.name, d.major, d.minor,
-                   d.memory_total >> 20, d.memory_free >> 20);
-      config.gpus.push_back({d.id, d.name, d.major, d.minor, d.memory_free, d.memory_total});
-    }
-    if (!probe.note.empty()) spdlog::warn("GPU: {}", probe.note);  // said once, at start
-    config.gpu_ids.clear();  // only the devices that work; none: the CPU
-    for (const aipool::exec::GpuDevice& d : probe.devices) config.gpu_ids.push_back(d.id);
-  }
+  find_gpus(config);
+  return config;
+}
 
-  if (trim(FLAGS_aiModels).empty()) die("-aiModels is required (a JSON file or pipeline:model_id[:warm[:capacity]],...)");
+// The executor of the -aiModels entries; sets config.adverts.
+std::unique_ptr<aipool::exec::ServedModels> models_from_flags(aipool::net::WorkerConfig& config) {
+  if (trimmed(FLAGS_aiModels).empty()) die("-aiModels is required (a JSON file or pipeline:model_id[:warm[:capacity]],...)");
   auto models = aipool::codec::parse_models_flag(FLAGS_aiModels);
   if (const auto* error = std::get_if<aipool::codec::ModelConfigError>(&models)) die("-" + error->message);
   const auto& entries = std::get<std::vector<aipool::codec::ModelEntry>>(models);
   if (entries.empty()) die("-aiModels: no model listed");
-
-  // Each entry's engine model: its `executor` field, or its model_id (ModelRouter).
-  std::vector<std::string> engines_of;
-  std::vector<Poco::JSON::Object::Ptr> fields_of;
-  std::uint32_t ocr_slots = 0;
-  std::uint32_t speech_slots = 0;
-  for (std::size_t i = 0; i < entries.size(); ++i) {
-    const auto& entry = entries[i];
-    const std::string where = "-aiModels entry " + std::to_string(i) + ": ";
-    std::string engine = entry.key.model;
-    Poco::JSON::Object::Ptr fields;
-    try {
-      Poco::JSON::Parser parser;
-      fields = parser.parse(entry.executor_json).extract<Poco::JSON::Object::Ptr>();
-    } catch (const Poco::Exception& e) {
-      die(where + "executor fields are not a JSON object: " + e.displayText());
-    }
-    if (fields->has("executor")) {
-      if (!fields->get("executor").isString()) die(where + "executor must be a string naming an engine model");
-      engine = fields->getValue<std::string>("executor");
-    }
-    if (engine == aipool::exec::kOcrEngineModel) ocr_slots += entry.capacity;
-    if (engine == aipool::exec::kSpeechEngineModel) speech_slots += entry.capacity;
-    engines_of.push_back(engine);
-    fields_of.push_back(fields);
-  }
-
-  aipool::exec::TestExecutor test_executor;
-  aipool::exec::EngineOptions engine_options;
-  engine_options.models_dir = FLAGS_aiModelsDir;
-  engine_options.gpu_ids = config.gpu_ids;
-  engine_options.audio_decoder = aipool::exec::decode_audio_16k;
-  aipool::exec::Engines engines(engine_options);
-  engines.add(test_executor);
-  std::unique_ptr<aipool::Executor> ocr;
-  std::unique_ptr<aipool::Executor> speech;
-  std::string engine_error;
-  if (ocr_slots > 0) {  // loaded only when an entry uses it
-    ocr = aipool::exec::make_ocr_executor(static_cast<int>(std::min<std::uint32_t>(ocr_slots, 64)), engine_error);
-    if (!ocr) die("-aiModels: " + engine_error);
-    engines.add(*ocr);
-  }
-  if (speech_slots > 0) {
-    speech = aipool::exec::make_speech_executor(static_cast<int>(std::min<std::uint32_t>(speech_slots, 64)),
-                                                engine_error);
-    if (!speech) die("-aiModels: " + engine_error);
-    engines.add(*speech);
-  }
-  aipool::exec::ModelRouter executor;
-  for (std::size_t i = 0; i < entries.size(); ++i) {
-    const auto& entry = entries[i];
-    const std::string where = "-aiModels entry " + std::to_string(i) + ": ";
-    const std::string& engine = engines_of[i];
-    const std::vector<std::string> known = aipool::exec::engine_fields(engine);
-    for (const auto& [name, value] : *fields_of[i]) {
-      if (name != "executor" && std::find(known.begin(), known.end(), name) == known.end()) {
-        spdlog::warn("aiModels entry {}: field '{}' is not used by engine {}", i, name, engine);
-      }
-    }
-    auto found = engines.executor_for(entry.key.pipeline, engine, entry.executor_json, entry.warm);
-    if (const auto* error = std::get_if<std::string>(&found)) die(where + *error);
-    if (!entry.url.empty() || !entry.token.empty()) {
-      spdlog::warn("aiModels entry {}: url/token (external runners) are not supported yet; ignored", i);
-    }
-    executor.add(entry.key, *std::get<aipool::Executor*>(found), engine);
-  }
+  aipool::exec::EngineOptions options;
+  options.models_dir = FLAGS_aiModelsDir;
+  options.gpu_ids = config.gpu_ids;
+  options.audio_decoder = aipool::exec::decode_audio_16k;
+  auto built = aipool::exec::build_router(aipool::exec::model_specs(entries), std::move(options),
+                                          [](const std::string& warning) { spdlog::warn("{}", warning); });
+  if (const auto* error = std::get_if<std::string>(&built)) die("-" + *error);
   config.adverts = aipool::codec::adverts_of(entries);
+  return std::move(std::get<std::unique_ptr<aipool::exec::ServedModels>>(built));
+}
 
-  spdlog::info("aipool-worker {} starting: {} orchestrator(s), {} GPU(s){}", AIPOOL_VERSION,
-               config.orchestrators.size(), config.gpu_ids.size(), config.gpu_ids.empty() ? " (CPU)" : "");
-  for (const auto& advert : config.adverts) {
-    spdlog::info("serving {} with capacity {}", aipool::key_name(advert.key), advert.capacity);
-  }
-
-  aipool::net::OsRandom random;
-  aipool::net::WorkerNode node(std::move(config), executor, random);
-  node.start();
-
+// Waits for the node to end: the first SIGTERM/SIGINT drains it; a second, a second or
+// more later, exits at once with 128 + the signal. The node's exit code.
+int run_until_stopped(aipool::net::WorkerNode& node, const sigset_t& signals) {
   std::thread signal_thread([&node, &signals] {
     std::optional<std::chrono::steady_clock::time_point> first;
     for (;;) {
@@ -313,10 +225,35 @@ int main(int argc, char** argv) {
       }
     }
   });
-
   const int code = node.wait();
   pthread_kill(signal_thread.native_handle(), SIGUSR1);
   signal_thread.join();
+  return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const sigset_t signals = block_stop_signals();
+#ifdef AIPOOL_HAVE_TORCH
+  gflags::SetCommandLineOptionWithMode("v", "3", gflags::SET_FLAGS_DEFAULT);  // our default (info) for glog's flag
+#endif
+  aipool::bin::parse_command_line(kHelp, AIPOOL_VERSION, argc, argv);
+  aipool::net::keep_large_buffers();
+  start_logging();
+
+  aipool::net::WorkerConfig config = config_from_flags();
+  const std::unique_ptr<aipool::exec::ServedModels> models = models_from_flags(config);
+  spdlog::info("aipool-worker {} starting: {} orchestrator(s), {} GPU(s){}", AIPOOL_VERSION,
+               config.orchestrators.size(), config.gpu_ids.size(), config.gpu_ids.empty() ? " (CPU)" : "");
+  for (const auto& advert : config.adverts) {
+    spdlog::info("serving {} with capacity {}", aipool::key_name(advert.key), advert.capacity);
+  }
+
+  aipool::net::OsRandom random;
+  aipool::net::WorkerNode node(std::move(config), *models, random);
+  node.start();
+  const int code = run_until_stopped(node, signals);
   if (code != aipool::net::WorkerNode::kExitOk) {
     std::fprintf(stderr, "aipool-worker: %s\n", node.fatal_error().c_str());
   }

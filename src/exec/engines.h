@@ -6,7 +6,7 @@
 //   options.models_dir = FLAGS_aiModelsDir;         // TorchScript files
 //   options.gpu_ids = config.gpu_ids;               // -nvidia
 //   aipool::exec::Engines engines(options);         // makes the built-in executors
-//   engines.add(test_executor);                     // the test aid
+//   engines.add(diagnostic);                        // DiagnosticExecutor, the test/ models
 //   ... for each entry, with `engine` its engine model (the `executor` field or model_id):
 //   auto found = engines.executor_for(entry.key.pipeline, engine, entry.executor_json, entry.warm);
 //   if (const auto* error = std::get_if<std::string>(&found)) die(where + *error);
@@ -82,7 +82,7 @@ class Engines {
   Engines(const Engines&) = delete;
   Engines& operator=(const Engines&) = delete;
 
-  // An executor of the caller's (e.g. the test executor), consulted before the
+  // An executor of the caller's (e.g. the DiagnosticExecutor), consulted before the
   // built-in ones. It must outlive this object.
   void add(Executor& executor);
   // MODEL-1: the executor for an entry of `pipeline` whose engine model is `engine`,

@@ -9,6 +9,7 @@
 #include "codec/json_text.h"
 #include "codec/text.h"
 #include "exec/speech_ocr_request.h"
+#include "media/image_codec.h"
 
 namespace aipool::exec {
 namespace {
@@ -40,9 +41,9 @@ std::variant<PixPtr, std::string> read_image(const std::string& bytes) {
     return std::string("not an image Leptonica can read (PNG, JPEG, BMP, TIFF, PNM, GIF, WebP)");
   }
   const std::uint64_t pixels = static_cast<std::uint64_t>(width) * static_cast<std::uint64_t>(height);
-  if (pixels > OcrExecutor::kMaxPixels) {
+  if (pixels > media::kDefaultMaxPixels) {
     return "the image is " + std::to_string(width) + "x" + std::to_string(height) + " = " + std::to_string(pixels) +
-           " pixels, above the limit of " + std::to_string(OcrExecutor::kMaxPixels) + " pixels";
+           " pixels, above the limit of " + std::to_string(media::kDefaultMaxPixels) + " pixels";
   }
   PixPtr pix(pixReadMem(data, bytes.size()));
   if (!pix) return std::string("the image data cannot be decoded (corrupt or truncated)");

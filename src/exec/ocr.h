@@ -7,7 +7,8 @@
 // `prompt` is ignored (OCR reads what is written, it takes no instruction). The
 // response is {"text": "<the recognised text, lines joined by \n, trimmed>"}; an image
 // without text gives {"text": ""}. A request whose image cannot be read, or has more
-// than kMaxPixels pixels (checked from the header before decoding), fails with a
+// than media::kDefaultMaxPixels pixels (4096 x 4096, the orchestrator's default limit;
+// src/media/image_codec.h), checked from the header before decoding, fails with a
 // worker error saying why, e.g. `invalid request: image: not an image Leptonica can read`.
 //
 // Contract: thread-safe. Owns `instances` Tesseract engines (TessBaseAPI is not
@@ -18,7 +19,6 @@
 #pragma once
 
 #include <condition_variable>
-#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -36,8 +36,6 @@ namespace aipool::exec {
 class OcrExecutor final : public Executor {
  public:
   static constexpr std::string_view kModel = "tesseract/eng";
-  // 4096 x 4096, the orchestrator's default pixel limit.
-  static constexpr std::uint64_t kMaxPixels = std::uint64_t{4096} * 4096;
 
   struct Options {
     // Where eng.traineddata lies; empty: the Debian location found by find_tessdata().

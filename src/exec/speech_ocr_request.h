@@ -1,7 +1,7 @@
 // File: speech_ocr_request.h
 // The request parsing shared by the OCR and speech executors (src/exec/ocr.h,
 // src/exec/speech.h): the job's JSON (WIRE-4) with `model_id`, a base64 file field
-// and a few string fields. Errors read like the test executor's:
+// and a few string fields. Errors read like the diagnostic executor's:
 // `invalid request: image is not valid base64`.
 //
 // Contract: pure functions; thread-safe.

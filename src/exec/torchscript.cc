@@ -126,6 +126,28 @@ struct TorchScriptExecutor::Impl {
     }
     return out.toStringRef();
   }
+
+  // audio-to-text (MODEL-17): the decoded samples through `module` on `device`, as
+  // {"text", "chunks"} with one chunk spanning the whole audio.
+  ExecResult transcribe(torch::jit::Module& module, const c10::Device& device, const JobRequest& job) const {
+    if (!options.audio_decoder) {
+      return job_failure("torchscript: audio-to-text needs an audio decoder, and this worker has none");
+    }
+    std::variant<std::vector<float>, std::string> decoded = options.audio_decoder(job.file("audio"));
+    if (auto* error = std::get_if<std::string>(&decoded)) return job_failure("invalid request: audio: " + *error);
+    std::vector<float>& samples = std::get<std::vector<float>>(decoded);
+    const auto count = static_cast<std::int64_t>(samples.size());
+    const at::Tensor audio = at::from_blob(samples.data(), {count}, at::kFloat).to(device);
+    const std::string text = text_of(module.forward({audio}));
+    std::ostringstream duration;
+    duration << static_cast<double>(count) / kAudioSampleRate;
+    ExecResult result;
+    result.ok = true;
+    std::string json = "{\"text\":" + codec::json_string(text) + ",\"chunks\":[{\"timestamp\":[0," +
+                       duration.str() + "],\"text\":" + codec::json_string(text) + "}]}";
+    result.body.json = std::make_shared<const std::string>(std::move(json));
+    return result;
+  }
 };
 
 TorchScriptExecutor::TorchScriptExecutor(Options options) : impl_(std::make_unique<Impl>()) {
@@ -251,26 +273,8 @@ ExecResult TorchScriptExecutor::run(const ExecRequest& request) {
         const at::Tensor input = torch_support::to_tensor(job.image(options.limits), 1.0f / 255.0f).contiguous().to(device);
         return text_result(impl_->text_of(module.forward({input, job.string_or("prompt", "")})));
       }
-      case Pipeline::kAudioToText: {
-        if (!options.audio_decoder) {
-          return job_failure("torchscript: audio-to-text needs an audio decoder, and this worker has none");
-        }
-        std::variant<std::vector<float>, std::string> decoded = options.audio_decoder(job.file("audio"));
-        if (auto* error = std::get_if<std::string>(&decoded)) return job_failure("invalid request: audio: " + *error);
-        std::vector<float>& samples = std::get<std::vector<float>>(decoded);
-        const auto count = static_cast<std::int64_t>(samples.size());
-        const at::Tensor audio = at::from_blob(samples.data(), {count}, at::kFloat).to(device);
-        const std::string text = impl_->text_of(module.forward({audio}));
-        const double seconds = static_cast<double>(count) / kAudioSampleRate;
-        std::ostringstream duration;
-        duration << seconds;
-        ExecResult result;
-        result.ok = true;
-        std::string json = "{\"text\":" + codec::json_string(text) + ",\"chunks\":[{\"timestamp\":[0," +
-                           duration.str() + "],\"text\":" + codec::json_string(text) + "}]}";
-        result.body.json = std::make_shared<const std::string>(std::move(json));
-        return result;
-      }
+      case Pipeline::kAudioToText:
+        return impl_->transcribe(module, device, job);
     }
     return job_failure("torchscript: unknown pipeline");
   } catch (const JobError& e) {

@@ -1,5 +1,5 @@
 // End-to-end tests: real aipool-orchestrator and aipool-worker processes on loopback,
-// ephemeral ports, bounded waits. Workers serve the test/ models (test executor).
+// ephemeral ports, bounded waits. Workers serve the test/ models (the diagnostic executor).
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
@@ -246,7 +246,7 @@ TEST_F(EndToEnd, WorkersReconnectAfterOrchestratorRestart) {
   EXPECT_EQ(post_json(http, "/text-to-image", R"({"model_id":"test/echo","prompt":"p"})").status, 200);
 }
 
-// CONN-1: a worker with the wrong secret exits non-zero saying so.
+// CONN-1: a worker with the wrong secret exits with code 2 (a configuration error) saying so.
 TEST_F(EndToEnd, WrongSecretIsFatalForTheWorker) {
   orch_ = start_orchestrator();
   auto worker = std::make_unique<ChildProcess>(std::vector<std::string>{
@@ -254,7 +254,7 @@ TEST_F(EndToEnd, WrongSecretIsFatalForTheWorker) {
       "wrong", "-aiModels", "text-to-image:test/echo:true:1"});
   const std::optional<int> code = worker->wait_exit(20s);
   ASSERT_TRUE(code.has_value());
-  EXPECT_NE(*code, 0);
+  EXPECT_EQ(*code, 2);
   EXPECT_NE(worker->output().find("invalid secret"), std::string::npos) << worker->output();
   EXPECT_EQ(live_workers(orch_.http_port), 0u);
 }
@@ -389,7 +389,7 @@ TEST_F(EndToEnd, OneWorkerServesTwoOrchestrators) {
 
 // The seed's example requests, adapted to our ports, work as written with curl.
 TEST_F(EndToEnd, SeedExampleRequestsWithCurl) {
-  // The seed's model ids, served by the test executor through the entries' "executor" field.
+  // The seed's model ids, served by the diagnostic executor through the entries' "executor" field.
   const std::string models = std::string(::testing::TempDir()) + "/seed-models.json";
   FILE* m = fopen(models.c_str(), "w");
   fputs(R"([{"pipeline":"text-to-image","model_id":"ByteDance/SDXL-Lightning","executor":"test/echo"},)"
@@ -463,7 +463,7 @@ TEST(EndToEndFlags, BadFlagsFailAtStartNamingThem) {
     EXPECT_TRUE(ok.wait_for_line("aipool-orchestrator ready", 20s).has_value()) << ok.output();
   }
   std::string out;
-  EXPECT_NE(run_to_exit({orch, "-orchSecret", "x", "-bogus", "1"}, out), 0);
+  EXPECT_EQ(run_to_exit({orch, "-orchSecret", "x", "-bogus", "1"}, out), 2);
   EXPECT_NE(out.find("bogus"), std::string::npos) << out;
   EXPECT_EQ(run_to_exit({orch, "-orchSecret", "x", "-attemptTimeout", "5x"}, out), 2);
   EXPECT_NE(out.find("-attemptTimeout"), std::string::npos) << out;
@@ -471,10 +471,10 @@ TEST(EndToEndFlags, BadFlagsFailAtStartNamingThem) {
   EXPECT_NE(out.find("aiModels"), std::string::npos) << out;
   EXPECT_EQ(run_to_exit({orch}, out), 2);
   EXPECT_NE(out.find("-orchSecret is required"), std::string::npos) << out;
-  EXPECT_NE(run_to_exit({bin_path("aipool-worker"), "-orchAddr", "127.0.0.1:1", "-orchSecret", "x", "-aiModels",
+  EXPECT_EQ(run_to_exit({bin_path("aipool-worker"), "-orchAddr", "127.0.0.1:1", "-orchSecret", "x", "-aiModels",
                          "text-to-image:nobody/serves-this"},
                         out),
-            0);
+            2);
   EXPECT_NE(out.find("no executor serves"), std::string::npos) << out;
 }
 

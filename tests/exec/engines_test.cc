@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include "exec/test_executor.h"
+#include "exec/diagnostic_executor.h"
 #include "exec_test_support.h"
 
 namespace aipool::exec {
@@ -21,11 +21,11 @@ std::string error_of(const std::variant<Executor*, std::string>& found) {
 // MODEL-1: each built-in engine model is found on its pipeline, the caller's executors first.
 TEST(Engines, BuiltinsAndAddedExecutorsAreFound) {
   Engines engines(EngineOptions{});
-  TestExecutor test_executor;
-  engines.add(test_executor);
+  DiagnosticExecutor diagnostic;
+  engines.add(diagnostic);
   auto found = engines.executor_for(Pipeline::kTextToImage, "test/echo", "{}", true);
   ASSERT_TRUE(std::holds_alternative<Executor*>(found));
-  EXPECT_EQ(std::get<Executor*>(found), &test_executor);
+  EXPECT_EQ(std::get<Executor*>(found), &diagnostic);
   found = engines.executor_for(Pipeline::kTextToImage, "builtin/text-render", "{}", false);
   ASSERT_TRUE(std::holds_alternative<Executor*>(found)) << error_of(found);
   EXPECT_TRUE(run(*std::get<Executor*>(found), request(Pipeline::kTextToImage, "builtin/text-render",

@@ -31,7 +31,7 @@
 #include "aipool.grpc.pb.h"
 #include "codec/base64.h"
 #include "codec/result_codec.h"
-#include "exec/test_executor.h"
+#include "exec/diagnostic_executor.h"
 #include "net/capabilities.h"
 #include "net/os_random.h"
 #include "net/result_poster.h"
@@ -467,7 +467,7 @@ class WorkerNodeTest : public ::testing::Test {
 
 // Proves the registration carries the secret and each model's capacity in go-livepeer's constraints (WIRE-2, WIRE-3).
 TEST_F(WorkerNodeTest, RegistersPerModelCapacities) {
-  aipool::exec::TestExecutor executor;
+  aipool::exec::DiagnosticExecutor executor;
   WorkerNode node(config_for({orch.address()}, {{echo_key(), 2}, {echo_key(Pipeline::kAudioToText), 1}}), executor,
                   random);
   node.start();
@@ -487,7 +487,7 @@ TEST_F(WorkerNodeTest, RegistersPerModelCapacities) {
 
 // Proves a file result is posted in the binary form and a text result in the JSON form, with the RES-1 headers and the metadata's worker id (RES-1, RES-2, RES-3, WIRE-4).
 TEST_F(WorkerNodeTest, ExecutesJobsAndPostsBothForms) {
-  aipool::exec::TestExecutor executor;
+  aipool::exec::DiagnosticExecutor executor;
   WorkerNode node(config_for({orch.address()}, {{echo_key(), 1}, {echo_key(Pipeline::kImageToText), 1}}), executor,
                   random);
   node.start();
@@ -524,7 +524,7 @@ TEST_F(WorkerNodeTest, ExecutesJobsAndPostsBothForms) {
 // Proves a post of any size arrives whole: bodies that go out with their header in
 // one write, and multi-piece bodies written straight to the socket (RES-3).
 TEST_F(WorkerNodeTest, PostsOfEverySizeArriveWhole) {
-  aipool::exec::TestExecutor executor;
+  aipool::exec::DiagnosticExecutor executor;
   WorkerNode node(config_for({orch.address()}, {{echo_key(), 1}}), executor, random);
   node.start();
   ASSERT_TRUE(orch.wait_for_open_streams(1));
@@ -549,7 +549,7 @@ TEST_F(WorkerNodeTest, PostsOfEverySizeArriveWhole) {
 
 // Proves executor failures, unserved models and malformed jobs come back as worker errors saying why (RES-2, WIRE-4, RETRY-1).
 TEST_F(WorkerNodeTest, ErrorsArePostedAsWorkerErrors) {
-  aipool::exec::TestExecutor executor;
+  aipool::exec::DiagnosticExecutor executor;
   WorkerNode node(config_for({orch.address()}, {{echo_key(), 1}, {Key{Pipeline::kTextToImage, "test/fail"}, 1}}),
                   executor, random);
   node.start();
@@ -625,7 +625,7 @@ TEST_F(WorkerNodeTest, CapacityIsSharedAcrossOrchestrators) {
 // Proves `invalid secret` is fatal: the node stops by itself with kExitFatal and says to check -orchSecret (CONN-1).
 TEST_F(WorkerNodeTest, InvalidSecretIsFatal) {
   orch.set_secret("another-secret");
-  aipool::exec::TestExecutor executor;
+  aipool::exec::DiagnosticExecutor executor;
   WorkerNode node(config_for({orch.address()}, {{echo_key(), 1}}), executor, random);
   node.start();
   auto code = wait_async(node);
@@ -640,7 +640,7 @@ TEST_F(WorkerNodeTest, InvalidSecretIsFatal) {
 // Proves any other refusal of the join is fatal too and its message is kept (CONN-2).
 TEST_F(WorkerNodeTest, OtherRefusalIsFatal) {
   orch.refuse_with(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "advertise at least one pipeline"));
-  aipool::exec::TestExecutor executor;
+  aipool::exec::DiagnosticExecutor executor;
   WorkerNode node(config_for({orch.address()}, {{echo_key(), 1}}), executor, random);
   node.start();
   auto code = wait_async(node);
@@ -652,7 +652,7 @@ TEST_F(WorkerNodeTest, OtherRefusalIsFatal) {
 // Proves a lost stream is reconnected after growing backoff waits (0.5x1.5^n scaled to 10 ms here) and serves again (RECON-1).
 TEST_F(WorkerNodeTest, ReconnectsAfterStreamLossWithGrowingBackoff) {
   orch.end_next_streams(3);
-  aipool::exec::TestExecutor executor;
+  aipool::exec::DiagnosticExecutor executor;
   WorkerConfig config = config_for({orch.address()}, {{echo_key(), 1}});
   config.backoff.reset_after = 3600 * aipool::kMicrosPerSecond;  // no session here is long enough to reset
   WorkerNode node(std::move(config), executor, random);
@@ -676,7 +676,7 @@ TEST_F(WorkerNodeTest, ReconnectsAfterStreamLossWithGrowingBackoff) {
 // Proves the node feeds each session's length to the backoff: sessions at least reset_after long reset it (RECON-2).
 TEST_F(WorkerNodeTest, LongEnoughSessionResetsBackoff) {
   orch.end_next_streams(3);
-  aipool::exec::TestExecutor executor;
+  aipool::exec::DiagnosticExecutor executor;
   WorkerConfig config = config_for({orch.address()}, {{echo_key(), 1}});
   config.backoff.reset_after = 1;  // every accepted session counts as long enough
   WorkerNode node(std::move(config), executor, random);
@@ -695,7 +695,7 @@ TEST(WorkerNodeConnect, FailedConnectsKeepGrowingAndStopInterrupts) {
     dead_port = probe.address().port();
   }
   ZeroRandom random;
-  aipool::exec::TestExecutor executor;
+  aipool::exec::DiagnosticExecutor executor;
   WorkerConfig config =
       config_for({OrchestratorAddress{"127.0.0.1", static_cast<std::uint16_t>(dead_port), 0}}, {{echo_key(), 1}});
   config.backoff.reset_after = 1;

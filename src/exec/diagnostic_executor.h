@@ -1,7 +1,9 @@
-// File: test_executor.h
-// A TEST AID, not a model: a small deterministic executor for tests, benchmarks and
-// demos, so that the whole path (orchestrator, worker, result upload) runs without a
-// GPU or model weights. It serves only the model ids below, on every pipeline:
+// File: diagnostic_executor.h
+// The worker's diagnostic engine (not a model): a small deterministic executor that
+// ships in every worker, so that the whole path (orchestrator, worker, result upload)
+// can be checked, tested, benchmarked and demonstrated without a GPU or model weights.
+// Its model ids keep the prefix `test/` (public names). It serves only the model ids
+// below, on every pipeline:
 //
 //  test/echo   answers at once with a response derived from the input:
 //              - text-to-image, image-to-image, upscale: `num_images_per_prompt`
@@ -42,7 +44,7 @@
 
 namespace aipool::exec {
 
-class TestExecutor final : public Executor {
+class DiagnosticExecutor final : public Executor {
  public:
   // The model ids served, on every pipeline.
   static constexpr std::string_view kEcho = "test/echo";

@@ -1,6 +1,6 @@
-// Tests of src/exec/test_executor.h, the deterministic test aid that stands in for
-// real models: what each test/ model answers for each pipeline (WIRE-4 requests,
-// RES-2/RES-3 response shapes).
+// Tests of src/exec/diagnostic_executor.h, the worker's deterministic diagnostic engine
+// that stands in for real models: what each test/ model answers for each pipeline
+// (WIRE-4 requests, RES-2/RES-3 response shapes).
 #include <gtest/gtest.h>
 
 #include <Poco/JSON/Array.h>
@@ -12,7 +12,7 @@
 #include <string>
 
 #include "codec/base64.h"
-#include "exec/test_executor.h"
+#include "exec/diagnostic_executor.h"
 
 namespace {
 
@@ -20,7 +20,7 @@ using aipool::ExecRequest;
 using aipool::ExecResult;
 using aipool::Key;
 using aipool::Pipeline;
-using aipool::exec::TestExecutor;
+using aipool::exec::DiagnosticExecutor;
 
 const std::string kPng("\x89PNG\r\n\x1a\n-fake-png-body", 22);
 
@@ -29,7 +29,7 @@ ExecRequest request_of(Pipeline pipeline, const std::string& model, const std::s
 }
 
 ExecResult execute(const ExecRequest& request) {
-  TestExecutor executor;
+  DiagnosticExecutor executor;
   ExecResult out;
   int calls = 0;
   executor.execute(request, [&](ExecResult r) {
@@ -46,9 +46,9 @@ Poco::JSON::Object::Ptr json_of(const ExecResult& result) {
   return Poco::JSON::Parser().parse(*result.body.json).extract<Poco::JSON::Object::Ptr>();
 }
 
-// Proves only test/echo, test/sleep and test/fail are served, on every pipeline (a test aid; WIRE-5 pipelines).
-TEST(TestExecutor, SupportsOnlyTestModels) {
-  TestExecutor executor;
+// Proves only test/echo, test/sleep and test/fail are served, on every pipeline (the diagnostic engine; WIRE-5 pipelines).
+TEST(DiagnosticExecutor, SupportsOnlyTestModels) {
+  DiagnosticExecutor executor;
   for (Pipeline p : {Pipeline::kTextToImage, Pipeline::kImageToText, Pipeline::kImageToImage, Pipeline::kUpscale,
                      Pipeline::kAudioToText}) {
     EXPECT_TRUE(executor.supports(Key{p, "test/echo"}));
@@ -60,7 +60,7 @@ TEST(TestExecutor, SupportsOnlyTestModels) {
 }
 
 // Proves text-to-image echo returns one text/plain file per image holding the prompt, named in the images JSON (RES-3).
-TEST(TestExecutor, TextToImageEchoesPrompt) {
+TEST(DiagnosticExecutor, TextToImageEchoesPrompt) {
   const ExecResult result = execute(request_of(
       Pipeline::kTextToImage, "test/echo",
       R"({"model_id":"test/echo","prompt":"a red \"fox\"","num_images_per_prompt":3,"seed":42,"width":512})"));
@@ -81,7 +81,7 @@ TEST(TestExecutor, TextToImageEchoesPrompt) {
 }
 
 // Proves image-to-image and upscale echo the input image bytes with the sniffed content type, seed 0 by default (RES-3, WIRE-4).
-TEST(TestExecutor, ImagePipelinesEchoImage) {
+TEST(DiagnosticExecutor, ImagePipelinesEchoImage) {
   for (Pipeline p : {Pipeline::kImageToImage, Pipeline::kUpscale}) {
     const ExecResult result = execute(request_of(
         p, "test/echo",
@@ -97,7 +97,7 @@ TEST(TestExecutor, ImagePipelinesEchoImage) {
 }
 
 // Proves image-to-text echo answers text naming the prompt and the image size, with no files (RES-2).
-TEST(TestExecutor, ImageToTextEchoesPromptAndSize) {
+TEST(DiagnosticExecutor, ImageToTextEchoesPromptAndSize) {
   const ExecResult result = execute(request_of(
       Pipeline::kImageToText, "test/echo",
       R"({"model_id":"test/echo","prompt":"what is it","image":")" + aipool::codec::base64_encode(kPng) + "\"}"));
@@ -108,7 +108,7 @@ TEST(TestExecutor, ImageToTextEchoesPromptAndSize) {
 }
 
 // Proves audio-to-text echo answers the audio size and one chunk, with no files (RES-2).
-TEST(TestExecutor, AudioToTextEchoesSize) {
+TEST(DiagnosticExecutor, AudioToTextEchoesSize) {
   const ExecResult result = execute(request_of(Pipeline::kAudioToText, "test/echo",
                                                R"({"model_id":"test/echo","audio":")" +
                                                    aipool::codec::base64_encode(std::string(1000, 'a')) + "\"}"));
@@ -122,7 +122,7 @@ TEST(TestExecutor, AudioToTextEchoesSize) {
 }
 
 // Proves test/fail always fails with its fixed error (a worker error, RETRY-1 on the orchestrator).
-TEST(TestExecutor, FailAlwaysFails) {
+TEST(DiagnosticExecutor, FailAlwaysFails) {
   for (const std::string json : {R"({"model_id":"test/fail","prompt":"x"})", "not json"}) {
     const ExecResult result = execute(request_of(Pipeline::kTextToImage, "test/fail", json));
     EXPECT_FALSE(result.ok);
@@ -131,7 +131,7 @@ TEST(TestExecutor, FailAlwaysFails) {
 }
 
 // Proves test/sleep waits at least sleep_ms, then answers as echo (a bounded wait, not a fixed sleep in the test).
-TEST(TestExecutor, SleepWaitsThenEchoes) {
+TEST(DiagnosticExecutor, SleepWaitsThenEchoes) {
   const auto start = std::chrono::steady_clock::now();
   const ExecResult result = execute(
       request_of(Pipeline::kImageToText, "test/sleep",
@@ -143,7 +143,7 @@ TEST(TestExecutor, SleepWaitsThenEchoes) {
 }
 
 // Proves invalid requests fail with an error that names the field and the problem (RETRY-5: validation errors are explicit).
-TEST(TestExecutor, InvalidRequestsSayWhatIsWrong) {
+TEST(DiagnosticExecutor, InvalidRequestsSayWhatIsWrong) {
   struct Case {
     Pipeline pipeline;
     std::string model;

@@ -1,5 +1,5 @@
 #include "exec/request_json.h"
-#include "exec/test_executor.h"
+#include "exec/diagnostic_executor.h"
 
 #include <algorithm>
 
@@ -37,7 +37,7 @@ struct EchoInput {
   std::optional<std::string> file;  // decoded `image` or `audio`
   std::int64_t seed = 0;
   int images = 1;
-  int sleep_ms = TestExecutor::kDefaultSleepMs;
+  int sleep_ms = DiagnosticExecutor::kDefaultSleepMs;
   std::int64_t output_bytes = -1;  // -1: the natural size
 };
 
@@ -85,25 +85,25 @@ std::variant<EchoInput, ExecResult> parse_input(const ExecRequest& request) {
   const Poco::Dynamic::Var images = object->get("num_images_per_prompt");
   if (!images.isEmpty()) {
     const std::optional<std::int64_t> value = integer_of(images);
-    if (!value || *value < 1 || *value > TestExecutor::kMaxImages) {
+    if (!value || *value < 1 || *value > DiagnosticExecutor::kMaxImages) {
       return invalid("num_images_per_prompt must be an integer from 1 to " +
-                     std::to_string(TestExecutor::kMaxImages));
+                     std::to_string(DiagnosticExecutor::kMaxImages));
     }
     in.images = static_cast<int>(*value);
   }
   const Poco::Dynamic::Var output = object->get("output_bytes");
   if (!output.isEmpty()) {
     const std::optional<std::int64_t> value = integer_of(output);
-    if (!value || *value < 0 || *value > TestExecutor::kMaxOutputBytes) {
-      return invalid("output_bytes must be an integer from 0 to " + std::to_string(TestExecutor::kMaxOutputBytes));
+    if (!value || *value < 0 || *value > DiagnosticExecutor::kMaxOutputBytes) {
+      return invalid("output_bytes must be an integer from 0 to " + std::to_string(DiagnosticExecutor::kMaxOutputBytes));
     }
     in.output_bytes = *value;
   }
   const Poco::Dynamic::Var sleep = object->get("sleep_ms");
   if (!sleep.isEmpty()) {
     const std::optional<std::int64_t> value = integer_of(sleep);
-    if (!value || *value < 0 || *value > TestExecutor::kMaxSleepMs) {
-      return invalid("sleep_ms must be an integer from 0 to " + std::to_string(TestExecutor::kMaxSleepMs));
+    if (!value || *value < 0 || *value > DiagnosticExecutor::kMaxSleepMs) {
+      return invalid("sleep_ms must be an integer from 0 to " + std::to_string(DiagnosticExecutor::kMaxSleepMs));
     }
     in.sleep_ms = static_cast<int>(*value);
   }
@@ -172,21 +172,21 @@ ExecResult echo(const ExecRequest& request, const EchoInput& in) {
 
 }  // namespace
 
-bool TestExecutor::supports(const Key& key) const {
+bool DiagnosticExecutor::supports(const Key& key) const {
   return key.model == kEcho || key.model == kSleep || key.model == kFail;
 }
 
-ExecResult TestExecutor::run(const ExecRequest& request) {
+ExecResult DiagnosticExecutor::run(const ExecRequest& request) {
   if (request.key.model == kFail) return failure(std::string(kFailError));
   if (request.key.model != kEcho && request.key.model != kSleep) {
-    return failure("test executor: model " + request.key.model + " is not served (only test/echo, test/sleep, test/fail)");
+    return failure("diagnostic executor: model " + request.key.model + " is not served (only test/echo, test/sleep, test/fail)");
   }
   std::variant<EchoInput, ExecResult> input = parse_input(request);
   if (auto* error = std::get_if<ExecResult>(&input)) return std::move(*error);
   return echo(request, std::get<EchoInput>(input));
 }
 
-void TestExecutor::execute(const ExecRequest& request, std::function<void(ExecResult)> done) {
+void DiagnosticExecutor::execute(const ExecRequest& request, std::function<void(ExecResult)> done) {
   if (request.key.model == kSleep) {
     std::variant<EchoInput, ExecResult> input = parse_input(request);
     if (auto* error = std::get_if<ExecResult>(&input)) {

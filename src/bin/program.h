@@ -1,0 +1,69 @@
+// File: program.h
+// What aipool-orchestrator and aipool-worker share around main(): the command line
+// (gflags; -help lists only the program's own flags, grouped, each with its default
+// and an example; -helpfull lists every flag, the libraries' included; -version), the
+// one exit-code convention of both programs, and the start-up helpers that stop a
+// program with a message naming the flag (die, read_secret, set_log_level).
+//
+// Exit codes (printed by -help):
+//   0      stopped by SIGTERM or SIGINT once its work was done; -help, -helpfull, -version
+//   2      a configuration error: a bad flag, value or setting stops the program at
+//          start with a message naming it (an unknown flag and a bad value too: gflags'
+//          own code 1 is not used); the worker also exits 2 when an orchestrator refuses
+//          it (e.g. `invalid secret`), after posting its running jobs
+//   128+N  the worker: a second signal N, a second or more after the first, cut its
+//          stop short
+//
+// Contract: parse_command_line() once, first thing in main(), on main's thread; the
+// other functions after it, at start. die() exits the process from whichever thread
+// calls it; nothing else here is meant for other threads.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace aipool::bin {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitConfig = 2;
+
+// The -v flag's description, for both programs (the worker with libtorch reads glog's -v).
+inline constexpr const char* kLogLevelHelp = "log level: 0 off, 1 error, 2 warning, 3 info, 4 debug, 5-6 trace";
+
+// One line of the -help page: a flag the program reads, under its group.
+struct FlagHelp {
+  std::string_view group;    // e.g. "Connection"; groups are shown in order of first use
+  std::string_view name;     // the gflags flag; it must be registered (else the program stops)
+  std::string_view example;  // one command-line use, e.g. "-orchAddr orch.example:8935"
+  std::string_view text{};   // shown instead of the flag's own description when not empty
+};
+
+struct ProgramHelp {
+  std::string_view name;     // "aipool-worker"
+  std::string_view summary;  // what it does, one line
+  std::string_view usage;    // its usual arguments
+  std::vector<FlagHelp> flags;
+};
+
+// Parses argv into the FLAGS_ variables and removes the flags. -help, --help and -h
+// print help_text() and exit 0; -helpfull prints every flag and exits 0; -version
+// prints the version and exits 0. A bad flag or value, or an argument that is not a
+// flag, dies (kExitConfig) naming it.
+void parse_command_line(const ProgramHelp& program, std::string_view version, int& argc, char**& argv);
+
+// The -help page: summary, usage, the flags by group, and the exit codes above.
+std::string help_text(const ProgramHelp& program, std::string_view version);
+
+// Prints "<program>: <message>" on stderr and exits with kExitConfig.
+[[noreturn]] void die(const std::string& message);
+
+// -orchSecret: the trimmed value itself, or the trimmed content of the regular file it
+// names. Dies with `when_missing` when that is empty, and when the file cannot be read
+// or holds only white space.
+std::string read_secret(const std::string& value, const std::string& when_missing);
+
+// spdlog's level for -v (0..6); dies on another value.
+void set_log_level(int v);
+
+}  // namespace aipool::bin
