@@ -446,6 +446,7 @@ struct WorkerNode::Impl {
       post_error(link, session, task, type, key_name(key), refusal, received);
       return std::nullopt;
     }
+    spdlog::debug("job task={} orch={} {} admitted", task, link.name, key_name(key));
     return AdmittedJob{std::move(key), task, std::move(data), received};
   }
 

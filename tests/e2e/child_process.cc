@@ -124,8 +124,11 @@ std::optional<int> ChildProcess::wait_exit(std::chrono::milliseconds timeout) {
     const pid_t r = waitpid(pid_, &status, WNOHANG);
     if (r == pid_) {
       const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      std::lock_guard<std::mutex> lock(mutex_);
+      std::unique_lock<std::mutex> lock(mutex_);
       exit_code_ = code;
+      // The reader may not have drained the pipe yet: wait (bounded: a grandchild may
+      // hold the pipe open) for its end, so that output() holds all the child wrote.
+      changed_.wait_for(lock, std::chrono::seconds(5), [&] { return eof_; });
       return code;
     }
     if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;

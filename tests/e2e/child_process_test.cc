@@ -1,0 +1,30 @@
+// Tests of the e2e harness itself (child_process.h): what a child wrote is all in
+// output() once wait_exit() has seen it exit.
+#include "child_process.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace aipool::e2e {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Proves wait_exit() returns only after the child's whole output was read: a child
+// that writes its output in one go just before it exits (as aipool-load does, its
+// stdout buffered) used to be reaped while the reader thread was still draining the
+// pipe, so checks on output() right after wait_exit() saw part of it or nothing
+// (seen as a chance failure of EndToEnd.LoadToolMeasuresRealProcesses under load).
+TEST(ChildProcess, OutputIsCompleteWhenWaitExitReturns) {
+  for (int round = 0; round < 20; ++round) {
+    ChildProcess child({"/bin/sh", "-c", "sleep 0.05; printf '%60000s\\nlast line\\n' x"});
+    ASSERT_EQ(child.wait_exit(30s), 0);
+    const std::string out = child.output();
+    ASSERT_EQ(out.size(), 60000u + 1 + 10) << "round " << round;
+    EXPECT_EQ(child.count_lines("last line"), 1u) << "round " << round;
+  }
+}
+
+}  // namespace
+}  // namespace aipool::e2e
