@@ -70,24 +70,20 @@ TEST(WorkQueue, QueuesBeyondItsThreadsAndHandsThemOutInOrder) {
   int most = 0;
   std::vector<int> started;
   auto enter = [&] { most = std::max(most, ++running); };
-  // The holder takes one thread until the end.
-  pool.submit([&] {
-    std::unique_lock<std::mutex> lock(mutex);
-    enter();
-    holder_running = true;
-    cv.notify_all();
-    cv.wait(lock, [&] { return release_holder; });
-    --running;
-  });
-  // The gate takes the other thread until every numbered closure is queued.
-  pool.submit([&] {
-    std::unique_lock<std::mutex> lock(mutex);
-    enter();
-    gate_running = true;
-    cv.notify_all();
-    cv.wait(lock, [&] { return release_gate; });
-    --running;
-  });
+  // A closure that takes its thread, says so in `started_flag` and holds the thread
+  // until `release` is set.
+  auto blocker = [&](bool& started_flag, bool& release) {
+    return [&, flag = &started_flag, until = &release] {
+      std::unique_lock<std::mutex> lock(mutex);
+      enter();
+      *flag = true;
+      cv.notify_all();
+      cv.wait(lock, [&] { return *until; });
+      --running;
+    };
+  };
+  pool.submit(blocker(holder_running, release_holder));  // one thread, until the end
+  pool.submit(blocker(gate_running, release_gate));      // the other, until all ten are queued
   {
     std::unique_lock<std::mutex> lock(mutex);
     ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return holder_running && gate_running; }));
