@@ -5,6 +5,7 @@
 // Contract: pure functions, thread-safe; a returned view points into the argument.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -20,5 +21,11 @@ std::string_view trim(std::string_view text, std::string_view chars = kAsciiSpac
 
 // `text` with A-Z turned to a-z.
 std::string ascii_lower(std::string_view text);
+
+// `text` made safe for one log line (LOG-1): a backslash becomes `\\`, control
+// bytes and DEL become `\n`, `\r`, `\t` or `\xHH`, so a string from a request
+// or a worker can never start a line of its own. Beyond `max_bytes` of input the
+// rest is cut and `...(N bytes)` names the whole length.
+std::string log_safe(std::string_view text, std::size_t max_bytes = 256);
 
 }  // namespace aipool::codec

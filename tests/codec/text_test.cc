@@ -8,6 +8,7 @@ namespace {
 using aipool::codec::ascii_lower;
 using aipool::codec::kBlank;
 using aipool::codec::kJsonSpace;
+using aipool::codec::log_safe;
 using aipool::codec::trim;
 
 // Proves trim removes only the characters of the set asked for, from both ends, and
@@ -29,3 +30,13 @@ TEST(Text, AsciiLowerMapsOnlyAToZ) {
 }
 
 }  // namespace
+
+// Proves log_safe (LOG-1) leaves no byte that could end or forge a log line and cuts
+// long text with its length named.
+TEST(Text, LogSafeEscapesControlBytesAndCutsLongText) {
+  EXPECT_EQ(log_safe("model\nINFO forged line"), "model\\nINFO forged line");
+  EXPECT_EQ(log_safe("a\\b\r\t\x01\x7f"), "a\\\\b\\r\\t\\x01\\x7f");
+  EXPECT_EQ(log_safe("\xC3\x84 ok"), "\xC3\x84 ok");
+  EXPECT_EQ(log_safe(std::string(10, 'x'), 4), "xxxx...(10 bytes)");
+  EXPECT_EQ(log_safe(""), "");
+}
