@@ -6,10 +6,13 @@
 #include <spdlog/spdlog.h>
 
 #include <pthread.h>
+#include <sys/resource.h>
 
 #include <csignal>
 #include <cstdio>
+#include <algorithm>
 #include <string>
+#include <thread>
 #include <variant>
 
 #include "bin/program.h"
@@ -37,8 +40,16 @@ DEFINE_int32(queueLength, 256, "jobs that may wait per pipeline and model when e
 DEFINE_int64(maxMessageBytes, 64LL << 20, "largest request body, gRPC message and result upload, in bytes");
 DEFINE_int64(maxPixels, 16777216,
              "largest input image accepted, in pixels (width x height; 413 above); default 4096 x 4096");
-DEFINE_int32(httpThreads, 64, "HTTP handler threads (each open connection holds one)");
-DEFINE_int32(httpQueue, 512, "HTTP connections that may wait for a handler thread");
+DEFINE_int32(httpThreads, 0, "HTTP event-loop threads; 0: one per CPU core (at least 2)");
+DEFINE_int32(maxClientConns, 15000,
+             "open client connections; beyond it a new one gets 503 and is closed (/aiResults is exempt)");
+DEFINE_int64(maxBodyBytesInFlight, 512LL << 20,
+             "bytes of request bodies held at once across all connections (503 beyond; /aiResults has its own)");
+DEFINE_int64(maxHeaderBytes, 16384, "largest request head (request line and headers), in bytes (431 above)");
+DEFINE_string(httpHeaderTimeout, "10s", "time a client has to send a request's headers (408 after)");
+DEFINE_string(httpBodyTimeout, "120s", "time a client has to send a request's body (408 after)");
+DEFINE_string(httpIdleTimeout, "60s", "time an idle keep-alive connection is kept open between requests");
+DEFINE_string(httpWriteTimeout, "60s", "time a client has to take each piece of an answer before it is cut");
 DEFINE_int32(v, 3, aipool::bin::kLogLevelHelp);
 
 namespace {
@@ -61,8 +72,14 @@ const aipool::bin::ProgramHelp kHelp{
         {"Limits", "queueLength", "-queueLength 1024"},
         {"Limits", "maxMessageBytes", "-maxMessageBytes 134217728"},
         {"Limits", "maxPixels", "-maxPixels 33554432"},
-        {"Limits", "httpThreads", "-httpThreads 128"},
-        {"Limits", "httpQueue", "-httpQueue 1024"},
+        {"HTTP", "maxClientConns", "-maxClientConns 30000"},
+        {"HTTP", "maxBodyBytesInFlight", "-maxBodyBytesInFlight 1073741824"},
+        {"HTTP", "maxHeaderBytes", "-maxHeaderBytes 32768"},
+        {"HTTP", "httpHeaderTimeout", "-httpHeaderTimeout 5s"},
+        {"HTTP", "httpBodyTimeout", "-httpBodyTimeout 5m"},
+        {"HTTP", "httpIdleTimeout", "-httpIdleTimeout 30s"},
+        {"HTTP", "httpWriteTimeout", "-httpWriteTimeout 2m"},
+        {"HTTP", "httpThreads", "-httpThreads 4"},
         {"Logging", "v", "-v 4"},
     }};
 
@@ -84,6 +101,43 @@ aipool::Micros parse_duration(const std::string& flag, const std::string& text) 
   else die("-" + flag + ": unknown unit \"" + unit + "\" (use ms, s, m or h)");
   if (!(seconds > 0)) die("-" + flag + ": must be positive (got \"" + text + "\")");
   return static_cast<aipool::Micros>(seconds * 1e6);
+}
+
+std::int64_t millis(const std::string& flag, const std::string& text) { return parse_duration(flag, text) / 1000; }
+
+// The HTTP server's limits and deadlines (spec/http.md). The process may hold about
+// as many descriptors as its hard limit allows: the soft limit is raised to it.
+aipool::net::HttpServerConfig http_config_from_flags(std::size_t max_message_bytes) {
+  aipool::net::HttpServerConfig http;
+  if (FLAGS_httpThreads < 0 || FLAGS_httpThreads > 256) die("-httpThreads: must be between 0 and 256");
+  http.threads = FLAGS_httpThreads > 0 ? FLAGS_httpThreads
+                                       : std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
+  if (FLAGS_maxClientConns < 1) die("-maxClientConns: must be at least 1");
+  http.max_connections = static_cast<std::size_t>(FLAGS_maxClientConns);
+  if (FLAGS_maxBodyBytesInFlight < static_cast<std::int64_t>(max_message_bytes)) {
+    die("-maxBodyBytesInFlight: must be at least -maxMessageBytes (" + std::to_string(max_message_bytes) + ")");
+  }
+  http.max_body_bytes_in_flight = static_cast<std::size_t>(FLAGS_maxBodyBytesInFlight);
+  if (FLAGS_maxHeaderBytes < 1024 || FLAGS_maxHeaderBytes > (1 << 20)) {
+    die("-maxHeaderBytes: must be between 1024 and 1048576");
+  }
+  http.max_header_bytes = static_cast<std::size_t>(FLAGS_maxHeaderBytes);
+  http.header_timeout_ms = millis("httpHeaderTimeout", FLAGS_httpHeaderTimeout);
+  http.body_timeout_ms = millis("httpBodyTimeout", FLAGS_httpBodyTimeout);
+  http.idle_timeout_ms = millis("httpIdleTimeout", FLAGS_httpIdleTimeout);
+  http.write_timeout_ms = millis("httpWriteTimeout", FLAGS_httpWriteTimeout);
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY &&
+      files.rlim_cur < http.max_connections + 1024) {
+    spdlog::warn("-maxClientConns {} is near the open-file limit {}: connections beyond {} will be refused by the "
+                 "kernel; raise the limit (ulimit -n) or lower -maxClientConns",
+                 http.max_connections, files.rlim_cur, files.rlim_cur > 1024 ? files.rlim_cur - 1024 : 0);
+  }
+  return http;
 }
 
 aipool::net::OrchestratorConfig config_from_flags() {
@@ -108,9 +162,7 @@ aipool::net::OrchestratorConfig config_from_flags() {
   config.max_message_bytes = static_cast<std::size_t>(FLAGS_maxMessageBytes);
   if (FLAGS_maxPixels < 1) die("-maxPixels: must be at least 1 (got " + std::to_string(FLAGS_maxPixels) + ")");
   config.max_pixels = static_cast<std::uint64_t>(FLAGS_maxPixels);
-  if (FLAGS_httpThreads < 2) die("-httpThreads: must be at least 2");
-  config.http_threads = FLAGS_httpThreads;
-  config.http_queue = FLAGS_httpQueue;
+  config.http = http_config_from_flags(config.max_message_bytes);
   config.service_addr = FLAGS_serviceAddr;
   config.http_addr = FLAGS_httpAddr;
   config.results_url = FLAGS_resultsURL;

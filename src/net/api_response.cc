@@ -135,33 +135,45 @@ std::string RenderedResponse::json() const {
   return out;
 }
 
+RenderedCursor::RenderedCursor(const RenderedResponse& rendered, std::size_t chunk_bytes)
+    : rendered_(&rendered), chunk_bytes_(std::max<std::size_t>(chunk_bytes, 4096)) {}
+
+bool RenderedCursor::next(std::string& out) {
+  const std::size_t start = out.size();
+  const std::size_t limit = start + chunk_bytes_;
+  while (part_ < rendered_->parts.size() && out.size() < limit) {
+    const ResponsePart& part = rendered_->parts[part_];
+    if (!text_done_) {
+      out += part.text;
+      text_done_ = true;
+      continue;
+    }
+    const std::string_view file = part.file ? std::string_view(*part.file).substr(file_at_) : std::string_view();
+    if (file.empty()) {
+      ++part_;
+      file_at_ = 0;
+      text_done_ = false;
+      continue;
+    }
+    // Whole groups of 3 bytes, so that the pieces' encodings join without padding;
+    // only the file's last piece may end with a partial group.
+    const std::size_t room = limit - out.size();
+    std::size_t take = std::max<std::size_t>(room / 4 * 3, 3);
+    if (take >= file.size()) take = file.size();
+    codec::base64_encode_append(out, file.substr(0, take));
+    file_at_ += take;
+  }
+  return out.size() > start;
+}
+
 void write_rendered(const RenderedResponse& rendered, std::size_t chunk_bytes,
                     const std::function<void(std::string_view)>& write) {
-  chunk_bytes = std::max<std::size_t>(chunk_bytes, 4096);
+  RenderedCursor cursor(rendered, chunk_bytes);
   std::string chunk;
-  chunk.reserve(std::min(chunk_bytes, rendered.size()) + 4096);
-  const auto flush_if_full = [&] {
-    if (chunk.size() >= chunk_bytes) {
-      write(chunk);
-      chunk.clear();
-    }
-  };
-  for (const ResponsePart& part : rendered.parts) {
-    chunk += part.text;
-    flush_if_full();
-    std::string_view file = *part.file;
-    while (!file.empty()) {
-      // Whole groups of 3 bytes, so that the pieces' encodings join without padding;
-      // only the file's last piece may end with a partial group.
-      const std::size_t room = chunk_bytes > chunk.size() ? chunk_bytes - chunk.size() : 0;
-      std::size_t take = std::max<std::size_t>(room / 4 * 3, 3);
-      if (take >= file.size()) take = file.size();
-      codec::base64_encode_append(chunk, file.substr(0, take));
-      file.remove_prefix(take);
-      flush_if_full();
-    }
+  while (cursor.next(chunk)) {
+    write(chunk);
+    chunk.clear();
   }
-  if (!chunk.empty()) write(chunk);
 }
 
 std::string api_error_json(std::string_view message) {

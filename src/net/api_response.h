@@ -39,9 +39,26 @@ struct RenderedResponse {
 // name a result file become data: URLs; every image item has url, seed and nsfw.
 RenderedResponse render_api_response(Pipeline pipeline, const ResultBody& result);
 
-// Produces the body of `rendered` as consecutive chunks of about `chunk_bytes`
-// (at least 4 KiB) passed to `write`, encoding files as it goes; the chunks joined
-// are json(). `write` may throw to stop.
+// Produces the body of `rendered` piece by piece, encoding files as it goes, for a
+// writer that asks for the next piece when the last one is on the wire. `rendered`
+// must outlive the cursor. Not thread-safe.
+class RenderedCursor {
+ public:
+  RenderedCursor(const RenderedResponse& rendered, std::size_t chunk_bytes);
+  // Appends the next piece (about chunk_bytes, at least 4 KiB, except the last) to
+  // `out`; false, with nothing appended, once the whole body has been produced.
+  bool next(std::string& out);
+
+ private:
+  const RenderedResponse* rendered_;
+  std::size_t chunk_bytes_;
+  std::size_t part_ = 0;
+  std::size_t file_at_ = 0;
+  bool text_done_ = false;
+};
+
+// The same as consecutive chunks passed to `write`; the chunks joined are json().
+// `write` may throw to stop.
 void write_rendered(const RenderedResponse& rendered, std::size_t chunk_bytes,
                     const std::function<void(std::string_view)>& write);
 

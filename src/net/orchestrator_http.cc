@@ -1,140 +1,62 @@
 // The orchestrator's HTTP routes (orchestrator_http.h): the public AI API, the
-// workers' result posts, /healthz and /workers, on Poco's HTTP server.
+// workers' result posts, /healthz and /workers, on the event-driven server.
 #include "net/orchestrator_http.h"
 
-#include <Poco/Net/HTTPRequestHandler.h>
-#include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServerRequest.h>
-#include <Poco/Net/HTTPServerRequestImpl.h>
-#include <Poco/Net/HTTPServerResponse.h>
-#include <Poco/Net/HTTPServerSession.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
-#include <condition_variable>
 #include <optional>
+#include <set>
 
 #include "codec/result_codec.h"
+#include "codec/text.h"
 #include "core/secret.h"
 #include "net/api_request.h"
-#include "net/http_body.h"
 #include "net/orchestrator_state.h"
 #include "net/workers_json.h"
 
 namespace aipool::net {
 namespace {
 
-using Poco::Net::HTTPRequestHandler;
-using Poco::Net::HTTPResponse;
-using Poco::Net::HTTPServerRequest;
-using Poco::Net::HTTPServerResponse;
-
-// Below this size a body is copied into Poco's buffer with its header: one write.
-constexpr std::size_t kDirectWriteBytes = 64 * 1024;
-// A large answer is written in chunks of this size (a few per socket buffer).
+// A large answer is produced and written in pieces of this size.
 constexpr std::size_t kStreamChunkBytes = 256 * 1024;
-
-void send_json(HTTPServerResponse& response, HTTPResponse::HTTPStatus status, const std::string& body) {
-  response.setStatus(status);
-  response.setContentType("application/json");
-  response.setContentLength64(static_cast<Poco::Int64>(body.size()));
-  response.sendBuffer(body.data(), body.size());
-}
-
-// The rendered API answer: small ones in one write with the header; large ones
-// (data: URLs of large outputs) with the header through Poco and the body straight
-// to the socket, chunk by chunk as it is encoded, so that the base64 work overlaps
-// the transfer (Poco's stream would write 4 KiB at a time).
-void send_rendered(HTTPServerRequest& request, HTTPServerResponse& response, const RenderedResponse& rendered) {
-  auto* impl = dynamic_cast<Poco::Net::HTTPServerRequestImpl*>(&request);
-  const std::size_t size = rendered.size();
-  if (impl == nullptr || size < kDirectWriteBytes) {
-    send_json(response, HTTPResponse::HTTP_OK, rendered.json());
-    return;
-  }
-  response.setStatus(HTTPResponse::HTTP_OK);
-  response.setContentType("application/json");
-  response.setContentLength64(static_cast<Poco::Int64>(size));
-  response.send().flush();  // the header
-  write_rendered(rendered, kStreamChunkBytes,
-                 [&](std::string_view chunk) { write_body(impl->session(), chunk.data(), chunk.size()); });
-}
-
-void send_error(HTTPServerResponse& response, int status, const std::string& message) {
-  send_json(response, static_cast<HTTPResponse::HTTPStatus>(status), api_error_json(message));
-}
-
-// Reads the whole body, at most `limit` bytes (API-8). False: the caller answers
-// `status` with `error`.
-bool read_body(HTTPServerRequest& request, std::size_t limit, std::string& body, int& status,
-               std::string& error) {
-  if (request.hasContentLength()) {
-    const Poco::Int64 length = request.getContentLength64();
-    if (length > static_cast<Poco::Int64>(limit)) {
-      status = 413;
-      error = "request body of " + std::to_string(length) + " bytes is larger than the limit of " +
-              std::to_string(limit) + " bytes";
-      return false;
-    }
-    const auto size = static_cast<std::size_t>(length);
-    std::size_t got = 0;
-    if (auto* impl = dynamic_cast<Poco::Net::HTTPServerRequestImpl*>(&request)) {
-      // Not 4 KiB at a time through Poco's stream; and the string grows one step at
-      // a time, so the zeros resize() writes are overwritten while still in cache.
-      constexpr std::size_t kStepBytes = 256 * 1024;
-      body.reserve(size);
-      while (got < size) {
-        const std::size_t step = std::min(kStepBytes, size - got);
-        body.resize(got + step);
-        const std::size_t n = read_body_exactly(impl->session(), body.data() + got, step);
-        got += n;
-        if (n < step) break;
-      }
-      body.resize(got);
-    } else {
-      body.resize(size);
-      request.stream().read(body.data(), length);
-      got = static_cast<std::size_t>(request.stream().gcount());
-    }
-    if (got != size) {
-      status = 400;
-      error = "request body is shorter than its Content-Length";
-      return false;
-    }
-    return true;
-  }
-  char buffer[65536];
-  std::istream& in = request.stream();
-  while (in.read(buffer, sizeof buffer), in.gcount() > 0) {
-    if (body.size() + static_cast<std::size_t>(in.gcount()) > limit) {
-      status = 413;
-      error = "request body is larger than the limit of " + std::to_string(limit) + " bytes";
-      return false;
-    }
-    body.append(buffer, static_cast<std::size_t>(in.gcount()));
-  }
-  return true;
-}
-
-// True when the client closed its connection (API-9).
-bool client_gone(HTTPServerRequest& request) {
-  auto* impl = dynamic_cast<Poco::Net::HTTPServerRequestImpl*>(&request);
-  if (impl == nullptr) return false;
-  try {
-    Poco::Net::StreamSocket& socket = impl->socket();
-    if (!socket.poll(Poco::Timespan(0), Poco::Net::Socket::SELECT_READ)) return false;
-    return socket.available() == 0;  // readable with nothing to read: closed
-  } catch (const std::exception&) {
-    return true;
-  }
-}
-
 constexpr const char* kShuttingDown = "orchestrator is shutting down";
 
-void send_shutting_down(HTTPServerResponse& response) {  // STOP-1
-  response.set("Retry-After", "1");
-  response.setKeepAlive(false);
-  send_error(response, 503, kShuttingDown);
+HttpResponse json_response(int status, std::string body) {
+  HttpResponse response;
+  response.status = status;
+  response.body = std::move(body);
+  return response;
+}
+
+HttpResponse error_response(int status, std::string_view message) {
+  return json_response(status, api_error_json(message));
+}
+
+HttpResponse retry_later(int status, std::string_view message) {
+  HttpResponse response = error_response(status, message);
+  response.headers.emplace_back("Retry-After", "1");
+  return response;
+}
+
+HttpResponse shutting_down() {  // STOP-1
+  HttpResponse response = retry_later(503, kShuttingDown);
+  response.close = true;
+  return response;
+}
+
+// The rendered API answer: small ones in one piece; large ones (data: URLs of large
+// outputs) encoded piece by piece as the previous piece goes out.
+HttpResponse rendered_response(std::shared_ptr<const RenderedResponse> rendered) {
+  HttpResponse response;
+  if (rendered->size() <= kStreamChunkBytes) {
+    response.body = rendered->json();
+    return response;
+  }
+  auto cursor = std::make_shared<RenderedCursor>(*rendered, kStreamChunkBytes);
+  response.stream = HttpResponse::Stream{
+      rendered->size(), [rendered, cursor](std::string& out) { return cursor->next(out); }};
+  return response;
 }
 
 // The models offered now for a pipeline, for the "no such model" answer (API-4).
@@ -149,151 +71,103 @@ ModelLister model_lister(OrchestratorNode::Shared& shared) {
   };
 }
 
-// How a waited-for job ended, and whether the orchestrator was stopping meanwhile.
-struct WaitedJob {
-  JobId id = 0;
-  JobOutcome outcome;
-  bool shutting_down = false;
-};
-
-// Submits the job and waits for its outcome, polling every 200 ms for a client that
-// went away (API-9) or an orchestrator that is stopping (STOP-1): either cancels it.
-WaitedJob submit_and_wait(OrchestratorNode::Shared& shared, HTTPServerRequest& request, ApiJob& job) {
-  struct Waiter {
-    std::mutex mutex;
-    std::condition_variable done_cv;
-    bool done = false;
-    JobOutcome outcome;
-  };
-  auto waiter = std::make_shared<Waiter>();
-  WaitedJob waited;
-  {
-    CoreLock lock(shared);
-    waited.id = shared.broker->submit(job.key, job.job_json, [waiter](const JobOutcome& outcome) {
-      {
-        std::lock_guard<std::mutex> wl(waiter->mutex);
-        waiter->outcome = outcome;
-        waiter->done = true;
-      }
-      waiter->done_cv.notify_one();
-    });
-  }
-  job.job_json.reset();
-  std::unique_lock<std::mutex> wl(waiter->mutex);
-  while (!waiter->done) {
-    if (waiter->done_cv.wait_for(wl, std::chrono::milliseconds(200), [&] { return waiter->done; })) break;
-    wl.unlock();
-    const bool stopping = shared.stopping;
-    if (stopping) waited.shutting_down = true;
-    if (stopping || client_gone(request)) {
-      CoreLock lock(shared);
-      shared.broker->cancel(waited.id);  // the outcome (cancelled) arrives through the waiter
-    }
-    wl.lock();
-  }
-  waited.outcome = std::move(waiter->outcome);
-  return waited;
-}
-
-// The answer to a finished job (API-5..API-10, RETRY-6).
-void answer_outcome(Pipeline pipeline, const JobOutcome& outcome, HTTPServerRequest& request,
-                    HTTPServerResponse& response) {
+// The answer to a finished job (API-5..API-10, RETRY-6, STOP-1).
+HttpResponse outcome_response(Pipeline pipeline, const JobOutcome& outcome, bool stopping) {
+  if (stopping && outcome.status != JobStatus::kOk) return shutting_down();
   switch (outcome.status) {
     case JobStatus::kOk: {
-      RenderedResponse rendered = render_api_response(pipeline, outcome.result ? *outcome.result : ResultBody{});
-      if (!rendered.ok) {
-        send_error(response, rendered.error.status, rendered.error.message);
-      } else {
-        send_rendered(request, response, rendered);
-      }
-      return;
+      auto rendered = std::make_shared<const RenderedResponse>(
+          render_api_response(pipeline, outcome.result ? *outcome.result : ResultBody{}));
+      if (!rendered->ok) return error_response(rendered->error.status, rendered->error.message);
+      return rendered_response(std::move(rendered));
     }
     case JobStatus::kNoWorker:
     case JobStatus::kQueueFull:
-      response.set("Retry-After", "1");
-      send_error(response, 503, outcome.message);
-      return;
+      return retry_later(503, outcome.message);
     case JobStatus::kAllFailed:
-      send_error(response, 502, outcome.message);
-      return;
+      return error_response(502, outcome.message);
     case JobStatus::kRejected:  // RETRY-6, RES-7
-      send_error(response, 400, std::string(codec::rejected_input_reason(outcome.message)));
-      return;
+      return error_response(400, codec::rejected_input_reason(outcome.message));
     case JobStatus::kDeadline:
-      send_error(response, 504, outcome.message);
-      return;
-    case JobStatus::kCancelled:
-      response.setKeepAlive(false);
-      send_error(response, 499, outcome.message);
-      return;
+      return error_response(504, outcome.message);
+    case JobStatus::kCancelled: {
+      HttpResponse response = error_response(499, outcome.message);
+      response.close = true;
+      return response;
+    }
   }
+  return error_response(500, "unknown job status");
 }
 
-class PipelineHandler final : public HTTPRequestHandler {
- public:
-  PipelineHandler(std::shared_ptr<OrchestratorNode::Shared> shared, Pipeline pipeline)
-      : shared_(std::move(shared)), pipeline_(pipeline) {}
-
-  void handleRequest(HTTPServerRequest& request, HTTPServerResponse& response) override {
-    const auto started = std::chrono::steady_clock::now();
-    const InFlight in_flight(*shared_);
-    std::optional<ApiJob> job = accept(request, response);
-    if (!job) return;
-    const WaitedJob waited = submit_and_wait(*shared_, request, *job);
-    const JobOutcome& outcome = waited.outcome;
-    if (waited.shutting_down && outcome.status == JobStatus::kCancelled) {  // STOP-1
-      spdlog::info("job {} {} {} outcome=cancelled: {}", waited.id, pipeline_name(pipeline_), job->key.model,
-                   kShuttingDown);
-      send_shutting_down(response);
-      return;
-    }
-    const double ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
-    spdlog::info("job {} {} {} outcome={} attempts={} last_task={} worker={} ms={:.2f}{}{}", waited.id,
-                 pipeline_name(pipeline_), job->key.model, job_status_name(outcome.status), outcome.attempts,
-                 outcome.last_task, outcome.last_worker, ms, outcome.message.empty() ? "" : " reason=",
-                 outcome.message);
-    answer_outcome(pipeline_, outcome, request, response);
-  }
-
- private:
-  // The request as a job for the core, or nullopt once it has been answered with
-  // the reason it was refused (STOP-1, API-2..API-12).
-  std::optional<ApiJob> accept(HTTPServerRequest& request, HTTPServerResponse& response) {
-    if (shared_->stopping) {
-      send_shutting_down(response);
-      return std::nullopt;
-    }
-    if (request.getMethod() != "POST") {
-      response.set("Allow", "POST");
-      send_error(response, 405, "use POST for /" + std::string(pipeline_name(pipeline_)));
-      return std::nullopt;
-    }
-    std::string body;
-    int status = 0;
-    std::string error;
-    if (!read_body(request, shared_->config.max_message_bytes, body, status, error)) {
-      response.setKeepAlive(false);  // the unread body must not be taken for a next request
-      send_error(response, status, error);
-      return std::nullopt;
-    }
-    ParsedApiRequest parsed = parse_api_request(pipeline_, request.getContentType(), body, model_lister(*shared_),
-                                                shared_->config.max_pixels);
-    if (!parsed.ok) {
-      if (parsed.error.status == 503) response.set("Retry-After", "1");
-      send_error(response, parsed.error.status, parsed.error.message);
-      return std::nullopt;
-    }
-    return std::move(parsed.job);
-  }
-
-  std::shared_ptr<OrchestratorNode::Shared> shared_;
-  Pipeline pipeline_;
+// One API request from submission to answer. Touched under the core's mutex only.
+struct PendingJob {
+  JobId id = 0;
+  bool done = false;
 };
+
+void log_job(const JobOutcome& outcome, JobId id, Pipeline pipeline, const std::string& model, double ms) {
+  spdlog::info("job {} {} {} outcome={} attempts={} last_task={} worker={} ms={:.2f}{}{}", id, pipeline_name(pipeline),
+               codec::log_safe(model), job_status_name(outcome.status), outcome.attempts, outcome.last_task,
+               outcome.last_worker, ms, outcome.message.empty() ? "" : " reason=", codec::log_safe(outcome.message));
+}
+
+// Submits the job; its answer is written when the outcome arrives. A client that
+// leaves cancels it (API-9).
+void submit_job(const std::shared_ptr<OrchestratorNode::Shared>& shared, Pipeline pipeline, ApiJob job,
+                const std::shared_ptr<HttpExchange>& exchange) {
+  const auto started = std::chrono::steady_clock::now();
+  auto pending = std::make_shared<PendingJob>();
+  JobCallback on_done = [shared, pending, exchange, pipeline, model = job.key.model,
+                         started](const JobOutcome& outcome) {
+    // Under the core's mutex: only bookkeeping here; the answer is made on the
+    // connection's own thread.
+    pending->done = true;
+    shared->waiting_jobs.erase(pending->id);
+    exchange->post([shared, exchange, outcome, pipeline, model, started] {
+      const double ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+      log_job(outcome, outcome.job, pipeline, model, ms);
+      exchange->respond(outcome_response(pipeline, outcome, shared->stopping));
+    });
+  };
+  {
+    CoreLock lock(*shared);
+    pending->id = shared->broker->submit(job.key, std::move(job.job_json), std::move(on_done));
+    if (!pending->done) shared->waiting_jobs.insert(pending->id);
+  }
+  exchange->on_gone([shared, pending] {
+    CoreLock lock(*shared);
+    if (!pending->done && shared->broker) shared->broker->cancel(pending->id);
+  });
+}
+
+void handle_pipeline(const std::shared_ptr<OrchestratorNode::Shared>& shared, Pipeline pipeline,
+                     HttpRequest& request, const std::shared_ptr<HttpExchange>& exchange) {
+  if (shared->stopping) {
+    exchange->respond(shutting_down());
+    return;
+  }
+  if (request.method != "POST") {
+    HttpResponse response = error_response(405, "use POST for /" + std::string(pipeline_name(pipeline)));
+    response.headers.emplace_back("Allow", "POST");
+    exchange->respond(std::move(response));
+    return;
+  }
+  ParsedApiRequest parsed = parse_api_request(pipeline, request.header("Content-Type").value_or(""), request.body,
+                                              model_lister(*shared), shared->config.max_pixels);
+  request.body = std::string();  // the job holds what it needs
+  if (!parsed.ok) {
+    exchange->respond(parsed.error.status == 503 ? retry_later(503, parsed.error.message)
+                                                 : error_response(parsed.error.status, parsed.error.message));
+    return;
+  }
+  submit_job(shared, pipeline, std::move(parsed.job), exchange);
+}
 
 // The core's report for a decoded result post (RES-2, RES-3, RES-6, RES-7); nullopt
 // when the post names no task (answered 400 by the caller).
-std::optional<Report> report_of(codec::DecodeResult& decoded, const std::string& credentials, WorkerId from) {
+std::optional<Report> report_of(codec::DecodeResult& decoded, std::string_view credentials,
+                                std::optional<WorkerId> from) {
   Report report;
   report.credentials = credentials;
   report.from = from;
@@ -314,161 +188,128 @@ std::optional<Report> report_of(codec::DecodeResult& decoded, const std::string&
   return report;
 }
 
-void answer_verdict(ReportVerdict verdict, TaskId task, HTTPServerResponse& response) {
+HttpResponse verdict_response(ReportVerdict verdict, TaskId task) {
   switch (verdict) {
     case ReportVerdict::kAccepted:
-      send_json(response, HTTPResponse::HTTP_OK, "{\"status\":\"ok\"}");
-      return;
+      return json_response(200, "{\"status\":\"ok\"}");
     case ReportVerdict::kUnauthorized:
-      send_error(response, 401, "invalid secret");
-      return;
+      return error_response(401, "invalid secret");
     case ReportVerdict::kUnknownTask:
-      send_error(response, 404, "unknown task " + std::to_string(task));
-      return;
+      return error_response(404, "unknown task " + std::to_string(task));
     case ReportVerdict::kWrongWorker:
-      send_error(response, 409, "task " + std::to_string(task) + " was sent to another worker");
-      return;
+      return error_response(409, "task " + std::to_string(task) + " was sent to another worker");
     case ReportVerdict::kEnded:
     case ReportVerdict::kLateReleased:
-      send_error(response, 409, "task " + std::to_string(task) + " has already ended");
-      return;
+      return error_response(409, "task " + std::to_string(task) + " has already ended");
   }
+  return error_response(500, "unknown verdict");
 }
 
-class ResultsHandler final : public HTTPRequestHandler {
- public:
-  explicit ResultsHandler(std::shared_ptr<OrchestratorNode::Shared> shared) : shared_(std::move(shared)) {}
+// RES-1, RES-4: true when the post carries the orchestrator's secret.
+bool authorized(const OrchestratorNode::Shared& shared, const HttpRequest& request) {
+  return request.header("Authorization").value_or("") == codec::kResultAuthorization &&
+         same_secret(request.header("Credentials").value_or(""), shared.config.broker.secret);
+}
 
-  void handleRequest(HTTPServerRequest& request, HTTPServerResponse& response) override {
-    const std::optional<WorkerId> from = check_headers(request, response);
-    if (!from) return;
-    std::string body;
-    int status = 0;
-    std::string error;
-    if (!read_body(request, shared_->config.max_message_bytes, body, status, error)) {
-      response.setKeepAlive(false);
-      send_error(response, status, error);
-      return;
-    }
-    std::optional<std::string> task_header;
-    if (request.has(std::string(codec::kTaskIdHeader))) task_header = request.get(std::string(codec::kTaskIdHeader));
-    // Shared, not copied: the result's files are ranges of this body.
-    const Payload shared_body = std::make_shared<const std::string>(std::move(body));
-    codec::DecodeResult decoded = codec::decode_result(request.getContentType(), task_header, shared_body);
-    const std::optional<Report> report = report_of(decoded, request.get("Credentials", ""), *from);
-    if (!report) {
-      send_error(response, 400, decoded.failure.message);
-      return;
-    }
-    ReportVerdict verdict;
-    {
-      CoreLock lock(*shared_);
-      verdict = shared_->broker->report(*report);
-    }
-    spdlog::debug("result task={} verdict={}", report->task, report_verdict_name(verdict));
-    if (!decoded.post) {
-      send_error(response, 400, decoded.failure.message);
-      return;
-    }
-    answer_verdict(verdict, report->task, response);
+// RES-1: the optional Aipool-Worker-Id. Absent: nullopt in `from`. False when it
+// is present but not a worker id.
+bool worker_id_of(const HttpRequest& request, std::optional<WorkerId>& from) {
+  const std::optional<std::string_view> header = request.header(codec::kWorkerIdHeader);
+  if (!header) return true;
+  const std::optional<TaskId> id = codec::parse_task_id(*header);
+  if (!id || *id <= 0) return false;
+  from = static_cast<WorkerId>(*id);
+  return true;
+}
+
+HttpResponse handle_result(OrchestratorNode::Shared& shared, HttpRequest& request) {
+  if (request.method != "POST") return error_response(405, "use POST for /aiResults");
+  if (!authorized(shared, request)) {
+    HttpResponse response = error_response(401, "invalid secret");
+    response.close = true;
+    return response;
   }
-
- private:
-  // The posting worker's id, or nullopt once the post has been refused on its
-  // headers alone, before its body is read (RES-1, RES-4, TASK-2).
-  std::optional<WorkerId> check_headers(HTTPServerRequest& request, HTTPServerResponse& response) {
-    if (request.getMethod() != "POST") {
-      send_error(response, 405, "use POST for /aiResults");
-      return std::nullopt;
-    }
-    if (request.get("Authorization", "") != codec::kResultAuthorization ||
-        !same_secret(request.get("Credentials", ""), shared_->config.broker.secret)) {
-      response.setKeepAlive(false);
-      send_error(response, 401, "invalid secret");
-      return std::nullopt;
-    }
-    const std::optional<TaskId> id = codec::parse_task_id(request.get(std::string(codec::kWorkerIdHeader), ""));
-    if (!id || *id <= 0) {
-      response.setKeepAlive(false);
-      send_error(response, 400,
-                 "missing or invalid " + std::string(codec::kWorkerIdHeader) +
-                     " header (the worker id from the stream's aipool-worker-id metadata)");
-      return std::nullopt;
-    }
-    return static_cast<WorkerId>(*id);
+  std::optional<WorkerId> from;
+  if (!worker_id_of(request, from)) {
+    return error_response(400, "invalid " + std::string(codec::kWorkerIdHeader) +
+                                   " header: expected the worker id from the stream's aipool-worker-id metadata");
   }
-
-  std::shared_ptr<OrchestratorNode::Shared> shared_;
-};
-
-// GET /healthz answers at once; POST /healthz reads and drops its body first, as the
-// "plain POST" baseline of the load tool.
-class HealthHandler final : public HTTPRequestHandler {
- public:
-  void handleRequest(HTTPServerRequest& request, HTTPServerResponse& response) override {
-    if (request.getMethod() == "POST") {
-      std::istream& in = request.stream();
-      char buffer[65536];
-      while (in.read(buffer, sizeof buffer), in.gcount() > 0) {
-      }
-    }
-    send_json(response, HTTPResponse::HTTP_OK, "{\"status\":\"ok\"}");
+  // Shared, not copied: the result's files are ranges of this body.
+  const Payload body = std::make_shared<const std::string>(std::move(request.body));
+  codec::DecodeResult decoded =
+      codec::decode_result(request.header("Content-Type").value_or(""), request.header(codec::kTaskIdHeader), body);
+  const std::optional<Report> report = report_of(decoded, request.header("Credentials").value_or(""), from);
+  if (!report) return error_response(400, decoded.failure.message);
+  ReportVerdict verdict;
+  {
+    CoreLock lock(shared);
+    verdict = shared.broker ? shared.broker->report(*report) : ReportVerdict::kUnknownTask;
   }
-};
+  spdlog::debug("result task={} verdict={}", report->task, report_verdict_name(verdict));
+  if (!decoded.post) return error_response(400, decoded.failure.message);
+  return verdict_response(verdict, report->task);
+}
 
-class WorkersHandler final : public HTTPRequestHandler {
- public:
-  explicit WorkersHandler(std::shared_ptr<OrchestratorNode::Shared> shared) : shared_(std::move(shared)) {}
-
-  void handleRequest(HTTPServerRequest&, HTTPServerResponse& response) override {
-    WorkersSnapshot snapshot;
-    {
-      std::lock_guard<std::mutex> lock(shared_->core_mutex);
-      snapshot.workers = shared_->broker->workers();
-      snapshot.keys = shared_->broker->keys();
-      snapshot.joined_wall_unix = shared_->joined_wall_unix;
-      snapshot.gpus_json = shared_->gpus_json;
-    }
-    send_json(response, HTTPResponse::HTTP_OK, workers_json(snapshot));
+HttpResponse handle_workers(OrchestratorNode::Shared& shared) {
+  WorkersSnapshot snapshot;
+  {
+    std::lock_guard<std::mutex> lock(shared.core_mutex);
+    if (!shared.broker) return shutting_down();
+    snapshot.workers = shared.broker->workers();
+    snapshot.keys = shared.broker->keys();
+    snapshot.joined_wall_unix = shared.joined_wall_unix;
+    snapshot.gpus_json = shared.gpus_json;
   }
-
- private:
-  std::shared_ptr<OrchestratorNode::Shared> shared_;
-};
-
-class NotFoundHandler final : public HTTPRequestHandler {
- public:
-  void handleRequest(HTTPServerRequest& request, HTTPServerResponse& response) override {
-    send_error(response, 404, "no such endpoint: " + request.getURI());
-  }
-};
-
-class Router final : public Poco::Net::HTTPRequestHandlerFactory {
- public:
-  explicit Router(std::shared_ptr<OrchestratorNode::Shared> shared) : shared_(std::move(shared)) {}
-
-  HTTPRequestHandler* createRequestHandler(const HTTPServerRequest& request) override {
-    std::string path = request.getURI();
-    path = path.substr(0, path.find('?'));
-    if (path == "/aiResults") return new ResultsHandler(shared_);
-    if (path == "/healthz") return new HealthHandler();
-    if (path == "/workers") return new WorkersHandler(shared_);
-    if (path.size() > 1) {
-      if (std::optional<Pipeline> pipeline = pipeline_from_name(path.substr(1))) {
-        return new PipelineHandler(shared_, *pipeline);
-      }
-    }
-    return new NotFoundHandler();
-  }
-
- private:
-  std::shared_ptr<OrchestratorNode::Shared> shared_;
-};
+  return json_response(200, workers_json(snapshot));
+}
 
 }  // namespace
 
-Poco::Net::HTTPRequestHandlerFactory* make_http_router(std::shared_ptr<OrchestratorNode::Shared> shared) {
-  return new Router(std::move(shared));
+HttpHandler make_http_handler(std::shared_ptr<OrchestratorNode::Shared> shared) {
+  return [shared](HttpRequest&& request, std::shared_ptr<HttpExchange> exchange) {
+    const std::string& path = request.path;
+    if (path == "/aiResults") {
+      exchange->respond(handle_result(*shared, request));
+    } else if (path == "/healthz") {
+      exchange->respond(json_response(200, "{\"status\":\"ok\"}"));
+    } else if (path == "/workers") {
+      exchange->respond(handle_workers(*shared));
+    } else if (std::optional<Pipeline> pipeline = path.size() > 1 ? pipeline_from_name(path.substr(1)) : std::nullopt) {
+      handle_pipeline(shared, *pipeline, request, exchange);
+    } else {
+      exchange->respond(error_response(404, "no such endpoint: " + request.target));
+    }
+  };
+}
+
+std::function<void(const HttpRequest&, std::uint64_t)> make_oversize_hook(
+    std::shared_ptr<OrchestratorNode::Shared> shared) {
+  return [shared](const HttpRequest& head, std::uint64_t length) {
+    if (head.path != "/aiResults" || !authorized(*shared, head)) return;
+    const std::optional<std::string_view> task_header = head.header(codec::kTaskIdHeader);
+    const std::optional<TaskId> task = task_header ? codec::parse_task_id(*task_header) : std::nullopt;
+    std::optional<WorkerId> from;
+    if (!task || !worker_id_of(head, from)) return;
+    Report report;
+    report.credentials = head.header("Credentials").value_or("");
+    report.task = *task;
+    report.from = from;
+    report.error = (length > 0 ? "result of " + std::to_string(length) + " bytes" : std::string("result")) +
+                   " is larger than the limit of " + std::to_string(shared->config.max_message_bytes) + " bytes";
+    ReportVerdict verdict;
+    {
+      CoreLock lock(*shared);
+      verdict = shared->broker ? shared->broker->report(report) : ReportVerdict::kUnknownTask;
+    }
+    spdlog::warn("result task={} refused: {} (verdict={})", *task, report.error, report_verdict_name(verdict));
+  };
+}
+
+void cancel_waiting_jobs(OrchestratorNode::Shared& shared) {
+  CoreLock lock(shared);
+  if (!shared.broker) return;
+  const std::set<JobId> waiting = shared.waiting_jobs;  // cancel() erases from it
+  for (const JobId id : waiting) shared.broker->cancel(id);
 }
 
 }  // namespace aipool::net

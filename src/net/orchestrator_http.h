@@ -1,24 +1,32 @@
 // File: orchestrator_http.h
-// The orchestrator's HTTP routes on Poco's server: the public AI API (one path per
-// pipeline, spec/api.md), POST /aiResults (spec/wire.md RES-*), GET /healthz and
-// GET /workers. Internal to the orchestrator node.
+// The orchestrator's HTTP routes on the event-driven server (http_server.h): the
+// public AI API (one path per pipeline, spec/api.md), POST /aiResults (spec/wire.md
+// RES-*), GET /healthz and GET /workers. Internal to the orchestrator node.
 //
-// Contract: the router and its handlers hold `shared` alive; each handler runs on a
-// Poco pool thread and calls the Broker only under the core's mutex (CoreLock).
-// Errors are answered as `{"detail":{"msg":...}}` with the status the spec names.
+// Contract: the handler holds `shared` alive; it runs on a server thread, never
+// blocks, and calls the Broker only under the core's mutex (CoreLock). A job's
+// answer is written when the core's outcome callback fires, from whatever thread
+// that is. Errors are answered as `{"detail":{"msg":...}}` with the status the spec
+// names.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 
+#include "net/http_server.h"
 #include "net/orchestrator_node.h"
-
-namespace Poco::Net {
-class HTTPRequestHandlerFactory;
-}
 
 namespace aipool::net {
 
-// The factory Poco's HTTPServer takes (it takes ownership of the raw pointer).
-Poco::Net::HTTPRequestHandlerFactory* make_http_router(std::shared_ptr<OrchestratorNode::Shared> shared);
+// The server's handler for every path.
+HttpHandler make_http_handler(std::shared_ptr<OrchestratorNode::Shared> shared);
+
+// RES-9: a result post refused for its size (`length` bytes, 0 when unknown) still
+// ends its attempt when its headers name the task and carry the secret.
+std::function<void(const HttpRequest&, std::uint64_t)> make_oversize_hook(
+    std::shared_ptr<OrchestratorNode::Shared> shared);
+
+// STOP-1: cancels every job still waiting for its outcome; their clients get 503.
+void cancel_waiting_jobs(OrchestratorNode::Shared& shared);
 
 }  // namespace aipool::net

@@ -3,11 +3,6 @@
 // order STOP-1 asks. The HTTP routes are in orchestrator_http.cc.
 #include "net/orchestrator_node.h"
 
-#include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServer.h>
-#include <Poco/Net/HTTPServerParams.h>
-#include <Poco/Net/ServerSocket.h>
-#include <Poco/Net/SocketAddress.h>
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 
@@ -106,34 +101,37 @@ OrchestratorNode::OrchestratorNode(OrchestratorConfig config)
 OrchestratorNode::~OrchestratorNode() { stop(); }
 
 bool OrchestratorNode::start(std::string& error) {
-  // HTTP first: its port is part of the results URL that workers get.
-  std::unique_ptr<Poco::Net::ServerSocket> http_socket = listen_http(error);
-  if (!http_socket) return false;
+  // HTTP first: its port is part of the results URL that workers get. It takes
+  // connections at once and serves them once the core is up.
+  if (!listen_http(error)) return false;
   start_core();
   if (!start_grpc(error)) return false;
-  start_http(std::move(http_socket));
+  http_server_->run();
   started_ = true;
   spdlog::info("orchestrator serving gRPC on port {} and HTTP on port {}; results URL {}", grpc_port_,
                http_port_, results_url_.empty() ? "(not sent: workers use their own flag)" : results_url_);
   return true;
 }
 
-std::unique_ptr<Poco::Net::ServerSocket> OrchestratorNode::listen_http(std::string& error) {
-  std::unique_ptr<Poco::Net::ServerSocket> socket;
-  try {
-    socket = std::make_unique<Poco::Net::ServerSocket>(Poco::Net::SocketAddress(config_.http_addr), 256);
-  } catch (const std::exception& e) {
-    error = "cannot listen for HTTP on " + config_.http_addr + ": " + e.what();
-    return nullptr;
+bool OrchestratorNode::listen_http(std::string& error) {
+  HttpServerConfig http = config_.http;
+  http.address = config_.http_addr;
+  http.max_body_bytes = config_.max_message_bytes;
+  http.reserved_paths = {"/aiResults"};  // HTTP-4: results get through beyond the caps
+  http.on_body_too_large = make_oversize_hook(shared_);
+  http_server_ = std::make_unique<HttpServer>(std::move(http), make_http_handler(shared_));
+  if (!http_server_->listen(error)) {
+    http_server_.reset();
+    return false;
   }
-  http_port_ = socket->address().port();
+  http_port_ = http_server_->port();
   results_url_ = config_.results_url;
   if (results_url_.empty()) {
     std::string host = host_of(config_.http_addr);
     if (host.empty() || host == "0.0.0.0" || host == "[::]" || host == "::") host.clear();
     if (!host.empty()) results_url_ = "http://" + host + ":" + std::to_string(http_port_) + "/aiResults";
   }
-  return socket;
+  return true;
 }
 
 void OrchestratorNode::start_core() {
@@ -166,41 +164,22 @@ bool OrchestratorNode::start_grpc(std::string& error) {
   return true;
 }
 
-void OrchestratorNode::start_http(std::unique_ptr<Poco::Net::ServerSocket> socket) {
-  auto* params = new Poco::Net::HTTPServerParams();
-  params->setMaxThreads(config_.http_threads);
-  params->setMaxQueued(config_.http_queue);
-  params->setKeepAlive(true);
-  params->setMaxKeepAliveRequests(0);
-  params->setKeepAliveTimeout(Poco::Timespan(60, 0));
-  params->setTimeout(Poco::Timespan(60, 0));
-  // A handler thread waiting for a connection gives up after this; it bounds how long
-  // the process's exit waits for such threads after stop() (STOP-1).
-  params->setThreadIdleTime(Poco::Timespan(0, 250'000));
-  http_server_ = std::make_unique<Poco::Net::HTTPServer>(make_http_router(shared_), *socket, params);
-  http_server_->start();
-}
-
 void OrchestratorNode::stop() {
   if (!started_) return;
   started_ = false;
-  shared_->stopping = true;  // STOP-1: waiting API requests answer 503 within their next poll
+  shared_->stopping = true;  // STOP-1: new API requests get 503 at once
+  cancel_waiting_jobs(*shared_);  // and waiting ones 503 through their cancelled outcome
   if (shared_->streams) shared_->streams->close_all("orchestrator shutting down");
   if (grpc_server_) grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
-  if (http_server_) http_server_->stopAll(true);
-  {
-    // The handlers use the core: it ends only after the last one has answered.
-    std::unique_lock<std::mutex> lock(shared_->handlers_mutex);
-    shared_->handlers_idle.wait(lock, [&] { return shared_->handlers_in_flight == 0; });
-  }
+  http_server_->stop(2000);  // the 503s are written first
   grpc_server_.reset();
-  http_server_.reset();
   shared_->clock.reset();  // joins the timer thread
   {
     std::lock_guard<std::mutex> lock(shared_->core_mutex);
-    shared_->broker.reset();
+    shared_->broker.reset();  // drops the callbacks that hold the HTTP exchanges
   }
   shared_->streams.reset();
+  http_server_.reset();
 }
 
 }  // namespace aipool::net

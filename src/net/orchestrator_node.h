@@ -1,12 +1,13 @@
 // File: orchestrator_node.h
 // The orchestrator process minus its flags: the core (Broker) under one mutex, the
-// steady clock, the gRPC worker service and the Poco HTTP server with the public AI
+// steady clock, the gRPC worker service and the event-driven HTTP server
+// (http_server.h) with the public AI
 // API, /aiResults, /healthz and /workers (spec/api.md, spec/wire.md). The lifecycle
 // is in orchestrator_node.cc, the HTTP routes in orchestrator_http.cc, the state
 // they share in orchestrator_state.h.
 //
-// Threads: gRPC callback threads, Poco's HTTP pool, the clock's timer thread and the
-// worker-stream strand all call the Broker under `core_mutex_`, one at a time.
+// Threads: gRPC callback threads, the HTTP server's threads, the clock's timer thread
+// and the worker-stream strand all call the Broker under `core_mutex_`, one at a time.
 #pragma once
 
 #include <cstdint>
@@ -16,11 +17,7 @@
 
 #include "core/broker.h"
 #include "media/image_codec.h"
-
-namespace Poco::Net {
-class HTTPServer;
-class ServerSocket;
-}
+#include "net/http_server.h"
 namespace grpc {
 class Server;
 }
@@ -37,8 +34,9 @@ struct OrchestratorConfig {
   std::string results_url;                  // sent to workers; empty: derived from http_addr
   std::size_t max_message_bytes = 64u << 20;  // gRPC messages and HTTP bodies (API-8)
   std::uint64_t max_pixels = media::kDefaultMaxPixels;  // largest input image, width x height (API-12)
-  int http_threads = 64;
-  int http_queue = 512;
+  // HTTP limits and deadlines (spec/http.md); its address and body limit are
+  // http_addr and max_message_bytes.
+  HttpServerConfig http;
 };
 
 struct NodeStats;
@@ -66,15 +64,14 @@ class OrchestratorNode {
 
  private:
   // The steps of start(), in order; each sets `error` when it fails.
-  std::unique_ptr<Poco::Net::ServerSocket> listen_http(std::string& error);
+  bool listen_http(std::string& error);
   void start_core();
   bool start_grpc(std::string& error);
-  void start_http(std::unique_ptr<Poco::Net::ServerSocket> socket);
 
   OrchestratorConfig config_;
   std::shared_ptr<Shared> shared_;
   std::unique_ptr<grpc::Server> grpc_server_;
-  std::unique_ptr<Poco::Net::HTTPServer> http_server_;
+  std::unique_ptr<HttpServer> http_server_;
   int grpc_port_ = 0;
   int http_port_ = 0;
   std::string results_url_;

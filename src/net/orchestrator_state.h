@@ -3,19 +3,19 @@
 // the state its gRPC hooks, HTTP handlers and timer share, and the small guards
 // around it. Not for use outside src/net's orchestrator files.
 //
-// Threads: gRPC callback threads, Poco's HTTP pool, the clock's timer thread and the
-// worker-stream strand all call the Broker under `core_mutex`, one at a time, always
+// Threads: gRPC callback threads, the HTTP server's threads, the clock's timer thread
+// and the worker-stream strand all call the Broker under `core_mutex`, one at a time, always
 // through CoreLock (or a plain lock for read-only views).
 #pragma once
 
 #include <spdlog/spdlog.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include "core/broker.h"
@@ -50,10 +50,7 @@ struct OrchestratorNode::Shared {
   std::map<WorkerId, std::string> gpus_json;          // for /workers (MODEL-19)
   // STOP-1: set first by stop(); API requests waiting for a job end with 503.
   std::atomic<bool> stopping{false};
-  // API requests inside a handler; stop() waits for none before it ends the core.
-  std::mutex handlers_mutex;
-  std::condition_variable handlers_idle;
-  int handlers_in_flight = 0;
+  std::set<JobId> waiting_jobs;  // API jobs without an outcome yet; under core_mutex
 };
 
 // The core's mutex, taken for one core call. Job notices the core sends meanwhile
@@ -64,24 +61,6 @@ struct CoreLock {
   explicit CoreLock(OrchestratorNode::Shared& shared) : lock(shared.core_mutex) {}
   WorkerStreams::DeferWrites defer;
   std::lock_guard<std::mutex> lock;
-};
-
-// Counts an API request as in flight for its handler's lifetime (STOP-1).
-class InFlight {
- public:
-  explicit InFlight(OrchestratorNode::Shared& shared) : shared_(shared) {
-    std::lock_guard<std::mutex> lock(shared_.handlers_mutex);
-    ++shared_.handlers_in_flight;
-  }
-  ~InFlight() {
-    std::lock_guard<std::mutex> lock(shared_.handlers_mutex);
-    if (--shared_.handlers_in_flight == 0) shared_.handlers_idle.notify_all();
-  }
-  InFlight(const InFlight&) = delete;
-  InFlight& operator=(const InFlight&) = delete;
-
- private:
-  OrchestratorNode::Shared& shared_;
 };
 
 }  // namespace aipool::net

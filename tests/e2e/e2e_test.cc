@@ -12,7 +12,9 @@
 #include <thread>
 #include <vector>
 
+#include <map>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <string_view>
 
@@ -259,53 +261,79 @@ TEST_F(EndToEnd, WrongSecretIsFatalForTheWorker) {
   EXPECT_EQ(live_workers(orch_.http_port), 0u);
 }
 
-// RES-1, RES-4, RES-5, RES-6, TASK-2, TASK-4: forged, unknown and malformed uploads; a malformed one fails the attempt over.
+// The TaskID and worker of the `n`th attempt sent (1-based), from the orchestrator's
+// debug log line `attempt task=T job=J <pipeline> <model> worker=W sent`.
+std::pair<std::string, std::string> sent_attempt(ChildProcess& orch, std::size_t n) {
+  if (orch.wait_for_count(" sent", n, 10s) < n) return {};
+  std::size_t seen = 0;
+  std::istringstream lines(orch.output());
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("attempt task=") == std::string::npos || line.find(" sent") == std::string::npos) continue;
+    if (++seen != n) continue;
+    const std::size_t t = line.find("task=") + 5;
+    const std::size_t w = line.find("worker=") + 7;
+    return {line.substr(t, line.find(' ', t) - t), line.substr(w, line.find(' ', w) - w)};
+  }
+  return {};
+}
+
+// RES-1, RES-4, RES-5, RES-6, TASK-2, TASK-4: forged, unknown and malformed uploads; a
+// malformed one fails the attempt over; a seed-format post (no Aipool-Worker-Id)
+// with the secret and the TaskID completes the job.
 TEST_F(EndToEnd, ResultUploadsAreChecked) {
-  start("text-to-image:test/sleep:true:1", 2);
+  start("text-to-image:test/sleep:true:1", 2, {"-v", "4"});
   const int port = orch_.http_port;
   std::thread client([&] {
     HttpReply r = post_json(port, "/text-to-image", R"({"model_id":"test/sleep","prompt":"p","sleep_ms":4000})");
     EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_NE(r.body.find(codec::base64_encode("FROM-THE-SEED-FORMAT-POST")), std::string::npos) << r.body;
   });
-  // The first attempt of a fresh orchestrator is task 1; wait until it is running and learn its worker.
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  std::string busy;
-  while (busy.empty() && std::chrono::steady_clock::now() < deadline) {
-    auto list = parse(http_request(port, "GET", "/workers").body)->getArray("workers");
-    for (unsigned i = 0; list && i < list->size(); ++i) {
-      if (list->getObject(i)->getValue<int>("open_attempts") == 1) busy = list->getObject(i)->get("id").toString();
-    }
-    if (busy.empty()) std::this_thread::sleep_for(20ms);
-  }
-  ASSERT_FALSE(busy.empty());
-  const std::string other = busy == "1" ? "2" : "1";
-  const std::string ok_body = R"({"JobType":0,"TaskID":1,"Data":"eyJpbWFnZXMiOltdfQ==","Err":""})";
+  const auto [task, busy] = sent_attempt(*orch_.process, 1);
+  ASSERT_FALSE(task.empty()) << orch_.process->output();
+  const std::map<std::string, std::string> auth = {{"Authorization", "Livepeer-Transcoder-1.0"},
+                                                   {"Credentials", "s3cret"}};
+  const std::string ok_body = R"({"JobType":0,"TaskID":)" + task + R"(,"Data":"eyJpbWFnZXMiOltdfQ==","Err":""})";
   HttpReply r = http_request(port, "POST", "/aiResults", "application/json", ok_body,
                              {{"Authorization", "Livepeer-Transcoder-1.0"}, {"Credentials", "wrong"}});
   EXPECT_EQ(r.status, 401);
   r = http_request(port, "POST", "/aiResults", "application/json", ok_body, {{"Authorization", "Livepeer-Transcoder-1.0"}});
   EXPECT_EQ(r.status, 401);
-  r = http_request(port, "POST", "/aiResults", "application/json",
-                   R"({"JobType":0,"TaskID":999,"Data":"","Err":"x"})",
+  r = http_request(port, "POST", "/aiResults", "application/json", R"({"JobType":0,"TaskID":999,"Data":"","Err":"x"})",
                    {{"Authorization", "Livepeer-Transcoder-1.0"}, {"Credentials", "s3cret"}, {"Aipool-Worker-Id", busy}});
   EXPECT_EQ(r.status, 404);
-  // RES-1: without the poster's worker id: 400. TASK-2: from the other worker: 409.
-  r = http_request(port, "POST", "/aiResults", "application/json", ok_body,
-                   {{"Authorization", "Livepeer-Transcoder-1.0"}, {"Credentials", "s3cret"}});
-  EXPECT_EQ(r.status, 400);
-  r = http_request(port, "POST", "/aiResults", "application/json", ok_body,
-                   {{"Authorization", "Livepeer-Transcoder-1.0"}, {"Credentials", "s3cret"}, {"Aipool-Worker-Id", other}});
+  // TASK-2: from another worker: 409; an id that is no worker id: 400.
+  auto with_worker = [&](const std::string& id) {
+    std::map<std::string, std::string> headers = auth;
+    headers["Aipool-Worker-Id"] = id;
+    return headers;
+  };
+  r = http_request(port, "POST", "/aiResults", "application/json", ok_body, with_worker(busy + "7"));
   EXPECT_EQ(r.status, 409) << r.body;
+  r = http_request(port, "POST", "/aiResults", "application/json", ok_body, with_worker("x1"));
+  EXPECT_EQ(r.status, 400) << r.body;
   // Still running after the forged posts.
   EXPECT_NE(http_request(port, "GET", "/workers").body.find("\"open_attempts\":1"), std::string::npos);
-  // Malformed body for task 1: 400, and the job fails over to the other worker.
-  r = http_request(port, "POST", "/aiResults", "application/json", "{broken",
-                   {{"Authorization", "Livepeer-Transcoder-1.0"}, {"Credentials", "s3cret"}, {"TaskId", "1"},
-                    {"Aipool-Worker-Id", busy}});
+  // Malformed body for the task: 400, and the job fails over to the other worker.
+  std::map<std::string, std::string> malformed = with_worker(busy);
+  malformed["TaskId"] = task;
+  r = http_request(port, "POST", "/aiResults", "application/json", "{broken", malformed);
   EXPECT_EQ(r.status, 400);
+  // RES-1: the second attempt is completed by a post in the seed's format.
+  const auto [second, second_worker] = sent_attempt(*orch_.process, 2);
+  ASSERT_FALSE(second.empty()) << orch_.process->output();
+  EXPECT_NE(second, task);
+  EXPECT_NE(second_worker, busy);
+  std::string form_type;
+  const std::string form =
+      "--b\r\nContent-Type: image/png\r\nContent-Disposition: attachment; filename=\"o.png\"\r\n\r\n"
+      "FROM-THE-SEED-FORMAT-POST\r\n--b\r\nContent-Type: application/json\r\n\r\n"
+      "{\"images\":[{\"url\":\"o.png\",\"seed\":1,\"nsfw\":false}]}\r\n--b--\r\n";
+  std::map<std::string, std::string> seed_headers = auth;
+  seed_headers["TaskId"] = second;
+  r = http_request(port, "POST", "/aiResults", "multipart/mixed; boundary=b", form, seed_headers);
+  EXPECT_EQ(r.status, 200) << r.body;
   client.join();
   EXPECT_GE(orch_.process->wait_for_count("attempts=2", 1, 10s), 1u) << orch_.process->output();
-  // The real worker's late post for task 1 got 409.
 }
 
 // API-8, API-12: an input above gRPC's default 4 MiB works; one above the configured byte or pixel limit gets 413.
