@@ -16,7 +16,7 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 
 "$bin/aipool-orchestrator" -orchSecret s3cret -serviceAddr 127.0.0.1:0 -httpAddr 127.0.0.1:0 -v 2 \
-  -httpThreads 128 -queueLength 4096 >"$log/orch.out" 2>&1 &
+  -queueLength 4096 >"$log/orch.out" 2>&1 &
 orch=$!
 pids+=("$orch")
 for _ in $(seq 1 100); do grep -q "ready" "$log/orch.out" && break; sleep 0.1; done

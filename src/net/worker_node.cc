@@ -169,7 +169,7 @@ struct WorkerNode::Impl {
     for (const Advert& advert : config.adverts) slots += advert.capacity;
     // One thread per slot, plus one per orchestrator for the read of its stream
     // (StreamTurns below).
-    job_pool = std::make_unique<WorkQueue>(std::max<std::uint64_t>(1, std::min<std::uint64_t>(slots, 1024)) +
+    job_pool = std::make_unique<WorkQueue>(std::max<std::uint64_t>(1, std::min<std::uint64_t>(slots, 4096)) +
                                            config.orchestrators.size());
     post_pool = std::make_unique<WorkQueue>(2);
   }

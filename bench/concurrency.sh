@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The orchestrator's HTTP server under many clients (spec/http.md, bench/README.md):
+#  1. 10,000 clients wait at once on 5-second test/sleep jobs, 10,000 slots across 8
+#     workers, on a fresh orchestrator: answers, lateness, RSS growth per client, and
+#     the workers' result posts (send to answer, from their logs).
+#  2. /healthz and small jobs (4 clients) without, then with, 5,000 idle and 1,000
+#     slow-loris connections open: the p99 ratios.
+#  3. small jobs at 16 clients and at 1 client against /healthz in the same run.
+# Usage: bench/concurrency.sh [waiting clients, default 10000] [seconds per load phase, default 3]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=${AIPOOL_BIN:-build/bin}
+waiting=${1:-10000}
+seconds=${2:-3}
+for b in aipool-orchestrator aipool-worker aipool-load aipool-flood; do
+  [ -x "$bin/$b" ] || { echo "missing $bin/$b: run ./scripts/test.sh (or cmake --build build) first" >&2; exit 1; }
+done
+log=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$log"; }
+trap cleanup EXIT
+ulimit -n "$(ulimit -Hn)"
+
+"$bin/aipool-orchestrator" -orchSecret s3cret -serviceAddr 127.0.0.1:0 -httpAddr 127.0.0.1:0 -v 2 \
+  -queueLength 20000 >"$log/orch.out" 2>&1 &
+orch=$!
+pids+=("$orch")
+for _ in $(seq 1 100); do grep -q "ready" "$log/orch.out" && break; sleep 0.1; done
+read -r grpc http < <(sed -n 's/.*ready grpc=\([0-9]*\) http=\([0-9]*\).*/\1 \2/p' "$log/orch.out")
+slots=$(( (waiting + 7) / 8 ))
+for i in $(seq 1 8); do
+  "$bin/aipool-worker" -orchAddr "127.0.0.1:$grpc" -orchSecret s3cret -v 3 \
+    -aiModels "text-to-image:test/sleep:true:$slots,text-to-image:test/echo:true:64" >"$log/worker$i.out" 2>&1 &
+  pids+=("$!")
+done
+for _ in $(seq 1 200); do
+  n=$(curl -s "http://127.0.0.1:$http/workers" | grep -o '"id":' | wc -l || true)
+  [ "$n" -ge 8 ] && break
+  sleep 0.1
+done
+echo "orchestrator: grpc $grpc, http $http; workers live: $n, $slots test/sleep slots each"
+
+echo "== $waiting clients waiting at once on 5 s jobs"
+"$bin/aipool-flood" -port "$http" -waiting "$waiting" -sleepMs 5000 -orchPid "$orch" || true
+cat "$log"/worker*.out | sed -n 's/.*model=test\/sleep .*post=200 post_ms=\([0-9.]*\).*/\1/p' | sort -n |
+  awk '{a[NR]=$1} END {if (NR) printf "result posts (worker side, send to answer): %d, p50 %.1f ms, p99 %.1f ms, max %.1f ms (goal p99 < 50 ms)\n", NR, a[int(NR*0.5)+1], a[int(NR*0.99)], a[NR]}'
+
+p99() { sed -n "s/^$1 .*p99 *\([0-9.]*\) us.*/\1/p"; }
+echo "== /healthz and small jobs, 4 clients, without and with 5,000 idle + 1,000 slow connections"
+"$bin/aipool-load" -port "$http" -clients 4 -seconds "$seconds" | tee "$log/quiet.txt"
+"$bin/aipool-flood" -port "$http" -idle 5000 -slow 1000 -seconds $(( seconds * 2 + 6 )) >"$log/flood.txt" 2>&1 &
+flood=$!
+pids+=("$flood")
+for _ in $(seq 1 100); do grep -q "connections open" "$log/flood.txt" && break; sleep 0.1; done
+cat "$log/flood.txt"
+"$bin/aipool-load" -port "$http" -clients 4 -seconds "$seconds" | tee "$log/flooded.txt"
+wait "$flood" || true
+tail -1 "$log/flood.txt"
+for what in "GET" "POST"; do
+  q=$(p99 "$what" <"$log/quiet.txt"); f=$(p99 "$what" <"$log/flooded.txt")
+  awk -v w="$what" -v q="$q" -v f="$f" 'BEGIN {printf "%s p99 with the flood / without: %.2f (%s us / %s us; goal <= 2)\n", (w=="GET" ? "/healthz" : "small job"), f/q, f, q}'
+done
+
+echo "== small jobs, 16 clients"
+"$bin/aipool-load" -port "$http" -clients 16 -seconds "$seconds"
+echo "== small jobs, 1 client"
+"$bin/aipool-load" -port "$http" -clients 1 -seconds "$seconds"
