@@ -301,7 +301,8 @@ std::function<void(const HttpRequest&, std::uint64_t)> make_oversize_hook(
       CoreLock lock(*shared);
       verdict = shared->broker ? shared->broker->report(report) : ReportVerdict::kUnknownTask;
     }
-    spdlog::warn("result task={} refused: {} (verdict={})", *task, report.error, report_verdict_name(verdict));
+    spdlog::warn("result task={} refused: {} (verdict={})", *task, codec::log_safe(report.error),
+                 report_verdict_name(verdict));
   };
 }
 

@@ -18,6 +18,7 @@
 #include <set>
 #include <string>
 
+#include "codec/text.h"
 #include "core/broker.h"
 #include "net/orchestrator_node.h"
 #include "net/real_clock.h"
@@ -30,12 +31,13 @@ class AttemptLog final : public AttemptObserver {
  public:
   void attempt_started(const AttemptEvent& e) override {
     spdlog::debug("attempt task={} job={} {} {} worker={} sent", e.task, e.job, pipeline_name(e.key->pipeline),
-                  e.key->model, e.worker);
+                  codec::log_safe(e.key->model), e.worker);
   }
   void attempt_ended(const AttemptEvent& e) override {
     spdlog::info("attempt task={} job={} {} {} worker={} outcome={} ms={:.2f}{}{}", e.task, e.job,
-                 pipeline_name(e.key->pipeline), e.key->model, e.worker, attempt_end_name(e.end),
-                 static_cast<double>(e.ended_at - e.sent_at) / 1000.0, e.detail.empty() ? "" : " reason=", e.detail);
+                 pipeline_name(e.key->pipeline), codec::log_safe(e.key->model), e.worker, attempt_end_name(e.end),
+                 static_cast<double>(e.ended_at - e.sent_at) / 1000.0, e.detail.empty() ? "" : " reason=",
+                 codec::log_safe(e.detail));
   }
 };
 
