@@ -190,12 +190,12 @@ int run_flood(const tcp::endpoint& endpoint) {
       s->non_blocking(true);
       char byte;
       boost::system::error_code ec;
-      s->read_some(asio::buffer(&byte, 1), ec);
-      n += ec && ec != asio::error::would_block;
+      const std::size_t got = s->read_some(asio::buffer(&byte, 1), ec);
+      n += got > 0 || (ec && ec != asio::error::would_block);  // an answer (408) or the close
     }
     return n;
   };
-  std::printf("flood: after %.0f s the server had closed %d of %zu idle and %d of %zu slow connections\n",
+  std::printf("flood: after %.0f s the server had answered or closed %d of %zu idle and %d of %zu slow connections\n",
               FLAGS_seconds, closed(idle), idle.size(), closed(slow), slow.size());
   return 0;
 }
