@@ -54,12 +54,10 @@ struct HttpServer::Impl {
     return false;
   }
 
+  // Declared before the io_context, so destroyed after it: the connections it still
+  // holds when it is destroyed uncount themselves and return their bytes.
   const HttpServerConfig config;
   const HttpHandler handler;
-  boost::asio::io_context ioc;
-  boost::asio::ip::tcp::acceptor acceptor{ioc};
-  boost::asio::steady_timer accept_retry{ioc};
-  std::vector<std::thread> threads;
   int port = 0;
   std::atomic<std::size_t> connections{0};
   // Requests handed to the handler whose answer is not yet written (stop()'s grace).
@@ -67,6 +65,10 @@ struct HttpServer::Impl {
   std::atomic<bool> stopping{false};
   ByteBudget client_budget;
   ByteBudget reserved_budget;
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::acceptor acceptor{ioc};
+  boost::asio::steady_timer accept_retry{ioc};
+  std::vector<std::thread> threads;
 };
 
 // Serves one accepted connection until it closes. Counts it in `server.connections`
