@@ -44,7 +44,9 @@
 DEFINE_string(orchAddr, "",
               "orchestrator(s) to serve, comma-separated: host[:grpcPort][/httpPort]; gRPC port default 8935, "
               "HTTP port (for results when the orchestrator names none) default -orchHttpPort; one stream each");
-DEFINE_string(orchSecret, "", "the orchestrators' shared secret: a value, or a path to a file holding it (trimmed)");
+DEFINE_string(orchSecret, "",
+              "the orchestrators' shared secret: a value, or the path of a file holding it (trimmed); a value "
+              "that contains / or starts with . or ~ is a path and must name a file");
 DEFINE_string(aiModels, "",
               "models to serve: a go-livepeer aiModels.json file, or inline pipeline:model_id[:warm[:capacity]][,...]; "
               "an entry's \"executor\" field names the engine model that runs it (by default its model_id)");
