@@ -192,6 +192,7 @@ std::variant<Image, MediaError> decode_png(std::string_view bytes, const DecodeO
   image.width = ihdr.width;
   image.height = ihdr.height;
   image.channels = options.keep_alpha ? 4 : 3;
+  if (options.on_pixel_buffer_for_test) options.on_pixel_buffer_for_test(length);
   image.pixels.resize(length);
   const int flags = options.keep_alpha ? SPNG_DECODE_TRNS : 0;
   if (const int rc = spng_decode_image(png.ctx, image.pixels.data(), length, format, flags); rc != 0) {
@@ -224,7 +225,9 @@ std::variant<Image, MediaError> decode_jpeg(std::string_view bytes, const Decode
   image.width = static_cast<std::uint32_t>(width);
   image.height = static_cast<std::uint32_t>(height);
   image.channels = options.keep_alpha ? 4 : 3;
-  image.pixels.resize(w * h * static_cast<std::uint64_t>(image.channels));
+  const std::uint64_t length = w * h * static_cast<std::uint64_t>(image.channels);
+  if (options.on_pixel_buffer_for_test) options.on_pixel_buffer_for_test(length);
+  image.pixels.resize(length);
   const int format = options.keep_alpha ? TJPF_RGBA : TJPF_RGB;
   if (tjDecompress2(tj.handle, data, size, image.pixels.data(), width, 0, height, format, 0) != 0) {
     const std::string message = tjGetErrorStr2(tj.handle);

@@ -127,6 +127,26 @@ TEST_P(Help, OrchSecretPathThatIsNoFileExitsTwoNamingIt) {
   }
 }
 
+// FLAG-2, MODEL-2, MODEL-3, RES-11: the worker's limits are flags; a value out of range
+// stops it at start with exit code 2 and a message naming the flag.
+TEST(WorkerLimits, BadLimitsExitTwoNamingTheFlag) {
+  const std::vector<std::string> base = {bin_path("aipool-worker"), "-orchAddr", "127.0.0.1:1", "-orchSecret",
+                                         "not-a-path", "-aiModels", "image-to-image:test/echo"};
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"-maxPixels", "0"}, "-maxPixels must be at least 1 (got 0)"},
+      {{"-maxPixels=-5"}, "-maxPixels must be at least 1 (got -5)"},
+      {{"-maxOutputPixels", "0"}, "-maxOutputPixels must be at least 1 (got 0)"},
+      {{"-maxMessageBytes", "4095"}, "-maxMessageBytes must be at least 4096 (got 4095)"},
+  };
+  for (const auto& [flags, expected] : cases) {
+    std::vector<std::string> argv = base;
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    const Exit e = run(argv);
+    EXPECT_EQ(e.code, 2) << flags[0] << ": " << e.output;
+    EXPECT_NE(e.output.find(expected), std::string::npos) << flags[0] << ": " << e.output;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Programs, Help, ::testing::Values("aipool-orchestrator", "aipool-worker"),
                          [](const ::testing::TestParamInfo<const char*>& info) {
                            return std::string(info.param).substr(7);  // "orchestrator", "worker"

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "exec_test_support.h"
 
@@ -14,6 +15,13 @@ namespace aipool::media {
 namespace {
 
 using exec_test::pattern;
+
+DecodeOptions options_of(std::uint64_t max_pixels, bool keep_alpha) {
+  DecodeOptions options;
+  options.max_pixels = max_pixels;
+  options.keep_alpha = keep_alpha;
+  return options;
+}
 
 Image decoded(const std::string& bytes, DecodeOptions options = {}) {
   auto result = decode_image(bytes, options);
@@ -76,7 +84,7 @@ TEST(ImageCodec, PngRoundTrips) {
   rgba.channels = 4;
   for (int i = 0; i < 15; ++i) rgba.pixels.insert(rgba.pixels.end(), {std::uint8_t(i), std::uint8_t(2 * i), 7, std::uint8_t(16 * i)});
   const std::string rgba_png = encode_png(rgba);
-  EXPECT_EQ(decoded(rgba_png, {0, true}).pixels, rgba.pixels);
+  EXPECT_EQ(decoded(rgba_png, options_of(0, true)).pixels, rgba.pixels);
   const Image dropped = decoded(rgba_png);
   ASSERT_EQ(dropped.pixels.size(), 45u);
   for (int i = 0; i < 15; ++i) {
@@ -135,9 +143,64 @@ TEST(ImageCodec, ProbeReadsTheHeaderAndDecodeHonoursTheLimit) {
   EXPECT_TRUE(std::get<MediaError>(result).too_large);
   EXPECT_EQ(std::get<MediaError>(result).message,
             "the image is 100000x100000 = 10000000000 pixels, above the limit of 16777216");
-  auto small_limit = decode_image(png, {1000, false});
+  auto small_limit = decode_image(png, options_of(1000, false));
   ASSERT_TRUE(std::holds_alternative<MediaError>(small_limit));
   EXPECT_TRUE(std::get<MediaError>(small_limit).too_large);
+}
+
+// A structurally whole PNG of about 100 bytes whose IHDR claims width x height of
+// 16-bit RGBA, interlaced: the kind of file that costs nothing to send and, decoded,
+// width x height x 4 bytes or more.
+std::string png16_claiming(std::uint32_t width, std::uint32_t height) {
+  std::string png = png_claiming(width, height);
+  png[24] = 16;  // bit depth
+  png[25] = 6;   // colour type: RGBA
+  png[28] = 1;   // Adam7 interlace
+  put32(png, 29, crc32(png, 12, 29));
+  return png;
+}
+
+// MODEL-2: the pixel limit is checked on the header's width x height before the one
+// allocation that grows with the image (the pixel buffer, width x height x 3 bytes
+// whatever the bit depth): a small 16-bit PNG claiming 4097x4096, or 4096x4096 under a
+// worker's lower limit, is refused with its size and the limit and nothing is
+// allocated; under a limit it fits, the buffer is sized before the data is found short.
+TEST(ImageCodec, PixelLimitIsCheckedBeforeThePixelBufferIsAllocated) {
+  std::vector<std::uint64_t> allocations;
+  DecodeOptions options;
+  options.on_pixel_buffer_for_test = [&](std::uint64_t bytes) { allocations.push_back(bytes); };
+
+  const std::string over = png16_claiming(4097, 4096);
+  ASSERT_LT(over.size(), 200u);
+  ASSERT_TRUE(std::holds_alternative<ImageInfo>(probe_image(over))) << probe_error(over);
+  auto result = decode_image(over, options);  // the default limit, 4096 x 4096
+  ASSERT_TRUE(std::holds_alternative<MediaError>(result));
+  EXPECT_TRUE(std::get<MediaError>(result).too_large);
+  EXPECT_EQ(std::get<MediaError>(result).message,
+            "the image is 4097x4096 = 16781312 pixels, above the limit of 16777216");
+
+  options.max_pixels = 1'000'000;  // e.g. a worker's -maxPixels 1000000
+  result = decode_image(png16_claiming(4096, 4096), options);
+  ASSERT_TRUE(std::holds_alternative<MediaError>(result));
+  EXPECT_TRUE(std::get<MediaError>(result).too_large);
+  EXPECT_EQ(std::get<MediaError>(result).message, "the image is 4096x4096 = 16777216 pixels, above the limit of 1000000");
+  const Image rgb = pattern(2000, 600);
+  const std::string jpeg = encode_jpeg(rgb.pixels.data(), 2000, 600, 80);
+  result = decode_image(jpeg, options);
+  ASSERT_TRUE(std::holds_alternative<MediaError>(result));
+  EXPECT_EQ(std::get<MediaError>(result).message, "the image is 2000x600 = 1200000 pixels, above the limit of 1000000");
+  EXPECT_TRUE(allocations.empty()) << allocations.size() << " pixel buffer(s) allocated for refused images";
+
+  options.max_pixels = 1024 * 1024;
+  result = decode_image(png16_claiming(1024, 1024), options);  // fits; its data is 2x2 pixels' worth
+  ASSERT_TRUE(std::holds_alternative<MediaError>(result));
+  EXPECT_FALSE(std::get<MediaError>(result).too_large) << std::get<MediaError>(result).message;
+  EXPECT_EQ(allocations, (std::vector<std::uint64_t>{std::uint64_t{1024} * 1024 * 3}));
+  options.keep_alpha = true;
+  allocations.clear();
+  const Image ok = decoded(encode_jpeg(pattern(20, 10).pixels.data(), 20, 10, 90), options);
+  EXPECT_EQ(ok.channels, 4);
+  EXPECT_EQ(allocations, (std::vector<std::uint64_t>{20 * 10 * 4}));
 }
 
 // API-12, MODEL-2: garbage is "not a PNG or JPEG image"; every truncation of a PNG or a JPEG is refused by probe and decode, saying truncated.
