@@ -17,7 +17,9 @@
 // and height come from the header (PNG's IHDR, JPEG's frame header), and the pixel
 // buffer, width x height x 3 (or 4) bytes whatever the file's bit depth, is the
 // decode's one allocation that grows with the image (libspng and TurboJPEG reduce
-// 16-bit samples to 8 bits row by row).
+// 16-bit samples to 8 bits row by row). The decoder reads only the PNG chunks the
+// pixels come from (IHDR, PLTE, tRNS, IDAT, IEND): text, ICC profiles and other
+// ancillary chunks, which could inflate to far more than the file, are skipped unread.
 //
 // Contract: pure functions; thread-safe; deterministic for a given build.
 #pragma once

@@ -3,7 +3,10 @@
 #include "media/image_codec.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <zlib.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 #include <variant>
@@ -201,6 +204,84 @@ TEST(ImageCodec, PixelLimitIsCheckedBeforeThePixelBufferIsAllocated) {
   const Image ok = decoded(encode_jpeg(pattern(20, 10).pixels.data(), 20, 10, 90), options);
   EXPECT_EQ(ok.channels, 4);
   EXPECT_EQ(allocations, (std::vector<std::uint64_t>{20 * 10 * 4}));
+}
+
+// `data` deflated (zlib format), fed in pieces of at most 1 MiB: `zeros` zero bytes
+// when `data` is empty.
+std::string deflated(const std::string& data, std::size_t zeros = 0) {
+  z_stream z{};
+  EXPECT_EQ(deflateInit(&z, 9), Z_OK);
+  const std::string block(std::size_t{1} << 20, '\0');
+  std::string out;
+  std::vector<unsigned char> buffer(std::size_t{1} << 16);
+  std::size_t left = data.empty() ? zeros : data.size();
+  do {
+    const std::size_t n = std::min(left, block.size());
+    left -= n;
+    const char* in = data.empty() ? block.data() : data.data() + data.size() - left - n;
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in));
+    z.avail_in = static_cast<uInt>(n);
+    do {
+      z.next_out = buffer.data();
+      z.avail_out = static_cast<uInt>(buffer.size());
+      deflate(&z, left == 0 ? Z_FINISH : Z_NO_FLUSH);
+      out.append(reinterpret_cast<const char*>(buffer.data()), buffer.size() - z.avail_out);
+    } while (z.avail_out == 0);
+  } while (left > 0);
+  deflateEnd(&z);
+  return out;
+}
+
+void append_chunk(std::string& png, const std::string& type, const std::string& data) {
+  std::string chunk(8, '\0');
+  put32(chunk, 0, static_cast<std::uint32_t>(data.size()));
+  chunk.replace(4, 4, type);
+  chunk += data;
+  chunk += std::string(4, '\0');
+  put32(chunk, chunk.size() - 4, crc32(chunk, 4, chunk.size() - 4));
+  png += chunk;
+}
+
+long peak_rss_kib() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss;
+}
+
+// MODEL-2: the decoder reads only the chunks the pixels come from: a 1x1 PNG whose
+// ICC profile and text chunks inflate to 128 MiB each (a file of about 260 KB) decodes
+// without inflating them, as does one whose text chunk is not even valid zlib; tRNS is
+// still read (alpha).
+TEST(ImageCodec, AncillaryChunksAreNotInflated) {
+  const auto grey_png = [](const std::vector<std::pair<std::string, std::string>>& before_idat,
+                           const std::vector<std::pair<std::string, std::string>>& after_idat) {
+    std::string png("\x89PNG\r\n\x1a\n", 8);
+    std::string ihdr(13, '\0');
+    put32(ihdr, 0, 1);
+    put32(ihdr, 4, 1);
+    ihdr[8] = 8;  // 8-bit grey
+    append_chunk(png, "IHDR", ihdr);
+    for (const auto& [type, data] : before_idat) append_chunk(png, type, data);
+    append_chunk(png, "IDAT", deflated(std::string("\0\x4d", 2)));  // filter 0, grey 77
+    for (const auto& [type, data] : after_idat) append_chunk(png, type, data);
+    append_chunk(png, "IEND", "");
+    return png;
+  };
+  const std::size_t inflated = std::size_t{128} << 20;
+  const std::string bomb = grey_png({{"iCCP", std::string("icc\0\0", 5) + deflated("", inflated)}},
+                                    {{"zTXt", std::string("Comment\0\0", 9) + deflated("", inflated)}});
+  ASSERT_LT(bomb.size(), 400'000u);
+  const long before = peak_rss_kib();
+  Image image = decoded(bomb);
+  EXPECT_LT(peak_rss_kib() - before, 48 * 1024) << "KiB more at the peak: the ancillary chunks were inflated";
+  EXPECT_EQ(image.pixels, (PixelBuffer{77, 77, 77}));
+
+  image = decoded(grey_png({}, {{"zTXt", std::string("Comment\0\0not zlib at all", 24)}}));
+  EXPECT_EQ(image.pixels, (PixelBuffer{77, 77, 77}));
+
+  image = decoded(grey_png({{"tRNS", std::string("\0\x4d", 2)}, {"tEXt", std::string("k\0v", 3)}}, {}),
+                  options_of(0, true));
+  EXPECT_EQ(image.pixels, (PixelBuffer{77, 77, 77, 0}));  // grey 77 is the transparent one
 }
 
 // API-12, MODEL-2: garbage is "not a PNG or JPEG image"; every truncation of a PNG or a JPEG is refused by probe and decode, saying truncated.
