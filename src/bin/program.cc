@@ -145,9 +145,25 @@ void die(const std::string& message) {
   std::exit(kExitConfig);
 }
 
+namespace {
+
+// An -orchSecret value read as a path (FLAG-1).
+bool looks_like_path(std::string_view value) {
+  return value.find('/') != std::string_view::npos || value.starts_with('.') || value.starts_with('~');
+}
+
+}  // namespace
+
 std::string read_secret(const std::string& value, const std::string& when_missing) {
   std::error_code ec;
-  if (!value.empty() && std::filesystem::is_regular_file(value, ec)) {
+  const bool is_file = !value.empty() && std::filesystem::is_regular_file(value, ec);
+  if (!is_file && looks_like_path(value)) {
+    const bool exists = std::filesystem::exists(value, ec);
+    die("-orchSecret: " + (exists ? value + " is not a regular file" : "no such file: " + value) +
+        " (a value that contains '/' or starts with '.' or '~' is the path of a file holding the secret" +
+        (value.starts_with('~') ? "; '~' is not expanded" : "") + ")");
+  }
+  if (is_file) {
     std::ifstream in(value, std::ios::binary);
     if (!in) die("-orchSecret: the file " + value + " cannot be read");
     std::ostringstream text;

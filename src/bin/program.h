@@ -58,9 +58,12 @@ std::string help_text(const ProgramHelp& program, std::string_view version);
 // Prints "<program>: <message>" on stderr and exits with kExitConfig.
 [[noreturn]] void die(const std::string& message);
 
-// -orchSecret: the trimmed value itself, or the trimmed content of the regular file it
-// names. Dies with `when_missing` when that is empty, and when the file cannot be read
-// or holds only white space.
+// -orchSecret (spec/api.md FLAG-1): the trimmed content of the regular file `value`
+// names, or else the trimmed value itself. A value that looks like a path (it contains
+// '/' or starts with '.' or '~'; '~' is not expanded) must name a regular file. Dies
+// with `when_missing` when the secret is empty; dies naming the path when a path-like
+// value names no regular file, and when the file cannot be read or holds only white
+// space.
 std::string read_secret(const std::string& value, const std::string& when_missing);
 
 // spdlog's level for -v (0..6); dies on another value.

@@ -44,7 +44,9 @@
 DEFINE_string(orchAddr, "",
               "orchestrator(s) to serve, comma-separated: host[:grpcPort][/httpPort]; gRPC port default 8935, "
               "HTTP port (for results when the orchestrator names none) default -orchHttpPort; one stream each");
-DEFINE_string(orchSecret, "", "the orchestrators' shared secret: a value, or a path to a file holding it (trimmed)");
+DEFINE_string(orchSecret, "",
+              "the orchestrators' shared secret: a value, or the path of a file holding it (trimmed); a value "
+              "that contains / or starts with . or ~ is a path and must name a file");
 DEFINE_string(aiModels, "",
               "models to serve: a go-livepeer aiModels.json file, or inline pipeline:model_id[:warm[:capacity]][,...]; "
               "an entry's \"executor\" field names the engine model that runs it (by default its model_id)");
@@ -52,7 +54,16 @@ DEFINE_string(aiModelsDir, "",
               "directory holding model files: the base of a torchscript entry's relative \"file\" (checked to exist)");
 DEFINE_string(nvidia, "", "GPU ids to use, comma-separated, or \"all\"; empty: CPU");
 DEFINE_int32(orchHttpPort, 8936, "orchestrator HTTP port for results when it sends no results URL");
-DEFINE_int32(maxMessageBytes, 64 << 20, "largest job message accepted from an orchestrator, in bytes");
+DEFINE_int32(maxMessageBytes, 64 << 20,
+             "largest job message accepted from an orchestrator and largest result post sent to it, in bytes (at "
+             "least 4096); a larger result is posted as a worker error instead (keep it at most the orchestrator's "
+             "-maxMessageBytes)");
+DEFINE_int64(maxPixels, 16777216,
+             "largest input image, width x height read from its header, that a model decodes (default 4096 x 4096); "
+             "a larger one fails the job with `invalid request: image: ...` before its pixels are allocated");
+DEFINE_int64(maxOutputPixels, 67108864,
+             "largest output image, width x height, that a model makes (default 8192 x 8192); a larger one fails "
+             "the job before it is computed");
 #ifdef AIPOOL_HAVE_TORCH
 // libtorch brings glog, which defines -v itself; we read the same flag (default set in main).
 DECLARE_int32(v);
@@ -80,6 +91,8 @@ const aipool::bin::ProgramHelp kHelp{
         {"Models", "aiModelsDir", "-aiModelsDir /var/lib/aipool/models"},
         {"Models", "nvidia", "-nvidia 0,1"},
         {"Limits", "maxMessageBytes", "-maxMessageBytes 134217728"},
+        {"Limits", "maxPixels", "-maxPixels 4194304"},
+        {"Limits", "maxOutputPixels", "-maxOutputPixels 16777216"},
         {"Logging", "v", "-v 4", aipool::bin::kLogLevelHelp},
         {"Compatibility", "aiWorker", "-aiWorker=true"},
     }};
@@ -182,6 +195,18 @@ aipool::net::WorkerConfig config_from_flags() {
   return config;
 }
 
+// -maxPixels, -maxOutputPixels (MODEL-2, MODEL-3, OCR-4).
+aipool::exec::ImageLimits image_limits_from_flags() {
+  if (FLAGS_maxPixels < 1) die("-maxPixels must be at least 1 (got " + std::to_string(FLAGS_maxPixels) + ")");
+  if (FLAGS_maxOutputPixels < 1) {
+    die("-maxOutputPixels must be at least 1 (got " + std::to_string(FLAGS_maxOutputPixels) + ")");
+  }
+  aipool::exec::ImageLimits limits;
+  limits.max_input_pixels = static_cast<std::uint64_t>(FLAGS_maxPixels);
+  limits.max_output_pixels = static_cast<std::uint64_t>(FLAGS_maxOutputPixels);
+  return limits;
+}
+
 // The executor of the -aiModels entries; sets config.adverts.
 std::unique_ptr<aipool::exec::ServedModels> models_from_flags(aipool::net::WorkerConfig& config) {
   if (trimmed(FLAGS_aiModels).empty()) die("-aiModels is required (a JSON file or pipeline:model_id[:warm[:capacity]],...)");
@@ -192,6 +217,7 @@ std::unique_ptr<aipool::exec::ServedModels> models_from_flags(aipool::net::Worke
   aipool::exec::EngineOptions options;
   options.models_dir = FLAGS_aiModelsDir;
   options.gpu_ids = config.gpu_ids;
+  options.limits = image_limits_from_flags();
   options.audio_decoder = aipool::exec::decode_audio_16k;
   auto built = aipool::exec::build_router(aipool::exec::model_specs(entries), std::move(options),
                                           [](const std::string& warning) { spdlog::warn("{}", warning); });

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <charconv>
 #include <cstdint>
+#include <typeinfo>
 
 #include "codec/base64.h"
 #include "codec/json_text.h"
@@ -35,6 +36,19 @@ DecodeResult fail(std::optional<TaskId> task, std::string message) {
   return r;
 }
 
+// RES-10: the JSON form's TaskID, a JSON integer. Poco's parser reads an integer
+// token as Int64 (UInt64 above 2^63 - 1) and anything with a point or an exponent as
+// a double, so an Int64 holds the token exactly; a string, a boolean, a double or
+// null is refused, not converted.
+std::optional<TaskId> json_task_id(const Poco::Dynamic::Var& value) {
+  if (value.type() != typeid(Poco::Int64) && value.type() != typeid(int) && value.type() != typeid(unsigned)) {
+    return std::nullopt;
+  }
+  const auto task = value.convert<Poco::Int64>();
+  if (task < 1) return std::nullopt;
+  return static_cast<TaskId>(task);
+}
+
 DecodeResult decode_json_form(std::optional<TaskId> header_task, std::string_view body) {
   Poco::JSON::Object::Ptr object;
   try {
@@ -47,11 +61,13 @@ DecodeResult decode_json_form(std::optional<TaskId> header_task, std::string_vie
   if (!object) return fail(header_task, "result body is not a JSON object");
   std::optional<TaskId> task = header_task;
   if (object->has("TaskID")) {
-    try {
-      task = object->getValue<Poco::Int64>("TaskID");
-    } catch (const std::exception&) {
-      return fail(header_task, "TaskID must be an integer");
+    const std::optional<TaskId> body_task = json_task_id(object->get("TaskID"));
+    if (!body_task) return fail(std::nullopt, "TaskID must be an integer from 1 to 9223372036854775807");
+    if (header_task && *header_task != *body_task) {
+      return fail(std::nullopt, "TaskID " + std::to_string(*body_task) + " differs from the TaskId header " +
+                                    std::to_string(*header_task));
     }
+    task = body_task;
   }
   if (!task) return fail(std::nullopt, "missing TaskID");
   ResultPost post;
@@ -113,9 +129,11 @@ DecodeResult decode_multipart_form(std::string_view content_type, std::optional<
 
 std::optional<TaskId> parse_task_id(std::string_view text) {
   text = trim(text, kHeaderSpace);
+  // Digits only: from_chars alone would take a leading '-'.
+  if (text.empty() || text.find_first_not_of("0123456789") != std::string_view::npos) return std::nullopt;
   TaskId value = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  if (ec != std::errc() || end != text.data() + text.size() || value < 1) return std::nullopt;
   return value;
 }
 
@@ -177,6 +195,26 @@ EncodedPost encode_multipart_result(const ResultBody& body) {
   return post;
 }
 
+EncodedPost encode_worker_result(Pipeline pipeline, TaskId task, ExecResult& result, std::size_t max_bytes) {
+  if (result.ok && !result.body.json) {
+    result.ok = false;
+    result.error = "executor returned no response JSON";
+  }
+  const auto encode = [&] {
+    if (result.ok && !result.body.files.empty()) return encode_multipart_result(result.body);  // RES-3
+    return encode_json_result(pipeline, task, result.ok,
+                              result.ok ? std::string_view(*result.body.json) : std::string_view{},
+                              result.error);  // RES-2
+  };
+  EncodedPost post = encode();
+  if (post.size() <= max_bytes) return post;
+  result.ok = false;
+  result.error = "output of " + std::to_string(post.size()) + " bytes is larger than the limit of " +
+                 std::to_string(max_bytes) + " bytes";
+  result.body = ResultBody{};
+  return encode();
+}
+
 DecodeResult decode_result(std::string_view content_type, std::optional<std::string_view> task_header,
                            std::string_view body) {
   return decode_result(content_type, task_header, std::make_shared<const std::string>(body));
@@ -188,7 +226,7 @@ DecodeResult decode_result(std::string_view content_type, std::optional<std::str
   std::optional<TaskId> header_task;
   if (task_header) {
     header_task = parse_task_id(*task_header);
-    if (!header_task) return fail(std::nullopt, "TaskId header is not an integer");
+    if (!header_task) return fail(std::nullopt, "TaskId header is not an integer from 1 to 9223372036854775807");
   }
   const std::string type = media_type(content_type);
   if (type == "application/json") return decode_json_form(header_task, *body);

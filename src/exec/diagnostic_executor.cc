@@ -123,6 +123,9 @@ FileKind sniff(std::string_view bytes) {
   return {"application/octet-stream", "bin"};
 }
 
+// A text output of exactly `bytes` bytes, for outputs of a given size in the JSON form.
+std::string sized_text(std::int64_t bytes) { return std::string(static_cast<std::size_t>(bytes), 'x'); }
+
 ExecResult echo(const ExecRequest& request, const EchoInput& in) {
   ExecResult result;
   result.ok = true;
@@ -157,12 +160,15 @@ ExecResult echo(const ExecRequest& request, const EchoInput& in) {
     }
     case Pipeline::kImageToText:
       json = "{\"text\":";
-      codec::append_json_string(json, "echo: " + in.prompt + " (" + std::to_string(in.file->size()) + " image bytes)");
+      codec::append_json_string(json, in.output_bytes >= 0 ? sized_text(in.output_bytes)
+                                                           : "echo: " + in.prompt + " (" +
+                                                                 std::to_string(in.file->size()) + " image bytes)");
       json += '}';
       break;
     case Pipeline::kAudioToText:
       json = "{\"text\":";
-      codec::append_json_string(json, "echo: " + std::to_string(in.file->size()) + " audio bytes");
+      codec::append_json_string(json, in.output_bytes >= 0 ? sized_text(in.output_bytes)
+                                                           : "echo: " + std::to_string(in.file->size()) + " audio bytes");
       json += ",\"chunks\":[{\"timestamp\":[0,0],\"text\":\"echo\"}]}";
       break;
   }

@@ -18,8 +18,11 @@
 //              - audio-to-text: {"text":"echo: <n> audio bytes",
 //                               "chunks":[{"timestamp":[0,0],"text":"echo"}]}
 //                (no files: the JSON form, RES-2)
-//              With `output_bytes` (0..256 MiB) each image output file holds exactly
-//              that many bytes (its content repeated), for benchmarks of large outputs.
+//              With `output_bytes` (0..256 MiB), for outputs of a given size (benchmarks,
+//              and tests of the worker's result limit, RES-11): each image output file
+//              holds exactly that many bytes (its content repeated; the binary form);
+//              image-to-text's and audio-to-text's "text" is that many bytes of `x`
+//              (the JSON form, where base64 makes the post about 4/3 of it).
 //  test/sleep  sleeps `sleep_ms` from the request (integer, default 100, 0..60000),
 //              then answers as test/echo.
 //  test/fail   always fails with the error `test/fail: failure requested`.

@@ -31,8 +31,10 @@ PixPtr normalise(PixPtr pix) {
   return pix;
 }
 
-// The image's pixels, or why it cannot be read.
-std::variant<PixPtr, std::string> read_image(const std::string& bytes) {
+// The image's pixels, or why it cannot be read. The size comes from the header, and an
+// image of more than `max_pixels` pixels (0: no limit) is refused before Leptonica
+// allocates its pixels (OCR-4).
+std::variant<PixPtr, std::string> read_image(const std::string& bytes, std::uint64_t max_pixels) {
   const auto* data = reinterpret_cast<const l_uint8*>(bytes.data());
   l_int32 format = 0, width = 0, height = 0, bps = 0, spp = 0, colormap = 0;
   if (bytes.empty()) return std::string("the image file is empty");
@@ -41,9 +43,9 @@ std::variant<PixPtr, std::string> read_image(const std::string& bytes) {
     return std::string("not an image Leptonica can read (PNG, JPEG, BMP, TIFF, PNM, GIF, WebP)");
   }
   const std::uint64_t pixels = static_cast<std::uint64_t>(width) * static_cast<std::uint64_t>(height);
-  if (pixels > media::kDefaultMaxPixels) {
+  if (max_pixels != 0 && pixels > max_pixels) {
     return "the image is " + std::to_string(width) + "x" + std::to_string(height) + " = " + std::to_string(pixels) +
-           " pixels, above the limit of " + std::to_string(media::kDefaultMaxPixels) + " pixels";
+           " pixels, above the limit of " + std::to_string(max_pixels) + " pixels";
   }
   PixPtr pix(pixReadMem(data, bytes.size()));
   if (!pix) return std::string("the image data cannot be decoded (corrupt or truncated)");
@@ -80,7 +82,7 @@ std::unique_ptr<OcrExecutor> OcrExecutor::create(const Options& options, std::st
   }
   static std::once_flag quiet;
   std::call_once(quiet, [] { setMsgSeverity(L_SEVERITY_NONE); });  // Leptonica: errors come back as results
-  std::unique_ptr<OcrExecutor> executor(new OcrExecutor());
+  std::unique_ptr<OcrExecutor> executor(new OcrExecutor(options.max_pixels));
   for (int i = 0; i < options.instances; ++i) {
     auto engine = std::make_unique<tesseract::TessBaseAPI>();
     engine->SetVariable("debug_file", "/dev/null");  // no resolution estimates on stderr
@@ -94,6 +96,8 @@ std::unique_ptr<OcrExecutor> OcrExecutor::create(const Options& options, std::st
   }
   return executor;
 }
+
+OcrExecutor::OcrExecutor(std::uint64_t max_pixels) : max_pixels_(max_pixels) {}
 
 OcrExecutor::~OcrExecutor() {
   for (auto& engine : engines_) engine->End();
@@ -125,7 +129,7 @@ ExecResult OcrExecutor::run(const ExecRequest& request) {
   }
   std::variant<FileRequest, ExecResult> parsed = parse_file_request(request, "image", {});
   if (auto* failed = std::get_if<ExecResult>(&parsed)) return std::move(*failed);
-  std::variant<PixPtr, std::string> image = read_image(std::get<FileRequest>(parsed).file);
+  std::variant<PixPtr, std::string> image = read_image(std::get<FileRequest>(parsed).file, max_pixels_);
   if (auto* why = std::get_if<std::string>(&image)) return exec_failure("invalid request: image: " + *why);
   const PixPtr& pix = std::get<PixPtr>(image);
 

@@ -7,8 +7,8 @@
 // `prompt` is ignored (OCR reads what is written, it takes no instruction). The
 // response is {"text": "<the recognised text, lines joined by \n, trimmed>"}; an image
 // without text gives {"text": ""}. A request whose image cannot be read, or has more
-// than media::kDefaultMaxPixels pixels (4096 x 4096, the orchestrator's default limit;
-// src/media/image_codec.h), checked from the header before decoding, fails with a
+// than Options::max_pixels pixels (the worker's -maxPixels; default 4096 x 4096, the
+// orchestrator's default limit), checked from the header before decoding, fails with a
 // worker error saying why, e.g. `invalid request: image: not an image Leptonica can read`.
 //
 // Contract: thread-safe. Owns `instances` Tesseract engines (TessBaseAPI is not
@@ -19,12 +19,14 @@
 #pragma once
 
 #include <condition_variable>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "media/image_codec.h"
 #include "seams/executor.h"
 
 namespace tesseract {
@@ -41,6 +43,7 @@ class OcrExecutor final : public Executor {
     // Where eng.traineddata lies; empty: the Debian location found by find_tessdata().
     std::string tessdata_dir;
     int instances = 1;  // engines, 1..64
+    std::uint64_t max_pixels = media::kDefaultMaxPixels;  // largest image, width x height (OCR-4)
   };
 
   // Loads the engines; nullptr with `error` set when the model is missing or fails to load.
@@ -59,10 +62,11 @@ class OcrExecutor final : public Executor {
   ExecResult run(const ExecRequest& request);
 
  private:
-  OcrExecutor() = default;
+  explicit OcrExecutor(std::uint64_t max_pixels);
   tesseract::TessBaseAPI* acquire();
   void release(tesseract::TessBaseAPI* engine);
 
+  std::uint64_t max_pixels_;
   std::vector<std::unique_ptr<tesseract::TessBaseAPI>> engines_;
   std::mutex mutex_;
   std::condition_variable freed_;

@@ -75,10 +75,11 @@ std::variant<std::unique_ptr<ServedModels>, std::string> build_router(
   if (auto* error = std::get_if<std::string>(&routed_or_error)) return std::move(*error);
   const std::vector<Routed>& routed = std::get<std::vector<Routed>>(routed_or_error);
 
+  const std::uint64_t max_input_pixels = options.limits.max_input_pixels;
   std::unique_ptr<ServedModels> models(new ServedModels(std::move(options)));
   std::string error;
   if (const int ocr = instances_of(kOcrEngineModel, specs, routed); ocr > 0) {  // loaded only when an entry uses it
-    models->ocr_ = make_ocr_executor(ocr, error);
+    models->ocr_ = make_ocr_executor(ocr, max_input_pixels, error);
     if (!models->ocr_) return "aiModels: " + error;
     models->engines_.add(*models->ocr_);
   }

@@ -9,9 +9,10 @@ namespace aipool::exec {
 static_assert(kOcrEngineModel == OcrExecutor::kModel);
 static_assert(kSpeechEngineModel == SpeechExecutor::kModel);
 
-std::unique_ptr<Executor> make_ocr_executor(int instances, std::string& error) {
+std::unique_ptr<Executor> make_ocr_executor(int instances, std::uint64_t max_pixels, std::string& error) {
   OcrExecutor::Options options;
   options.instances = instances;
+  options.max_pixels = max_pixels;
   return OcrExecutor::create(options, error);
 }
 

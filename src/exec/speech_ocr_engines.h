@@ -12,6 +12,7 @@
 // sum of the capacities of the aiModels entries routed to that engine model.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -25,7 +26,8 @@ namespace aipool::exec {
 inline constexpr std::string_view kOcrEngineModel = "tesseract/eng";
 inline constexpr std::string_view kSpeechEngineModel = "pocketsphinx/en-us";
 
-std::unique_ptr<Executor> make_ocr_executor(int instances, std::string& error);
+// `max_pixels`: the largest image, width x height, read from its header (OCR-4).
+std::unique_ptr<Executor> make_ocr_executor(int instances, std::uint64_t max_pixels, std::string& error);
 std::unique_ptr<Executor> make_speech_executor(int instances, std::string& error);
 
 // An audio file (WAV, FLAC, OGG) as 16 kHz mono floats in [-1, 1], or why not

@@ -3,10 +3,12 @@
 #include <spng.h>
 #include <turbojpeg.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <stdexcept>
+#include <vector>
 
 namespace aipool::media {
 namespace {
@@ -40,11 +42,31 @@ std::string too_large_message(std::uint64_t width, std::uint64_t height, std::ui
          std::to_string(width * height) + " pixels, above the limit of " + std::to_string(limit);
 }
 
+// Byte ranges [first, second) of a file.
+using ByteRanges = std::vector<std::pair<std::size_t, std::size_t>>;
+
+// The chunks the pixels are decoded from: the critical ones and tRNS (alpha). The
+// decoder never sees the others: a text, ICC profile or other ancillary chunk of a few
+// kilobytes can inflate to gigabytes inside libspng, and no output uses them.
+bool is_decoded_chunk(const std::string& name) {
+  return name == "IHDR" || name == "PLTE" || name == "IDAT" || name == "IEND" || name == "tRNS";
+}
+
+void add_range(ByteRanges& ranges, std::size_t first, std::size_t second) {
+  if (!ranges.empty() && ranges.back().second == first) {
+    ranges.back().second = second;
+  } else {
+    ranges.emplace_back(first, second);
+  }
+}
+
 // PNG: the signature, IHDR, and every chunk's frame up to IEND (no CRC, no inflate).
-std::variant<ImageInfo, MediaError> probe_png(std::string_view bytes) {
+// `decoded`, when given, receives the ranges of the signature and the decoded chunks.
+std::variant<ImageInfo, MediaError> probe_png(std::string_view bytes, ByteRanges* decoded = nullptr) {
   const auto* data = reinterpret_cast<const unsigned char*>(bytes.data());
   const std::size_t size = bytes.size();
   std::size_t pos = kPngSignature.size();
+  if (decoded != nullptr) decoded->assign({{0, pos}});
   ImageInfo info;
   info.format = ImageFormat::kPng;
   bool seen_idat = false;
@@ -85,6 +107,7 @@ std::variant<ImageInfo, MediaError> probe_png(std::string_view bytes) {
       return error("bad PNG: a second IHDR chunk");
     }
     if (name == "IDAT") seen_idat = true;
+    if (decoded != nullptr && is_decoded_chunk(name)) add_range(*decoded, pos, pos + length + 12);
     if (name == "IEND") {
       if (!seen_idat) return error("bad PNG: no IDAT chunk (no image data)");
       return info;
@@ -168,6 +191,33 @@ struct TjHandle {
   tjhandle handle;
 };
 
+// libspng's input: the ranges of a PNG file, one after another.
+struct PngFeed {
+  std::string_view bytes;
+  ByteRanges ranges;
+  std::size_t range = 0;   // the range being read
+  std::size_t offset = 0;  // into that range
+};
+
+int read_png_feed(spng_ctx*, void* user, void* destination, std::size_t length) {
+  auto& feed = *static_cast<PngFeed*>(user);
+  auto* out = static_cast<char*>(destination);
+  while (length > 0) {
+    if (feed.range == feed.ranges.size()) return SPNG_IO_EOF;
+    const auto [first, second] = feed.ranges[feed.range];
+    const std::size_t n = std::min(length, second - first - feed.offset);
+    std::memcpy(out, feed.bytes.data() + first + feed.offset, n);
+    out += n;
+    length -= n;
+    feed.offset += n;
+    if (feed.offset == second - first) {
+      ++feed.range;
+      feed.offset = 0;
+    }
+  }
+  return 0;
+}
+
 std::string spng_message(int code) {
   const bool truncated = code == SPNG_IO_EOF || code == SPNG_EIDAT_TOO_SHORT || code == SPNG_EOF;
   return std::string(truncated ? "truncated PNG: " : "bad PNG: ") + spng_strerror(code);
@@ -176,10 +226,11 @@ std::string spng_message(int code) {
 std::variant<Image, MediaError> decode_png(std::string_view bytes, const DecodeOptions& options) {
   // The chunk structure first (cheap, no inflate): a cut file gets the same reason as
   // from probe_image, also where libspng would not look (the IEND chunk).
-  std::variant<ImageInfo, MediaError> structure = probe_png(bytes);
+  PngFeed feed{bytes, {}};
+  std::variant<ImageInfo, MediaError> structure = probe_png(bytes, &feed.ranges);
   if (auto* bad = std::get_if<MediaError>(&structure)) return std::move(*bad);
   SpngContext png(0);
-  spng_set_png_buffer(png.ctx, bytes.data(), bytes.size());
+  spng_set_png_stream(png.ctx, read_png_feed, &feed);  // the decoded chunks only
   spng_ihdr ihdr{};
   if (const int rc = spng_get_ihdr(png.ctx, &ihdr); rc != 0) return error(spng_message(rc));
   if (options.max_pixels != 0 && std::uint64_t{ihdr.width} * ihdr.height > options.max_pixels) {
@@ -192,6 +243,7 @@ std::variant<Image, MediaError> decode_png(std::string_view bytes, const DecodeO
   image.width = ihdr.width;
   image.height = ihdr.height;
   image.channels = options.keep_alpha ? 4 : 3;
+  if (options.on_pixel_buffer_for_test) options.on_pixel_buffer_for_test(length);
   image.pixels.resize(length);
   const int flags = options.keep_alpha ? SPNG_DECODE_TRNS : 0;
   if (const int rc = spng_decode_image(png.ctx, image.pixels.data(), length, format, flags); rc != 0) {
@@ -224,7 +276,9 @@ std::variant<Image, MediaError> decode_jpeg(std::string_view bytes, const Decode
   image.width = static_cast<std::uint32_t>(width);
   image.height = static_cast<std::uint32_t>(height);
   image.channels = options.keep_alpha ? 4 : 3;
-  image.pixels.resize(w * h * static_cast<std::uint64_t>(image.channels));
+  const std::uint64_t length = w * h * static_cast<std::uint64_t>(image.channels);
+  if (options.on_pixel_buffer_for_test) options.on_pixel_buffer_for_test(length);
+  image.pixels.resize(length);
   const int format = options.keep_alpha ? TJPF_RGBA : TJPF_RGB;
   if (tjDecompress2(tj.handle, data, size, image.pixels.data(), width, 0, height, format, 0) != 0) {
     const std::string message = tjGetErrorStr2(tj.handle);

@@ -13,12 +13,19 @@
 // Errors say what is wrong, e.g. "not a PNG or JPEG image", "truncated PNG: the file
 // ends inside chunk IDAT", "JPEG: Premature end of JPEG file". A decode that would
 // exceed the pixel limit fails before any pixel buffer is allocated, with
-// MediaError::too_large set (the orchestrator answers 413 for it, API-12).
+// MediaError::too_large set (the orchestrator answers 413 for it, API-12): the width
+// and height come from the header (PNG's IHDR, JPEG's frame header), and the pixel
+// buffer, width x height x 3 (or 4) bytes whatever the file's bit depth, is the
+// decode's one allocation that grows with the image (libspng and TurboJPEG reduce
+// 16-bit samples to 8 bits row by row). The decoder reads only the PNG chunks the
+// pixels come from (IHDR, PLTE, tRNS, IDAT, IEND): text, ICC profiles and other
+// ancillary chunks, which could inflate to far more than the file, are skipped unread.
 //
 // Contract: pure functions; thread-safe; deterministic for a given build.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <memory>
 #include <string_view>
@@ -85,6 +92,9 @@ std::variant<ImageInfo, MediaError> probe_image(std::string_view bytes);
 struct DecodeOptions {
   std::uint64_t max_pixels = kDefaultMaxPixels;  // 0: no limit
   bool keep_alpha = false;                        // RGBA instead of RGB (JPEG: alpha 255)
+  // Called with the pixel buffer's size in bytes just before it is allocated (tests
+  // prove that a refused image never gets that far).
+  std::function<void(std::uint64_t bytes)> on_pixel_buffer_for_test;
 };
 // The pixels as RGB (alpha dropped; gray and palette expanded; 16 bits reduced to 8)
 // or RGBA.

@@ -23,6 +23,7 @@
 #include "core/slot_gate.h"
 #include "net/capabilities.h"
 #include "net/result_poster.h"
+#include "net/stream_status.h"
 #include "net/work_queue.h"
 
 namespace aipool::net {
@@ -48,44 +49,6 @@ struct Session {
   ResultTarget target;
   std::string worker_id;  // empty when the orchestrator sent none
 };
-
-std::string status_code_name(grpc::StatusCode code) {
-  switch (code) {
-    case grpc::StatusCode::OK: return "OK";
-    case grpc::StatusCode::CANCELLED: return "CANCELLED";
-    case grpc::StatusCode::UNKNOWN: return "UNKNOWN";
-    case grpc::StatusCode::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
-    case grpc::StatusCode::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
-    case grpc::StatusCode::NOT_FOUND: return "NOT_FOUND";
-    case grpc::StatusCode::ALREADY_EXISTS: return "ALREADY_EXISTS";
-    case grpc::StatusCode::PERMISSION_DENIED: return "PERMISSION_DENIED";
-    case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
-    case grpc::StatusCode::FAILED_PRECONDITION: return "FAILED_PRECONDITION";
-    case grpc::StatusCode::ABORTED: return "ABORTED";
-    case grpc::StatusCode::OUT_OF_RANGE: return "OUT_OF_RANGE";
-    case grpc::StatusCode::UNIMPLEMENTED: return "UNIMPLEMENTED";
-    case grpc::StatusCode::INTERNAL: return "INTERNAL";
-    case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
-    case grpc::StatusCode::DATA_LOSS: return "DATA_LOSS";
-    case grpc::StatusCode::UNAUTHENTICATED: return "UNAUTHENTICATED";
-    default: return "code " + std::to_string(static_cast<int>(code));
-  }
-}
-
-// The orchestrator refused this worker (CONN-1, CONN-2): retrying cannot help.
-bool is_refusal(const grpc::Status& status) {
-  const std::string& message = status.error_message();
-  if (message == "invalid secret" || message == "zero capacity") return true;
-  switch (status.error_code()) {
-    case grpc::StatusCode::UNAUTHENTICATED:
-    case grpc::StatusCode::PERMISSION_DENIED:
-    case grpc::StatusCode::FAILED_PRECONDITION:
-    case grpc::StatusCode::INVALID_ARGUMENT:
-      return true;
-    default:
-      return false;
-  }
-}
 
 // The model_id of a job's request JSON (WIRE-4) (index 0), or what is wrong (index 1).
 // The job's model_id, read without parsing the job (which the executor does, once).
@@ -249,7 +212,8 @@ struct WorkerNode::Impl {
         if (target) {
           session->target = std::move(*target);
         } else {
-          spdlog::warn("orchestrator {}: {}; posting results to {}", link.name, error, link.default_target.url);
+          spdlog::warn("orchestrator {}: {}; posting results to {}", link.name, codec::log_safe(error),
+                       link.default_target.url);
         }
       }
     }
@@ -289,10 +253,6 @@ struct WorkerNode::Impl {
     }
   }
 
-  static std::string status_text(const grpc::Status& status) {
-    return status_code_name(status.error_code()) + (status.error_message().empty() ? "" : ": " + status.error_message());
-  }
-
   // A fresh channel per attempt, with its own subchannels: gRPC's own reconnect
   // backoff must not delay ours (RECON-1).
   std::shared_ptr<grpc::Channel> channel_for(const Link& link) const {
@@ -328,7 +288,8 @@ struct WorkerNode::Impl {
         link.connected = true;
       }
       spdlog::info("connected to orchestrator {} as worker {}; results go to {}", link.name,
-                   session->worker_id.empty() ? "(no id given)" : session->worker_id, session->target.url);
+                   session->worker_id.empty() ? "(no id given)" : codec::log_safe(session->worker_id),
+                   codec::log_safe(session->target.url));
     };
     if (!metadata.empty()) accept();
     {
@@ -446,7 +407,7 @@ struct WorkerNode::Impl {
       post_error(link, session, task, type, key_name(key), refusal, received);
       return std::nullopt;
     }
-    spdlog::debug("job task={} orch={} {} admitted", task, link.name, key_name(key));
+    spdlog::debug("job task={} orch={} {} admitted", task, link.name, codec::log_safe(key_name(key)));
     return AdmittedJob{std::move(key), task, std::move(data), received};
   }
 
@@ -459,9 +420,10 @@ struct WorkerNode::Impl {
     post_pool->submit([this, &link, session, task, type, what = std::move(what), error = std::move(error), received] {
       // JobType echoes the type received; the orchestrator identifies the task by TaskID.
       const auto wire_type = static_cast<Pipeline>(static_cast<std::uint8_t>(type >= 0 && type < 256 ? type : 0));
-      const codec::EncodedPost body = codec::encode_json_result(wire_type, task, false, {}, error);
+      ExecResult refusal{false, error, {}};
+      const codec::EncodedPost body = codec::encode_worker_result(wire_type, task, refusal, post_limit_bytes());
       const PostOutcome outcome = link.poster->post(session->target, task, session->worker_id, body);
-      log_job(link, task, what, "refused: " + error, received, outcome);
+      log_job(link, task, what, "refused: " + refusal.error, received, outcome);
       bool draining = false;
       {
         std::lock_guard<std::mutex> lock(mutex);
@@ -498,18 +460,8 @@ struct WorkerNode::Impl {
       std::lock_guard<std::mutex> lock(mutex);
       gate.release(key);
     }
-    if (result.ok && !result.body.json) {
-      result.ok = false;
-      result.error = "executor returned no response JSON";
-    }
-    codec::EncodedPost body;
-    if (result.ok && !result.body.files.empty()) {
-      body = codec::encode_multipart_result(result.body);  // RES-3
-    } else {
-      body = codec::encode_json_result(key.pipeline, task, result.ok,
-                                result.ok ? std::string_view(*result.body.json) : std::string_view{},
-                                result.error);  // RES-2
-    }
+    // RES-2, RES-3; a post over the limit becomes a worker error (RES-11).
+    const codec::EncodedPost body = codec::encode_worker_result(key.pipeline, task, result, post_limit_bytes());
     const PostOutcome outcome = link.poster->post(session.target, task, session.worker_id, body);
     log_job(link, task, key_name(key), result.ok ? "ok" : "error: " + result.error, received, outcome);
     bool draining = false;
@@ -523,21 +475,29 @@ struct WorkerNode::Impl {
     if (draining) wake.notify_all();
   }
 
-  void log_job(const Link& link, TaskId task, const std::string& what, const std::string& outcome,
+  // The largest post the orchestrator takes (RES-11): the worker's -maxMessageBytes.
+  std::size_t post_limit_bytes() const { return static_cast<std::size_t>(std::max(config.max_message_bytes, 4096)); }
+
+  // One line per job. The model, the outcome's text and the orchestrator's answer come
+  // from jobs and orchestrators: escaped (LOG-1).
+  void log_job(const Link& link, TaskId task, const std::string& what, const std::string& raw_outcome,
                SteadyClock::time_point received, const PostOutcome& post) {
     const std::size_t slash = what.find('/');
-    const std::string pipeline = what.substr(0, slash);
-    const std::string model = slash == std::string::npos ? "?" : what.substr(slash + 1);
+    const std::string pipeline = codec::log_safe(what.substr(0, slash));
+    const std::string model = slash == std::string::npos ? "?" : codec::log_safe(what.substr(slash + 1));
+    const std::string outcome = codec::log_safe(raw_outcome);
     if (post.ok()) {
       spdlog::info("job task={} orch={} pipeline={} model={} outcome=\"{}\" duration_ms={} post={}", task, link.name,
                    pipeline, model, outcome, millis_since(received), post.status);
     } else if (post.status != 0) {
       spdlog::warn("job task={} orch={} pipeline={} model={} outcome=\"{}\" duration_ms={} post={} answer=\"{}\"",
-                   task, link.name, pipeline, model, outcome, millis_since(received), post.status, post.answer);
+                   task, link.name, pipeline, model, outcome, millis_since(received), post.status,
+                 codec::log_safe(post.answer));
     } else {
       spdlog::error(
           "job task={} orch={} pipeline={} model={} outcome=\"{}\" duration_ms={} post=failed attempts={} error=\"{}\"",
-          task, link.name, pipeline, model, outcome, millis_since(received), post.attempts, post.error);
+          task, link.name, pipeline, model, outcome, millis_since(received), post.attempts,
+          codec::log_safe(post.error));
     }
   }
 

@@ -23,7 +23,10 @@
 // key with no free slot gets `worker at capacity` at once (MULTI-2); during a stop,
 // `worker is shutting down`. Otherwise the job takes a slot and runs on the job
 // pool; its result is posted in the binary form when it has files (RES-3), in the
-// JSON form otherwise (RES-2); the slot is released when the executor is done.
+// JSON form otherwise (RES-2), unless the post would be larger than
+// max_message_bytes: then the worker error `output of N bytes is larger than the
+// limit of M bytes` is posted instead (RES-11). The slot is released when the
+// executor is done.
 // Error results are posted from a separate small pool, never by the reading thread.
 //
 // Stopping (request_stop, e.g. on SIGTERM): no new job is taken (each is answered
@@ -33,7 +36,9 @@
 // Contract: start() once, then wait() once from one thread (it does the shutdown);
 // request_stop() from any thread, any number of times (not from a signal handler:
 // use a signal-waiting thread). The Executor and Random must outlive the node;
-// Random is only called under the node's lock. The secret is never logged.
+// Random is only called under the node's lock. The secret is never logged; strings
+// from orchestrators and jobs (model ids, error texts, answers, metadata) are escaped
+// before they enter a log line (LOG-1).
 #pragma once
 
 #include <chrono>
@@ -69,7 +74,9 @@ struct WorkerConfig {
   };
   std::vector<Gpu> gpus;
   std::string version;
-  int max_message_bytes = 64 << 20;  // gRPC receive limit
+  // The largest job message received (gRPC receive limit) and result post sent
+  // (RES-11); at least 4096.
+  int max_message_bytes = 64 << 20;
   std::uint16_t default_http_port = 8936;
   BackoffPolicy backoff;             // RECON-1, RECON-2
   int post_retries = 3;

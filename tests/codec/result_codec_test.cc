@@ -15,6 +15,7 @@ using aipool::Payload;
 using aipool::Pipeline;
 using aipool::ResultBody;
 using aipool::ResultFile;
+using aipool::TaskId;
 using namespace aipool::codec;
 namespace codec = aipool::codec;
 
@@ -211,14 +212,135 @@ TEST(ResultCodec, DecodeErrorsWithoutIdentifiableTask) {
   }
 }
 
-// Proves TaskIDs parse as whole decimal int64 values only, as the TaskId header needs (RES-3).
+// Proves TaskIDs parse as decimal digits from 1 to 2^63 - 1 only, exactly, as the TaskId header needs (RES-3, RES-10).
 TEST(ResultCodec, ParsesTaskIds) {
   EXPECT_EQ(codec::parse_task_id("1"), 1);
   EXPECT_EQ(codec::parse_task_id(" 9223372036854775807 "), INT64_MAX);
-  EXPECT_FALSE(codec::parse_task_id("").has_value());
-  EXPECT_FALSE(codec::parse_task_id("12a").has_value());
-  EXPECT_FALSE(codec::parse_task_id("9223372036854775808").has_value());
-  EXPECT_FALSE(codec::parse_task_id("1.0").has_value());
+  EXPECT_EQ(codec::parse_task_id("9007199254740993"), TaskId{9007199254740993});  // 2^53 + 1: no double
+  EXPECT_EQ(codec::parse_task_id("\t12 "), 12);
+  for (const char* junk : {"", " ", "12a", "12abc", "abc", "-1", "-0", "0", "+1", "1.0", "1e3", "0x10", "1 2",
+                           "9223372036854775808", "18446744073709551616", "99999999999999999999999"}) {
+    EXPECT_FALSE(codec::parse_task_id(junk).has_value()) << '"' << junk << '"';
+  }
+}
+
+// Proves a TaskId header that is not a TaskID identifies no task, in either form, so the
+// post changes nothing (RES-6, RES-10).
+TEST(ResultCodec, JunkTaskIdHeaderIdentifiesNoTask) {
+  const std::string json = R"({"JobType":0,"TaskID":12,"Data":"e30=","Err":""})";
+  const std::string multipart = "--b\r\nContent-Type: application/json\r\n\r\n{}\r\n--b--\r\n";
+  for (const char* header : {"12abc", "-1", "", "0", "+12", "9223372036854775808"}) {
+    for (const auto& [type, body] : {std::pair<std::string, std::string>{"application/json", json},
+                                     std::pair<std::string, std::string>{"multipart/mixed; boundary=b", multipart}}) {
+      const codec::DecodeResult decoded = codec::decode_result(type, std::string_view(header), body);
+      EXPECT_FALSE(decoded.post.has_value()) << type << " with TaskId \"" << header << '"';
+      EXPECT_FALSE(decoded.failure.task.has_value()) << type << " with TaskId \"" << header << '"';
+    }
+  }
+}
+
+// Proves the JSON form's TaskID is a JSON integer from 1 to 2^63 - 1: a string ("12"), a
+// fraction, an exponent, a boolean, null, 0, a negative, a value above 2^63 - 1 or one
+// that differs from the TaskId header identifies no task: 400, nothing changes (RES-6, RES-10).
+TEST(ResultCodec, NonIntegerJsonTaskIdIdentifiesNoTask) {
+  for (const char* task : {R"("12")", "12.0", "1.2e1", "1e3", "true", "null", "0", "-12", "-0",
+                           "9223372036854775808", R"({"id":12})", "[12]"}) {
+    const std::string body = std::string(R"({"JobType":0,"TaskID":)") + task + R"(,"Data":"e30=","Err":""})";
+    for (const std::optional<std::string_view> header : {std::optional<std::string_view>{},
+                                                         std::optional<std::string_view>{"12"}}) {
+      const codec::DecodeResult decoded = codec::decode_result("application/json", header, body);
+      EXPECT_FALSE(decoded.post.has_value()) << body;
+      EXPECT_FALSE(decoded.failure.task.has_value()) << body << " -> task " << *decoded.failure.task;
+      EXPECT_NE(decoded.failure.message.find("TaskID"), std::string::npos) << decoded.failure.message;
+    }
+  }
+  const codec::DecodeResult mismatch = codec::decode_result(
+      "application/json", std::string_view("13"), std::string(R"({"JobType":0,"TaskID":12,"Data":"e30="})"));
+  EXPECT_FALSE(mismatch.post.has_value());
+  EXPECT_FALSE(mismatch.failure.task.has_value());
+  EXPECT_NE(mismatch.failure.message.find("differs from the TaskId header"), std::string::npos)
+      << mismatch.failure.message;
+}
+
+// Proves TaskIDs of the whole 63-bit range survive both forms exactly, the JSON parser
+// included: 2^53 + 1 is not rounded to 2^53 through a double (RES-2, RES-3, RES-10).
+TEST(ResultCodec, TaskIdsOfTheFullRangeRoundTripExactly) {
+  for (const TaskId task : {TaskId{1}, TaskId{9007199254740993}, TaskId{9007199254740992} + 3,
+                            TaskId{4611686018427387905}, INT64_MAX}) {
+    const codec::EncodedPost json = codec::encode_json_result(Pipeline::kTextToImage, task, true, "{}", "");
+    codec::DecodeResult decoded = codec::decode_result(json.content_type, std::nullopt, json.joined());
+    ASSERT_TRUE(decoded.post.has_value()) << task << ": " << decoded.failure.message;
+    EXPECT_EQ(decoded.post->task, task);
+    const std::string header = std::to_string(task);
+    decoded = codec::decode_result(json.content_type, std::string_view(header), json.joined());
+    ASSERT_TRUE(decoded.post.has_value()) << task << ": " << decoded.failure.message;
+    EXPECT_EQ(decoded.post->task, task);
+    const codec::EncodedPost failed = codec::encode_json_result(Pipeline::kUpscale, task, false, "", "boom");
+    decoded = codec::decode_result(failed.content_type, std::nullopt, failed.joined());
+    ASSERT_TRUE(decoded.post.has_value()) << task << ": " << decoded.failure.message;
+    EXPECT_EQ(decoded.post->task, task);
+    ResultBody body;
+    body.json = bytes_of("{}");
+    const codec::EncodedPost multipart = codec::encode_multipart_result(body);
+    decoded = codec::decode_result(multipart.content_type, std::string_view(header), multipart.joined());
+    ASSERT_TRUE(decoded.post.has_value()) << task << ": " << decoded.failure.message;
+    EXPECT_EQ(decoded.post->task, task);
+  }
+}
+
+// Proves the worker's post of an outcome is sent whole up to the limit and, one byte
+// over it, replaced by a small worker error giving the post's size and the limit, in
+// both forms; an error text over the limit is replaced the same way (RES-11).
+TEST(ResultCodec, WorkerResultOverTheLimitBecomesAWorkerError) {
+  const auto success = [](std::size_t file_bytes) {
+    aipool::ExecResult result;
+    result.ok = true;
+    result.body.json = bytes_of(R"({"images":[{"url":"image-0.png","seed":0,"nsfw":false}]})");
+    if (file_bytes > 0) result.body.files.push_back(ResultFile{"image-0.png", "image/png", bytes_of(std::string(file_bytes, 'x'))});
+    return result;
+  };
+  aipool::ExecResult fits = success(100'000);
+  const std::size_t size = codec::encode_multipart_result(fits.body).size();
+  codec::EncodedPost post = codec::encode_worker_result(Pipeline::kUpscale, 8, fits, size);
+  EXPECT_TRUE(fits.ok);
+  EXPECT_EQ(post.size(), size);
+  EXPECT_EQ(post.content_type.rfind("multipart/mixed", 0), 0u);
+
+  aipool::ExecResult over = success(100'000);
+  post = codec::encode_worker_result(Pipeline::kUpscale, 8, over, size - 1);
+  EXPECT_FALSE(over.ok);
+  EXPECT_TRUE(over.body.files.empty());
+  const std::string expected = "output of " + std::to_string(size) + " bytes is larger than the limit of " +
+                               std::to_string(size - 1) + " bytes";
+  EXPECT_EQ(over.error, expected);
+  codec::DecodeResult decoded = codec::decode_result(post.content_type, std::string_view("8"), post.joined());
+  ASSERT_TRUE(decoded.post.has_value()) << decoded.failure.message;
+  EXPECT_EQ(decoded.post->task, 8);
+  EXPECT_FALSE(decoded.post->ok);
+  EXPECT_EQ(decoded.post->error, expected);
+  EXPECT_LT(post.size(), 4096u);
+
+  aipool::ExecResult text;  // the JSON form: base64 makes the post larger than the JSON
+  text.ok = true;
+  text.body.json = bytes_of("{\"text\":\"" + std::string(6000, 'a') + "\"}");
+  post = codec::encode_worker_result(Pipeline::kImageToText, 9, text, 8000);
+  EXPECT_FALSE(text.ok);
+  EXPECT_EQ(text.error.rfind("output of 8", 0), 0u) << text.error;
+  EXPECT_NE(text.error.find(" bytes is larger than the limit of 8000 bytes"), std::string::npos) << text.error;
+
+  aipool::ExecResult long_error;
+  long_error.error = std::string(10'000, 'e');
+  post = codec::encode_worker_result(Pipeline::kImageToText, 10, long_error, 4096);
+  EXPECT_FALSE(long_error.ok);
+  EXPECT_EQ(long_error.error.rfind("output of ", 0), 0u) << long_error.error.substr(0, 40);
+  EXPECT_LE(post.size(), 4096u);
+
+  aipool::ExecResult no_json;
+  no_json.ok = true;
+  post = codec::encode_worker_result(Pipeline::kImageToText, 11, no_json, 4096);
+  EXPECT_FALSE(no_json.ok);
+  EXPECT_EQ(no_json.error, "executor returned no response JSON");
+  EXPECT_EQ(post.content_type, "application/json");
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "child_process.h"
@@ -98,6 +99,52 @@ TEST_P(Help, BadFlagsExitTwoNamingThem) {
   e = run({program, "-orchSecret", "x", "stray"});
   EXPECT_EQ(e.code, 2);
   EXPECT_NE(e.output.find("unexpected argument \"stray\""), std::string::npos) << e.output;
+}
+
+// FLAG-1, FLAG-2: an -orchSecret value that looks like a path (it contains '/' or starts
+// with '.' or '~') and names no regular file stops either program at start with exit
+// code 2 and a message naming it, instead of becoming the secret.
+TEST_P(Help, OrchSecretPathThatIsNoFileExitsTwoNamingIt) {
+  const std::string program = bin_path(GetParam());
+  const bool worker = std::string(GetParam()) == "aipool-worker";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"/nonexistent-aipool-dir/secret", "no such file: /nonexistent-aipool-dir/secret"},
+      {"./no-such-aipool-secret", "no such file: ./no-such-aipool-secret"},
+      {"secrets/no-such-aipool-secret", "no such file: secrets/no-such-aipool-secret"},
+      {"~/no-such-aipool-secret", "no such file: ~/no-such-aipool-secret"},
+      {"/", "/ is not a regular file"},
+  };
+  for (const auto& [value, expected] : cases) {
+    std::vector<std::string> argv = {program, "-orchSecret", value};
+    if (worker) argv.insert(argv.end(), {"-orchAddr", "127.0.0.1:1", "-aiModels", "text-to-image:test/echo"});
+    if (!worker) argv.insert(argv.end(), {"-serviceAddr", "127.0.0.1:0", "-httpAddr", "127.0.0.1:0"});
+    const Exit e = run(argv);
+    EXPECT_EQ(e.code, 2) << value << ": " << e.output;
+    EXPECT_NE(e.output.find("-orchSecret: " + expected), std::string::npos) << value << ": " << e.output;
+    if (value[0] == '~') {
+      EXPECT_NE(e.output.find("'~' is not expanded"), std::string::npos) << e.output;
+    }
+  }
+}
+
+// FLAG-2, MODEL-2, MODEL-3, RES-11: the worker's limits are flags; a value out of range
+// stops it at start with exit code 2 and a message naming the flag.
+TEST(WorkerLimits, BadLimitsExitTwoNamingTheFlag) {
+  const std::vector<std::string> base = {bin_path("aipool-worker"), "-orchAddr", "127.0.0.1:1", "-orchSecret",
+                                         "not-a-path", "-aiModels", "image-to-image:test/echo"};
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"-maxPixels", "0"}, "-maxPixels must be at least 1 (got 0)"},
+      {{"-maxPixels=-5"}, "-maxPixels must be at least 1 (got -5)"},
+      {{"-maxOutputPixels", "0"}, "-maxOutputPixels must be at least 1 (got 0)"},
+      {{"-maxMessageBytes", "4095"}, "-maxMessageBytes must be at least 4096 (got 4095)"},
+  };
+  for (const auto& [flags, expected] : cases) {
+    std::vector<std::string> argv = base;
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    const Exit e = run(argv);
+    EXPECT_EQ(e.code, 2) << flags[0] << ": " << e.output;
+    EXPECT_NE(e.output.find(expected), std::string::npos) << flags[0] << ": " << e.output;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Programs, Help, ::testing::Values("aipool-orchestrator", "aipool-worker"),

@@ -121,6 +121,26 @@ TEST(DiagnosticExecutor, AudioToTextEchoesSize) {
   EXPECT_EQ(chunk->getArray("timestamp")->size(), 2u);
 }
 
+// Proves `output_bytes` sizes the text of the JSON-form pipelines exactly, as it sizes
+// the image pipelines' files, for tests of the worker's result limit (RES-2, RES-11).
+TEST(DiagnosticExecutor, OutputBytesSizesTheTextOfTheJsonForm) {
+  const std::string image = aipool::codec::base64_encode(kPng);
+  for (const std::int64_t size : {std::int64_t{0}, std::int64_t{1}, std::int64_t{70000}}) {
+    ExecResult result = execute(request_of(
+        Pipeline::kImageToText, "test/echo",
+        R"({"model_id":"test/echo","prompt":"p","image":")" + image + R"(","output_bytes":)" + std::to_string(size) + "}"));
+    auto json = json_of(result);
+    ASSERT_TRUE(json);
+    EXPECT_EQ(json->getValue<std::string>("text"), std::string(static_cast<std::size_t>(size), 'x'));
+    result = execute(request_of(Pipeline::kAudioToText, "test/echo",
+                                R"({"model_id":"test/echo","audio":"YWJj","output_bytes":)" + std::to_string(size) + "}"));
+    json = json_of(result);
+    ASSERT_TRUE(json);
+    EXPECT_EQ(json->getValue<std::string>("text"), std::string(static_cast<std::size_t>(size), 'x'));
+    EXPECT_EQ(json->getArray("chunks")->size(), 1u);
+  }
+}
+
 // Proves test/fail always fails with its fixed error (a worker error, RETRY-1 on the orchestrator).
 TEST(DiagnosticExecutor, FailAlwaysFails) {
   for (const std::string json : {R"({"model_id":"test/fail","prompt":"x"})", "not json"}) {

@@ -86,7 +86,9 @@ inline media::Image output(const ExecResult& result, std::size_t k = 0) {
   EXPECT_LT(k, result.body.files.size());
   if (!result.ok || k >= result.body.files.size()) return {};
   EXPECT_EQ(result.body.files[k].content_type, "image/png");
-  auto decoded = media::decode_image(*result.body.files[k].bytes, {0, false});
+  media::DecodeOptions unlimited;
+  unlimited.max_pixels = 0;
+  auto decoded = media::decode_image(*result.body.files[k].bytes, unlimited);
   if (auto* error = std::get_if<media::MediaError>(&decoded)) {
     ADD_FAILURE() << error->message;
     return {};

@@ -13,6 +13,8 @@
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/StreamCopier.h>
 #include <grpcpp/grpcpp.h>
+#include <spdlog/sinks/base_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <cctype>
@@ -576,6 +578,146 @@ TEST_F(WorkerNodeTest, ErrorsArePostedAsWorkerErrors) {
   }
   node.request_stop();
   EXPECT_EQ(node.wait(), WorkerNode::kExitOk);
+}
+
+// Proves a result whose post would be larger than the worker's -maxMessageBytes is not
+// posted: the worker posts the small worker error `output of N bytes is larger than the
+// limit of M bytes` instead, in the binary and the JSON form, and a result that fits is
+// posted whole (RES-11).
+TEST_F(WorkerNodeTest, ResultOverTheLimitIsPostedAsAWorkerError) {
+  aipool::exec::DiagnosticExecutor executor;
+  WorkerConfig config = config_for({orch.address()}, {{echo_key(), 1}, {echo_key(Pipeline::kImageToText), 1}});
+  config.max_message_bytes = 65536;
+  WorkerNode node(std::move(config), executor, random);
+  node.start();
+  ASSERT_TRUE(orch.wait_for_open_streams(1));
+  orch.send(Pipeline::kTextToImage, 31, R"({"model_id":"test/echo","prompt":"abc","output_bytes":70000})");
+  orch.send(Pipeline::kImageToText, 32,
+            R"({"model_id":"test/echo","prompt":")" + std::string(60000, 'p') + R"(","image":"YWJj"})");
+  orch.send(Pipeline::kTextToImage, 33, R"({"model_id":"test/echo","prompt":"abc","output_bytes":60000})");
+  for (const TaskId task : {31, 32}) {
+    const auto posted = results.recorder.wait_for_task(task);
+    ASSERT_TRUE(posted.has_value()) << task;
+    EXPECT_LT(posted->body.size(), 4096u) << task;
+    const auto post = decode(*posted);
+    ASSERT_TRUE(post.has_value()) << task;
+    EXPECT_FALSE(post->ok) << task;
+    EXPECT_EQ(post->error.rfind("output of ", 0), 0u) << task << ": " << post->error;
+    EXPECT_NE(post->error.find(" bytes is larger than the limit of 65536 bytes"), std::string::npos) << post->error;
+  }
+  const auto fits = results.recorder.wait_for_task(33);
+  ASSERT_TRUE(fits.has_value());
+  EXPECT_GT(fits->body.size(), 60000u);
+  EXPECT_LE(fits->body.size(), 65536u);
+  const auto post = decode(*fits);
+  ASSERT_TRUE(post.has_value());
+  EXPECT_TRUE(post->ok);
+  node.request_stop();
+  EXPECT_EQ(node.wait(), WorkerNode::kExitOk);
+}
+
+// An executor whose every job fails with one error text.
+class FailingExecutor final : public Executor {
+ public:
+  explicit FailingExecutor(std::string error) : error_(std::move(error)) {}
+  bool supports(const Key&) const override { return true; }
+  void execute(const ExecRequest&, std::function<void(ExecResult)> done) override {
+    done(ExecResult{false, error_, {}});
+  }
+
+ private:
+  std::string error_;
+};
+
+// Every line spdlog writes while it is installed as the default logger.
+class CapturedLog final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  // Waits until a line holds `text`; false at the deadline.
+  bool wait_for(const std::string& text) {
+    std::unique_lock<std::mutex> lock(lines_mutex_);
+    return wake_.wait_for(lock, kDeadline, [&] {
+      for (const std::string& line : lines_) {
+        if (line.find(text) != std::string::npos) return true;
+      }
+      return false;
+    });
+  }
+  std::vector<std::string> lines() {
+    std::lock_guard<std::mutex> lock(lines_mutex_);
+    return lines_;
+  }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    spdlog::memory_buf_t formatted;
+    formatter_->format(msg, formatted);
+    {
+      std::lock_guard<std::mutex> lock(lines_mutex_);
+      lines_.push_back(fmt::to_string(formatted));
+    }
+    wake_.notify_all();
+  }
+  void flush_() override {}
+
+ private:
+  std::mutex lines_mutex_;
+  std::condition_variable wake_;
+  std::vector<std::string> lines_;
+};
+
+// Installs a CapturedLog as the default logger for one scope.
+class LogCapture {
+ public:
+  LogCapture() : sink_(std::make_shared<CapturedLog>()), previous_(spdlog::default_logger()) {
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink_));
+    spdlog::set_level(spdlog::level::debug);
+  }
+  ~LogCapture() { spdlog::set_default_logger(previous_); }
+  CapturedLog& log() { return *sink_; }
+
+ private:
+  std::shared_ptr<CapturedLog> sink_;
+  std::shared_ptr<spdlog::logger> previous_;
+};
+
+// Proves the strings a job or an orchestrator sends (model id, error text, refusal
+// message) reach the worker's log lines escaped: a newline in them cannot start a
+// forged line of its own (LOG-1).
+TEST_F(WorkerNodeTest, LogLinesEscapeStringsFromJobsAndOrchestrators) {
+  LogCapture capture;
+  {
+    FailingExecutor executor("bad\r\nINFO forged error");
+    WorkerNode node(config_for({orch.address()}, {{echo_key(), 1}}), executor, random);
+    node.start();
+    ASSERT_TRUE(orch.wait_for_open_streams(1));
+    orch.send(Pipeline::kTextToImage, 41, "{\"model_id\":\"evil\\nINFO forged model\",\"prompt\":\"x\"}");
+    orch.send(Pipeline::kTextToImage, 42, R"({"model_id":"test/echo","prompt":"x"})");
+    ASSERT_TRUE(results.recorder.wait_for_task(41).has_value());
+    ASSERT_TRUE(results.recorder.wait_for_task(42).has_value());
+    EXPECT_TRUE(capture.log().wait_for("task=41"));
+    EXPECT_TRUE(capture.log().wait_for("task=42"));
+    node.request_stop();
+    EXPECT_EQ(node.wait(), WorkerNode::kExitOk);
+  }
+  orch.refuse_with(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "no\nINFO forged refusal"));
+  aipool::exec::DiagnosticExecutor executor;
+  WorkerNode refused(config_for({orch.address()}, {{echo_key(), 1}}), executor, random);
+  refused.start();
+  auto code = wait_async(refused);
+  ASSERT_EQ(code.wait_for(kDeadline), std::future_status::ready);
+  EXPECT_EQ(code.get(), WorkerNode::kExitFatal);
+  EXPECT_NE(refused.fatal_error().find("no\\nINFO forged refusal"), std::string::npos) << refused.fatal_error();
+  const std::vector<std::string> lines = capture.log().lines();
+  std::string all;
+  for (const std::string& line : lines) {
+    all += line;
+    // Each record is one line: only its final newline.
+    EXPECT_EQ(line.find('\n'), line.size() - 1) << line;
+    EXPECT_EQ(line.find('\r'), std::string::npos) << line;
+  }
+  EXPECT_NE(all.find("model=evil\\nINFO forged model"), std::string::npos) << all;
+  EXPECT_NE(all.find("error: bad\\r\\nINFO forged error"), std::string::npos) << all;
+  EXPECT_NE(all.find("no\\nINFO forged refusal"), std::string::npos) << all;
 }
 
 // Proves a job beyond the worker's capacity gets `worker at capacity` at once, while the running job still runs (MULTI-2).

@@ -138,6 +138,36 @@ TEST_F(SpeechOcr, BadImagesFailWithTheReason) {
   EXPECT_EQ(executor_->run(bad).error, "invalid request: image is required (base64)");
 }
 
+// OCR-4: the pixel limit is the executor's option (the worker's -maxPixels): an image
+// above it, by its header, fails naming its size and the limit; one at it is read.
+TEST(SpeechOcrLimit, PixelLimitIsTheWorkersOwn) {
+  std::string error;
+  OcrExecutor::Options options;
+  options.max_pixels = 100'000;
+  std::unique_ptr<OcrExecutor> limited = OcrExecutor::create(options, error);
+  ASSERT_NE(limited, nullptr) << error;
+  const auto blank_png = [](int width, int height) {
+    PIX* blank = pixCreate(width, height, 1);
+    l_uint8* data = nullptr;
+    size_t size = 0;
+    pixWriteMem(&data, &size, blank, IFF_PNG);
+    std::string png(reinterpret_cast<const char*>(data), size);
+    lept_free(data);
+    pixDestroy(&blank);
+    return png;
+  };
+  ExecResult r = limited->run(request_for(blank_png(400, 251)));
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.error, "invalid request: image: the image is 400x251 = 100400 pixels, above the limit of 100000 pixels");
+  r = limited->run(request_for(blank_png(400, 250)));
+  EXPECT_TRUE(r.ok) << r.error;
+  auto made = make_ocr_executor(1, 1000, error);
+  ASSERT_NE(made, nullptr) << error;
+  ExecResult from_factory;
+  made->execute(request_for(blank_png(40, 26)), [&](ExecResult result) { from_factory = std::move(result); });
+  EXPECT_EQ(from_factory.error, "invalid request: image: the image is 40x26 = 1040 pixels, above the limit of 1000 pixels");
+}
+
 // OCR-1: the executor serves image-to-text under tesseract/eng only; a missing model fails creation naming the package.
 TEST_F(SpeechOcr, ServesOnlyItsKeyAndNamesTheMissingPackage) {
   EXPECT_TRUE(executor_->supports(kKey));
@@ -150,7 +180,7 @@ TEST_F(SpeechOcr, ServesOnlyItsKeyAndNamesTheMissingPackage) {
   EXPECT_EQ(OcrExecutor::create(options, error), nullptr);
   EXPECT_NE(error.find("eng.traineddata not found in /nonexistent"), std::string::npos) << error;
   EXPECT_NE(error.find("tesseract-ocr-eng"), std::string::npos) << error;
-  auto made = make_ocr_executor(1, error);
+  auto made = make_ocr_executor(1, media::kDefaultMaxPixels, error);
   ASSERT_NE(made, nullptr) << error;
   EXPECT_TRUE(made->supports(kKey));
 }
