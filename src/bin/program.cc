@@ -148,8 +148,9 @@ void die(const std::string& message) {
 namespace {
 
 // An -orchSecret value read as a path (FLAG-1).
+// A path starts with '/', './', '../' or '~'; a secret may hold '/' elsewhere (base64).
 bool looks_like_path(std::string_view value) {
-  return value.find('/') != std::string_view::npos || value.starts_with('.') || value.starts_with('~');
+  return value.starts_with('/') || value.starts_with("./") || value.starts_with("../") || value.starts_with('~');
 }
 
 }  // namespace
@@ -160,7 +161,7 @@ std::string read_secret(const std::string& value, const std::string& when_missin
   if (!is_file && looks_like_path(value)) {
     const bool exists = std::filesystem::exists(value, ec);
     die("-orchSecret: " + (exists ? value + " is not a regular file" : "no such file: " + value) +
-        " (a value that contains '/' or starts with '.' or '~' is the path of a file holding the secret" +
+        " (a value that starts with '/', './', '../' or '~' is the path of a file holding the secret" +
         (value.starts_with('~') ? "; '~' is not expanded" : "") + ")");
   }
   if (is_file) {

@@ -7,6 +7,7 @@
 #include <Poco/Timespan.h>
 #include <Poco/URI.h>
 
+#include <chrono>
 #include <istream>
 #include <map>
 #include <mutex>
@@ -134,6 +135,10 @@ bool ResultPoster::send_once(Poco::Net::HTTPClientSession& session, const Result
 PostOutcome ResultPoster::post(const ResultTarget& target, TaskId task, std::string_view worker_id,
                                const codec::EncodedPost& body) {
   PostOutcome outcome;
+  const auto started = std::chrono::steady_clock::now();
+  const auto stamp = [&] {
+    outcome.elapsed_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  };
   const std::string endpoint = endpoint_of(target);
   auto delay = policy_.first_retry_delay;
   int failures = 0;
@@ -142,7 +147,9 @@ PostOutcome ResultPoster::post(const ResultTarget& target, TaskId task, std::str
     std::unique_ptr<Poco::Net::HTTPClientSession> session = take_session(endpoint, target, reused);
     ++outcome.attempts;
     try {
-      if (send_once(*session, target, task, worker_id, body, outcome)) keep_session(endpoint, std::move(session));
+      const bool keep = send_once(*session, target, task, worker_id, body, outcome);
+      stamp();
+      if (keep) keep_session(endpoint, std::move(session));
       return outcome;
     } catch (const Poco::Exception& e) {
       outcome.error = e.displayText();
@@ -160,6 +167,7 @@ PostOutcome ResultPoster::post(const ResultTarget& target, TaskId task, std::str
     std::this_thread::sleep_for(delay);
     delay *= 2;
   }
+  stamp();
   return outcome;
 }
 

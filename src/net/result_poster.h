@@ -54,6 +54,7 @@ struct PostOutcome {
   int attempts = 0;      // connections tried
   std::string error;     // the last transport error when status == 0
   std::string answer;    // the response body (truncated to 4 KiB)
+  double elapsed_ms = 0;  // from the start of the first send to the answer or the last failure
   bool ok() const { return status >= 200 && status < 300; }
 };
 

@@ -487,12 +487,13 @@ struct WorkerNode::Impl {
     const std::string model = slash == std::string::npos ? "?" : codec::log_safe(what.substr(slash + 1));
     const std::string outcome = codec::log_safe(raw_outcome);
     if (post.ok()) {
-      spdlog::info("job task={} orch={} pipeline={} model={} outcome=\"{}\" duration_ms={} post={}", task, link.name,
-                   pipeline, model, outcome, millis_since(received), post.status);
+      spdlog::info("job task={} orch={} pipeline={} model={} outcome=\"{}\" duration_ms={} post={} post_ms={:.1f}", task,
+                   link.name, pipeline, model, outcome, millis_since(received), post.status, post.elapsed_ms);
     } else if (post.status != 0) {
-      spdlog::warn("job task={} orch={} pipeline={} model={} outcome=\"{}\" duration_ms={} post={} answer=\"{}\"",
-                   task, link.name, pipeline, model, outcome, millis_since(received), post.status,
-                 codec::log_safe(post.answer));
+      spdlog::warn(
+          "job task={} orch={} pipeline={} model={} outcome=\"{}\" duration_ms={} post={} post_ms={:.1f} answer=\"{}\"",
+          task, link.name, pipeline, model, outcome, millis_since(received), post.status, post.elapsed_ms,
+          codec::log_safe(post.answer));
     } else {
       spdlog::error(
           "job task={} orch={} pipeline={} model={} outcome=\"{}\" duration_ms={} post=failed attempts={} error=\"{}\"",

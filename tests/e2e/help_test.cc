@@ -101,16 +101,17 @@ TEST_P(Help, BadFlagsExitTwoNamingThem) {
   EXPECT_NE(e.output.find("unexpected argument \"stray\""), std::string::npos) << e.output;
 }
 
-// FLAG-1, FLAG-2: an -orchSecret value that looks like a path (it contains '/' or starts
-// with '.' or '~') and names no regular file stops either program at start with exit
-// code 2 and a message naming it, instead of becoming the secret.
+// FLAG-1, FLAG-2: an -orchSecret value that looks like a path (it starts with '/', './',
+// '../' or '~') and names no regular file stops either program at start with exit
+// code 2 and a message naming it, instead of becoming the secret; a base64 secret
+// with a '/' inside stays a secret.
 TEST_P(Help, OrchSecretPathThatIsNoFileExitsTwoNamingIt) {
   const std::string program = bin_path(GetParam());
   const bool worker = std::string(GetParam()) == "aipool-worker";
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"/nonexistent-aipool-dir/secret", "no such file: /nonexistent-aipool-dir/secret"},
       {"./no-such-aipool-secret", "no such file: ./no-such-aipool-secret"},
-      {"secrets/no-such-aipool-secret", "no such file: secrets/no-such-aipool-secret"},
+      {"../no-such-aipool-dir/secret", "no such file: ../no-such-aipool-dir/secret"},
       {"~/no-such-aipool-secret", "no such file: ~/no-such-aipool-secret"},
       {"/", "/ is not a regular file"},
   };
@@ -125,6 +126,10 @@ TEST_P(Help, OrchSecretPathThatIsNoFileExitsTwoNamingIt) {
       EXPECT_NE(e.output.find("'~' is not expanded"), std::string::npos) << e.output;
     }
   }
+  if (worker) return;
+  ChildProcess orch({program, "-orchSecret", "q8/Zr+Tk2w==", "-serviceAddr", "127.0.0.1:0", "-httpAddr",
+                     "127.0.0.1:0"});
+  EXPECT_TRUE(orch.wait_for_line("aipool-orchestrator ready", std::chrono::seconds(20)).has_value()) << orch.output();
 }
 
 // FLAG-2, MODEL-2, MODEL-3, RES-11: the worker's limits are flags; a value out of range
