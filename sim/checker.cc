@@ -196,7 +196,10 @@ std::optional<Violation> check_model_workers(const Broker& broker, const Referen
   return std::nullopt;
 }
 
+// The model numbers attempts 1, 2, 3, ...; the core names them by TaskID, the
+// number under its permutation (TASK-1).
 std::optional<Violation> check_model_jobs(const Broker& broker, const ReferenceModel& model) {
+  const IdCipher& ids = broker.task_ids();
   for (const auto& [id, job] : model.jobs()) {
     const std::optional<JobView> view = broker.job(id);
     const std::string name = "job " + std::to_string(id);
@@ -205,16 +208,17 @@ std::optional<Violation> check_model_jobs(const Broker& broker, const ReferenceM
       return violation("RETRY-1", name + " tried " + ids_text(view->tried) + ", model says " +
                                       ids_text(job.tried));
     }
-    if (view->running_task != job.running) {
-      return violation("TASK-3", name + " runs task " + std::to_string(view->running_task) +
-                                     ", model says " + std::to_string(job.running));
+    const auto running = static_cast<TaskId>(view->running_task > 0 ? ids.decode(static_cast<std::uint64_t>(view->running_task)) : 0);
+    if (running != job.running) {
+      return violation("TASK-3", name + " runs task " + std::to_string(running) + ", model says " +
+                                     std::to_string(job.running));
     }
     if ((view->state == JobState::kWaiting) != job.waiting) {
       return violation("ADM-2", name + (job.waiting ? " should wait" : " should not wait"));
     }
   }
   for (const auto& [id, task] : model.tasks()) {
-    const std::optional<TaskView> view = broker.task(id);
+    const std::optional<TaskView> view = broker.task(static_cast<TaskId>(ids.encode(static_cast<std::uint64_t>(id))));
     const std::string name = "task " + std::to_string(id);
     if (!view) return violation("TASK-3", name + " is live in the model but ended in the core");
     if (view->job != task.job || view->worker != task.worker || view->abandoned != task.abandoned) {
@@ -315,9 +319,9 @@ std::optional<Violation> check_core_invariants(const Broker& broker, const std::
 
 std::optional<Violation> check_against_model(const Broker& broker, const ReferenceModel& model,
                                              const SimClock& clock) {
-  if (broker.last_task_id() != model.last_task_id()) {
-    return violation("TASK-1", "last TaskID " + std::to_string(broker.last_task_id()) +
-                                   ", model says " + std::to_string(model.last_task_id()));
+  if (broker.attempts_made() != static_cast<std::uint64_t>(model.last_task_id())) {
+    return violation("TASK-1", std::to_string(broker.attempts_made()) + " attempts made, model says " +
+                                   std::to_string(model.last_task_id()));
   }
   if (auto v = check_model_workers(broker, model)) return v;
   for (const ReferenceModel::KeyState& state : model.keys()) {

@@ -12,15 +12,18 @@
 //    freed slot "pumps" its key's wait queue, a failed attempt "places" its job
 //    again, a leaving worker "checks" each of its keys (ADM-4). A retry is queued
 //    before the pump of the slot it freed (RETRY-1 before ADM-2).
-//  - A leaving worker's attempts end in TaskID order (SEL-6); its keys are
-//    checked in key order.
+//  - A leaving worker's attempts end in the order they were made (SEL-6); its
+//    keys are checked in key order.
 //  - A join is checked for its secret (CONN-1), then its id (CONN-3), then what
 //    it offers (CONN-2) once the keys outside the model list are dropped
 //    (LIST-1). Repeated keys in one advertisement add up; capacities are capped
 //    at 2^20.
 //  - A report is checked for its secret (RES-4), then whether the TaskID was ever
-//    issued (RES-5), then whether the attempt ended (TASK-4), then its worker
-//    (TASK-2).
+//    issued (RES-5, TASK-6), then whether the attempt ended (TASK-4), then its
+//    worker (TASK-2).
+//  - Attempts are named by their numbers, 1, 2, 3, ... (TASK-1); the core's
+//    TaskIDs are those numbers under its key, and the simulator and the property
+//    tests translate between the two at the core's edge.
 //
 // Contract: single-threaded value type (copyable: rapidcheck copies it). Each
 // event method clears effects() and appends what the spec says happens, in order.

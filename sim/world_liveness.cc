@@ -141,7 +141,8 @@ void World::final_checks() {
     }
     for (const auto& [task, sent] : o->tasks) {
       if (!sent.ended) {
-        fail(FailureKind::kLiveness, "TASK-3", where + "task " + std::to_string(task) + " never ended");
+        fail(FailureKind::kLiveness, "TASK-3",
+             where + "task " + std::to_string(o->number_of(task)) + " never ended");
         return;
       }
     }

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "core/attempt_observer.h"
+#include "core/id_cipher.h"
 #include "core/id_table.h"
 #include "core/worker_pool.h"
 #include "seams/clock.h"
@@ -40,6 +41,9 @@ struct BrokerConfig {
   std::size_t queue_limit = 256;                    // ADM-2, per key
   // LIST-1: when set, only these keys are offered; when empty, any (LIST-2).
   std::optional<std::vector<ModelOffer>> model_list;
+  // TASK-1: the key of the TaskID permutation, drawn from a Random (draw_id_key)
+  // for each Broker. Required: the Broker refuses to start without one.
+  std::optional<SipKey> task_id_key;
 #ifdef AIPOOL_BUG_INJECTION
   // Negative tests only: a set of kBug* flags. Exists only in aipool_core_buggy
   // (sim/CMakeLists.txt), never in the production aipool_core.
@@ -90,7 +94,7 @@ struct JobOutcome {
   JobStatus status = JobStatus::kOk;
   std::string message;      // the reason, for a failure
   ResultPtr result;         // the worker's result, for kOk
-  TaskId last_task = 0;     // the last attempt's TaskID, 0 if none was made
+  TaskId last_task = 0;     // the last attempt's TaskID (TASK-1), 0 if none was made
   WorkerId last_worker = 0; // the worker of the last attempt
   std::uint32_t attempts = 0;
 };
@@ -190,7 +194,11 @@ class Broker {
   std::vector<WorkerId> rotation(const Key& key) const;
   std::size_t open_jobs() const { return jobs_.size(); }
   std::size_t live_attempts() const { return tasks_.size(); }  // open + abandoned
-  TaskId last_task_id() const { return next_task_ - 1; }
+  // TASK-1: attempts made so far (the counter's last number) and the TaskID of the
+  // last one (0 if none); the permutation between attempt numbers and TaskIDs.
+  std::uint64_t attempts_made() const { return next_attempt_ - 1; }
+  TaskId last_task_id() const;
+  const IdCipher& task_ids() const { return task_ids_; }
 
  private:
   struct Job {
@@ -199,13 +207,15 @@ class Broker {
     Payload request;
     JobCallback on_done;
     std::vector<WorkerId> tried;
-    TaskId running = 0;  // 0 while waiting
+    std::uint64_t running = 0;  // the open attempt's number (TASK-1); 0 while waiting
     bool waiting = false;
     std::list<JobId>::iterator wait_pos;
     std::string last_error;
-    TaskId last_task = 0;
+    TaskId last_task = 0;  // the last attempt's TaskID
   };
+  // An attempt, kept by its number (TASK-1); `id` is its TaskID on the wire.
   struct Task {
+    TaskId id = 0;
     JobId job = 0;
     WorkerId worker = 0;
     Seat* seat = nullptr;
@@ -228,16 +238,15 @@ class Broker {
   bool tried_every_live_worker(const Job& job) const;
   void enqueue(Job& job, bool at_head);
   void unqueue(Job& job);
-  void end_open_task(TaskId id, Task& task, std::string reason, bool keep_slot);
-  void release_task(TaskId id);
+  void release_task(std::uint64_t number);
   void abandon_running(Job& job);
   void remove_worker(WorkerId id, std::string_view reason);
   void finish(Job& job, JobStatus status, std::string message, ResultPtr result);
-  void notify_ended(TaskId id, const Task& task, AttemptEnd end, std::string_view detail);
+  void notify_ended(const Task& task, AttemptEnd end, std::string_view detail);
   std::string no_worker_message(std::uint32_t key) const;
   const ModelOffer* offer_for(const Key& key) const;
   Job& job_at(JobId id);
-  Task& task_at(TaskId id);
+  Task& task_at(std::uint64_t number);
 #ifdef AIPOOL_BUG_INJECTION
   bool bug_selection_for_test() const;
   Seat* bug_pick_for_test(const Job& job);
@@ -248,11 +257,12 @@ class Broker {
   WorkerTransport& transport_;
   WorkerPool pool_;
   IdTable<Job> jobs_;    // by JobId (increasing)
-  IdTable<Task> tasks_;  // open and abandoned attempts, by TaskID (increasing, TASK-1)
+  IdTable<Task> tasks_;  // open and abandoned attempts, by attempt number (TASK-1)
   std::vector<std::list<JobId>> wait_;      // per key index
   std::vector<Work> work_;  // drained to empty by every public call
   JobId next_job_ = 1;
-  TaskId next_task_ = 1;
+  IdCipher task_ids_;
+  std::uint64_t next_attempt_ = 1;
   bool inside_ = false;
   AttemptObserver* observer_ = nullptr;
 };

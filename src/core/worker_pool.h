@@ -25,7 +25,7 @@ namespace aipool {
 struct Worker {
   WorkerId id = 0;
   std::vector<Seat> seats;    // one per advertised key; never resized after the join
-  std::vector<TaskId> tasks;  // open and abandoned attempts bound to this worker
+  std::vector<std::uint64_t> tasks;  // numbers of its open and abandoned attempts (TASK-1)
   std::string address;
   Micros joined_at = 0;
 

@@ -16,6 +16,7 @@
 #include "codec/json_text.h"
 #include "net/orchestrator_http.h"
 #include "net/orchestrator_state.h"
+#include "net/os_random.h"
 
 namespace aipool::net {
 namespace {
@@ -143,7 +144,10 @@ void OrchestratorNode::start_core() {
     if (shared->broker) shared->broker->timer_fired(id);
   });
   shared->streams = std::make_unique<WorkerStreams>(stream_hooks(shared), results_url_);
-  shared->broker = std::make_unique<Broker>(config_.broker, *shared->clock, *shared->streams);
+  OsRandom entropy;
+  BrokerConfig broker = config_.broker;
+  broker.task_id_key = draw_id_key(entropy);  // TASK-1: a fresh key at each start
+  shared->broker = std::make_unique<Broker>(std::move(broker), *shared->clock, *shared->streams);
   shared->broker->set_observer(&shared->attempt_log);
 }
 
