@@ -143,10 +143,10 @@ void OrchestratorNode::start_core() {
     CoreLock lock(*shared);
     if (shared->broker) shared->broker->timer_fired(id);
   });
-  shared->streams = std::make_unique<WorkerStreams>(stream_hooks(shared), results_url_);
-  OsRandom entropy;
+  OsRandom entropy;  // TASK-1, CONN-6: fresh keys at each start
+  shared->streams = std::make_unique<WorkerStreams>(stream_hooks(shared), results_url_, draw_id_key(entropy));
   BrokerConfig broker = config_.broker;
-  broker.task_id_key = draw_id_key(entropy);  // TASK-1: a fresh key at each start
+  broker.task_id_key = draw_id_key(entropy);
   shared->broker = std::make_unique<Broker>(std::move(broker), *shared->clock, *shared->streams);
   shared->broker->set_observer(&shared->attempt_log);
 }

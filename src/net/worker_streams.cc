@@ -102,14 +102,14 @@ class WorkerStream final : public grpc::ServerWriteReactor<::net::NotifyAIJob> {
   bool finished_ = false;
 };
 
-WorkerStreams::WorkerStreams(Hooks hooks, std::string results_url)
-    : hooks_(std::move(hooks)), results_url_(std::move(results_url)) {}
+WorkerStreams::WorkerStreams(Hooks hooks, std::string results_url, const SipKey& worker_id_key)
+    : hooks_(std::move(hooks)), results_url_(std::move(results_url)), worker_ids_(worker_id_key) {}
 
 WorkerStreams::~WorkerStreams() = default;
 
 grpc::ServerWriteReactor<::net::NotifyAIJob>* WorkerStreams::RegisterAIWorker(
     grpc::CallbackServerContext* context, const ::net::RegisterRequest* request) {
-  const WorkerId id = next_id_.fetch_add(1);
+  const WorkerId id = worker_ids_.encode(next_registration_.fetch_add(1));  // CONN-6
   auto* stream = new WorkerStream(*this, id);
   if (!results_url_.empty()) context->AddInitialMetadata("aipool-results-url", results_url_);
   context->AddInitialMetadata("aipool-worker-id", std::to_string(id));

@@ -1,12 +1,20 @@
 // Tests of src/net/capabilities.h: the worker's registration advert and the
-// orchestrator's reading of it (WIRE-2, WIRE-3, WIRE-5).
+// orchestrator's reading of it (WIRE-2, WIRE-3, WIRE-5); and of the worker streams'
+// answer to a registration (src/net/worker_streams.h) on a loopback gRPC server.
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "aipool.grpc.pb.h"
 #include "aipool.pb.h"
 #include "net/capabilities.h"
+#include "net/os_random.h"
+#include "net/worker_streams.h"
 
 namespace {
 
@@ -92,4 +100,86 @@ TEST(Capabilities, NoConstraintsMeansNoAdverts) {
   EXPECT_TRUE(adverts_from_capabilities(caps).adverts.empty());
 }
 
+// ---------------------------------------------------------------- worker streams
+
+// One orchestrator start's worker streams on a loopback gRPC server, with a join
+// hook that accepts everything and records the ids it saw.
+class StreamsServer {
+ public:
+  explicit StreamsServer(const aipool::SipKey& worker_id_key) : streams_(hooks(), "", worker_id_key) {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+    builder.RegisterService(&streams_);
+    server_ = builder.BuildAndStart();
+    stub_ = ::net::Transcoder::NewStub(
+        grpc::CreateChannel("127.0.0.1:" + std::to_string(port_), grpc::InsecureChannelCredentials()));
+  }
+  ~StreamsServer() {
+    streams_.close_all("test over");
+    server_->Shutdown();
+  }
+
+  // Registers one worker and returns the `aipool-worker-id` it was given.
+  std::string register_worker() {
+    ::net::RegisterRequest request;
+    fill_register_request(request, "s", {Advert{Key{Pipeline::kTextToImage, "m"}, 1}}, "test");
+    grpc::ClientContext context;
+    auto reader = stub_->RegisterAIWorker(&context, request);
+    reader->WaitForInitialMetadata();
+    const auto& metadata = context.GetServerInitialMetadata();
+    const auto id = metadata.find("aipool-worker-id");
+    std::string text = id == metadata.end() ? "" : std::string(id->second.data(), id->second.size());
+    context.TryCancel();
+    reader->Finish();
+    return text;
+  }
+  std::vector<aipool::WorkerId> joined() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return joined_;
+  }
+
+ private:
+  aipool::net::WorkerStreams::Hooks hooks() {
+    aipool::net::WorkerStreams::Hooks h;
+    h.join = [this](const aipool::JoinRequest& join, const aipool::net::ParsedAdverts&, const ::net::RegisterRequest&) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      joined_.push_back(join.id);
+      return aipool::JoinResult{};
+    };
+    h.left = [](aipool::WorkerId, const std::string&) {};
+    return h;
+  }
+
+  std::mutex mutex_;
+  std::vector<aipool::WorkerId> joined_;
+  aipool::net::WorkerStreams streams_;
+  int port_ = 0;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<::net::Transcoder::Stub> stub_;
+};
+
+// Proves worker ids are positive 63-bit numbers, not a count of registrations, sent whole in `aipool-worker-id` as the core saw them, and that the next start (a new key from OS entropy) gives other ids (CONN-6, FLAG-3).
+TEST(WorkerStreams, WorkerIdsAreUnpredictableAcrossStarts) {
+  constexpr int kWorkers = 20;
+  std::set<std::string> all;
+  aipool::net::OsRandom entropy;
+  for (int start = 0; start < 2; ++start) {
+    StreamsServer server(aipool::draw_id_key(entropy));
+    std::vector<std::string> sent;
+    for (int i = 0; i < kWorkers; ++i) sent.push_back(server.register_worker());
+    const std::vector<aipool::WorkerId> joined = server.joined();
+    ASSERT_EQ(joined.size(), static_cast<std::size_t>(kWorkers));
+    int small = 0;
+    for (int i = 0; i < kWorkers; ++i) {
+      EXPECT_EQ(sent[i], std::to_string(joined[i])) << i;
+      EXPECT_GT(joined[i], 0u);
+      EXPECT_LT(joined[i], std::uint64_t{1} << 63);
+      if (joined[i] <= 1'000'000) ++small;
+      EXPECT_TRUE(all.insert(sent[i]).second) << "worker id " << sent[i] << " given twice";
+    }
+    EXPECT_EQ(small, 0);  // a count would be 1, 2, 3, ...; a random 63-bit id is this small 1 time in 2^43
+  }
+}
+
 }  // namespace
+
