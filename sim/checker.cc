@@ -287,6 +287,9 @@ std::optional<Violation> check_core_invariants(const Broker& broker, const std::
                                    " live attempts in the task table");
   }
   for (const KeyView& key : broker.keys()) {
+    if (key.workers == 0 && key.offer == nullptr) {
+      return violation("CAP-6", "the core holds " + key_name(key.key) + ", which no live worker offers and no list names");
+    }
     KeySums& sum = sums[key.key];
     if (key.capacity != sum.capacity || key.in_use != sum.in_use) {
       return violation("CAP-5", "ledger for " + key_name(key.key) + " says " +
@@ -324,6 +327,12 @@ std::optional<Violation> check_against_model(const Broker& broker, const Referen
                                    std::to_string(model.last_task_id()));
   }
   if (auto v = check_model_workers(broker, model)) return v;
+  std::vector<Key> held;
+  for (const KeyView& view : broker.keys()) held.push_back(view.key);
+  if (held != model.held_keys()) {
+    return violation("CAP-6", "the core holds " + std::to_string(held.size()) + " key(s), the model " +
+                                  std::to_string(model.held_keys().size()));
+  }
   for (const ReferenceModel::KeyState& state : model.keys()) {
     const std::vector<WorkerId> rotation = broker.rotation(state.key);
     if (rotation != state.rotation) {
@@ -399,6 +408,7 @@ const char* probe_name(Probe probe) {
     case Probe::kStaleTimer: return "stale-timer";
     case Probe::kListRefused: return "list-refused";
     case Probe::kRejectedInput: return "rejected-input";
+    case Probe::kKeyForgotten: return "key-forgotten";
     case Probe::kCount: break;
   }
   return "?";

@@ -4,42 +4,6 @@
 
 namespace aipool::sim {
 
-bool Effect::same_decision(const Effect& other) const {
-  if (kind != other.kind) return false;
-  switch (kind) {
-    case Kind::kSend:
-      return worker == other.worker && task == other.task && job == other.job && key == other.key;
-    case Kind::kClose:
-      return worker == other.worker;
-    case Kind::kOutcome:
-      return job == other.job && status == other.status && task == other.task &&
-             worker == other.worker && attempts == other.attempts;
-    case Kind::kEnd:
-      return task == other.task && job == other.job && worker == other.worker && end == other.end;
-  }
-  return false;
-}
-
-std::string describe_effect(const Effect& effect) {
-  switch (effect.kind) {
-    case Effect::Kind::kSend:
-      return "send task " + std::to_string(effect.task) + " of job " + std::to_string(effect.job) +
-             " (" + key_name(effect.key) + ") to worker " + std::to_string(effect.worker);
-    case Effect::Kind::kClose:
-      return "close worker " + std::to_string(effect.worker);
-    case Effect::Kind::kOutcome:
-      return "outcome of job " + std::to_string(effect.job) + ": " +
-             std::string(job_status_name(effect.status)) + ", last task " +
-             std::to_string(effect.task) + " on worker " + std::to_string(effect.worker) + ", " +
-             std::to_string(effect.attempts) + " attempt(s)";
-    case Effect::Kind::kEnd:
-      return "task " + std::to_string(effect.task) + " of job " + std::to_string(effect.job) +
-             " on worker " + std::to_string(effect.worker) + " ends: " +
-             std::string(attempt_end_name(effect.end));
-  }
-  return "?";
-}
-
 ReferenceModel::ReferenceModel(ModelConfig config) : config_(std::move(config)) {}
 
 void ReferenceModel::set_stream_broken(WorkerId id, bool broken) {
@@ -100,6 +64,15 @@ ReferenceModel::KeyState& ReferenceModel::key_state_or_add(const Key& key) {
   }
   keys_.push_back(KeyState{key, {}, {}});
   return keys_.back();
+}
+
+std::vector<Key> ReferenceModel::held_keys() const {
+  std::vector<Key> out;
+  for (const KeyState& state : keys_) out.push_back(state.key);
+  if (config_.model_list) out.insert(out.end(), config_.model_list->begin(), config_.model_list->end());
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
 }
 
 // CAP-1, CAP-3: offered iff some live worker advertises it (capacities are > 0).
@@ -342,6 +315,14 @@ void ReferenceModel::drain() {
         break;
     }
   }
+  // CAP-6: keys nobody offers or waits for are forgotten (listed ones stay held).
+  std::erase_if(keys_, [this](const KeyState& state) {
+    if (!state.rotation.empty() || !state.waiting.empty()) return false;
+    const bool listed = config_.model_list && std::find(config_.model_list->begin(), config_.model_list->end(),
+                                                        state.key) != config_.model_list->end();
+    if (!listed) ++stats_.keys_forgotten;
+    return true;
+  });
 }
 
 // SEL-2: the first worker from the head with a free slot, not yet tried for the

@@ -8,6 +8,8 @@
 //
 // Where the spec leaves an order open, the model fixes it the way the core
 // documents it, and says so here:
+//  - A key with no live worker and no waiting job is forgotten at the end of the
+//    event (CAP-6); keys_() holds only the others.
 //  - Follow-up work of one event runs in FIFO order, after the event itself: a
 //    freed slot "pumps" its key's wait queue, a failed attempt "places" its job
 //    again, a leaving worker "checks" each of its keys (ADM-4). A retry is queued
@@ -96,6 +98,7 @@ struct ModelStats {
   std::uint64_t cancels_running = 0;     // a running job was cancelled (SLOT-1)
   std::uint64_t no_worker_waiting = 0;   // ADM-4: a waiting job lost its last worker
   std::uint64_t skipped_full = 0;        // a scan skipped a full or tried worker (SEL-2)
+  std::uint64_t keys_forgotten = 0;      // a key went with its last worker (CAP-6)
 };
 
 class ReferenceModel {
@@ -171,6 +174,9 @@ class ReferenceModel {
   const Worker* live_worker(WorkerId id) const;
   const std::vector<KeyState>& keys() const { return keys_; }
   const KeyState* key_state(const Key& key) const;
+  // CAP-6: the keys the orchestrator holds: those of live workers or waiting jobs,
+  // and the listed ones; sorted.
+  std::vector<Key> held_keys() const;
   const std::map<JobId, Job>& jobs() const { return jobs_; }
   const std::map<TaskId, Task>& tasks() const { return tasks_; }
   const std::vector<Timer>& timers() const { return timers_; }

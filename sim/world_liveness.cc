@@ -177,6 +177,7 @@ ProbeCounts World::probes() const {
     counts.hit(Probe::kAttemptTimeout, s.attempt_timeouts);
     counts.hit(Probe::kDeadline, s.deadlines);
     counts.hit(Probe::kCancelRunning, s.cancels_running);
+    counts.hit(Probe::kKeyForgotten, s.keys_forgotten);
   }
   return counts;
 }

@@ -72,7 +72,8 @@ Broker::Broker(BrokerConfig config, Clock& clock, WorkerTransport& transport)
   if (config_.model_list) {
     // Listed keys are interned up front so that views report them with their prices.
     for (const ModelOffer& offer : *config_.model_list) pool_.intern_key(offer.key);
-    wait_.resize(pool_.key_count());
+    listed_keys_ = pool_.key_slots();
+    wait_.resize(pool_.key_slots());
   }
 }
 
@@ -145,7 +146,7 @@ JoinResult Broker::worker_joined(const JoinRequest& request) {
     seats.emplace_back(pool_.intern_key(key), capped);
     result.offered_keys.push_back(key);
   }
-  wait_.resize(pool_.key_count());
+  wait_.resize(pool_.key_slots());
   pool_.add(request.id, request.address, clock_.now(), seats);
   for (const auto& [key_index, capacity] : seats) work_.push_back({WorkKind::kPump, key_index});
   drain();
@@ -327,6 +328,20 @@ void Broker::drain() {
     }
   }
   work_.clear();
+  if (!unused_keys_.empty()) forget_unused_keys();
+}
+
+// CAP-6: at the end of a call no work refers to a key that no worker offers and no
+// job waits for (ADM-4 ended those), so its index can go.
+void Broker::forget_unused_keys() {
+#ifdef AIPOOL_BUG_INJECTION
+  if ((config_.bugs_for_test & kBugKeepUnusedKeys) != 0) unused_keys_.clear();
+#endif
+  for (std::uint32_t key : unused_keys_) {
+    if (key < listed_keys_ || !pool_.key_live(key) || !pool_.queue(key).empty() || !wait_[key].empty()) continue;
+    pool_.forget_key(key);
+  }
+  unused_keys_.clear();
 }
 
 void Broker::place(Job& job) {
@@ -380,6 +395,7 @@ void Broker::pump(std::uint32_t key) {
 }
 
 void Broker::check_key(std::uint32_t key) {
+  if (!pool_.ledger().offers(key)) unused_keys_.push_back(key);  // CAP-6
   std::list<JobId>& queue = wait_[key];
   for (auto it = queue.begin(); it != queue.end();) {
     Job& job = job_at(*it);

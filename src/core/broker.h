@@ -58,6 +58,7 @@ enum : std::uint32_t {
   kBugFirstFit = 2,           // selection takes the first free worker, no rotation (SEL-2)
   kBugRetryTriedWorker = 4,   // a retry may go to a worker already tried (RETRY-1, RETRY-4)
   kBugNoSlotReclaim = 8,      // an abandoned attempt's slot is never reclaimed by time (SLOT-3)
+  kBugKeepUnusedKeys = 16,    // a key no live worker offers is never forgotten (CAP-6)
 };
 #endif
 
@@ -234,6 +235,7 @@ class Broker {
   void place(Job& job);
   void pump(std::uint32_t key);
   void check_key(std::uint32_t key);
+  void forget_unused_keys();
   bool send_attempt(Job& job, Seat& seat);
   bool tried_every_live_worker(const Job& job) const;
   void enqueue(Job& job, bool at_head);
@@ -260,6 +262,10 @@ class Broker {
   IdTable<Task> tasks_;  // open and abandoned attempts, by attempt number (TASK-1)
   std::vector<std::list<JobId>> wait_;      // per key index
   std::vector<Work> work_;  // drained to empty by every public call
+  // CAP-6: keys whose last worker left during this call, forgotten at its end if
+  // still unused; key indices below listed_keys_ are the model list's, never forgotten.
+  std::vector<std::uint32_t> unused_keys_;
+  std::size_t listed_keys_ = 0;
   JobId next_job_ = 1;
   IdCipher task_ids_;
   std::uint64_t next_attempt_ = 1;

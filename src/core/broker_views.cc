@@ -70,8 +70,8 @@ std::vector<WorkerView> Broker::workers() const {
 
 std::vector<KeyView> Broker::keys() const {
   std::vector<KeyView> out;
-  for (std::uint32_t i = 0; i < pool_.key_count(); ++i) {
-    out.push_back(*key_view(pool_.key(i)));
+  for (std::uint32_t i = 0; i < pool_.key_slots(); ++i) {
+    if (pool_.key_live(i)) out.push_back(*key_view(pool_.key(i)));
   }
   std::sort(out.begin(), out.end(), [](const KeyView& a, const KeyView& b) { return a.key < b.key; });
   return out;

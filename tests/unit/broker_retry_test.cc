@@ -213,7 +213,7 @@ TEST(BrokerRetry, ThousandsOfSendFailuresNoRecursion) {
   EXPECT_EQ(o->attempts, kWorkers);
   EXPECT_EQ(o->message, h.task_ids_in("all workers failed; last error: sending task #2000 to worker 2000 failed"));
   EXPECT_TRUE(h.broker.workers().empty());
-  EXPECT_EQ(h.view(k)->capacity, 0U);
+  EXPECT_FALSE(h.view(k).has_value());  // CAP-6: the key went with its last worker
 }
 
 // ---------------------------------------------------------------- SLOT
@@ -392,7 +392,7 @@ TEST(BrokerAdm, QueueFullRefusesNewJobsNotRetries) {
   EXPECT_EQ(h.done(6).message, "wait queue full for text-to-image/m (3 jobs waiting, limit 2)");
 }
 
-// ADM-4: when the last worker of a key leaves, waiting jobs that made no attempt fail with ADM-1's refusal and those that did fail `all workers failed`.
+// ADM-4, CAP-6: when the last worker of a key leaves, waiting jobs that made no attempt fail with ADM-1's refusal and those that did fail `all workers failed`; then the key is forgotten.
 TEST(BrokerAdm, LastWorkerLeavingFailsWaitingJobs) {
   Harness h;
   const Key k = key_of();
@@ -407,7 +407,7 @@ TEST(BrokerAdm, LastWorkerLeavingFailsWaitingJobs) {
   EXPECT_EQ(h.done(2).status, JobStatus::kNoWorker);
   EXPECT_EQ(h.done(2).message, "no worker offers pipeline text-to-image with model m");
   EXPECT_EQ(h.done(2).attempts, 0U);
-  EXPECT_EQ(h.view(k)->waiting, 0U);
+  EXPECT_FALSE(h.view(k).has_value());
   EXPECT_TRUE(h.clock.armed().empty());
 }
 

@@ -354,7 +354,7 @@ TEST(LivepeerTests, SelectAIWorkerBookkeeping) {
   EXPECT_EQ(h.broker.job(fifth).value().state, JobState::kRunning);
   EXPECT_EQ(h.view(t2i)->in_use, 4U);
   h.broker.worker_left(1, "eof");
-  EXPECT_EQ(h.view(i2i)->capacity, 0U);
+  EXPECT_FALSE(h.view(i2i).has_value());  // CAP-6
   h.submit(i2i);
   EXPECT_EQ(h.done(h.last_job).status, JobStatus::kNoWorker);
   ASSERT_EQ(h.join(3, {Advert{i2i, 1}}).verdict, JoinVerdict::kAccepted);
