@@ -117,12 +117,14 @@ JoinVerdict ReferenceModel::join(WorkerId id, std::string_view secret,
   join_ignored_.clear();
   join_offered_.clear();
   if (secret != config_.secret) return JoinVerdict::kInvalidSecret;  // CONN-1
+  if (adverts.size() > config_.max_models_per_worker) return JoinVerdict::kTooManyModels;  // CONN-7
   if (std::find(ever_used_.begin(), ever_used_.end(), id) != ever_used_.end()) {
     return JoinVerdict::kIdReused;  // CONN-3
   }
   std::vector<std::pair<Key, std::uint64_t>> merged;
   for (const Advert& advert : adverts) {
     if (advert.capacity == 0) continue;
+    if (advert.key.model.size() > config_.max_model_id_bytes) continue;  // CONN-8
     if (config_.model_list && std::find(config_.model_list->begin(), config_.model_list->end(),
                                         advert.key) == config_.model_list->end()) {
       if (std::find(join_ignored_.begin(), join_ignored_.end(), advert.key) == join_ignored_.end()) {

@@ -16,9 +16,10 @@
 //    before the pump of the slot it freed (RETRY-1 before ADM-2).
 //  - A leaving worker's attempts end in the order they were made (SEL-6); its
 //    keys are checked in key order.
-//  - A join is checked for its secret (CONN-1), then its id (CONN-3), then what
-//    it offers (CONN-2) once the keys outside the model list are dropped
-//    (LIST-1). Repeated keys in one advertisement add up; capacities are capped
+//  - A join is checked for its secret (CONN-1), then its number of adverts
+//    (CONN-7), then its id (CONN-3), then what it offers (CONN-2) once the adverts
+//    with too long a model id (CONN-8) and the keys outside the model list
+//    (LIST-1) are dropped. Repeated keys in one advertisement add up; capacities are capped
 //    at 2^20.
 //  - A report is checked for its secret (RES-4), then whether the TaskID was ever
 //    issued (RES-5, TASK-6), then whether the attempt ended (TASK-4), then its
@@ -56,6 +57,8 @@ struct ModelConfig {
   std::size_t queue_limit = 256;
   // LIST-1: when set, only these keys are offered; when unset, any (LIST-2).
   std::optional<std::vector<Key>> model_list;
+  std::size_t max_models_per_worker = 1024;  // CONN-7
+  std::size_t max_model_id_bytes = 256;      // CONN-8
 };
 
 // One thing the core does to the outside world, as both the model and the

@@ -21,6 +21,7 @@ const char* join_verdict_name(JoinVerdict verdict) {
     case JoinVerdict::kInvalidSecret: return "invalid secret";
     case JoinVerdict::kNothingOffered: return "nothing offered";
     case JoinVerdict::kIdReused: return "id reused";
+    case JoinVerdict::kTooManyModels: return "too many models";
   }
   return "?";
 }
@@ -30,6 +31,7 @@ const char* join_rule(JoinVerdict verdict) {
     case JoinVerdict::kInvalidSecret: return "CONN-1";
     case JoinVerdict::kNothingOffered: return "CONN-2";
     case JoinVerdict::kIdReused: return "CONN-3";
+    case JoinVerdict::kTooManyModels: return "CONN-7";
     case JoinVerdict::kAccepted: break;
   }
   return "CONN-3";

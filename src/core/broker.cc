@@ -101,45 +101,9 @@ const ModelOffer* Broker::offer_for(const Key& key) const {
 
 JoinResult Broker::worker_joined(const JoinRequest& request) {
   Entry entry(*this);
-  JoinResult result;
-  if (!same_secret(request.secret, config_.secret)) {
-    result.verdict = JoinVerdict::kInvalidSecret;
-    result.message = "invalid secret";
-    return result;
-  }
-  if (pool_.id_ever_used(request.id)) {
-    result.verdict = JoinVerdict::kIdReused;
-    result.message = "worker id " + std::to_string(request.id) + " was already used";
-    return result;
-  }
-  // Merge repeated keys (their capacities add up) and apply the model list (LIST-1).
   std::map<Key, std::uint64_t> merged;
-  for (const Advert& advert : request.adverts) {
-    if (advert.capacity == 0) continue;
-    if (config_.model_list && offer_for(advert.key) == nullptr) {
-      if (std::find(result.ignored_keys.begin(), result.ignored_keys.end(), advert.key) ==
-          result.ignored_keys.end()) {
-        result.ignored_keys.push_back(advert.key);
-      }
-      continue;
-    }
-    merged[advert.key] += advert.capacity;
-  }
-  if (merged.empty()) {
-    result.verdict = JoinVerdict::kNothingOffered;
-    if (!result.ignored_keys.empty()) {
-      result.message = "none of the advertised models is in the orchestrator's model list (advertised:";
-      for (const Key& key : result.ignored_keys) result.message += " " + key_name(key);
-      result.message += "; offered:";
-      for (const ModelOffer& offer : *config_.model_list) result.message += " " + key_name(offer.key);
-      result.message += ")";
-    } else {
-      result.message =
-          "advertise at least one pipeline and model with a capacity above 0 "
-          "(constraints.PerCapability[capability].models[model_id].capacity)";
-    }
-    return result;
-  }
+  JoinResult result = judge_join(request, merged);  // broker_join.cc
+  if (result.verdict != JoinVerdict::kAccepted) return result;
   std::vector<std::pair<std::uint32_t, std::uint32_t>> seats;
   for (const auto& [key, capacity] : merged) {
     const std::uint32_t capped = static_cast<std::uint32_t>(std::min<std::uint64_t>(capacity, 1U << 20));

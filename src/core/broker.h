@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <list>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -35,6 +36,10 @@ namespace aipool {
 
 struct BrokerConfig {
   std::string secret;
+  // CONN-7: a registration advertising more models than this is refused.
+  std::size_t max_models_per_worker = 1024;
+  // CONN-8: an advert whose model id is longer than this (in bytes) is skipped.
+  std::size_t max_model_id_bytes = 256;
   Micros attempt_timeout = 300 * kMicrosPerSecond;  // TIME-2
   Micros job_deadline = 900 * kMicrosPerSecond;     // TIME-3
   Micros slot_reclaim = 300 * kMicrosPerSecond;     // SLOT-3
@@ -68,15 +73,19 @@ struct JoinRequest {
   std::string_view secret;
   std::string address;
   std::vector<Advert> adverts;
+  // CONN-7: how many model adverts the registration holds, when a reader stopped
+  // before copying them all into `adverts`; 0: adverts.size().
+  std::size_t advertised = 0;
 };
 
-enum class JoinVerdict { kAccepted, kInvalidSecret, kNothingOffered, kIdReused };
+enum class JoinVerdict { kAccepted, kInvalidSecret, kNothingOffered, kIdReused, kTooManyModels };
 
 struct JoinResult {
   JoinVerdict verdict = JoinVerdict::kAccepted;
   std::string message;            // empty when accepted; says what to fix otherwise
   std::vector<Key> ignored_keys;  // LIST-1: advertised but not in the model list
   std::vector<Key> offered_keys;  // what this worker now serves
+  std::vector<std::string> skipped;  // CONN-8: adverts skipped, each with the reason
 };
 
 enum class JobStatus {
@@ -230,6 +239,11 @@ class Broker {
     std::uint64_t target;  // JobId for kPlace, key index otherwise
   };
   class Entry;  // re-entry guard (DET-2)
+
+  // CONN-1, CONN-7, CONN-3, CONN-8, LIST-1, CONN-2 in that order (broker_join.cc); when
+  // accepted, `merged` holds the capacity per key to seat.
+  JoinResult judge_join(const JoinRequest& request, std::map<Key, std::uint64_t>& merged) const;
+  std::string nothing_offered_message(const JoinResult& result) const;
 
   void drain();
   void place(Job& job);

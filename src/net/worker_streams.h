@@ -51,8 +51,11 @@ class WorkerStreams final : public ::net::Transcoder::CallbackService, public Wo
   };
   // `results_url` goes to each worker in the initial metadata `aipool-results-url`
   // (empty: not sent); every worker also gets its id in `aipool-worker-id`, made
-  // with `worker_id_key` (CONN-6).
-  WorkerStreams(Hooks hooks, std::string results_url, const SipKey& worker_id_key);
+  // with `worker_id_key` (CONN-6). A registration with more than
+  // `max_models_per_worker` adverts (the Broker's own limit) is counted, not read,
+  // and the Broker refuses it on the count (CONN-7).
+  WorkerStreams(Hooks hooks, std::string results_url, const SipKey& worker_id_key,
+                std::size_t max_models_per_worker);
   ~WorkerStreams() override;
 
   grpc::ServerWriteReactor<::net::NotifyAIJob>* RegisterAIWorker(
@@ -81,6 +84,7 @@ class WorkerStreams final : public ::net::Transcoder::CallbackService, public Wo
   Hooks hooks_;
   std::string results_url_;
   const IdCipher worker_ids_;                    // CONN-6
+  const std::size_t max_models_per_worker_;      // CONN-7
   std::atomic<std::uint64_t> next_registration_{1};
   mutable std::mutex mutex_;
   std::map<WorkerId, WorkerStream*> streams_;

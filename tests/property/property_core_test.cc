@@ -366,5 +366,15 @@ TEST(CoreConformance, BrokerWithAModelListMakesTheModelsDecisions) {
   EXPECT_TRUE(seen.contains("join 2"));  // nothing offered, or only unlisted keys
 }
 
+// Proves the same with a limit of 2 adverts per registration: a join with more is
+// refused whatever it offers, once its secret is right (CONN-7).
+TEST(CoreConformance, BrokerWithAnAdvertLimitMakesTheModelsDecisions) {
+  ModelConfig config = property_config();
+  config.max_models_per_worker = 2;
+  const std::set<std::string> seen = check_conformance(config);
+  EXPECT_TRUE(seen.contains("outcome ok"));
+  EXPECT_TRUE(seen.contains("join 4"));  // too many models
+}
+
 }  // namespace
 }  // namespace aipool::sim::test

@@ -117,6 +117,8 @@ struct Harness {
     config.slot_reclaim = model.slot_reclaim;
     config.queue_limit = model.queue_limit;
     config.task_id_key = property_task_id_key();
+    config.max_models_per_worker = model.max_models_per_worker;
+    config.max_model_id_bytes = model.max_model_id_bytes;
     if (model.model_list) {
       config.model_list.emplace();
       for (const Key& key : *model.model_list) config.model_list->push_back(ModelOffer{key, 1, 1, "USD"});

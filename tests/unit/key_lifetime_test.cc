@@ -20,7 +20,9 @@ std::vector<Key> held_keys(const Broker& broker) {
 
 // CAP-6: the regression of issue 12: 10 rounds of a worker that advertises 2,000 new model names and leaves leave no key behind (the core used to hold 20,000), while a worker that stays keeps its own key.
 TEST(BrokerKeys, KeysGoWithTheirLastWorker) {
-  Harness h;
+  BrokerConfig config = default_config();
+  config.max_models_per_worker = 2000;  // as in the issue (CONN-7 would refuse it by default)
+  Harness h(config);
   h.join_ok(1, key_of("stays"), 1);
   WorkerId next = 2;
   for (int round = 0; round < 10; ++round) {
