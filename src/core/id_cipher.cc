@@ -6,6 +6,11 @@ namespace aipool {
 namespace {
 
 constexpr std::uint32_t kRounds = 4;
+constexpr std::uint64_t kMask31 = (std::uint64_t{1} << 31) - 1;
+constexpr std::uint64_t kMask32 = (std::uint64_t{1} << 32) - 1;
+
+// The width of the half a round changes: 31 bits in even rounds, 32 in odd ones.
+constexpr std::uint64_t changed_mask(std::uint32_t round) { return round % 2 == 0 ? kMask31 : kMask32; }
 
 bool in_range(std::uint64_t x) { return x != 0 && x < IdCipher::kLimit; }
 
@@ -22,33 +27,34 @@ std::uint32_t IdCipher::round_value(std::uint32_t round, std::uint32_t half) con
   return static_cast<std::uint32_t>(siphash24_word(key_, (static_cast<std::uint64_t>(round) << 32) | half));
 }
 
-// Each round maps (left, right) to (right, left ^ F(round, right)).
+// An unbalanced Feistel network over 63 bits: x = (left: 31 bits, right: 32 bits).
+// Each round maps (left, right) to (right, (left ^ F(round, right)) cut to left's
+// width), so the halves swap widths every round and are back to 31 and 32 after 4.
 std::uint64_t IdCipher::permute(std::uint64_t x) const {
-  auto left = static_cast<std::uint32_t>(x >> 32);
-  auto right = static_cast<std::uint32_t>(x);
+  std::uint64_t left = x >> 32;
+  std::uint64_t right = x & kMask32;
   for (std::uint32_t round = 0; round < kRounds; ++round) {
-    const std::uint32_t next = left ^ round_value(round, right);
+    const std::uint64_t next = (left ^ round_value(round, static_cast<std::uint32_t>(right))) & changed_mask(round);
     left = right;
     right = next;
   }
-  return (static_cast<std::uint64_t>(left) << 32) | right;
+  return (left << 32) | right;
 }
 
 std::uint64_t IdCipher::unpermute(std::uint64_t y) const {
-  auto left = static_cast<std::uint32_t>(y >> 32);
-  auto right = static_cast<std::uint32_t>(y);
+  std::uint64_t left = y >> 32;
+  std::uint64_t right = y & kMask32;
   for (std::uint32_t round = kRounds; round-- > 0;) {
-    const std::uint32_t previous = right ^ round_value(round, left);
+    const std::uint64_t previous = (right ^ round_value(round, static_cast<std::uint32_t>(left))) & changed_mask(round);
     right = left;
     left = previous;
   }
-  return (static_cast<std::uint64_t>(left) << 32) | right;
+  return (left << 32) | right;
 }
 
-// Cycle walking: a permutation of all 64-bit values, applied again until the
-// value lands in [1, 2^63), is a permutation of [1, 2^63). The walk from a value in
-// range ends because its cycle holds a value in range (itself); half of all values
-// are in range, so a walk takes 2 steps on average.
+// Cycle walking: the network permutes [0, 2^63); applied again while the value is
+// 0, it permutes [1, 2^63). Only the one number that the network sends to 0 walks a
+// second step (to the image of 0, which no other number has).
 std::uint64_t IdCipher::encode(std::uint64_t n) const {
   AIPOOL_CHECK(in_range(n), "id cipher: counter value out of range");
   std::uint64_t id = permute(n);

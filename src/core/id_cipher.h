@@ -1,9 +1,9 @@
 // File: id_cipher.h
 // The ids the orchestrator hands out on the wire (TaskIDs, TASK-1; worker ids,
-// CONN-3) are not its counters but a keyed permutation of them: a 4-round Feistel
-// network over 64 bits whose round function is SipHash-2-4 (siphash.h) under a
-// 128-bit key, cycle-walked so that ids and counter values both stay in
-// [1, 2^63). Without the key an id says nothing about the counter, the ids before
+// CONN-6) are not its counters but a keyed permutation of them: a 4-round Feistel
+// network over 63 bits (halves of 31 and 32 bits) whose round function is
+// SipHash-2-4 (siphash.h) under a 128-bit key, cycle-walked past 0 so that ids and
+// counter values both stay in [1, 2^63). Without the key an id says nothing about the counter, the ids before
 // or after it, or the ids of another process with another key; with the key,
 // decode() gives the counter value back, so tables stay keyed by the counter.
 //
@@ -11,7 +11,7 @@
 // production, the seeded PRNG in the simulator, a fixed source in tests.
 //
 // Contract: immutable after construction; encode and decode are pure and
-// thread-safe. Each costs 4 SipHash calls per walk step (2 steps on average).
+// thread-safe. Each costs 4 SipHash calls (8 for the one number that walks).
 #pragma once
 
 #include <cstdint>
@@ -38,9 +38,12 @@ class IdCipher {
   std::uint64_t decode(std::uint64_t id) const;
 
   const SipKey& key() const { return key_; }
+  // The number the network sends to 0, which encode() walks a second step (0 if
+  // that number is 0 itself); for tests of that step.
+  std::uint64_t walking_number_for_test() const { return unpermute(0); }
 
  private:
-  std::uint64_t permute(std::uint64_t x) const;    // the Feistel network
+  std::uint64_t permute(std::uint64_t x) const;    // the Feistel network on [0, 2^63)
   std::uint64_t unpermute(std::uint64_t y) const;  // its inverse
   std::uint32_t round_value(std::uint32_t round, std::uint32_t half) const;
 
