@@ -196,7 +196,10 @@ std::optional<Violation> check_model_workers(const Broker& broker, const Referen
   return std::nullopt;
 }
 
+// The model numbers attempts 1, 2, 3, ...; the core names them by TaskID, the
+// number under its permutation (TASK-1).
 std::optional<Violation> check_model_jobs(const Broker& broker, const ReferenceModel& model) {
+  const IdCipher& ids = broker.task_ids();
   for (const auto& [id, job] : model.jobs()) {
     const std::optional<JobView> view = broker.job(id);
     const std::string name = "job " + std::to_string(id);
@@ -205,16 +208,17 @@ std::optional<Violation> check_model_jobs(const Broker& broker, const ReferenceM
       return violation("RETRY-1", name + " tried " + ids_text(view->tried) + ", model says " +
                                       ids_text(job.tried));
     }
-    if (view->running_task != job.running) {
-      return violation("TASK-3", name + " runs task " + std::to_string(view->running_task) +
-                                     ", model says " + std::to_string(job.running));
+    const auto running = static_cast<TaskId>(view->running_task > 0 ? ids.decode(static_cast<std::uint64_t>(view->running_task)) : 0);
+    if (running != job.running) {
+      return violation("TASK-3", name + " runs task " + std::to_string(running) + ", model says " +
+                                     std::to_string(job.running));
     }
     if ((view->state == JobState::kWaiting) != job.waiting) {
       return violation("ADM-2", name + (job.waiting ? " should wait" : " should not wait"));
     }
   }
   for (const auto& [id, task] : model.tasks()) {
-    const std::optional<TaskView> view = broker.task(id);
+    const std::optional<TaskView> view = broker.task(static_cast<TaskId>(ids.encode(static_cast<std::uint64_t>(id))));
     const std::string name = "task " + std::to_string(id);
     if (!view) return violation("TASK-3", name + " is live in the model but ended in the core");
     if (view->job != task.job || view->worker != task.worker || view->abandoned != task.abandoned) {
@@ -283,6 +287,9 @@ std::optional<Violation> check_core_invariants(const Broker& broker, const std::
                                    " live attempts in the task table");
   }
   for (const KeyView& key : broker.keys()) {
+    if (key.workers == 0 && key.offer == nullptr) {
+      return violation("CAP-6", "the core holds " + key_name(key.key) + ", which no live worker offers and no list names");
+    }
     KeySums& sum = sums[key.key];
     if (key.capacity != sum.capacity || key.in_use != sum.in_use) {
       return violation("CAP-5", "ledger for " + key_name(key.key) + " says " +
@@ -315,11 +322,17 @@ std::optional<Violation> check_core_invariants(const Broker& broker, const std::
 
 std::optional<Violation> check_against_model(const Broker& broker, const ReferenceModel& model,
                                              const SimClock& clock) {
-  if (broker.last_task_id() != model.last_task_id()) {
-    return violation("TASK-1", "last TaskID " + std::to_string(broker.last_task_id()) +
-                                   ", model says " + std::to_string(model.last_task_id()));
+  if (broker.attempts_made() != static_cast<std::uint64_t>(model.last_task_id())) {
+    return violation("TASK-1", std::to_string(broker.attempts_made()) + " attempts made, model says " +
+                                   std::to_string(model.last_task_id()));
   }
   if (auto v = check_model_workers(broker, model)) return v;
+  std::vector<Key> held;
+  for (const KeyView& view : broker.keys()) held.push_back(view.key);
+  if (held != model.held_keys()) {
+    return violation("CAP-6", "the core holds " + std::to_string(held.size()) + " key(s), the model " +
+                                  std::to_string(model.held_keys().size()));
+  }
   for (const ReferenceModel::KeyState& state : model.keys()) {
     const std::vector<WorkerId> rotation = broker.rotation(state.key);
     if (rotation != state.rotation) {
@@ -395,6 +408,7 @@ const char* probe_name(Probe probe) {
     case Probe::kStaleTimer: return "stale-timer";
     case Probe::kListRefused: return "list-refused";
     case Probe::kRejectedInput: return "rejected-input";
+    case Probe::kKeyForgotten: return "key-forgotten";
     case Probe::kCount: break;
   }
   return "?";

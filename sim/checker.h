@@ -6,11 +6,13 @@
 //    worker and key 0 <= in_use <= capacity (CAP-2); a worker's slots in use equal
 //    its open plus abandoned attempts (CAP-2, CAP-4, SLOT-1); each key's ledger
 //    equals the sums over live workers (CAP-1, CAP-5); the rotation queue holds
-//    exactly the live workers of the key (SEL-1, SEL-4); every open job is in
+//    exactly the live workers of the key (SEL-1, SEL-4); a key is held only while a
+//    live worker offers it or the model list names it (CAP-6); every open job is in
 //    exactly one state, waiting with no attempt or running one open attempt of its
 //    own, and the waiting counts add up (TASK-3, ADM-2); the jobs the core holds are
 //    exactly the jobs without an outcome (TASK-5).
-//  - check_against_model: the core's state equals the reference model's: rotation
+//  - check_against_model: the core's state equals the reference model's: the keys
+//    it holds (CAP-6), rotation
 //    order (SEL-1, SEL-2, SEL-4), slots (CAP-2), waiting jobs (ADM-2), each job's
 //    tried workers and running attempt (RETRY-1), each attempt (TASK-1, SLOT-1) and
 //    the armed timers with their deadlines (TIME-1..TIME-3, SLOT-3).
@@ -70,6 +72,7 @@ enum class Probe : std::uint8_t {
   kStaleTimer,       // a cancelled timer fired anyway (TIME-4)
   kListRefused,      // a worker's join was refused: none of its keys is listed (LIST-1)
   kRejectedInput,    // a worker error rejected the input and ended its job (RETRY-6)
+  kKeyForgotten,     // a key went with its last worker (CAP-6)
   kCount,
 };
 const char* probe_name(Probe probe);

@@ -55,7 +55,8 @@ const char kUsage[] =
     "  --quiet               print only the seed, failures and the summary\n"
 #ifdef AIPOOL_BUG_INJECTION
     "  --bug NAME            switch on a deliberate core bug: leak-slot-on-failure,\n"
-    "                        first-fit, retry-tried-worker, no-slot-reclaim\n"
+    "                        first-fit, retry-tried-worker, no-slot-reclaim,\n"
+    "                        keep-unused-keys\n"
     "  --expect-failure KIND pass only if a seed fails with KIND (invariant, liveness)\n"
     "  --expect-rule RULE    ... and names RULE (e.g. CAP-4)\n"
 #endif
@@ -208,6 +209,7 @@ Parsed parse_bug_flag(const std::string& arg, ArgReader& in, Cli& cli) {
     else if (*v == "first-fit") cli.options.bugs_for_test |= kBugFirstFit;
     else if (*v == "retry-tried-worker") cli.options.bugs_for_test |= kBugRetryTriedWorker;
     else if (*v == "no-slot-reclaim") cli.options.bugs_for_test |= kBugNoSlotReclaim;
+    else if (*v == "keep-unused-keys") cli.options.bugs_for_test |= kBugKeepUnusedKeys;
     else return Parsed::kBad;
     return Parsed::kTaken;
   }

@@ -4,42 +4,6 @@
 
 namespace aipool::sim {
 
-bool Effect::same_decision(const Effect& other) const {
-  if (kind != other.kind) return false;
-  switch (kind) {
-    case Kind::kSend:
-      return worker == other.worker && task == other.task && job == other.job && key == other.key;
-    case Kind::kClose:
-      return worker == other.worker;
-    case Kind::kOutcome:
-      return job == other.job && status == other.status && task == other.task &&
-             worker == other.worker && attempts == other.attempts;
-    case Kind::kEnd:
-      return task == other.task && job == other.job && worker == other.worker && end == other.end;
-  }
-  return false;
-}
-
-std::string describe_effect(const Effect& effect) {
-  switch (effect.kind) {
-    case Effect::Kind::kSend:
-      return "send task " + std::to_string(effect.task) + " of job " + std::to_string(effect.job) +
-             " (" + key_name(effect.key) + ") to worker " + std::to_string(effect.worker);
-    case Effect::Kind::kClose:
-      return "close worker " + std::to_string(effect.worker);
-    case Effect::Kind::kOutcome:
-      return "outcome of job " + std::to_string(effect.job) + ": " +
-             std::string(job_status_name(effect.status)) + ", last task " +
-             std::to_string(effect.task) + " on worker " + std::to_string(effect.worker) + ", " +
-             std::to_string(effect.attempts) + " attempt(s)";
-    case Effect::Kind::kEnd:
-      return "task " + std::to_string(effect.task) + " of job " + std::to_string(effect.job) +
-             " on worker " + std::to_string(effect.worker) + " ends: " +
-             std::string(attempt_end_name(effect.end));
-  }
-  return "?";
-}
-
 ReferenceModel::ReferenceModel(ModelConfig config) : config_(std::move(config)) {}
 
 void ReferenceModel::set_stream_broken(WorkerId id, bool broken) {
@@ -102,6 +66,15 @@ ReferenceModel::KeyState& ReferenceModel::key_state_or_add(const Key& key) {
   return keys_.back();
 }
 
+std::vector<Key> ReferenceModel::held_keys() const {
+  std::vector<Key> out;
+  for (const KeyState& state : keys_) out.push_back(state.key);
+  if (config_.model_list) out.insert(out.end(), config_.model_list->begin(), config_.model_list->end());
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
 // CAP-1, CAP-3: offered iff some live worker advertises it (capacities are > 0).
 bool ReferenceModel::offers(const Key& key) const {
   const KeyState* state = key_state(key);
@@ -144,12 +117,14 @@ JoinVerdict ReferenceModel::join(WorkerId id, std::string_view secret,
   join_ignored_.clear();
   join_offered_.clear();
   if (secret != config_.secret) return JoinVerdict::kInvalidSecret;  // CONN-1
+  if (adverts.size() > config_.max_models_per_worker) return JoinVerdict::kTooManyModels;  // CONN-7
   if (std::find(ever_used_.begin(), ever_used_.end(), id) != ever_used_.end()) {
     return JoinVerdict::kIdReused;  // CONN-3
   }
   std::vector<std::pair<Key, std::uint64_t>> merged;
   for (const Advert& advert : adverts) {
     if (advert.capacity == 0) continue;
+    if (advert.key.model.size() > config_.max_model_id_bytes) continue;  // CONN-8
     if (config_.model_list && std::find(config_.model_list->begin(), config_.model_list->end(),
                                         advert.key) == config_.model_list->end()) {
       if (std::find(join_ignored_.begin(), join_ignored_.end(), advert.key) == join_ignored_.end()) {
@@ -342,6 +317,14 @@ void ReferenceModel::drain() {
         break;
     }
   }
+  // CAP-6: keys nobody offers or waits for are forgotten (listed ones stay held).
+  std::erase_if(keys_, [this](const KeyState& state) {
+    if (!state.rotation.empty() || !state.waiting.empty()) return false;
+    const bool listed = config_.model_list && std::find(config_.model_list->begin(), config_.model_list->end(),
+                                                        state.key) != config_.model_list->end();
+    if (!listed) ++stats_.keys_forgotten;
+    return true;
+  });
 }
 
 // SEL-2: the first worker from the head with a free slot, not yet tried for the

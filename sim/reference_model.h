@@ -8,19 +8,25 @@
 //
 // Where the spec leaves an order open, the model fixes it the way the core
 // documents it, and says so here:
+//  - A key with no live worker and no waiting job is forgotten at the end of the
+//    event (CAP-6); keys_() holds only the others.
 //  - Follow-up work of one event runs in FIFO order, after the event itself: a
 //    freed slot "pumps" its key's wait queue, a failed attempt "places" its job
 //    again, a leaving worker "checks" each of its keys (ADM-4). A retry is queued
 //    before the pump of the slot it freed (RETRY-1 before ADM-2).
-//  - A leaving worker's attempts end in TaskID order (SEL-6); its keys are
-//    checked in key order.
-//  - A join is checked for its secret (CONN-1), then its id (CONN-3), then what
-//    it offers (CONN-2) once the keys outside the model list are dropped
-//    (LIST-1). Repeated keys in one advertisement add up; capacities are capped
+//  - A leaving worker's attempts end in the order they were made (SEL-6); its
+//    keys are checked in key order.
+//  - A join is checked for its secret (CONN-1), then its number of adverts
+//    (CONN-7), then its id (CONN-3), then what it offers (CONN-2) once the adverts
+//    with too long a model id (CONN-8) and the keys outside the model list
+//    (LIST-1) are dropped. Repeated keys in one advertisement add up; capacities are capped
 //    at 2^20.
 //  - A report is checked for its secret (RES-4), then whether the TaskID was ever
-//    issued (RES-5), then whether the attempt ended (TASK-4), then its worker
-//    (TASK-2).
+//    issued (RES-5, TASK-6), then whether the attempt ended (TASK-4), then its
+//    worker (TASK-2).
+//  - Attempts are named by their numbers, 1, 2, 3, ... (TASK-1); the core's
+//    TaskIDs are those numbers under its key, and the simulator and the property
+//    tests translate between the two at the core's edge.
 //
 // Contract: single-threaded value type (copyable: rapidcheck copies it). Each
 // event method clears effects() and appends what the spec says happens, in order.
@@ -51,6 +57,8 @@ struct ModelConfig {
   std::size_t queue_limit = 256;
   // LIST-1: when set, only these keys are offered; when unset, any (LIST-2).
   std::optional<std::vector<Key>> model_list;
+  std::size_t max_models_per_worker = 1024;  // CONN-7
+  std::size_t max_model_id_bytes = 256;      // CONN-8
 };
 
 // One thing the core does to the outside world, as both the model and the
@@ -93,6 +101,7 @@ struct ModelStats {
   std::uint64_t cancels_running = 0;     // a running job was cancelled (SLOT-1)
   std::uint64_t no_worker_waiting = 0;   // ADM-4: a waiting job lost its last worker
   std::uint64_t skipped_full = 0;        // a scan skipped a full or tried worker (SEL-2)
+  std::uint64_t keys_forgotten = 0;      // a key went with its last worker (CAP-6)
 };
 
 class ReferenceModel {
@@ -168,6 +177,9 @@ class ReferenceModel {
   const Worker* live_worker(WorkerId id) const;
   const std::vector<KeyState>& keys() const { return keys_; }
   const KeyState* key_state(const Key& key) const;
+  // CAP-6: the keys the orchestrator holds: those of live workers or waiting jobs,
+  // and the listed ones; sorted.
+  std::vector<Key> held_keys() const;
   const std::map<JobId, Job>& jobs() const { return jobs_; }
   const std::map<TaskId, Task>& tasks() const { return tasks_; }
   const std::vector<Timer>& timers() const { return timers_; }

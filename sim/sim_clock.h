@@ -196,7 +196,7 @@ class SimClock final : public Clock {
   };
 
   // Timers by id. Ids of the four lanes with targets below 2^32 (the core's
-  // TaskIDs and JobIds, handed out 1, 2, 3, ...) live in pages of kPageSize
+  // attempt numbers and JobIds, handed out 1, 2, 3, ...) live in pages of kPageSize
   // targets, allocated when a timer of the page is armed and freed when none of
   // it is armed any more, so nothing is ever copied or cleared in bulk; any other
   // id in a map.

@@ -1,8 +1,8 @@
 // File: timer_ids.h
 // What a core timer id means. The Broker names each timer it arms on the Clock
-// seam as (kind << 60) | target, kind 1 = attempt timeout of TaskID target
+// seam as (kind << 60) | target, kind 1 = attempt timeout of attempt number target
 // (TIME-2), 2 = deadline of JobId target (TIME-3), 3 = slot reclaim of the
-// abandoned TaskID target (SLOT-3) (src/core/broker.cc). The simulator decodes ids
+// abandoned attempt number target (SLOT-3; numbers, not TaskIDs, TASK-1) (src/core/broker.cc). The simulator decodes ids
 // only to label its traces and to compare the armed timers with the reference
 // model; if the core changes its encoding, the first timer shows up as a model
 // mismatch, not as silent misbehaviour.

@@ -112,12 +112,14 @@ std::string World::describe_event(const Event& event) const {
       break;
     case EventKind::kNotice:
     case EventKind::kExecDone:
-      out += orch + " task " + std::to_string(event.a) + " at" + worker + " (worker " +
+      out += orch + " task " + std::to_string(orchs_[event.orch]->number_of(static_cast<TaskId>(event.a))) +
+             " at" + worker + " (worker " +
              std::to_string(event.b) + ")";
       if (event.kind == EventKind::kExecDone) out += event.flags == 0 ? " ok" : " error";
       break;
     case EventKind::kUpload:
-      out += orch + " task " + std::to_string(event.a) + " from" + worker + " (worker " +
+      out += orch + " task " + std::to_string(orchs_[event.orch]->number_of(static_cast<TaskId>(event.a))) +
+             " from" + worker + " (worker " +
              std::to_string(event.b) + ")" + ((event.flags & kUploadOk) != 0 ? " ok" : " error") +
              ((event.flags & kUploadDuplicate) != 0 ? " duplicate" : "") +
              ((event.flags & kUploadAnonymous) != 0 ? " anonymous" : "");

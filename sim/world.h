@@ -130,7 +130,17 @@ struct Orchestrator {
   std::vector<WorkerId> accepted_ids;  // ever accepted, in order
   std::vector<std::uint32_t> listed;   // LIST-1: the keys of its model list; empty: none
   std::vector<Effect> effects;         // what the core did during the current call
-  TaskId last_task = 0;
+  TaskId last_task = 0;                // the number of the last attempt seen sent
+  // TASK-1: the core's TaskIDs are its attempts' numbers under a key the world draws
+  // from the seed. The world traces and compares numbers (as the reference model
+  // does) and posts TaskIDs; ids not above 0 stand for themselves.
+  IdCipher task_ids{SipKey{}};
+  TaskId number_of(TaskId id) const {
+    return id > 0 ? static_cast<TaskId>(task_ids.decode(static_cast<std::uint64_t>(id))) : id;
+  }
+  TaskId id_of(TaskId number) const {
+    return number > 0 ? static_cast<TaskId>(task_ids.encode(static_cast<std::uint64_t>(number))) : number;
+  }
 };
 
 class World final : public TransportObserver {

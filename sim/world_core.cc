@@ -2,7 +2,7 @@
 // model first (at CheckLevel::kFull) and the two are compared: the answer, then
 // every effect in order (checker.h). The TransportObserver and the completion
 // callback record the core's effects and check, as they happen, what no model is
-// needed for: TaskIDs grow by one (TASK-1), a notice goes only to a live worker
+// needed for: attempts are numbered one by one and named by their TaskID (TASK-1), a notice goes only to a live worker
 // that advertises the key and was not tried for the job (SEL-1, SEL-4, RETRY-4),
 // a job gets one outcome (TASK-5) and a result reaches only the job of its task,
 // once (TASK-3).
@@ -21,6 +21,7 @@ const char* join_verdict_name(JoinVerdict verdict) {
     case JoinVerdict::kInvalidSecret: return "invalid secret";
     case JoinVerdict::kNothingOffered: return "nothing offered";
     case JoinVerdict::kIdReused: return "id reused";
+    case JoinVerdict::kTooManyModels: return "too many models";
   }
   return "?";
 }
@@ -30,6 +31,7 @@ const char* join_rule(JoinVerdict verdict) {
     case JoinVerdict::kInvalidSecret: return "CONN-1";
     case JoinVerdict::kNothingOffered: return "CONN-2";
     case JoinVerdict::kIdReused: return "CONN-3";
+    case JoinVerdict::kTooManyModels: return "CONN-7";
     case JoinVerdict::kAccepted: break;
   }
   return "CONN-3";
@@ -166,16 +168,17 @@ ReportVerdict World::core_report(Orchestrator& o, const Report& report, bool for
   begin_call(o);
   const std::size_t jobs_before = o.broker->open_jobs();
   const std::size_t attempts_before = o.broker->live_attempts();
-  const TaskId last_before = o.broker->last_task_id();
+  const std::uint64_t made_before = o.broker->attempts_made();
   std::optional<ReportVerdict> expected;
+  const TaskId number = o.number_of(report.task);  // TASK-6: the model works on numbers
   if (o.model) {
-    expected = o.model->report(report.credentials, report.task, report.from, report.ok, report.error,
+    expected = o.model->report(report.credentials, number, report.from, report.ok, report.error,
                                report.rejected_input);
   }
   const ReportVerdict verdict = o.broker->report(report);
   if (expected && *expected != verdict && !failed()) {
     fail(FailureKind::kInvariant, report_rule(*expected),
-         orch_prefix(o.index) + "report of task " + std::to_string(report.task) + ": core says " +
+         orch_prefix(o.index) + "report of task " + std::to_string(number) + ": core says " +
              std::string(report_verdict_name(verdict)) + ", the spec says " +
              std::string(report_verdict_name(*expected)));
   }
@@ -183,14 +186,14 @@ ReportVerdict World::core_report(Orchestrator& o, const Report& report, bool for
   const bool refused = verdict != ReportVerdict::kAccepted && verdict != ReportVerdict::kLateReleased;
   if (!failed() && (forged && !refused)) {
     fail(FailureKind::kInvariant, report_rule(verdict),
-         orch_prefix(o.index) + "a forged report of task " + std::to_string(report.task) +
+         orch_prefix(o.index) + "a forged report of task " + std::to_string(number) +
              " was " + std::string(report_verdict_name(verdict)));
   }
   if (!failed() && refused &&
       (!o.effects.empty() || o.broker->open_jobs() != jobs_before ||
-       o.broker->live_attempts() != attempts_before || o.broker->last_task_id() != last_before)) {
+       o.broker->live_attempts() != attempts_before || o.broker->attempts_made() != made_before)) {
     fail(FailureKind::kInvariant, "TASK-4",
-         orch_prefix(o.index) + "a refused report of task " + std::to_string(report.task) +
+         orch_prefix(o.index) + "a refused report of task " + std::to_string(number) +
              " changed the core");
   }
   // SLOT-2: a late report's content is discarded: on_outcome checks that a job's
@@ -224,10 +227,11 @@ void World::core_timer(Orchestrator& o, TimerId id, bool stale) {
 const SimWorker* World::send_target(const Orchestrator& o, const JobNotice& notice,
                                     std::uint32_t key) {
   const std::string where = orch_prefix(o.index);
+  const TaskId number = o.number_of(notice.task);
   auto session = o.sessions.find(notice.worker);
   if (session == o.sessions.end() || !session->second.core_live) {
     fail(FailureKind::kInvariant, "SEL-4",
-         where + "task " + std::to_string(notice.task) + " went to worker " +
+         where + "task " + std::to_string(number) + " went to worker " +
              std::to_string(notice.worker) + ", which is not live");
     return nullptr;
   }
@@ -235,13 +239,13 @@ const SimWorker* World::send_target(const Orchestrator& o, const JobNotice& noti
   const std::vector<std::uint32_t>& advertised = worker.key_indices();
   if (std::find(advertised.begin(), advertised.end(), key) == advertised.end()) {
     fail(FailureKind::kInvariant, "SEL-1",
-         where + "task " + std::to_string(notice.task) + " for " + key_name(keys_.key(key)) +
+         where + "task " + std::to_string(number) + " for " + key_name(keys_.key(key)) +
              " went to " + worker.name() + ", which does not advertise it");
     return nullptr;
   }
   if (!o.listed.empty() && std::find(o.listed.begin(), o.listed.end(), key) == o.listed.end()) {
     fail(FailureKind::kInvariant, "LIST-1",
-         where + "task " + std::to_string(notice.task) + " is for " + key_name(keys_.key(key)) +
+         where + "task " + std::to_string(number) + " is for " + key_name(keys_.key(key)) +
              ", which is not in the orchestrator's model list");
     return nullptr;
   }
@@ -255,31 +259,33 @@ void World::on_send(std::uint8_t orch, const JobNotice& notice, std::uint32_t ke
   if (!checking_ || failed()) return;
   const JobId job = job_of_payload(notice.payload);
   const std::string where = orch_prefix(orch);
-  if (notice.task != o.last_task + 1) {
+  const TaskId number = o.number_of(notice.task);
+  if (number != o.last_task + 1) {
     fail(FailureKind::kInvariant, "TASK-1",
-         where + "task " + std::to_string(notice.task) + " follows task " + std::to_string(o.last_task));
+         where + "TaskID " + std::to_string(notice.task) + " is attempt " + std::to_string(number) +
+             ", after attempt " + std::to_string(o.last_task));
     return;
   }
-  o.last_task = notice.task;
+  o.last_task = number;
   const SimWorker* const target = send_target(o, notice, key);
   if (target == nullptr) return;
   const SimWorker& worker = *target;
   if (job == 0 || job > o.jobs.size() || o.jobs[job - 1].outcomes != 0) {
     fail(FailureKind::kInvariant, "TASK-5",
-         where + "task " + std::to_string(notice.task) + " is for job " + std::to_string(job) +
+         where + "task " + std::to_string(number) + " is for job " + std::to_string(job) +
              ", which is unknown or already has its outcome");
     return;
   }
   ClientJob& client = o.jobs[job - 1];
   if (client.key != key) {
     fail(FailureKind::kInvariant, "SEL-1",
-         where + "task " + std::to_string(notice.task) + " carries " + key_name(keys_.key(key)) +
+         where + "task " + std::to_string(number) + " carries " + key_name(keys_.key(key)) +
              " but " + job_name(o, job) + " is for " + key_name(keys_.key(client.key)));
     return;
   }
   if (std::find(client.tried.begin(), client.tried.end(), notice.worker) != client.tried.end()) {
     fail(FailureKind::kInvariant, "RETRY-4",
-         where + "task " + std::to_string(notice.task) + " sends " + job_name(o, job) + " to " +
+         where + "task " + std::to_string(number) + " sends " + job_name(o, job) + " to " +
              worker.name() + " (worker " + std::to_string(notice.worker) + ") a second time");
     return;
   }
@@ -290,13 +296,13 @@ void World::on_send(std::uint8_t orch, const JobNotice& notice, std::uint32_t ke
     Effect effect;
     effect.kind = Effect::Kind::kSend;
     effect.worker = notice.worker;
-    effect.task = notice.task;
+    effect.task = number;
     effect.job = job;
     effect.key = keys_.key(key);
     o.effects.push_back(std::move(effect));
   }
   if (tracing()) {
-    trace(where + "task " + std::to_string(notice.task) + ": " + job_name(o, job) + " -> " +
+    trace(where + "task " + std::to_string(number) + ": " + job_name(o, job) + " -> " +
           worker.name() + (ok ? "" : ": send failed"));
   }
 }
@@ -321,7 +327,7 @@ void World::on_close(std::uint8_t orch, WorkerId worker, std::string_view reason
 void World::trace_outcome(const Orchestrator& o, const JobOutcome& outcome) {
   std::string line = orch_prefix(o.index) + job_name(o, outcome.job) + " ";
   if (outcome.status == JobStatus::kOk) {
-    line += "ok: result of task " + std::to_string(outcome.last_task) + " from " +
+    line += "ok: result of task " + std::to_string(o.number_of(outcome.last_task)) + " from " +
             session_name(o, outcome.last_worker);
   } else {
     line += "failed (" + std::string(job_status_name(outcome.status)) + "): " + outcome.message;
@@ -340,12 +346,12 @@ bool World::deliver_result(Orchestrator& o, const JobOutcome& outcome) {
       task->second.worker != outcome.last_worker || !right_result) {
     fail(FailureKind::kInvariant, "TASK-3",
          where + job_name(o, outcome.job) + " got a result that is not of its task " +
-             std::to_string(outcome.last_task));
+             std::to_string(o.number_of(outcome.last_task)));
     return false;
   }
   if (task->second.result_delivered) {
     fail(FailureKind::kInvariant, "TASK-3",
-         where + "the result of task " + std::to_string(outcome.last_task) + " was delivered twice");
+         where + "the result of task " + std::to_string(o.number_of(outcome.last_task)) + " was delivered twice");
     return false;
   }
   task->second.result_delivered = true;
@@ -395,7 +401,7 @@ void World::on_outcome(std::uint8_t orch, const JobOutcome& outcome) {
     effect.kind = Effect::Kind::kOutcome;
     effect.job = outcome.job;
     effect.status = outcome.status;
-    effect.task = outcome.last_task;
+    effect.task = o.number_of(outcome.last_task);
     effect.worker = outcome.last_worker;
     effect.attempts = outcome.attempts;
     effect.message = outcome.message;
@@ -410,16 +416,17 @@ void World::on_attempt_ended(std::uint8_t orch, const AttemptEvent& event) {
   mix(static_cast<std::uint64_t>(event.task) ^ (static_cast<std::uint64_t>(event.end) << 58));
   if (failed()) return;
   auto sent = o.tasks.find(event.task);
+  const TaskId number = o.number_of(event.task);
   if (sent == o.tasks.end() || sent->second.job != event.job || sent->second.worker != event.worker) {
     fail(FailureKind::kInvariant, "TASK-2",
-         orch_prefix(orch) + "task " + std::to_string(event.task) + " ended as an attempt of job " +
+         orch_prefix(orch) + "task " + std::to_string(number) + " ended as an attempt of job " +
              std::to_string(event.job) + " on worker " + std::to_string(event.worker) +
              ", which is not how it was sent");
     return;
   }
   if (sent->second.ended) {
     fail(FailureKind::kInvariant, "TASK-3",
-         orch_prefix(orch) + "task " + std::to_string(event.task) + " ended twice, the second time as " +
+         orch_prefix(orch) + "task " + std::to_string(number) + " ended twice, the second time as " +
              std::string(attempt_end_name(event.end)));
     return;
   }
@@ -427,7 +434,7 @@ void World::on_attempt_ended(std::uint8_t orch, const AttemptEvent& event) {
   if (o.model) {
     Effect effect;
     effect.kind = Effect::Kind::kEnd;
-    effect.task = event.task;
+    effect.task = number;
     effect.job = event.job;
     effect.worker = event.worker;
     effect.end = event.end;

@@ -9,13 +9,14 @@ void World::on_notice(const Event& event) {
   Orchestrator& o = *orchs_[event.orch];
   SimWorker& worker = *workers_[event.worker];
   const auto task = static_cast<TaskId>(event.a);
+  const std::string task_text = "task " + std::to_string(o.number_of(task));
   if (!o.transport->is_open(event.b) || !worker.alive() || worker.profile().loses_notices) {
-    if (tracing()) trace(orch_prefix(o.index) + "task " + std::to_string(task) + " to " + worker.name() + " is lost");
+    if (tracing()) trace(orch_prefix(o.index) + task_text + " to " + worker.name() + " is lost");
     return;
   }
   if (!worker.try_acquire(event.c)) {  // MULTI-2
     world_probes_.hit(Probe::kAtCapacity);
-    if (tracing()) trace(orch_prefix(o.index) + worker.name() + " is at capacity for task " + std::to_string(task));
+    if (tracing()) trace(orch_prefix(o.index) + worker.name() + " is at capacity for " + task_text);
     schedule_upload(o.index, event.worker, task, event.b, false, kAtCapacityError,
                     draw(config_.upload_delay_max));
     return;
@@ -23,10 +24,10 @@ void World::on_notice(const Event& event) {
   const ExecPlan plan = worker.plan(healed_);
   if (!plan.finishes) {
     manual_runs_[{o.index, task}] = {event.worker, event.c};
-    if (tracing()) trace(orch_prefix(o.index) + worker.name() + " starts task " + std::to_string(task));
+    if (tracing()) trace(orch_prefix(o.index) + worker.name() + " starts " + task_text);
     return;
   }
-  if (tracing()) trace(orch_prefix(o.index) + worker.name() + " starts task " + std::to_string(task));
+  if (tracing()) trace(orch_prefix(o.index) + worker.name() + " starts " + task_text);
   Event done = at_delay(plan.latency, EventKind::kExecDone);
   done.orch = o.index;
   done.worker = event.worker;
@@ -45,7 +46,9 @@ void World::on_exec_done(const Event& event) {
   const bool ok = event.flags == static_cast<std::uint16_t>(ExecOutcome::kOk);
   const std::uint32_t error = worker.profile().error;
   if (tracing()) {
-    trace(orch_prefix(event.orch) + worker.name() + " finishes task " + std::to_string(event.a) +
+    const Orchestrator& o = *orchs_[event.orch];
+    trace(orch_prefix(event.orch) + worker.name() + " finishes task " +
+          std::to_string(o.number_of(static_cast<TaskId>(event.a))) +
           (ok ? ": ok" : std::string(": error \"") + kWorkerErrors[error] + "\""));
   }
   const Micros delay = scripted_ ? 0 : draw(config_.upload_delay_max);
@@ -96,7 +99,7 @@ void World::on_upload(const Event& event) {
   const ReportVerdict verdict = core_report(o, report, false);
   if (tracing()) {
     trace(orch_prefix(o.index) + workers_[event.worker]->name() + " posts task " +
-          std::to_string(report.task) +
+          std::to_string(o.number_of(report.task)) +
           (report.ok ? " ok" : " error \"" + report.error + "\"") +
           (report.rejected_input ? " rejecting the input" : "") + (duplicate ? " again" : "") +
           ": " + std::string(report_verdict_name(verdict)));

@@ -141,7 +141,8 @@ void World::final_checks() {
     }
     for (const auto& [task, sent] : o->tasks) {
       if (!sent.ended) {
-        fail(FailureKind::kLiveness, "TASK-3", where + "task " + std::to_string(task) + " never ended");
+        fail(FailureKind::kLiveness, "TASK-3",
+             where + "task " + std::to_string(o->number_of(task)) + " never ended");
         return;
       }
     }
@@ -176,6 +177,7 @@ ProbeCounts World::probes() const {
     counts.hit(Probe::kAttemptTimeout, s.attempt_timeouts);
     counts.hit(Probe::kDeadline, s.deadlines);
     counts.hit(Probe::kCancelRunning, s.cancels_running);
+    counts.hit(Probe::kKeyForgotten, s.keys_forgotten);
   }
   return counts;
 }

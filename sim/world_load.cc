@@ -67,13 +67,13 @@ void World::schedule_next_submits() {
 
 void World::on_forged(const Event& event) {
   Orchestrator& o = *orchs_[event.orch];
-  const TaskId last = o.broker->last_task_id();
+  const auto last = static_cast<TaskId>(o.broker->attempts_made());
   Report report;
   report.credentials = secret_;
   report.ok = true;
   report.result = shared_result_;
-  const auto any_task = [&]() -> TaskId {
-    return last > 0 ? static_cast<TaskId>(fault_prng_.between(1, static_cast<std::uint64_t>(last))) : 1;
+  const auto any_task = [&]() -> TaskId {  // the TaskID of an attempt made (or of the first)
+    return o.id_of(last > 0 ? static_cast<TaskId>(fault_prng_.between(1, static_cast<std::uint64_t>(last))) : 1);
   };
   std::string what;
   switch (static_cast<ForgeKind>(event.flags)) {
@@ -82,11 +82,23 @@ void World::on_forged(const Event& event) {
       report.task = any_task();
       what = "with a wrong secret";
       break;
-    case ForgeKind::kUnknownTask:
-      report.task = fault_prng_.one_in(4) ? -static_cast<TaskId>(fault_prng_.uniform(3))
-                                          : last + static_cast<TaskId>(fault_prng_.between(1, 1000));
-      what = "for a task never issued";
+    case ForgeKind::kUnknownTask: {  // TASK-6
+      if (fault_prng_.one_in(4)) {
+        report.task = -static_cast<TaskId>(fault_prng_.uniform(3));
+        what = "for a task never issued";
+        break;
+      }
+      const auto ahead = static_cast<TaskId>(fault_prng_.between(1, 1000));
+      if (ahead % 2 == 0) {  // the TaskID of an attempt not made yet
+        report.task = o.id_of(last + ahead);
+        what = "for a task never issued";
+      } else {  // a TaskID of another run: a small number under another key
+        const SipKey& key = o.task_ids.key();
+        report.task = static_cast<TaskId>(IdCipher(SipKey{~key.k0, ~key.k1}).encode(static_cast<std::uint64_t>(ahead)));
+        what = "for a task of another run";
+      }
       break;
+    }
     default: {
       report.task = any_task();
       const std::optional<TaskView> task = o.broker->task(report.task);
@@ -97,7 +109,7 @@ void World::on_forged(const Event& event) {
   }
   const ReportVerdict verdict = core_report(o, report, true);
   if (tracing()) {
-    trace(orch_prefix(o.index) + "forged post of task " + std::to_string(report.task) + " " + what +
+    trace(orch_prefix(o.index) + "forged post of task " + std::to_string(o.number_of(report.task)) + " " + what +
           ": " + std::string(report_verdict_name(verdict)));
   }
   world_probes_.hit(Probe::kForgedRefused);

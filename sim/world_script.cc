@@ -138,21 +138,22 @@ void World::scripted_post(std::uint8_t orch, std::uint32_t w, TaskId task, bool 
                           std::optional<WorkerId> from, bool rejected_input) {
   scripted_step("post task " + std::to_string(task), [&] {
     Orchestrator& o = *orchs_[orch];
-    auto run = manual_runs_.find({orch, task});
+    const TaskId id = o.id_of(task);  // `task` is the attempt's number (TASK-1)
+    auto run = manual_runs_.find({orch, id});
     if (run != manual_runs_.end() && run->second.first == w) {
       workers_[w]->release(run->second.second);
       manual_runs_.erase(run);
     }
     Report report;
     report.credentials = secret;
-    report.task = task;
+    report.task = id;
     report.from = from;
     report.ok = ok;
     report.error = error;
     report.rejected_input = rejected_input;
     if (ok) {
       report.result = std::make_shared<const ResultBody>(
-          ResultBody{std::make_shared<const std::string>("task " + std::to_string(task)), {}});
+          ResultBody{std::make_shared<const std::string>("task " + std::to_string(id)), {}});
     }
     const ReportVerdict verdict = core_report(o, report, secret != secret_);
     trace(orch_prefix(orch) + workers_[w]->name() + " posts task " + std::to_string(task) +
@@ -207,7 +208,7 @@ std::string World::scripted_state(std::uint8_t orch) const {
       jobs += " (waiting)";
     } else {
       const std::optional<TaskView> task = o.broker->task(job->running_task);
-      jobs += " (task " + std::to_string(job->running_task) + " on " +
+      jobs += " (task " + std::to_string(o.number_of(job->running_task)) + " on " +
               (task ? session_name(o, task->worker) : "?") + ")";
     }
   }

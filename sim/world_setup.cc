@@ -36,9 +36,13 @@ World::World(const WorldConfig& config, bool scripted)
 World::~World() = default;
 
 void World::make_orchestrators() {
+  // TASK-1: each orchestrator's TaskID key, from a generator seeded apart from the
+  // root so that the other streams draw what they drew before keys existed.
+  Prng id_keys(config_.seed ^ 0x5441534B49444B59ULL);
   for (std::uint32_t i = 0; i < std::max<std::uint32_t>(config_.orchestrators, 1); ++i) {
     auto o = std::make_unique<Orchestrator>();
     o->index = static_cast<std::uint8_t>(i);
+    o->task_ids = IdCipher(draw_id_key(id_keys));
     o->clock = std::make_unique<SimClock>(now_, queue_, o->index, world_prng_.split());
     o->clock->set_stale_ratio(scripted_ ? Ratio{0, 1} : config_.stale_timer);
     o->transport =
@@ -59,6 +63,7 @@ void World::make_orchestrators() {
       broker_config.model_list = offers;
     }
     broker_config.secret = secret_;
+    broker_config.task_id_key = o->task_ids.key();
     broker_config.attempt_timeout = config_.attempt_timeout;
     broker_config.job_deadline = config_.job_deadline;
     broker_config.slot_reclaim = config_.slot_reclaim;

@@ -40,6 +40,8 @@ DEFINE_int32(queueLength, 256, "jobs that may wait per pipeline and model when e
 DEFINE_int64(maxMessageBytes, 64LL << 20, "largest request body, gRPC message and result upload, in bytes");
 DEFINE_int64(maxPixels, 16777216,
              "largest input image accepted, in pixels (width x height; 413 above); default 4096 x 4096");
+DEFINE_int32(maxModelsPerWorker, 1024, "most models one worker registration may advertise; more: refused");
+DEFINE_int32(maxModelIdBytes, 256, "longest model id a worker may advertise, in bytes; longer: skipped");
 DEFINE_int32(httpThreads, 0, "HTTP event-loop threads; 0: one per CPU core (at least 2)");
 DEFINE_int32(maxClientConns, 15000,
              "open client connections; beyond it a new one gets 503 and is closed (/aiResults is exempt)");
@@ -72,6 +74,8 @@ const aipool::bin::ProgramHelp kHelp{
         {"Limits", "queueLength", "-queueLength 1024"},
         {"Limits", "maxMessageBytes", "-maxMessageBytes 134217728"},
         {"Limits", "maxPixels", "-maxPixels 33554432"},
+        {"Limits", "maxModelsPerWorker", "-maxModelsPerWorker 4096"},
+        {"Limits", "maxModelIdBytes", "-maxModelIdBytes 512"},
         {"HTTP", "maxClientConns", "-maxClientConns 30000"},
         {"HTTP", "maxBodyBytesInFlight", "-maxBodyBytesInFlight 1073741824"},
         {"HTTP", "maxHeaderBytes", "-maxHeaderBytes 32768"},
@@ -162,6 +166,10 @@ aipool::net::OrchestratorConfig config_from_flags() {
   config.max_message_bytes = static_cast<std::size_t>(FLAGS_maxMessageBytes);
   if (FLAGS_maxPixels < 1) die("-maxPixels: must be at least 1 (got " + std::to_string(FLAGS_maxPixels) + ")");
   config.max_pixels = static_cast<std::uint64_t>(FLAGS_maxPixels);
+  if (FLAGS_maxModelsPerWorker < 1) die("-maxModelsPerWorker: must be at least 1");
+  config.broker.max_models_per_worker = static_cast<std::size_t>(FLAGS_maxModelsPerWorker);  // CONN-7
+  if (FLAGS_maxModelIdBytes < 1) die("-maxModelIdBytes: must be at least 1");
+  config.broker.max_model_id_bytes = static_cast<std::size_t>(FLAGS_maxModelIdBytes);  // CONN-8
   config.http = http_config_from_flags(config.max_message_bytes);
   config.service_addr = FLAGS_serviceAddr;
   config.http_addr = FLAGS_httpAddr;

@@ -10,8 +10,8 @@
 namespace aipool {
 namespace {
 
-// Timer ids carry what they are for in their top bits and the TaskID or JobId in
-// the rest, so no table of timers is needed and a stale firing is recognised by
+// Timer ids carry what they are for in their top bits and the attempt number or
+// JobId in the rest, so no table of timers is needed and a stale firing is recognised by
 // looking the target up (TIME-4).
 constexpr int kTimerKindShift = 60;
 constexpr std::uint64_t kTimerTargetMask = (std::uint64_t{1} << kTimerKindShift) - 1;
@@ -53,8 +53,18 @@ class Broker::Entry {
   Broker& broker_;
 };
 
+namespace {
+const SipKey& checked_task_id_key(const BrokerConfig& config) {
+  AIPOOL_CHECK(config.task_id_key.has_value(), "Broker needs a task_id_key drawn from a Random (TASK-1)");
+  return *config.task_id_key;
+}
+}  // namespace
+
 Broker::Broker(BrokerConfig config, Clock& clock, WorkerTransport& transport)
-    : config_(std::move(config)), clock_(clock), transport_(transport) {
+    : config_(std::move(config)),
+      clock_(clock),
+      transport_(transport),
+      task_ids_(checked_task_id_key(config_)) {
   AIPOOL_CHECK(!config_.secret.empty(), "Broker needs a non-empty secret");
   AIPOOL_CHECK(config_.attempt_timeout > 0, "attempt_timeout must be positive");
   AIPOOL_CHECK(config_.job_deadline > 0, "job_deadline must be positive");
@@ -62,7 +72,8 @@ Broker::Broker(BrokerConfig config, Clock& clock, WorkerTransport& transport)
   if (config_.model_list) {
     // Listed keys are interned up front so that views report them with their prices.
     for (const ModelOffer& offer : *config_.model_list) pool_.intern_key(offer.key);
-    wait_.resize(pool_.key_count());
+    listed_keys_ = pool_.key_slots();
+    wait_.resize(pool_.key_slots());
   }
 }
 
@@ -72,8 +83,8 @@ Broker::Job& Broker::job_at(JobId id) {
   return *job;
 }
 
-Broker::Task& Broker::task_at(TaskId id) {
-  Task* task = tasks_.find(static_cast<std::uint64_t>(id));
+Broker::Task& Broker::task_at(std::uint64_t number) {
+  Task* task = tasks_.find(number);
   AIPOOL_CHECK(task != nullptr, "task missing from the table");
   return *task;
 }
@@ -90,52 +101,16 @@ const ModelOffer* Broker::offer_for(const Key& key) const {
 
 JoinResult Broker::worker_joined(const JoinRequest& request) {
   Entry entry(*this);
-  JoinResult result;
-  if (!same_secret(request.secret, config_.secret)) {
-    result.verdict = JoinVerdict::kInvalidSecret;
-    result.message = "invalid secret";
-    return result;
-  }
-  if (pool_.id_ever_used(request.id)) {
-    result.verdict = JoinVerdict::kIdReused;
-    result.message = "worker id " + std::to_string(request.id) + " was already used";
-    return result;
-  }
-  // Merge repeated keys (their capacities add up) and apply the model list (LIST-1).
   std::map<Key, std::uint64_t> merged;
-  for (const Advert& advert : request.adverts) {
-    if (advert.capacity == 0) continue;
-    if (config_.model_list && offer_for(advert.key) == nullptr) {
-      if (std::find(result.ignored_keys.begin(), result.ignored_keys.end(), advert.key) ==
-          result.ignored_keys.end()) {
-        result.ignored_keys.push_back(advert.key);
-      }
-      continue;
-    }
-    merged[advert.key] += advert.capacity;
-  }
-  if (merged.empty()) {
-    result.verdict = JoinVerdict::kNothingOffered;
-    if (!result.ignored_keys.empty()) {
-      result.message = "none of the advertised models is in the orchestrator's model list (advertised:";
-      for (const Key& key : result.ignored_keys) result.message += " " + key_name(key);
-      result.message += "; offered:";
-      for (const ModelOffer& offer : *config_.model_list) result.message += " " + key_name(offer.key);
-      result.message += ")";
-    } else {
-      result.message =
-          "advertise at least one pipeline and model with a capacity above 0 "
-          "(constraints.PerCapability[capability].models[model_id].capacity)";
-    }
-    return result;
-  }
+  JoinResult result = judge_join(request, merged);  // broker_join.cc
+  if (result.verdict != JoinVerdict::kAccepted) return result;
   std::vector<std::pair<std::uint32_t, std::uint32_t>> seats;
   for (const auto& [key, capacity] : merged) {
     const std::uint32_t capped = static_cast<std::uint32_t>(std::min<std::uint64_t>(capacity, 1U << 20));
     seats.emplace_back(pool_.intern_key(key), capped);
     result.offered_keys.push_back(key);
   }
-  wait_.resize(pool_.key_count());
+  wait_.resize(pool_.key_slots());
   pool_.add(request.id, request.address, clock_.now(), seats);
   for (const auto& [key_index, capacity] : seats) work_.push_back({WorkKind::kPump, key_index});
   drain();
@@ -151,22 +126,22 @@ void Broker::worker_left(WorkerId id, std::string_view reason) {
 void Broker::remove_worker(WorkerId id, std::string_view reason) {
   Worker* worker = pool_.find(id);
   if (worker == nullptr) return;  // CONN-4: already gone
-  std::vector<TaskId> ids = worker->tasks;
-  std::sort(ids.begin(), ids.end());  // SEL-6: retries in TaskID order
-  for (TaskId task_id : ids) {
-    Task& task = task_at(task_id);
+  std::vector<std::uint64_t> numbers = worker->tasks;
+  std::sort(numbers.begin(), numbers.end());  // SEL-6: retries in the order the attempts were made
+  for (std::uint64_t number : numbers) {
+    Task& task = task_at(number);
     if (task.abandoned) {
-      clock_.cancel_timer(timer_id(TimerKind::kReclaim, static_cast<std::uint64_t>(task_id)));
+      clock_.cancel_timer(timer_id(TimerKind::kReclaim, number));
     } else {
       Job& job = job_at(task.job);
-      AIPOOL_CHECK(job.running == task_id, "open task not the job's running attempt");
-      clock_.cancel_timer(timer_id(TimerKind::kAttempt, static_cast<std::uint64_t>(task_id)));
+      AIPOOL_CHECK(job.running == number, "open task not the job's running attempt");
+      clock_.cancel_timer(timer_id(TimerKind::kAttempt, number));
       job.running = 0;
       job.last_error = "worker " + std::to_string(id) + " disconnected (" + std::string(reason) + ")";
-      notify_ended(task_id, task, AttemptEnd::kDisconnect, job.last_error);
+      notify_ended(task, AttemptEnd::kDisconnect, job.last_error);
       work_.push_back({WorkKind::kPlace, job.id});  // RETRY-1
     }
-    tasks_.erase(static_cast<std::uint64_t>(task_id));  // the slot goes with the worker's seat below (CONN-5)
+    tasks_.erase(number);  // the slot goes with the worker's seat below (CONN-5)
   }
   std::unique_ptr<Worker> removed = pool_.remove(id);
   for (const Seat& seat : removed->seats) work_.push_back({WorkKind::kCheckKey, seat.key});
@@ -202,9 +177,7 @@ void Broker::cancel(JobId id) {
   Entry entry(*this);
   Job* job = jobs_.find(id);
   if (job == nullptr) return;
-  if (job->running != 0) {
-    notify_ended(job->running, task_at(job->running), AttemptEnd::kCancelled, "job cancelled");
-  }
+  if (job->running != 0) notify_ended(task_at(job->running), AttemptEnd::kCancelled, "job cancelled");
   abandon_running(*job);
   finish(*job, JobStatus::kCancelled, "cancelled by the client", nullptr);
   drain();
@@ -213,8 +186,10 @@ void Broker::cancel(JobId id) {
 ReportVerdict Broker::report(const Report& report) {
   Entry entry(*this);
   if (!same_secret(report.credentials, config_.secret)) return ReportVerdict::kUnauthorized;
-  if (report.task <= 0 || report.task >= next_task_) return ReportVerdict::kUnknownTask;
-  Task* found = tasks_.find(static_cast<std::uint64_t>(report.task));
+  // TASK-6: the TaskID back to its attempt's number; 0 for an id outside the range.
+  const std::uint64_t number = report.task > 0 ? task_ids_.decode(static_cast<std::uint64_t>(report.task)) : 0;
+  if (number == 0 || number >= next_attempt_) return ReportVerdict::kUnknownTask;
+  Task* found = tasks_.find(number);
   if (found == nullptr) return ReportVerdict::kEnded;
   Task& task = *found;
   if (report.from && *report.from != task.worker) return ReportVerdict::kWrongWorker;
@@ -222,37 +197,36 @@ ReportVerdict Broker::report(const Report& report) {
   __builtin_prefetch(task.owner);
   __builtin_prefetch(task.seat);
   jobs_.prefetch(task.job);
-  const auto target = static_cast<std::uint64_t>(report.task);
   if (task.abandoned) {  // SLOT-2
-    clock_.cancel_timer(timer_id(TimerKind::kReclaim, target));
-    release_task(report.task);
+    clock_.cancel_timer(timer_id(TimerKind::kReclaim, number));
+    release_task(number);
     drain();
     return ReportVerdict::kLateReleased;
   }
   Job& job = job_at(task.job);
-  clock_.cancel_timer(timer_id(TimerKind::kAttempt, target));
+  clock_.cancel_timer(timer_id(TimerKind::kAttempt, number));
   job.running = 0;
-  notify_ended(report.task, task, report.ok ? AttemptEnd::kResult : AttemptEnd::kWorkerError,
+  notify_ended(task, report.ok ? AttemptEnd::kResult : AttemptEnd::kWorkerError,
                report.ok ? std::string_view{} : std::string_view(report.error));
   if (report.ok) {
-    release_task(report.task);
+    release_task(number);
     finish(job, JobStatus::kOk, "", report.result);
   } else if (report.rejected_input) {  // RETRY-6: no other worker would accept it
     job.last_error = report.error;
-    release_task(report.task);
+    release_task(number);
     finish(job, JobStatus::kRejected, report.error, nullptr);
   } else {
     job.last_error = report.error.empty() ? "worker error" : report.error;
     work_.push_back({WorkKind::kPlace, job.id});  // RETRY-1, placed before the pump
 #ifdef AIPOOL_BUG_INJECTION
     if ((config_.bugs_for_test & kBugLeakSlotOnFailure) != 0) {  // forgets the task, keeps the slot
-      std::erase(task.owner->tasks, report.task);
-      tasks_.erase(target);
+      std::erase(task.owner->tasks, number);
+      tasks_.erase(number);
       drain();
       return ReportVerdict::kAccepted;
     }
 #endif
-    release_task(report.task);
+    release_task(number);
   }
   drain();
   return ReportVerdict::kAccepted;
@@ -267,10 +241,10 @@ void Broker::timer_fired(TimerId id) {
       Task* task = tasks_.find(target);
       if (task == nullptr || task->abandoned) return;  // TIME-4
       Job& job = job_at(task->job);
-      job.last_error = "attempt timeout: task " + std::to_string(target) + " on worker " +
+      job.last_error = "attempt timeout: task " + std::to_string(task->id) + " on worker " +
                        std::to_string(task->worker) + " took longer than " +
                        seconds_text(config_.attempt_timeout);
-      notify_ended(static_cast<TaskId>(target), *task, AttemptEnd::kTimeout, job.last_error);
+      notify_ended(*task, AttemptEnd::kTimeout, job.last_error);
       abandon_running(job);
       work_.push_back({WorkKind::kPlace, job.id});
       break;
@@ -278,9 +252,7 @@ void Broker::timer_fired(TimerId id) {
     case TimerKind::kDeadline: {  // TIME-3
       Job* job = jobs_.find(target);
       if (job == nullptr) return;  // TIME-4
-      if (job->running != 0) {
-        notify_ended(job->running, task_at(job->running), AttemptEnd::kDeadline, "job deadline");
-      }
+      if (job->running != 0) notify_ended(task_at(job->running), AttemptEnd::kDeadline, "job deadline");
       abandon_running(*job);
       finish(*job, JobStatus::kDeadline,
              "job deadline exceeded after " + seconds_text(config_.job_deadline), nullptr);
@@ -289,7 +261,7 @@ void Broker::timer_fired(TimerId id) {
     case TimerKind::kReclaim: {  // SLOT-3
       const Task* task = tasks_.find(target);
       if (task == nullptr || !task->abandoned) return;  // TIME-4
-      release_task(static_cast<TaskId>(target));
+      release_task(target);
       break;
     }
     default:
@@ -320,6 +292,20 @@ void Broker::drain() {
     }
   }
   work_.clear();
+  if (!unused_keys_.empty()) forget_unused_keys();
+}
+
+// CAP-6: at the end of a call no work refers to a key that no worker offers and no
+// job waits for (ADM-4 ended those), so its index can go.
+void Broker::forget_unused_keys() {
+#ifdef AIPOOL_BUG_INJECTION
+  if ((config_.bugs_for_test & kBugKeepUnusedKeys) != 0) unused_keys_.clear();
+#endif
+  for (std::uint32_t key : unused_keys_) {
+    if (key < listed_keys_ || !pool_.key_live(key) || !pool_.queue(key).empty() || !wait_[key].empty()) continue;
+    pool_.forget_key(key);
+  }
+  unused_keys_.clear();
 }
 
 void Broker::place(Job& job) {
@@ -373,6 +359,7 @@ void Broker::pump(std::uint32_t key) {
 }
 
 void Broker::check_key(std::uint32_t key) {
+  if (!pool_.ledger().offers(key)) unused_keys_.push_back(key);  // CAP-6
   std::list<JobId>& queue = wait_[key];
   for (auto it = queue.begin(); it != queue.end();) {
     Job& job = job_at(*it);
@@ -389,17 +376,16 @@ void Broker::check_key(std::uint32_t key) {
 }
 
 bool Broker::send_attempt(Job& job, Seat& seat) {
-  const TaskId task_id = next_task_++;  // TASK-1
+  const std::uint64_t number = next_attempt_++;  // TASK-1
+  const auto task_id = static_cast<TaskId>(task_ids_.encode(number));
   const WorkerId worker_id = seat.worker;
   pool_.take_slot(seat);
-  Task& task = tasks_.emplace(static_cast<std::uint64_t>(task_id),
-                              Task{job.id, worker_id, &seat, seat.owner, false, clock_.now()});
-  task.owner->tasks.push_back(task_id);
-  job.running = task_id;
+  Task& task = tasks_.emplace(number, Task{task_id, job.id, worker_id, &seat, seat.owner, false, clock_.now()});
+  task.owner->tasks.push_back(number);
+  job.running = number;
   job.last_task = task_id;
   job.tried.push_back(worker_id);
-  const auto target = static_cast<std::uint64_t>(task_id);
-  clock_.arm_timer(timer_id(TimerKind::kAttempt, target), clock_.now() + config_.attempt_timeout);
+  clock_.arm_timer(timer_id(TimerKind::kAttempt, number), clock_.now() + config_.attempt_timeout);
   const Key& key = pool_.key(job.key);
   if (observer_ != nullptr) {
     observer_->attempt_started(AttemptEvent{task_id, job.id, worker_id, &key, clock_.now(), 0, AttemptEnd::kResult, {}});
@@ -407,13 +393,13 @@ bool Broker::send_attempt(Job& job, Seat& seat) {
   JobNotice notice{worker_id, task_id, key.pipeline, key.model, job.request};
   if (transport_.send(notice)) return true;
   // A send failure ends the attempt and the worker (CONN-4), and the job moves on.
-  clock_.cancel_timer(timer_id(TimerKind::kAttempt, target));
+  clock_.cancel_timer(timer_id(TimerKind::kAttempt, number));
   job.running = 0;
   job.last_error = "sending task " + std::to_string(task_id) + " to worker " +
                    std::to_string(worker_id) + " failed";
-  notify_ended(task_id, task, AttemptEnd::kSendFailure, job.last_error);
+  notify_ended(task, AttemptEnd::kSendFailure, job.last_error);
   work_.push_back({WorkKind::kPlace, job.id});
-  release_task(task_id);
+  release_task(number);
   transport_.close(worker_id, "send failed");
   remove_worker(worker_id, "send failed");
   return false;
@@ -457,12 +443,12 @@ void Broker::unqueue(Job& job) {
   job.waiting = false;
 }
 
-void Broker::release_task(TaskId id) {
-  const Task task = task_at(id);
-  tasks_.erase(static_cast<std::uint64_t>(id));
+void Broker::release_task(std::uint64_t number) {
+  const Task task = task_at(number);
+  tasks_.erase(number);
   Worker* worker = task.owner;
   AIPOOL_CHECK(worker != nullptr && worker->id == task.worker, "task bound to a worker that is gone");
-  auto pos = std::find(worker->tasks.begin(), worker->tasks.end(), id);
+  auto pos = std::find(worker->tasks.begin(), worker->tasks.end(), number);
   AIPOOL_CHECK(pos != worker->tasks.end(), "task missing from its worker");
   *pos = worker->tasks.back();
   worker->tasks.pop_back();
@@ -473,7 +459,7 @@ void Broker::release_task(TaskId id) {
 void Broker::abandon_running(Job& job) {
   unqueue(job);
   if (job.running == 0) return;
-  const auto target = static_cast<std::uint64_t>(job.running);
+  const std::uint64_t target = job.running;
   Task& task = task_at(job.running);
   clock_.cancel_timer(timer_id(TimerKind::kAttempt, target));
   task.abandoned = true;  // SLOT-1: the slot stays taken
@@ -501,9 +487,9 @@ void Broker::finish(Job& job, JobStatus status, std::string message, ResultPtr r
   on_done(outcome);  // TASK-5: exactly once, after the job is gone
 }
 
-void Broker::notify_ended(TaskId id, const Task& task, AttemptEnd end, std::string_view detail) {
+void Broker::notify_ended(const Task& task, AttemptEnd end, std::string_view detail) {
   if (observer_ == nullptr) return;
-  observer_->attempt_ended(AttemptEvent{id, task.job, task.worker, &pool_.key(task.seat->key), task.sent_at,
+  observer_->attempt_ended(AttemptEvent{task.id, task.job, task.worker, &pool_.key(task.seat->key), task.sent_at,
                                         clock_.now(), end, detail});
 }
 

@@ -18,12 +18,14 @@
 #include <cstdint>
 #include <functional>
 #include <list>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/attempt_observer.h"
+#include "core/id_cipher.h"
 #include "core/id_table.h"
 #include "core/worker_pool.h"
 #include "seams/clock.h"
@@ -34,12 +36,19 @@ namespace aipool {
 
 struct BrokerConfig {
   std::string secret;
+  // CONN-7: a registration advertising more models than this is refused.
+  std::size_t max_models_per_worker = 1024;
+  // CONN-8: an advert whose model id is longer than this (in bytes) is skipped.
+  std::size_t max_model_id_bytes = 256;
   Micros attempt_timeout = 300 * kMicrosPerSecond;  // TIME-2
   Micros job_deadline = 900 * kMicrosPerSecond;     // TIME-3
   Micros slot_reclaim = 300 * kMicrosPerSecond;     // SLOT-3
   std::size_t queue_limit = 256;                    // ADM-2, per key
   // LIST-1: when set, only these keys are offered; when empty, any (LIST-2).
   std::optional<std::vector<ModelOffer>> model_list;
+  // TASK-1: the key of the TaskID permutation, drawn from a Random (draw_id_key)
+  // for each Broker. Required: the Broker refuses to start without one.
+  std::optional<SipKey> task_id_key;
 #ifdef AIPOOL_BUG_INJECTION
   // Negative tests only: a set of kBug* flags. Exists only in aipool_core_buggy
   // (sim/CMakeLists.txt), never in the production aipool_core.
@@ -54,6 +63,7 @@ enum : std::uint32_t {
   kBugFirstFit = 2,           // selection takes the first free worker, no rotation (SEL-2)
   kBugRetryTriedWorker = 4,   // a retry may go to a worker already tried (RETRY-1, RETRY-4)
   kBugNoSlotReclaim = 8,      // an abandoned attempt's slot is never reclaimed by time (SLOT-3)
+  kBugKeepUnusedKeys = 16,    // a key no live worker offers is never forgotten (CAP-6)
 };
 #endif
 
@@ -63,15 +73,19 @@ struct JoinRequest {
   std::string_view secret;
   std::string address;
   std::vector<Advert> adverts;
+  // CONN-7: how many model adverts the registration holds, when a reader stopped
+  // before copying them all into `adverts`; 0: adverts.size().
+  std::size_t advertised = 0;
 };
 
-enum class JoinVerdict { kAccepted, kInvalidSecret, kNothingOffered, kIdReused };
+enum class JoinVerdict { kAccepted, kInvalidSecret, kNothingOffered, kIdReused, kTooManyModels };
 
 struct JoinResult {
   JoinVerdict verdict = JoinVerdict::kAccepted;
   std::string message;            // empty when accepted; says what to fix otherwise
   std::vector<Key> ignored_keys;  // LIST-1: advertised but not in the model list
   std::vector<Key> offered_keys;  // what this worker now serves
+  std::vector<std::string> skipped;  // CONN-8: adverts skipped, each with the reason
 };
 
 enum class JobStatus {
@@ -90,7 +104,7 @@ struct JobOutcome {
   JobStatus status = JobStatus::kOk;
   std::string message;      // the reason, for a failure
   ResultPtr result;         // the worker's result, for kOk
-  TaskId last_task = 0;     // the last attempt's TaskID, 0 if none was made
+  TaskId last_task = 0;     // the last attempt's TaskID (TASK-1), 0 if none was made
   WorkerId last_worker = 0; // the worker of the last attempt
   std::uint32_t attempts = 0;
 };
@@ -190,7 +204,11 @@ class Broker {
   std::vector<WorkerId> rotation(const Key& key) const;
   std::size_t open_jobs() const { return jobs_.size(); }
   std::size_t live_attempts() const { return tasks_.size(); }  // open + abandoned
-  TaskId last_task_id() const { return next_task_ - 1; }
+  // TASK-1: attempts made so far (the counter's last number) and the TaskID of the
+  // last one (0 if none); the permutation between attempt numbers and TaskIDs.
+  std::uint64_t attempts_made() const { return next_attempt_ - 1; }
+  TaskId last_task_id() const;
+  const IdCipher& task_ids() const { return task_ids_; }
 
  private:
   struct Job {
@@ -199,13 +217,15 @@ class Broker {
     Payload request;
     JobCallback on_done;
     std::vector<WorkerId> tried;
-    TaskId running = 0;  // 0 while waiting
+    std::uint64_t running = 0;  // the open attempt's number (TASK-1); 0 while waiting
     bool waiting = false;
     std::list<JobId>::iterator wait_pos;
     std::string last_error;
-    TaskId last_task = 0;
+    TaskId last_task = 0;  // the last attempt's TaskID
   };
+  // An attempt, kept by its number (TASK-1); `id` is its TaskID on the wire.
   struct Task {
+    TaskId id = 0;
     JobId job = 0;
     WorkerId worker = 0;
     Seat* seat = nullptr;
@@ -220,24 +240,29 @@ class Broker {
   };
   class Entry;  // re-entry guard (DET-2)
 
+  // CONN-1, CONN-7, CONN-3, CONN-8, LIST-1, CONN-2 in that order (broker_join.cc); when
+  // accepted, `merged` holds the capacity per key to seat.
+  JoinResult judge_join(const JoinRequest& request, std::map<Key, std::uint64_t>& merged) const;
+  std::string nothing_offered_message(const JoinResult& result) const;
+
   void drain();
   void place(Job& job);
   void pump(std::uint32_t key);
   void check_key(std::uint32_t key);
+  void forget_unused_keys();
   bool send_attempt(Job& job, Seat& seat);
   bool tried_every_live_worker(const Job& job) const;
   void enqueue(Job& job, bool at_head);
   void unqueue(Job& job);
-  void end_open_task(TaskId id, Task& task, std::string reason, bool keep_slot);
-  void release_task(TaskId id);
+  void release_task(std::uint64_t number);
   void abandon_running(Job& job);
   void remove_worker(WorkerId id, std::string_view reason);
   void finish(Job& job, JobStatus status, std::string message, ResultPtr result);
-  void notify_ended(TaskId id, const Task& task, AttemptEnd end, std::string_view detail);
+  void notify_ended(const Task& task, AttemptEnd end, std::string_view detail);
   std::string no_worker_message(std::uint32_t key) const;
   const ModelOffer* offer_for(const Key& key) const;
   Job& job_at(JobId id);
-  Task& task_at(TaskId id);
+  Task& task_at(std::uint64_t number);
 #ifdef AIPOOL_BUG_INJECTION
   bool bug_selection_for_test() const;
   Seat* bug_pick_for_test(const Job& job);
@@ -248,11 +273,16 @@ class Broker {
   WorkerTransport& transport_;
   WorkerPool pool_;
   IdTable<Job> jobs_;    // by JobId (increasing)
-  IdTable<Task> tasks_;  // open and abandoned attempts, by TaskID (increasing, TASK-1)
+  IdTable<Task> tasks_;  // open and abandoned attempts, by attempt number (TASK-1)
   std::vector<std::list<JobId>> wait_;      // per key index
   std::vector<Work> work_;  // drained to empty by every public call
+  // CAP-6: keys whose last worker left during this call, forgotten at its end if
+  // still unused; key indices below listed_keys_ are the model list's, never forgotten.
+  std::vector<std::uint32_t> unused_keys_;
+  std::size_t listed_keys_ = 0;
   JobId next_job_ = 1;
-  TaskId next_task_ = 1;
+  IdCipher task_ids_;
+  std::uint64_t next_attempt_ = 1;
   bool inside_ = false;
   AttemptObserver* observer_ = nullptr;
 };

@@ -56,8 +56,8 @@ std::vector<WorkerView> Broker::workers() const {
     for (const Seat& seat : worker->seats) {
       view.seats.push_back(SeatView{pool_.key(seat.key), seat.capacity, seat.in_use});
     }
-    for (TaskId task_id : worker->tasks) {
-      if (tasks_.find(static_cast<std::uint64_t>(task_id))->abandoned) {
+    for (std::uint64_t number : worker->tasks) {
+      if (tasks_.find(number)->abandoned) {
         ++view.abandoned_attempts;
       } else {
         ++view.open_attempts;
@@ -70,8 +70,8 @@ std::vector<WorkerView> Broker::workers() const {
 
 std::vector<KeyView> Broker::keys() const {
   std::vector<KeyView> out;
-  for (std::uint32_t i = 0; i < pool_.key_count(); ++i) {
-    out.push_back(*key_view(pool_.key(i)));
+  for (std::uint32_t i = 0; i < pool_.key_slots(); ++i) {
+    if (pool_.key_live(i)) out.push_back(*key_view(pool_.key(i)));
   }
   std::sort(out.begin(), out.end(), [](const KeyView& a, const KeyView& b) { return a.key < b.key; });
   return out;
@@ -97,15 +97,19 @@ std::optional<JobView> Broker::job(JobId id) const {
   JobView view;
   view.state = job->waiting ? JobState::kWaiting : JobState::kRunning;
   view.key = pool_.key(job->key);
-  view.running_task = job->running;
+  view.running_task = job->running != 0 ? tasks_.find(job->running)->id : 0;
   view.tried = job->tried;
   return view;
 }
 
 std::optional<TaskView> Broker::task(TaskId id) const {
-  const Task* task = tasks_.find(static_cast<std::uint64_t>(id));
+  const Task* task = id > 0 ? tasks_.find(task_ids_.decode(static_cast<std::uint64_t>(id))) : nullptr;
   if (task == nullptr) return std::nullopt;
   return TaskView{task->job, task->worker, pool_.key(task->seat->key), task->abandoned};
+}
+
+TaskId Broker::last_task_id() const {
+  return next_attempt_ > 1 ? static_cast<TaskId>(task_ids_.encode(next_attempt_ - 1)) : 0;
 }
 
 std::vector<WorkerId> Broker::rotation(const Key& key) const {

@@ -1,6 +1,6 @@
 // File: id_table.h
 // A table of values keyed by ids that are handed out in increasing order (the
-// core's JobIds and TaskIDs: 1, 2, 3, ..., TASK-1), stored by id instead of
+// core's JobIds and attempt numbers: 1, 2, 3, ..., TASK-1), stored by id instead of
 // hashed. Ids fall into fixed chunks of 2^kChunkBits slots; a chunk is allocated
 // when its first id is added and freed when every id of it has been added and
 // erased, so memory follows the ids still live, not the ids ever issued. A few

@@ -13,13 +13,34 @@ std::optional<std::uint32_t> WorkerPool::find_key(const Key& key) const {
 }
 
 std::uint32_t WorkerPool::intern_key(const Key& key) {
-  auto [it, inserted] = key_index_.try_emplace(key, static_cast<std::uint32_t>(keys_.size()));
-  if (inserted) {
+  if (auto it = key_index_.find(key); it != key_index_.end()) return it->second;
+  std::uint32_t index = 0;
+  if (!free_keys_.empty()) {
+    index = free_keys_.back();
+    free_keys_.pop_back();
+    keys_[index] = key;
+    live_[index] = true;
+  } else {
+    index = static_cast<std::uint32_t>(keys_.size());
     keys_.push_back(key);
+    live_.push_back(true);
     queues_.emplace_back();
     ledger_.resize(keys_.size());
   }
-  return it->second;
+  key_index_.emplace(key, index);
+  return index;
+}
+
+void WorkerPool::forget_key(std::uint32_t index) {
+  AIPOOL_CHECK(key_live(index), "pool: forgetting a key that is not live");
+  AIPOOL_CHECK(queues_[index].empty(), "pool: forgetting a key that a worker offers");
+  const CapacityLedger::Totals& totals = ledger_.totals(index);
+  AIPOOL_CHECK(totals.capacity == 0 && totals.in_use == 0, "pool: forgetting a key with capacity");
+  key_index_.erase(keys_[index]);
+  keys_[index] = Key{};             // frees the model name
+  queues_[index] = RotationQueue{};  // and the queue's memory
+  live_[index] = false;
+  free_keys_.push_back(index);
 }
 
 Worker& WorkerPool::add(WorkerId id, std::string address, Micros joined_at,

@@ -2,9 +2,10 @@
 // The live workers, the keys they advertise, one RotationQueue per key and the
 // CapacityLedger: everything selection needs (CONN, CAP, SEL rules).
 //
-// Contract: single-threaded. Keys are interned to dense indices that never change
-// and are never forgotten. Worker and Seat addresses are stable while the worker is
-// in the pool. Worker ids are never accepted twice (CONN-3).
+// Contract: single-threaded. Keys are interned to dense indices; an index stays the
+// key's until the key is forgotten (CAP-6), and a forgotten index is handed to the
+// next new key. Worker and Seat addresses are stable while the worker is in the
+// pool. Worker ids are never accepted twice (CONN-3).
 #pragma once
 
 #include <cstdint>
@@ -25,7 +26,7 @@ namespace aipool {
 struct Worker {
   WorkerId id = 0;
   std::vector<Seat> seats;    // one per advertised key; never resized after the join
-  std::vector<TaskId> tasks;  // open and abandoned attempts bound to this worker
+  std::vector<std::uint64_t> tasks;  // numbers of its open and abandoned attempts (TASK-1)
   std::string address;
   Micros joined_at = 0;
 
@@ -40,9 +41,16 @@ struct Worker {
 class WorkerPool {
  public:
   std::optional<std::uint32_t> find_key(const Key& key) const;
+  // The key's index; a new key takes a forgotten index first, else the next one.
   std::uint32_t intern_key(const Key& key);
+  // CAP-6: drops a key no worker offers; its index becomes free. REQUIRES: the key
+  // is live and its queue empty (checked).
+  void forget_key(std::uint32_t index);
+  bool key_live(std::uint32_t index) const { return index < live_.size() && live_[index]; }
   const Key& key(std::uint32_t index) const { return keys_.at(index); }
-  std::size_t key_count() const { return keys_.size(); }
+  // Indices handed out so far, live or free: every index is below this.
+  std::size_t key_slots() const { return keys_.size(); }
+  std::size_t key_count() const { return key_index_.size(); }  // live keys
 
   bool id_ever_used(WorkerId id) const { return used_ids_.contains(id); }
   // REQUIRES: !id_ever_used(id); each key index interned and listed once; capacities > 0.
@@ -75,7 +83,9 @@ class WorkerPool {
     }
   };
   std::unordered_map<Key, std::uint32_t, KeyHash> key_index_;
-  std::vector<Key> keys_;
+  std::vector<Key> keys_;                // by index; empty for a free index
+  std::vector<bool> live_;               // by index
+  std::vector<std::uint32_t> free_keys_; // forgotten indices, reused last first
   std::vector<RotationQueue> queues_;
   CapacityLedger ledger_;
   std::unordered_map<WorkerId, std::unique_ptr<Worker>> workers_;  // lookups only, never iterated for decisions

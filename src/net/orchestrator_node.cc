@@ -11,6 +11,7 @@
 #include "codec/json_text.h"
 #include "net/orchestrator_http.h"
 #include "net/orchestrator_state.h"
+#include "net/os_random.h"
 
 namespace aipool::net {
 namespace {
@@ -39,25 +40,12 @@ std::string gpus_json(const ::net::RegisterRequest& request) {
   return gpus + "]";
 }
 
-// One line per join: what was skipped, ignored and offered, or why it was refused.
+// LOG-1: one line for a refused join; for an accepted one, what it offers and a
+// bounded summary of what was skipped or ignored (net/capabilities.h).
 void log_join(const JoinRequest& join, const ParsedAdverts& parsed, const JoinResult& result) {
-  for (const std::string& skipped : parsed.skipped) {
-    spdlog::warn("worker {} ({}): ignored advert: {}", join.id, join.address, skipped);
-  }
-  for (const Key& key : result.ignored_keys) {
-    spdlog::warn("worker {} ({}): ignored {}: not in the orchestrator's model list", join.id, join.address,
-                 key_name(key));
-  }
-  if (result.verdict != JoinVerdict::kAccepted) {
-    spdlog::warn("worker {} from {} refused: {}", join.id, join.address, result.message);
-    return;
-  }
-  std::string keys;
-  for (const Key& key : result.offered_keys) {
-    keys += ' ';
-    keys += key_name(key);
-  }
-  spdlog::info("worker {} joined from {} offering{}", join.id, join.address, keys);
+  const JoinLog log = join_log(join, parsed, result);
+  for (const std::string& line : log.warnings) spdlog::warn("{}", line);
+  if (!log.info.empty()) spdlog::info("{}", log.info);
 }
 
 // The worker streams' calls into the core: a registration and a stream's end.
@@ -140,8 +128,12 @@ void OrchestratorNode::start_core() {
     CoreLock lock(*shared);
     if (shared->broker) shared->broker->timer_fired(id);
   });
-  shared->streams = std::make_unique<WorkerStreams>(stream_hooks(shared), results_url_);
-  shared->broker = std::make_unique<Broker>(config_.broker, *shared->clock, *shared->streams);
+  OsRandom entropy;  // TASK-1, CONN-6: fresh keys at each start
+  shared->streams = std::make_unique<WorkerStreams>(stream_hooks(shared), results_url_, draw_id_key(entropy),
+                                                    config_.broker.max_models_per_worker);
+  BrokerConfig broker = config_.broker;
+  broker.task_id_key = draw_id_key(entropy);
+  shared->broker = std::make_unique<Broker>(std::move(broker), *shared->clock, *shared->streams);
   shared->broker->set_observer(&shared->attempt_log);
 }
 

@@ -102,14 +102,18 @@ class WorkerStream final : public grpc::ServerWriteReactor<::net::NotifyAIJob> {
   bool finished_ = false;
 };
 
-WorkerStreams::WorkerStreams(Hooks hooks, std::string results_url)
-    : hooks_(std::move(hooks)), results_url_(std::move(results_url)) {}
+WorkerStreams::WorkerStreams(Hooks hooks, std::string results_url, const SipKey& worker_id_key,
+                             std::size_t max_models_per_worker)
+    : hooks_(std::move(hooks)),
+      results_url_(std::move(results_url)),
+      worker_ids_(worker_id_key),
+      max_models_per_worker_(max_models_per_worker) {}
 
 WorkerStreams::~WorkerStreams() = default;
 
 grpc::ServerWriteReactor<::net::NotifyAIJob>* WorkerStreams::RegisterAIWorker(
     grpc::CallbackServerContext* context, const ::net::RegisterRequest* request) {
-  const WorkerId id = next_id_.fetch_add(1);
+  const WorkerId id = worker_ids_.encode(next_registration_.fetch_add(1));  // CONN-6
   auto* stream = new WorkerStream(*this, id);
   if (!results_url_.empty()) context->AddInitialMetadata("aipool-results-url", results_url_);
   context->AddInitialMetadata("aipool-worker-id", std::to_string(id));
@@ -120,12 +124,13 @@ grpc::ServerWriteReactor<::net::NotifyAIJob>* WorkerStreams::RegisterAIWorker(
   // A job the core sends during the join goes out after the initial metadata: the
   // scope ends after StartSendInitialMetadata below.
   DeferWrites defer;
-  const ParsedAdverts parsed = adverts_from_capabilities(request->capabilities());
+  const ParsedAdverts parsed = adverts_from_capabilities(request->capabilities(), max_models_per_worker_);
   JoinRequest join;
   join.id = id;
   join.secret = request->secret();
   join.address = context->peer();
   join.adverts = parsed.adverts;
+  join.advertised = parsed.advertised;  // CONN-7
   const JoinResult result = hooks_.join(join, parsed, *request);
   if (result.verdict == JoinVerdict::kAccepted) {
     stream->StartSendInitialMetadata();

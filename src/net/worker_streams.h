@@ -14,6 +14,12 @@
 // every core call, outside the core's mutex, so that mutex is never held across a
 // socket write; RegisterAIWorker opens one so that a job the core sends during the
 // join goes out after the stream's initial metadata.
+//
+// Worker ids (CONN-6): each registration, accepted or not, takes the next number of
+// a counter and gets that number under the keyed permutation of TaskIDs
+// (core/id_cipher.h) with the key given here, which the orchestrator draws from OS
+// entropy at each start: positive 63-bit ids, unpredictable, and unrelated to the ids
+// of an earlier start.
 #pragma once
 
 #include <atomic>
@@ -28,6 +34,7 @@
 
 #include "aipool.grpc.pb.h"
 #include "core/broker.h"
+#include "core/id_cipher.h"
 #include "net/capabilities.h"
 #include "net/strand.h"
 #include "seams/transport.h"
@@ -43,8 +50,12 @@ class WorkerStreams final : public ::net::Transcoder::CallbackService, public Wo
     std::function<void(WorkerId, const std::string& reason)> left;
   };
   // `results_url` goes to each worker in the initial metadata `aipool-results-url`
-  // (empty: not sent); every worker also gets `aipool-worker-id`.
-  WorkerStreams(Hooks hooks, std::string results_url);
+  // (empty: not sent); every worker also gets its id in `aipool-worker-id`, made
+  // with `worker_id_key` (CONN-6). A registration with more than
+  // `max_models_per_worker` adverts (the Broker's own limit) is counted, not read,
+  // and the Broker refuses it on the count (CONN-7).
+  WorkerStreams(Hooks hooks, std::string results_url, const SipKey& worker_id_key,
+                std::size_t max_models_per_worker);
   ~WorkerStreams() override;
 
   grpc::ServerWriteReactor<::net::NotifyAIJob>* RegisterAIWorker(
@@ -72,7 +83,9 @@ class WorkerStreams final : public ::net::Transcoder::CallbackService, public Wo
 
   Hooks hooks_;
   std::string results_url_;
-  std::atomic<WorkerId> next_id_{1};
+  const IdCipher worker_ids_;                    // CONN-6
+  const std::size_t max_models_per_worker_;      // CONN-7
+  std::atomic<std::uint64_t> next_registration_{1};
   mutable std::mutex mutex_;
   std::map<WorkerId, WorkerStream*> streams_;
   Strand strand_;

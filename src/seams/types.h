@@ -23,7 +23,8 @@ constexpr Micros kMicrosPerSecond = 1'000'000;
 using WorkerId = std::uint64_t;
 // A job's id, chosen by the core: 1, 2, 3, ...
 using JobId = std::uint64_t;
-// An attempt's id (TASK-1): 1, 2, 3, ... from one counter; 0 is never issued.
+// An attempt's id on the wire (TASK-1): its number from one counter under a keyed
+// permutation, in [1, 2^63); 0 is never issued.
 using TaskId = std::int64_t;
 
 // The five pipelines of the seed, in the order of the wire enum AIRequestType (WIRE-4).

@@ -193,7 +193,7 @@ struct Result : Command {
     sut.effects.clear();
     Report report;
     report.credentials = kSecret;
-    report.task = task;
+    report.task = sut.id_of(task);
     report.from = from;
     report.ok = ok;
     report.error = error;
@@ -210,7 +210,7 @@ struct Result : Command {
   }
 };
 
-// CONN-1, TASK-1, TASK-2: a forged upload is refused and changes nothing.
+// CONN-1, TASK-1, TASK-2, TASK-6: a forged upload (a wrong secret, a TaskID never issued or of another run, another worker's task) is refused and changes nothing.
 struct ForgedResult : Command {
   int kind = 0;
   TaskId task = 0;
@@ -242,7 +242,11 @@ struct ForgedResult : Command {
     sut.effects.clear();
     Report report;
     report.credentials = kind == 0 ? "forged" : kSecret;
-    report.task = task;
+    report.task = sut.id_of(task);
+    if (kind == 1 && task > 1 && task == m.model.last_task_id() + 50) {  // TASK-6: an id of another run
+      const SipKey& key = sut.task_ids.key();
+      report.task = static_cast<TaskId>(IdCipher(SipKey{~key.k0, ~key.k1}).encode(1));
+    }
     if (kind == 2) report.from = from;
     report.ok = true;
     report.result = std::make_shared<const ResultBody>();
@@ -360,6 +364,16 @@ TEST(CoreConformance, BrokerWithAModelListMakesTheModelsDecisions) {
   const std::set<std::string> seen = check_conformance(config);
   EXPECT_TRUE(seen.contains("outcome ok"));
   EXPECT_TRUE(seen.contains("join 2"));  // nothing offered, or only unlisted keys
+}
+
+// Proves the same with a limit of 2 adverts per registration: a join with more is
+// refused whatever it offers, once its secret is right (CONN-7).
+TEST(CoreConformance, BrokerWithAnAdvertLimitMakesTheModelsDecisions) {
+  ModelConfig config = property_config();
+  config.max_models_per_worker = 2;
+  const std::set<std::string> seen = check_conformance(config);
+  EXPECT_TRUE(seen.contains("outcome ok"));
+  EXPECT_TRUE(seen.contains("join 4"));  // too many models
 }
 
 }  // namespace

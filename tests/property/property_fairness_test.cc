@@ -54,7 +54,7 @@ RC_GTEST_PROP(Fairness, EqualCapacityWorkersShareEveryRunOfDispatches, ()) {
       const auto i = static_cast<std::size_t>(*rc::gen::inRange<std::size_t>(0, running.size()));
       Report report;
       report.credentials = kSecret;
-      report.task = running[i];
+      report.task = sut.id_of(running[i]);
       report.ok = true;
       report.result = std::make_shared<const ResultBody>();
       running.erase(running.begin() + static_cast<std::ptrdiff_t>(i));

@@ -3,7 +3,9 @@
 // simulator's SimClock, with a transport that records every notice and close
 // and fails sends to streams marked broken. Effects come out in the same form
 // as the reference model's (sim/reference_model.h) so that the two can be
-// compared with the simulator's own checks (sim/checker.h).
+// compared with the simulator's own checks (sim/checker.h). As in the simulator,
+// effects name attempts by their numbers (TASK-1: 1, 2, 3, ...) and reports carry
+// TaskIDs, the numbers under the harness's key.
 //
 // Contract: single-threaded; one harness per test case.
 #pragma once
@@ -36,16 +38,27 @@ inline ModelConfig property_config() {
   return config;
 }
 
+// The property tests' TaskID key (TASK-1), drawn from a fixed generator.
+inline SipKey property_task_id_key() {
+  Prng random(0x70726F70ULL);
+  return draw_id_key(random);
+}
+
+// The attempt number of a TaskID; ids not above 0 stand for themselves.
+inline TaskId number_of(const IdCipher& ids, TaskId id) {
+  return id > 0 ? static_cast<TaskId>(ids.decode(static_cast<std::uint64_t>(id))) : id;
+}
+
 class RecordingTransport final : public WorkerTransport {
  public:
-  RecordingTransport(std::vector<Effect>& effects, std::set<WorkerId>& broken)
-      : effects_(effects), broken_(broken) {}
+  RecordingTransport(std::vector<Effect>& effects, std::set<WorkerId>& broken, const IdCipher& ids)
+      : effects_(effects), broken_(broken), ids_(ids) {}
 
   bool send(const JobNotice& notice) override {
     Effect effect;
     effect.kind = Effect::Kind::kSend;
     effect.worker = notice.worker;
-    effect.task = notice.task;
+    effect.task = number_of(ids_, notice.task);
     if (notice.payload) {
       std::from_chars(notice.payload->data(), notice.payload->data() + notice.payload->size(), effect.job);
     }
@@ -63,17 +76,18 @@ class RecordingTransport final : public WorkerTransport {
  private:
   std::vector<Effect>& effects_;
   std::set<WorkerId>& broken_;
+  const IdCipher& ids_;
 };
 
 // Records how each attempt ended (TASK-3) as a kEnd effect.
 class EndRecorder final : public AttemptObserver {
  public:
-  explicit EndRecorder(std::vector<Effect>& effects) : effects_(effects) {}
+  EndRecorder(std::vector<Effect>& effects, const IdCipher& ids) : effects_(effects), ids_(ids) {}
   void attempt_started(const AttemptEvent&) override {}
   void attempt_ended(const AttemptEvent& event) override {
     Effect effect;
     effect.kind = Effect::Kind::kEnd;
-    effect.task = event.task;
+    effect.task = number_of(ids_, event.task);
     effect.job = event.job;
     effect.worker = event.worker;
     effect.end = event.end;
@@ -82,13 +96,15 @@ class EndRecorder final : public AttemptObserver {
 
  private:
   std::vector<Effect>& effects_;
+  const IdCipher& ids_;
 };
 
 struct Harness {
   explicit Harness(const ModelConfig& model = property_config())
       : clock(now, queue, 0, Prng(1)),
-        transport(effects, broken),
-        ends(effects),
+        task_ids(property_task_id_key()),
+        transport(effects, broken, task_ids),
+        ends(effects, task_ids),
         broker(config_of(model), clock, transport) {
     broker.set_observer(&ends);
   }
@@ -100,6 +116,9 @@ struct Harness {
     config.job_deadline = model.job_deadline;
     config.slot_reclaim = model.slot_reclaim;
     config.queue_limit = model.queue_limit;
+    config.task_id_key = property_task_id_key();
+    config.max_models_per_worker = model.max_models_per_worker;
+    config.max_model_id_bytes = model.max_model_id_bytes;
     if (model.model_list) {
       config.model_list.emplace();
       for (const Key& key : *model.model_list) config.model_list->push_back(ModelOffer{key, 1, 1, "USD"});
@@ -113,13 +132,17 @@ struct Harness {
       effect.kind = Effect::Kind::kOutcome;
       effect.job = outcome.job;
       effect.status = outcome.status;
-      effect.task = outcome.last_task;
+      effect.task = number_of(task_ids, outcome.last_task);
       effect.worker = outcome.last_worker;
       effect.attempts = outcome.attempts;
       effect.message = outcome.message;
       effects.push_back(std::move(effect));
       seen.insert("outcome " + std::string(job_status_name(outcome.status)));
     };
+  }
+  // The TaskID of attempt number `n`; numbers not above 0 stand for themselves.
+  TaskId id_of(TaskId n) const {
+    return n > 0 ? static_cast<TaskId>(task_ids.encode(static_cast<std::uint64_t>(n))) : n;
   }
   JobId submit(const Key& key, JobId expected_id) {
     return broker.submit(key, std::make_shared<const std::string>(std::to_string(expected_id)), on_done());
@@ -161,6 +184,7 @@ struct Harness {
   SimClock clock;
   std::vector<Effect> effects;
   std::set<WorkerId> broken;
+  IdCipher task_ids;
   RecordingTransport transport;
   EndRecorder ends;
   Broker broker;

@@ -117,7 +117,7 @@ TEST(BrokerTime, AttemptTimeoutMessage) {
     h.advance_by(timeout);
     ASSERT_NE(h.outcome(job), nullptr) << text;
     EXPECT_EQ(h.done(job).message,
-              "all workers failed; last error: attempt timeout: task 1 on worker 7 took longer than " + text);
+              h.task_ids_in("all workers failed; last error: attempt timeout: task #1 on worker 7 took longer than " + text));
   }
 }
 
@@ -134,12 +134,12 @@ TEST(BrokerTime, TimeoutKeepsWorkerServing) {
   EXPECT_EQ(h.done(slow).status, JobStatus::kAllFailed);
   EXPECT_TRUE(h.live(1));
   EXPECT_EQ(h.broker.rotation(k), (std::vector<WorkerId>{1}));
-  EXPECT_TRUE(h.broker.task(1).value().abandoned);
-  EXPECT_FALSE(h.broker.task(2).value().abandoned);
+  EXPECT_TRUE(h.task(1).value().abandoned);
+  EXPECT_FALSE(h.task(2).value().abandoned);
   EXPECT_EQ(h.ok(2), ReportVerdict::kAccepted);
   EXPECT_EQ(h.done(fast).status, JobStatus::kOk);
   h.submit(k);
-  EXPECT_EQ(h.transport.dispatches(), (Dispatches{{1, 1}, {1, 2}, {1, 3}}));
+  EXPECT_EQ(h.dispatches(), (Dispatches{{1, 1}, {1, 2}, {1, 3}}));
   EXPECT_TRUE(h.transport.closes.empty());
 }
 
@@ -156,7 +156,7 @@ TEST(BrokerTime, JobDeadline) {
   ASSERT_NE(h.outcome(running), nullptr);
   EXPECT_EQ(h.done(running).status, JobStatus::kDeadline);
   EXPECT_EQ(h.done(running).message, "job deadline exceeded after 100 s");
-  EXPECT_TRUE(h.broker.task(1).value().abandoned);
+  EXPECT_TRUE(h.task(1).value().abandoned);
   EXPECT_EQ(h.outcome(waiting), nullptr);  // its deadline is 10 s later
   EXPECT_EQ(h.broker.job(waiting).value().state, JobState::kWaiting);
   h.advance_to(t0 + 110 * kSecond);
@@ -200,7 +200,7 @@ TEST(BrokerTime, StaleTimersChangeNothing) {
   const std::vector<TimerId> held_attempt = h.clock.ids_armed_at(t0 + 102 * kSecond);
   ASSERT_EQ(held_attempt.size(), 2U);  // t3's (live) and t4's (disarmed by the cancel)
   const TimerId stale_held = h.clock.armed().contains(held_attempt[0]) ? held_attempt[1] : held_attempt[0];
-  ASSERT_TRUE(h.broker.task(4).value().abandoned);
+  ASSERT_TRUE(h.task(4).value().abandoned);
   const std::string before = h.dump();
   for (TimerId id : {ended_job[0], ended_attempt[0], released_slot[0], abandoned_attempt[0], stale_held,
                      TimerId{0}, TimerId{12345}, std::numeric_limits<TimerId>::max()}) {
@@ -374,7 +374,7 @@ TEST(BrokerReport, MalformedPostEndsAttemptAsWorkerError) {
   Report r = h.report_for(1, false, "malformed result: multipart body without its JSON part");
   EXPECT_EQ(h.broker.report(r), ReportVerdict::kAccepted);
   EXPECT_EQ(h.in_use(1, k), 0U);
-  EXPECT_EQ(h.transport.dispatches(), (Dispatches{{1, 1}, {2, 2}}));
+  EXPECT_EQ(h.dispatches(), (Dispatches{{1, 1}, {2, 2}}));
   h.fail(2, "malformed result: bad JSON");
   EXPECT_EQ(h.done(job).status, JobStatus::kAllFailed);
   EXPECT_EQ(h.done(job).message, "all workers failed; last error: malformed result: bad JSON");

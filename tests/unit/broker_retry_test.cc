@@ -21,7 +21,7 @@ TEST(BrokerRetry, WorkerErrorGoesToNextWorker) {
   EXPECT_EQ(h.fail(1, "cuda out of memory"), ReportVerdict::kAccepted);
   // What the HTTP layer reports for a post it cannot parse but whose task it knows.
   EXPECT_EQ(h.fail(2, "malformed result: bad base64 in Data"), ReportVerdict::kAccepted);
-  EXPECT_EQ(h.transport.dispatches(), (Dispatches{{1, 1}, {2, 2}, {3, 3}}));
+  EXPECT_EQ(h.dispatches(), (Dispatches{{1, 1}, {2, 2}, {3, 3}}));
   for (const SentNotice& s : h.transport.sends) {
     EXPECT_EQ(*s.payload, "payload");
     EXPECT_EQ(s.model, "m");
@@ -36,7 +36,7 @@ TEST(BrokerRetry, WorkerErrorGoesToNextWorker) {
   ASSERT_NE(o->result, nullptr);
   EXPECT_EQ(*o->result->json, "{\"task\":3}");
   EXPECT_EQ(o->attempts, 3U);
-  EXPECT_EQ(o->last_task, 3);
+  EXPECT_EQ(h.number_of(o->last_task), 3);
   EXPECT_EQ(o->last_worker, 3U);
   EXPECT_EQ(h.view(k)->in_use, 0U);
 }
@@ -50,10 +50,10 @@ TEST(BrokerRetry, AttemptTimeoutGoesToNextWorker) {
   h.advance_by(100 * kSecond - 1);
   EXPECT_EQ(h.transport.sends.size(), 1U);
   h.advance_by(1);
-  EXPECT_EQ(h.transport.dispatches(), (Dispatches{{1, 1}, {2, 2}}));
+  EXPECT_EQ(h.dispatches(), (Dispatches{{1, 1}, {2, 2}}));
   EXPECT_TRUE(h.live(1));
   EXPECT_EQ(h.in_use(1, k), 1U);
-  EXPECT_TRUE(h.broker.task(1).value().abandoned);
+  EXPECT_TRUE(h.task(1).value().abandoned);
   EXPECT_EQ(h.ok(2), ReportVerdict::kAccepted);
   EXPECT_EQ(h.done(job).status, JobStatus::kOk);
 }
@@ -65,9 +65,9 @@ TEST(BrokerRetry, DisconnectGoesToNextWorker) {
   h.join_n(1, 3, k, 1);
   const JobId job = h.submit(k);
   h.broker.worker_left(1, "eof");
-  EXPECT_EQ(h.transport.dispatches(), (Dispatches{{1, 1}, {2, 2}}));
+  EXPECT_EQ(h.dispatches(), (Dispatches{{1, 1}, {2, 2}}));
   h.broker.worker_left(2, "eof");
-  EXPECT_EQ(h.transport.dispatches(), (Dispatches{{1, 1}, {2, 2}, {3, 3}}));
+  EXPECT_EQ(h.dispatches(), (Dispatches{{1, 1}, {2, 2}, {3, 3}}));
   EXPECT_EQ(h.ok(3), ReportVerdict::kAccepted);
   EXPECT_EQ(h.done(job).attempts, 3U);
 }
@@ -87,7 +87,7 @@ TEST(BrokerRetry, RejectedInputIsNotRetried) {
   EXPECT_EQ(o->message, "invalid request: audio: cut short");
   EXPECT_EQ(o->attempts, 1U);
   EXPECT_EQ(o->last_worker, 1U);
-  EXPECT_EQ(h.transport.dispatches(), (Dispatches{{1, 1}}));
+  EXPECT_EQ(h.dispatches(), (Dispatches{{1, 1}}));
   EXPECT_EQ(h.view(k)->in_use, 0U);
   EXPECT_EQ(h.broker.open_jobs(), 0U);
   EXPECT_EQ(h.broker.live_attempts(), 0U);
@@ -96,7 +96,7 @@ TEST(BrokerRetry, RejectedInputIsNotRetried) {
   // The same text without the mark is an ordinary worker error (RETRY-1).
   const JobId next = h.submit(k);  // w2 t2
   EXPECT_EQ(h.fail(2, "invalid request: audio: cut short"), ReportVerdict::kAccepted);
-  EXPECT_EQ(h.transport.dispatches(), (Dispatches{{1, 1}, {2, 2}, {1, 3}}));
+  EXPECT_EQ(h.dispatches(), (Dispatches{{1, 1}, {2, 2}, {1, 3}}));
   EXPECT_EQ(h.ok(3), ReportVerdict::kAccepted);
   EXPECT_EQ(h.done(next).status, JobStatus::kOk);
 }
@@ -115,7 +115,7 @@ TEST(BrokerRetry, AllWorkersFailedCarriesLastError) {
   EXPECT_EQ(o->status, JobStatus::kAllFailed);
   EXPECT_EQ(o->message, "all workers failed; last error: e2");
   EXPECT_EQ(o->attempts, 2U);
-  EXPECT_EQ(o->last_task, 2);
+  EXPECT_EQ(h.number_of(o->last_task), 2);
   EXPECT_EQ(o->last_worker, 2U);
   EXPECT_EQ(o->result, nullptr);
 
@@ -123,7 +123,7 @@ TEST(BrokerRetry, AllWorkersFailedCarriesLastError) {
   h.fail(3, "");
   h.fail(4, "");
   EXPECT_EQ(h.done(j2).message, "all workers failed; last error: worker error");
-  EXPECT_EQ(h.transport.dispatches(), (Dispatches{{1, 1}, {2, 2}, {1, 3}, {2, 4}}));
+  EXPECT_EQ(h.dispatches(), (Dispatches{{1, 1}, {2, 2}, {1, 3}, {2, 4}}));
 }
 
 // RETRY-2, TASK-5: the job stops at success (no further attempt), at cancel and at the job deadline, even with untried workers left.
@@ -137,7 +137,7 @@ TEST(BrokerRetry, StopsAtSuccessCancelAndDeadline) {
   h.broker.cancel(cancelled);
   const JobId late = h.submit(k);  // w3 t3
   h.advance_by(100 * kSecond);
-  EXPECT_EQ(h.transport.dispatches(), (Dispatches{{1, 1}, {2, 2}, {3, 3}}));
+  EXPECT_EQ(h.dispatches(), (Dispatches{{1, 1}, {2, 2}, {3, 3}}));
   EXPECT_EQ(h.done(done).status, JobStatus::kOk);
   EXPECT_EQ(h.done(cancelled).status, JobStatus::kCancelled);
   EXPECT_EQ(h.done(cancelled).message, "cancelled by the client");
@@ -159,18 +159,18 @@ TEST(BrokerRetry, RetryingJobWaitsAtHead) {
   EXPECT_EQ(h.view(k)->waiting, 2U);
   // A fails on w1: w2 and w3 are busy, so A waits ahead of D and E; w1 goes to D.
   h.fail(1);
-  EXPECT_EQ(h.transport.dispatches_since(3), (Dispatches{{1, 4}}));
+  EXPECT_EQ(h.dispatches_since(3), (Dispatches{{1, 4}}));
   EXPECT_EQ(h.transport.last_payload(), "D");
   EXPECT_EQ(h.broker.job(a).value().state, JobState::kWaiting);
   EXPECT_EQ(h.broker.job(e).value().state, JobState::kWaiting);
   // B fails on w2: waits behind A (both retrying), still ahead of E.
   h.fail(2);  // w2 frees: A (untried on w2) takes it
-  EXPECT_EQ(h.transport.dispatches_since(4), (Dispatches{{2, 5}}));
+  EXPECT_EQ(h.dispatches_since(4), (Dispatches{{2, 5}}));
   EXPECT_EQ(h.transport.last_payload(), "A");
   EXPECT_EQ(h.broker.job(b).value().state, JobState::kWaiting);
   // D finishes on w1: B has tried only w2, so B goes before E.
   h.ok(4);
-  EXPECT_EQ(h.transport.dispatches_since(5), (Dispatches{{1, 6}}));
+  EXPECT_EQ(h.dispatches_since(5), (Dispatches{{1, 6}}));
   EXPECT_EQ(h.transport.last_payload(), "B");
   EXPECT_EQ(h.broker.job(e).value().state, JobState::kWaiting);
   h.ok(3);  // w3 frees: E at last
@@ -185,7 +185,7 @@ TEST(BrokerRetry, EachWorkerAtMostOnce) {
   h.join_n(1, 5, k, 3);
   const JobId job = h.submit(k);
   for (TaskId t = 1; t <= 5; ++t) EXPECT_EQ(h.fail(t, tagged("e", t)), ReportVerdict::kAccepted);
-  EXPECT_EQ(h.transport.dispatches(), (Dispatches{{1, 1}, {2, 2}, {3, 3}, {4, 4}, {5, 5}}));
+  EXPECT_EQ(h.dispatches(), (Dispatches{{1, 1}, {2, 2}, {3, 3}, {4, 4}, {5, 5}}));
   const JobOutcome* o = h.outcome(job);
   ASSERT_NE(o, nullptr);
   EXPECT_EQ(o->status, JobStatus::kAllFailed);
@@ -204,16 +204,16 @@ TEST(BrokerRetry, ThousandsOfSendFailuresNoRecursion) {
   ASSERT_EQ(h.transport.sends.size(), kWorkers);
   for (std::size_t i = 0; i < kWorkers; ++i) {
     EXPECT_EQ(h.transport.sends[i].worker, i + 1);
-    EXPECT_EQ(h.transport.sends[i].task, static_cast<TaskId>(i + 1));
+    EXPECT_EQ(h.number_of(h.transport.sends[i].task), static_cast<TaskId>(i + 1));
   }
   EXPECT_EQ(h.transport.closes.size(), kWorkers);
   const JobOutcome* o = h.outcome(job);
   ASSERT_NE(o, nullptr);
   EXPECT_EQ(o->status, JobStatus::kAllFailed);
   EXPECT_EQ(o->attempts, kWorkers);
-  EXPECT_EQ(o->message, "all workers failed; last error: sending task 2000 to worker 2000 failed");
+  EXPECT_EQ(o->message, h.task_ids_in("all workers failed; last error: sending task #2000 to worker 2000 failed"));
   EXPECT_TRUE(h.broker.workers().empty());
-  EXPECT_EQ(h.view(k)->capacity, 0U);
+  EXPECT_FALSE(h.view(k).has_value());  // CAP-6: the key went with its last worker
 }
 
 // ---------------------------------------------------------------- SLOT
@@ -232,7 +232,7 @@ TEST(BrokerSlot, TimedOutAttemptHoldsSlotUntilLateReport) {
   EXPECT_EQ(h.view(k)->in_use, 1U);
 
   EXPECT_EQ(h.ok(1), ReportVerdict::kLateReleased);
-  EXPECT_EQ(h.transport.dispatches(), (Dispatches{{1, 1}, {1, 2}}));
+  EXPECT_EQ(h.dispatches(), (Dispatches{{1, 1}, {1, 2}}));
   EXPECT_EQ(h.done(first).status, JobStatus::kAllFailed);  // the late result was discarded
   EXPECT_EQ(h.outcome_log.size(), 1U);
   const std::string before = h.dump();
@@ -251,7 +251,7 @@ TEST(BrokerSlot, CancelledAttemptHoldsSlotUntilReport) {
   const JobId next = h.submit(k);
   EXPECT_EQ(h.broker.job(next).value().state, JobState::kWaiting);
   EXPECT_EQ(h.fail(1, "aborted"), ReportVerdict::kLateReleased);
-  EXPECT_EQ(h.transport.dispatches(), (Dispatches{{1, 1}, {1, 2}}));
+  EXPECT_EQ(h.dispatches(), (Dispatches{{1, 1}, {1, 2}}));
   EXPECT_EQ(h.done(job).status, JobStatus::kCancelled);
 }
 
@@ -264,15 +264,15 @@ TEST(BrokerSlot, HeldSlotReclaimedAfterBound) {
   const JobId job = h.submit(k);
   h.advance_to(t0 + 100 * kSecond);
   EXPECT_EQ(h.done(job).status, JobStatus::kDeadline);
-  EXPECT_TRUE(h.broker.task(1).value().abandoned);
+  EXPECT_TRUE(h.task(1).value().abandoned);
   const JobId next = h.submit(k);
   h.advance_to(t0 + 150 * kSecond - 1);
   EXPECT_EQ(h.transport.sends.size(), 1U);
   EXPECT_EQ(h.in_use(1, k), 1U);
   h.advance_to(t0 + 150 * kSecond);
-  EXPECT_EQ(h.transport.dispatches(), (Dispatches{{1, 1}, {1, 2}}));
-  EXPECT_FALSE(h.broker.task(1).has_value());
-  EXPECT_EQ(h.broker.job(next).value().running_task, 2);
+  EXPECT_EQ(h.dispatches(), (Dispatches{{1, 1}, {1, 2}}));
+  EXPECT_FALSE(h.task(1).has_value());
+  EXPECT_EQ(h.number_of(h.broker.job(next).value().running_task), 2);
   const std::string before = h.dump();
   EXPECT_EQ(h.ok(1), ReportVerdict::kEnded);
   EXPECT_EQ(h.dump(), before);
@@ -314,7 +314,7 @@ TEST(BrokerAdm, NoWorkerRefusedAtOnce) {
   EXPECT_EQ(h.outcome_log[1].message, "no worker offers pipeline audio-to-text with model m");
   EXPECT_EQ(h.outcome_log[2].message, "no worker offers pipeline text-to-image with model M");
   EXPECT_EQ(h.outcome_log[2].attempts, 0U);
-  EXPECT_EQ(h.outcome_log[2].last_task, 0);
+  EXPECT_EQ(h.number_of(h.outcome_log[2].last_task), 0);
   EXPECT_TRUE(h.transport.sends.empty());
   EXPECT_TRUE(h.clock.arm_log().empty());
   EXPECT_EQ(h.broker.open_jobs(), 0U);
@@ -335,7 +335,7 @@ TEST(BrokerAdm, WaitingJobsDispatchedInOrder) {
   std::vector<std::string> order;
   for (const SentNotice& s : h.transport.sends) order.push_back(*s.payload);
   EXPECT_EQ(order, (std::vector<std::string>{"job0", "job1", "job2", "job3", "job4", "job2", "job5"}));
-  EXPECT_EQ(h.transport.dispatches(), (Dispatches{{1, 1}, {2, 2}, {2, 3}, {1, 4}, {2, 5}, {1, 6}, {2, 7}}));
+  EXPECT_EQ(h.dispatches(), (Dispatches{{1, 1}, {2, 2}, {2, 3}, {1, 4}, {2, 5}, {1, 6}, {2, 7}}));
 }
 
 // ADM-2, SEL-1: jobs that wait because no worker offers a free slot are dispatched, in order, as soon as a worker offering their key joins.
@@ -349,7 +349,7 @@ TEST(BrokerAdm, JoiningWorkerServesWaitingJobs) {
   h.join_ok(2, key_of("other"), 5);
   EXPECT_EQ(h.transport.sends.size(), 1U);
   h.join_ok(3, k, 2);
-  EXPECT_EQ(h.transport.dispatches(), (Dispatches{{1, 1}, {3, 2}, {3, 3}}));
+  EXPECT_EQ(h.dispatches(), (Dispatches{{1, 1}, {3, 2}, {3, 3}}));
   EXPECT_EQ(h.transport.payload_at(1), "second");
   EXPECT_EQ(h.transport.payload_at(2), "third");
   EXPECT_EQ(h.view(k)->waiting, 0U);
@@ -385,14 +385,14 @@ TEST(BrokerAdm, QueueFullRefusesNewJobsNotRetries) {
   EXPECT_EQ(h.broker.job(2).value().state, JobState::kWaiting);
   // w1's late report frees its slot: job 1 tried w1, so job 2 (next retrying) takes it.
   EXPECT_EQ(h.ok(1), ReportVerdict::kLateReleased);
-  EXPECT_EQ(h.transport.dispatches_since(2), (Dispatches{{1, 3}}));
-  EXPECT_EQ(h.broker.job(2).value().running_task, 3);
+  EXPECT_EQ(h.dispatches_since(2), (Dispatches{{1, 3}}));
+  EXPECT_EQ(h.number_of(h.broker.job(2).value().running_task), 3);
   h.submit(k);  // job 6: the queue (jobs 1, 3, 4) is over its limit
   EXPECT_EQ(h.done(6).status, JobStatus::kQueueFull);
   EXPECT_EQ(h.done(6).message, "wait queue full for text-to-image/m (3 jobs waiting, limit 2)");
 }
 
-// ADM-4: when the last worker of a key leaves, waiting jobs that made no attempt fail with ADM-1's refusal and those that did fail `all workers failed`.
+// ADM-4, CAP-6: when the last worker of a key leaves, waiting jobs that made no attempt fail with ADM-1's refusal and those that did fail `all workers failed`; then the key is forgotten.
 TEST(BrokerAdm, LastWorkerLeavingFailsWaitingJobs) {
   Harness h;
   const Key k = key_of();
@@ -407,7 +407,7 @@ TEST(BrokerAdm, LastWorkerLeavingFailsWaitingJobs) {
   EXPECT_EQ(h.done(2).status, JobStatus::kNoWorker);
   EXPECT_EQ(h.done(2).message, "no worker offers pipeline text-to-image with model m");
   EXPECT_EQ(h.done(2).attempts, 0U);
-  EXPECT_EQ(h.view(k)->waiting, 0U);
+  EXPECT_FALSE(h.view(k).has_value());
   EXPECT_TRUE(h.clock.armed().empty());
 }
 
@@ -421,8 +421,8 @@ TEST(BrokerAdm, WaitingJobFailsWhenOnlyTriedWorkersRemain) {
   h.fail(1, "oom on w1");       // a waits for w2
   EXPECT_EQ(h.broker.job(a).value().state, JobState::kWaiting);
   h.broker.worker_left(2, "eof");
-  EXPECT_EQ(h.transport.dispatches(), (Dispatches{{1, 1}, {2, 2}, {1, 3}}));
-  EXPECT_EQ(h.broker.job(b).value().running_task, 3);
+  EXPECT_EQ(h.dispatches(), (Dispatches{{1, 1}, {2, 2}, {1, 3}}));
+  EXPECT_EQ(h.number_of(h.broker.job(b).value().running_task), 3);
   ASSERT_NE(h.outcome(a), nullptr);
   EXPECT_EQ(h.done(a).status, JobStatus::kAllFailed);
   EXPECT_EQ(h.done(a).message, "all workers failed; last error: oom on w1");

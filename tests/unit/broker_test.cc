@@ -84,7 +84,7 @@ TEST(BrokerConn, IdNeverReused) {
   EXPECT_EQ(r.verdict, JoinVerdict::kIdReused);
   EXPECT_EQ(r.message, "worker id 1 was already used");
   EXPECT_EQ(h.dump(), before);
-  EXPECT_EQ(h.view(key_of())->capacity, 0U);
+  EXPECT_FALSE(h.view(key_of()).has_value());  // CAP-6: the refused join brought nothing back
 }
 
 // CONN-4: a worker leaves exactly once: a second report of its end, or an end for an unknown id, changes nothing.
@@ -93,7 +93,7 @@ TEST(BrokerConn, LeavesExactlyOnce) {
   h.join_n(1, 2, key_of(), 1);
   h.submit(key_of());
   h.broker.worker_left(1, "eof");
-  EXPECT_EQ(h.transport.dispatches(), (Dispatches{{1, 1}, {2, 2}}));
+  EXPECT_EQ(h.dispatches(), (Dispatches{{1, 1}, {2, 2}}));
   const std::string before = h.dump();
   h.broker.worker_left(1, "eof again");
   h.broker.worker_left(99, "never joined");
@@ -108,7 +108,7 @@ TEST(BrokerConn, SendFailureMakesWorkerLeave) {
   h.join_n(1, 3, key_of(), 2);
   h.transport.fail_for = {1};
   const JobId job = h.submit(key_of());
-  ASSERT_EQ(h.transport.dispatches(), (Dispatches{{1, 1}, {2, 2}}));
+  ASSERT_EQ(h.dispatches(), (Dispatches{{1, 1}, {2, 2}}));
   EXPECT_FALSE(h.transport.sends[0].delivered);
   EXPECT_EQ(h.transport.closes, (std::vector<std::pair<WorkerId, std::string>>{{1, "send failed"}}));
   EXPECT_FALSE(h.live(1));
@@ -136,7 +136,7 @@ TEST(BrokerConn, LeaveCleansEverything) {
   h.submit(a);                   // w2 t2
   const JobId j3 = h.submit(b);  // w1 t3
   const JobId j4 = h.submit(a);  // w1 t4
-  ASSERT_EQ(h.transport.dispatches(), (Dispatches{{1, 1}, {2, 2}, {1, 3}, {1, 4}}));
+  ASSERT_EQ(h.dispatches(), (Dispatches{{1, 1}, {2, 2}, {1, 3}, {1, 4}}));
   const Micros cancelled_at = h.clock.now();
   h.broker.cancel(j4);  // t4 abandoned, its slot held
   EXPECT_TRUE(h.clock.is_armed_at(cancelled_at + 50 * kSecond));
@@ -145,16 +145,16 @@ TEST(BrokerConn, LeaveCleansEverything) {
 
   h.broker.worker_left(1, "stream ended");
   // j1 (t1) then j3 (t3) are retried, on the only worker left.
-  EXPECT_EQ(h.transport.dispatches_since(4), (Dispatches{{2, 5}, {2, 6}}));
+  EXPECT_EQ(h.dispatches_since(4), (Dispatches{{2, 5}, {2, 6}}));
   EXPECT_EQ(h.view(a)->capacity, 2U);
   EXPECT_EQ(h.view(a)->in_use, 2U);
   EXPECT_EQ(h.view(b)->capacity, 1U);
   EXPECT_EQ(h.view(b)->in_use, 1U);
   EXPECT_EQ(h.broker.rotation(a), (std::vector<WorkerId>{2}));
   EXPECT_EQ(h.broker.rotation(b), (std::vector<WorkerId>{2}));
-  EXPECT_FALSE(h.broker.task(1).has_value());
-  EXPECT_FALSE(h.broker.task(3).has_value());
-  EXPECT_FALSE(h.broker.task(4).has_value());
+  EXPECT_FALSE(h.task(1).has_value());
+  EXPECT_FALSE(h.task(3).has_value());
+  EXPECT_FALSE(h.task(4).has_value());
   EXPECT_FALSE(h.clock.is_armed_at(cancelled_at + 50 * kSecond));
   expect_ledger_matches_workers(h.broker);
 
@@ -185,7 +185,7 @@ TEST(BrokerConn, DisconnectIsTheLastError) {
   EXPECT_EQ(o->status, JobStatus::kAllFailed);
   EXPECT_EQ(o->message, "all workers failed; last error: worker 1 disconnected (stream ended)");
   EXPECT_EQ(o->attempts, 1U);
-  EXPECT_EQ(o->last_task, 1);
+  EXPECT_EQ(h.number_of(o->last_task), 1);
   EXPECT_EQ(o->last_worker, 1U);
   EXPECT_EQ(h.broker.open_jobs(), 0U);
   EXPECT_EQ(h.broker.live_attempts(), 0U);
@@ -216,16 +216,13 @@ TEST(BrokerCap, CapacityIsSumOverLiveWorkers) {
 
   h.broker.worker_left(1, "eof");
   EXPECT_EQ(h.view(a)->capacity, 4U);
-  EXPECT_EQ(h.view(b)->capacity, 0U);
+  EXPECT_FALSE(h.view(b).has_value());  // CAP-6: gone with its last worker
   h.broker.worker_left(1, "eof");
   EXPECT_EQ(h.view(a)->capacity, 4U);
   expect_ledger_matches_workers(h.broker);
   h.broker.worker_left(2, "eof");
   h.broker.worker_left(3, "eof");
-  for (const KeyView& k : h.broker.keys()) {
-    EXPECT_EQ(k.capacity, 0U) << key_name(k.key);
-    EXPECT_EQ(k.in_use, 0U) << key_name(k.key);
-  }
+  EXPECT_TRUE(h.broker.keys().empty());  // CAP-6
 }
 
 // CAP-2, SLOT-1: in_use counts open attempts plus slots held by abandoned ones and never exceeds capacity: a worker whose slots are held by an abandoned attempt gets no new attempt.
@@ -247,7 +244,7 @@ TEST(BrokerCap, InUseCountsAbandonedAndStaysWithinCapacity) {
   EXPECT_EQ(h.view(key_of())->waiting, 1U);
   // The open attempt ends: its slot (not the abandoned one) goes to j3.
   EXPECT_EQ(h.ok(2), ReportVerdict::kAccepted);
-  EXPECT_EQ(h.transport.dispatches_since(2), (Dispatches{{1, 3}}));
+  EXPECT_EQ(h.dispatches_since(2), (Dispatches{{1, 3}}));
   EXPECT_EQ(h.view(key_of())->in_use, 2U);
   expect_ledger_matches_workers(h.broker);
 }
@@ -260,10 +257,10 @@ TEST(BrokerCap, OfferedIffCapacityAboveZero) {
   h.join_ok(1, key_of(), 1);
   h.submit(key_of());
   EXPECT_EQ(h.outcome(2), nullptr);
-  EXPECT_EQ(h.transport.dispatches(), (Dispatches{{1, 1}}));
+  EXPECT_EQ(h.dispatches(), (Dispatches{{1, 1}}));
   h.ok(1);
   h.broker.worker_left(1, "eof");
-  EXPECT_EQ(h.view(key_of())->capacity, 0U);
+  EXPECT_FALSE(h.view(key_of()).has_value());  // CAP-6: no capacity, no key
   h.submit(key_of());
   EXPECT_EQ(h.done(3).status, JobStatus::kNoWorker);
   EXPECT_EQ(h.done(3).message, "no worker offers pipeline text-to-image with model m");
@@ -284,7 +281,7 @@ TEST(BrokerCap, SlotGivenBackExactlyOnce) {
   h.submit(k);  // w2 t2
   EXPECT_EQ(h.in_use(2, k), 1U);
   EXPECT_EQ(h.fail(2), ReportVerdict::kAccepted);  // retried on w1 as t3
-  EXPECT_EQ(h.transport.dispatches_since(1), (Dispatches{{2, 2}, {1, 3}}));
+  EXPECT_EQ(h.dispatches_since(1), (Dispatches{{2, 2}, {1, 3}}));
   EXPECT_EQ(h.in_use(2, k), 0U);
   EXPECT_EQ(h.in_use(1, k), 1U);
   EXPECT_EQ(h.fail(2), ReportVerdict::kEnded);
@@ -294,7 +291,7 @@ TEST(BrokerCap, SlotGivenBackExactlyOnce) {
 
   h.transport.fail_for = {2};
   const JobId j3 = h.submit(k);  // w2 t4 fails, then w1 t5
-  EXPECT_EQ(h.transport.dispatches_since(3), (Dispatches{{2, 4}, {1, 5}}));
+  EXPECT_EQ(h.dispatches_since(3), (Dispatches{{2, 4}, {1, 5}}));
   EXPECT_EQ(h.view(k)->capacity, 1U);
   EXPECT_EQ(h.view(k)->in_use, 1U);
 
@@ -323,7 +320,7 @@ TEST(BrokerSel, QueueInRegistrationOrderJoinAtBack) {
   EXPECT_EQ(h.broker.rotation(b), (std::vector<WorkerId>{42, 1000003, 5}));
 
   h.submit(a);
-  EXPECT_EQ(h.transport.dispatches(), (Dispatches{{42, 1}}));
+  EXPECT_EQ(h.dispatches(), (Dispatches{{42, 1}}));
   EXPECT_EQ(h.broker.rotation(a), (std::vector<WorkerId>{7, 5, 42}));
   EXPECT_EQ(h.broker.rotation(b), (std::vector<WorkerId>{42, 1000003, 5}));  // other keys untouched
   h.join_ok(9, a, 1);
@@ -341,7 +338,7 @@ TEST(BrokerSel, FullWorkerSkippedAndSentToBack) {
   h.join_ok(2, k, 2);
   h.join_ok(3, k, 2);
   for (int i = 0; i < 5; ++i) h.submit(k);
-  EXPECT_EQ(h.transport.dispatches(), (Dispatches{{1, 1}, {2, 2}, {3, 3}, {2, 4}, {3, 5}}));
+  EXPECT_EQ(h.dispatches(), (Dispatches{{1, 1}, {2, 2}, {3, 3}, {2, 4}, {3, 5}}));
   EXPECT_EQ(h.broker.rotation(k), (std::vector<WorkerId>{1, 2, 3}));
   // Everyone full: the job waits and the scan changes nothing.
   const JobId waiting = h.submit(k);
@@ -350,7 +347,7 @@ TEST(BrokerSel, FullWorkerSkippedAndSentToBack) {
   EXPECT_EQ(h.broker.rotation(k), (std::vector<WorkerId>{1, 2, 3}));
   // Worker 2 frees a slot: worker 1 (full) is skipped to the back, then worker 2.
   EXPECT_EQ(h.ok(2), ReportVerdict::kAccepted);
-  EXPECT_EQ(h.transport.dispatches_since(5), (Dispatches{{2, 6}}));
+  EXPECT_EQ(h.dispatches_since(5), (Dispatches{{2, 6}}));
   EXPECT_EQ(h.broker.rotation(k), (std::vector<WorkerId>{3, 1, 2}));
 }
 
@@ -365,7 +362,7 @@ TEST(BrokerSel, TriedWorkerSkippedAndSentToBack) {
   EXPECT_EQ(h.fail(1), ReportVerdict::kAccepted);  // job 1 -> w3 t3
   EXPECT_EQ(h.broker.rotation(k), (std::vector<WorkerId>{1, 2, 3}));
   EXPECT_EQ(h.fail(3), ReportVerdict::kAccepted);  // w1 tried: skipped; job 1 -> w2 t4
-  EXPECT_EQ(h.transport.dispatches(), (Dispatches{{1, 1}, {2, 2}, {3, 3}, {2, 4}}));
+  EXPECT_EQ(h.dispatches(), (Dispatches{{1, 1}, {2, 2}, {3, 3}, {2, 4}}));
   EXPECT_EQ(h.broker.rotation(k), (std::vector<WorkerId>{3, 1, 2}));
   EXPECT_EQ(h.broker.job(1).value().tried, (std::vector<WorkerId>{1, 3, 2}));
 }
@@ -388,7 +385,7 @@ TEST(BrokerSel, LeaveKeepsOthersInOrder) {
   EXPECT_EQ(h.broker.rotation(k), (std::vector<WorkerId>{4, 5, 6}));
   h.submit(k);
   h.submit(k);
-  EXPECT_EQ(h.transport.dispatches_since(1), (Dispatches{{4, 2}, {5, 3}}));
+  EXPECT_EQ(h.dispatches_since(1), (Dispatches{{4, 2}, {5, 3}}));
 }
 
 // SEL-6: a leaving worker's open attempts are retried in TaskID order, not in the order its bookkeeping happens to hold them.
@@ -397,16 +394,16 @@ TEST(BrokerSel, RetriesAfterLeaveInTaskIdOrder) {
   const Key k = key_of();
   h.join_n(1, 2, k, 3);
   for (int i = 1; i <= 5; ++i) h.submit(k, tagged("j", i));
-  ASSERT_EQ(h.transport.dispatches(), (Dispatches{{1, 1}, {2, 2}, {1, 3}, {2, 4}, {1, 5}}));
+  ASSERT_EQ(h.dispatches(), (Dispatches{{1, 1}, {2, 2}, {1, 3}, {2, 4}, {1, 5}}));
   h.ok(1);                 // worker 1 now holds t3 and t5
   h.submit(k, "j6");       // w2 t6: worker 2 is full
-  ASSERT_EQ(h.transport.last().task, 6);
+  ASSERT_EQ(h.number_of(h.transport.last().task), 6);
   ASSERT_EQ(h.transport.last().worker, 2U);
   h.broker.worker_left(1, "eof");  // j3 then j5 wait, retrying
   EXPECT_EQ(h.transport.sends.size(), 6U);
   h.ok(2);
   h.ok(4);
-  ASSERT_EQ(h.transport.dispatches_since(6), (Dispatches{{2, 7}, {2, 8}}));
+  ASSERT_EQ(h.dispatches_since(6), (Dispatches{{2, 7}, {2, 8}}));
   EXPECT_EQ(h.transport.payload_at(6), "j3");
   EXPECT_EQ(h.transport.payload_at(7), "j5");
 }
@@ -426,13 +423,13 @@ std::string scripted_run(const std::vector<WorkerId>& ids) {
   h.broker.cancel(5);
   h.broker.worker_left(ids[1], "eof");
   h.advance_by(120 * kSecond);
-  for (TaskId t = 1; t <= h.broker.last_task_id(); ++t) {
+  for (TaskId t = 1; t <= static_cast<TaskId>(h.broker.attempts_made()); ++t) {
     if (t % 2 == 0) h.ok(t);
   }
   h.advance_by(2000 * kSecond);
   std::string out = h.dump();
   for (const SentNotice& s : h.transport.sends) {
-    out += std::to_string(s.worker) + tagged(":", s.task) + ":" + *s.payload + " ";
+    out += std::to_string(s.worker) + tagged(":", h.number_of(s.task)) + ":" + *s.payload + " ";
   }
   for (const JobOutcome& o : h.outcome_log) {
     out += tagged("\n", o.job) + " " + std::string(job_status_name(o.status)) + " " + o.message +
@@ -454,7 +451,7 @@ TEST(BrokerSel, SameEventsSameEffects) {
 
 // ---------------------------------------------------------------- TASK
 
-// TASK-1: every attempt (first tries, retries, failed sends) gets the next TaskID from one counter starting at 1; none is reused.
+// TASK-1: every attempt (first tries, retries, failed sends) gets the next number from one counter starting at 1, and its TaskID is that number under the Broker's permutation.
 TEST(BrokerTask, TaskIdsCountFromOneAcrossRetries) {
   Harness h;
   const Key k = key_of();
@@ -466,9 +463,13 @@ TEST(BrokerTask, TaskIdsCountFromOneAcrossRetries) {
   h.submit(key_of("other"));     // w4 t4
   h.ok(3);
   h.submit(k);                   // w2 t5 (w3 was picked last)
-  EXPECT_EQ(h.transport.dispatches(), (Dispatches{{1, 1}, {2, 2}, {3, 3}, {4, 4}, {2, 5}}));
-  EXPECT_EQ(h.broker.last_task_id(), 5);
-  EXPECT_EQ(h.done(1).last_task, 3);
+  EXPECT_EQ(h.dispatches(), (Dispatches{{1, 1}, {2, 2}, {3, 3}, {4, 4}, {2, 5}}));
+  for (std::size_t i = 0; i < h.transport.sends.size(); ++i) {
+    EXPECT_EQ(h.transport.sends[i].task, h.task_id(static_cast<std::int64_t>(i + 1)));
+  }
+  EXPECT_EQ(h.broker.attempts_made(), 5U);
+  EXPECT_EQ(h.broker.last_task_id(), h.task_id(5));
+  EXPECT_EQ(h.done(1).last_task, h.task_id(3));
   EXPECT_EQ(h.done(1).attempts, 3U);
 }
 
@@ -523,13 +524,13 @@ TEST(BrokerTask, EachEndingEndsTheAttemptOnce) {
       {End::kWorkerError, false, JobStatus::kAllFailed, "all workers failed; last error: boom",
        AttemptEnd::kWorkerError, "worker error"},
       {End::kSendFailure, false, JobStatus::kAllFailed,
-       "all workers failed; last error: sending task 1 to worker 1 failed", AttemptEnd::kSendFailure,
+       "all workers failed; last error: sending task #1 to worker 1 failed", AttemptEnd::kSendFailure,
        "send failure"},
       {End::kDisconnect, false, JobStatus::kAllFailed,
        "all workers failed; last error: worker 1 disconnected (stream ended)", AttemptEnd::kDisconnect,
        "disconnect"},
       {End::kAttemptTimeout, true, JobStatus::kAllFailed,
-       "all workers failed; last error: attempt timeout: task 1 on worker 1 took longer than 100 s",
+       "all workers failed; last error: attempt timeout: task #1 on worker 1 took longer than 100 s",
        AttemptEnd::kTimeout, "attempt timeout"},
       {End::kCancelled, true, JobStatus::kCancelled, "cancelled by the client", AttemptEnd::kCancelled,
        "job cancelled"},
@@ -544,7 +545,7 @@ TEST(BrokerTask, EachEndingEndsTheAttemptOnce) {
     h.join_ok(1, k, 1);
     if (c.end == End::kSendFailure) h.transport.fail_for = {1};
     const JobId job = h.submit(k);
-    ASSERT_EQ(h.transport.dispatches(), (Dispatches{{1, 1}}));
+    ASSERT_EQ(h.dispatches(), (Dispatches{{1, 1}}));
     switch (c.end) {
       case End::kResult: EXPECT_EQ(h.ok(1), ReportVerdict::kAccepted); break;
       case End::kWorkerError: EXPECT_EQ(h.fail(1, "boom"), ReportVerdict::kAccepted); break;
@@ -557,18 +558,18 @@ TEST(BrokerTask, EachEndingEndsTheAttemptOnce) {
     const JobOutcome* o = h.outcome(job);
     ASSERT_NE(o, nullptr);
     EXPECT_EQ(o->status, c.status);
-    EXPECT_EQ(o->message, c.message);
+    EXPECT_EQ(o->message, h.task_ids_in(c.message));
     EXPECT_EQ(o->attempts, 1U);
-    EXPECT_EQ(o->last_task, 1);
+    EXPECT_EQ(h.number_of(o->last_task), 1);
     EXPECT_EQ(o->result != nullptr, c.end == End::kResult);
     ASSERT_EQ(h.observer.started.size(), 1U);
-    std::vector<AttemptRecord> ends = h.observer.ends_of(1);
+    std::vector<AttemptRecord> ends = h.observer.ends_of(h.task_id(1));
     ASSERT_EQ(ends.size(), 1U);
     EXPECT_EQ(ends[0].end, c.attempt_end);
     EXPECT_EQ(attempt_end_name(ends[0].end), c.attempt_end_name);
     EXPECT_EQ(ends[0].job, job);
     EXPECT_EQ(ends[0].worker, 1U);
-    const std::optional<TaskView> task = h.broker.task(1);
+    const std::optional<TaskView> task = h.task(1);
     EXPECT_EQ(task.has_value(), c.abandoned);
     if (c.abandoned) {
       EXPECT_TRUE(task->abandoned);
@@ -583,7 +584,7 @@ TEST(BrokerTask, EachEndingEndsTheAttemptOnce) {
     h.advance_by(2000 * kSecond);  // every timer of the job and the attempt is spent
     EXPECT_EQ(h.dump(), before);
     EXPECT_EQ(h.outcome_log.size(), 1U);
-    EXPECT_EQ(h.observer.ends_of(1).size(), 1U);  // the late report and the rest ended nothing
+    EXPECT_EQ(h.observer.ends_of(h.task_id(1)).size(), 1U);  // the late report and the rest ended nothing
     EXPECT_EQ(h.observer.ended.size(), 1U);
   }
 }

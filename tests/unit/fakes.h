@@ -6,7 +6,11 @@
 //  - FakeClock never calls into the Broker on its own: timers are only fired by
 //    the test, through advance_to() (DET-2 forbids re-entry from arm_timer).
 //  - FakeTransport copies every notice (the model string included: a JobNotice's
-//    string_view is valid only during send()).
+//    string_view is valid only during send()). It records TaskIDs as sent.
+//  - TaskIDs (TASK-1) are a keyed permutation of the attempts' numbers. Tests name
+//    an attempt by its number (1 for the first attempt made) and the Harness turns
+//    numbers into TaskIDs and back through the Broker's own permutation
+//    (Broker::task_ids()), so that no test depends on the key or on a TaskID's value.
 //  - Harness is neither copyable nor movable: the completion callbacks it hands
 //    to the Broker point at it.
 #pragma once
@@ -277,7 +281,7 @@ inline std::string dump_broker(const Broker& broker, JobId max_job) {
     os << "\n";
   }
   os << "open_jobs=" << broker.open_jobs() << " live_attempts=" << broker.live_attempts()
-     << " last_task=" << broker.last_task_id() << "\n";
+     << " attempts_made=" << broker.attempts_made() << "\n";
   for (JobId j = 1; j <= max_job; ++j) {
     if (auto v = broker.job(j)) {
       os << "job " << j << " state=" << (v->state == JobState::kWaiting ? "waiting" : "running")
@@ -286,9 +290,9 @@ inline std::string dump_broker(const Broker& broker, JobId max_job) {
       os << "\n";
     }
   }
-  for (TaskId t = 1; t <= broker.last_task_id(); ++t) {
-    if (auto v = broker.task(t)) {
-      os << "task " << t << " job=" << v->job << " worker=" << v->worker << " key=" << key_name(v->key)
+  for (std::uint64_t n = 1; n <= broker.attempts_made(); ++n) {
+    if (auto v = broker.task(static_cast<TaskId>(broker.task_ids().encode(n)))) {
+      os << "task #" << n << " job=" << v->job << " worker=" << v->worker << " key=" << key_name(v->key)
          << " abandoned=" << v->abandoned << "\n";
     }
   }
@@ -318,9 +322,16 @@ inline void expect_ledger_matches_workers(const Broker& broker) {
 
 // ---------------------------------------------------------------- harness
 
+// The unit tests' TaskID key (TASK-1), drawn from a fixed FakeRandom.
+inline SipKey test_task_id_key(std::uint64_t seed = 0x7A5CULL) {
+  FakeRandom random(seed);
+  return draw_id_key(random);
+}
+
 inline BrokerConfig default_config() {
   BrokerConfig config;
   config.secret = std::string(kSecret);
+  config.task_id_key = test_task_id_key();
   return config;
 }
 
@@ -407,7 +418,40 @@ class Harness {
     return *o.result->json;
   }
 
-  Report report_for(TaskId task, bool ok, std::string error = "") const {
+  // TASK-1: the TaskID of attempt number `n` (1 for the first attempt made); a
+  // number not above 0 is passed through as the TaskID itself.
+  TaskId task_id(std::int64_t n) const {
+    return n <= 0 ? n : static_cast<TaskId>(broker.task_ids().encode(static_cast<std::uint64_t>(n)));
+  }
+  // The attempt number of a TaskID (0 for an id outside [1, 2^63)).
+  std::int64_t number_of(TaskId id) const {
+    return id <= 0 ? 0 : static_cast<std::int64_t>(broker.task_ids().decode(static_cast<std::uint64_t>(id)));
+  }
+  // `text` with every "task #N" written as "task <the TaskID of attempt N>", for
+  // expected messages that name TaskIDs.
+  std::string task_ids_in(std::string text) const {
+    for (std::size_t at = text.find("task #"); at != std::string::npos; at = text.find("task #", at)) {
+      std::size_t end = at + 6;
+      while (end < text.size() && text[end] >= '0' && text[end] <= '9') ++end;
+      const std::string id = std::to_string(task_id(std::stoll(text.substr(at + 6, end - at - 6))));
+      text.replace(at + 5, end - at - 5, id);
+      at += 5 + id.size();
+    }
+    return text;
+  }
+  // The attempt of number `n`, as the Broker shows it.
+  std::optional<TaskView> task(std::int64_t n) const { return broker.task(task_id(n)); }
+  // Every send, as (worker, attempt number), in order; and those since index `from`.
+  Dispatches dispatches(std::size_t from = 0) const {
+    Dispatches out;
+    for (const auto& [worker, task] : transport.dispatches_since(from)) out.emplace_back(worker, number_of(task));
+    return out;
+  }
+  Dispatches dispatches_since(std::size_t from) const { return dispatches(from); }
+
+  // A report for attempt number `n` (task_id(n)), from the worker it was sent to.
+  Report report_for(std::int64_t n, bool ok, std::string error = "") const {
+    const TaskId task = task_id(n);
     Report r;
     r.credentials = kSecret;
     r.task = task;
@@ -416,14 +460,15 @@ class Harness {
     r.error = std::move(error);
     if (ok) {
       auto body = std::make_shared<ResultBody>();
-      body->json = payload_of(tagged("{\"task\":", task) + "}");
+      body->json = payload_of(tagged("{\"task\":", n) + "}");
       r.result = body;
     }
     return r;
   }
-  ReportVerdict ok(TaskId task) { return broker.report(report_for(task, true)); }
-  ReportVerdict fail(TaskId task, std::string error = "boom") {
-    return broker.report(report_for(task, false, std::move(error)));
+  // Reports for attempt number `n`: its result, or a worker error.
+  ReportVerdict ok(std::int64_t n) { return broker.report(report_for(n, true)); }
+  ReportVerdict fail(std::int64_t n, std::string error = "boom") {
+    return broker.report(report_for(n, false, std::move(error)));
   }
 
   void advance_to(Micros t) { clock.advance_to(broker, t); }

@@ -31,13 +31,13 @@ TEST(LivepeerBugs, Bug01WrongCredentialsStopProcessing) {
   }
   EXPECT_EQ(h.dump(), before);
   EXPECT_EQ(h.outcome(job), nullptr);
-  EXPECT_EQ(h.broker.job(job).value().running_task, 1);
-  EXPECT_FALSE(h.broker.task(1).value().abandoned);
+  EXPECT_EQ(h.number_of(h.broker.job(job).value().running_task), 1);
+  EXPECT_FALSE(h.task(1).value().abandoned);
   EXPECT_EQ(h.ok(1), ReportVerdict::kAccepted);
   EXPECT_EQ(h.done(job).status, JobStatus::kOk);
 }
 
-// Bug 2, TASK-2, RES-5: TaskIDs are predictable, but a worker cannot complete another worker's task (kWrongWorker), nor pre-empt a TaskID not yet issued (kUnknownTask, and the later attempt under that id is unaffected).
+// Bug 2, TASK-2, RES-5: a worker cannot complete another worker's task (kWrongWorker), nor pre-empt a TaskID not yet issued even if it knew it (kUnknownTask, and the later attempt under that id is unaffected); TaskIDs are not predictable anyway (TASK-1).
 TEST(LivepeerBugs, Bug02NoCompletingOtherWorkersTasks) {
   Harness h;
   const Key k = key_of();
@@ -46,13 +46,13 @@ TEST(LivepeerBugs, Bug02NoCompletingOtherWorkersTasks) {
   Report guess = h.report_for(1, true);
   guess.from = 2;
   EXPECT_EQ(h.broker.report(guess), ReportVerdict::kWrongWorker);
-  guess.task = 2;  // the next TaskID, not yet issued
+  guess.task = h.task_id(2);  // the next TaskID, not yet issued
   EXPECT_EQ(h.broker.report(guess), ReportVerdict::kUnknownTask);
   EXPECT_EQ(h.outcome(victim), nullptr);
   const JobId next = h.submit(k);  // w2 t2
-  EXPECT_EQ(h.transport.last().task, 2);
+  EXPECT_EQ(h.number_of(h.transport.last().task), 2);
   EXPECT_EQ(h.outcome(next), nullptr);
-  EXPECT_EQ(h.broker.job(next).value().running_task, 2);
+  EXPECT_EQ(h.number_of(h.broker.job(next).value().running_task), 2);
   EXPECT_EQ(h.ok(1), ReportVerdict::kAccepted);
   EXPECT_EQ(h.ok(2), ReportVerdict::kAccepted);
   EXPECT_EQ(h.result_json(victim), "{\"task\":1}");
@@ -69,9 +69,9 @@ TEST(LivepeerBugs, Bug05NoSharedSessionNoReentry) {
   h.ok(1);
   const JobId b = h.submit(k, "{\"request_id\":\"0001\"}");  // w2 t2
   const JobId c = h.submit(k, "{\"request_id\":\"0001\"}");  // w1 t3
-  ASSERT_EQ(h.transport.dispatches(), (Dispatches{{1, 1}, {2, 2}, {1, 3}}));
+  ASSERT_EQ(h.dispatches(), (Dispatches{{1, 1}, {2, 2}, {1, 3}}));
   h.broker.worker_left(1, "eof");  // c moves to w2 as t4
-  EXPECT_EQ(h.transport.dispatches_since(3), (Dispatches{{2, 4}}));
+  EXPECT_EQ(h.dispatches_since(3), (Dispatches{{2, 4}}));
   EXPECT_EQ(h.ok(3), ReportVerdict::kEnded);  // the dead worker's attempt is gone
   EXPECT_EQ(h.ok(2), ReportVerdict::kAccepted);
   EXPECT_EQ(h.ok(4), ReportVerdict::kAccepted);
@@ -79,7 +79,7 @@ TEST(LivepeerBugs, Bug05NoSharedSessionNoReentry) {
     ASSERT_NE(h.outcome(job), nullptr) << job;
     EXPECT_EQ(h.done(job).status, JobStatus::kOk);
   }
-  EXPECT_EQ(h.done(c).last_task, 4);
+  EXPECT_EQ(h.number_of(h.done(c).last_task), 4);
   EXPECT_EQ(h.outcome_log.size(), 3U);
   EXPECT_EQ(h.in_use(2, k), 0U);
 }
@@ -92,7 +92,7 @@ TEST(LivepeerBugs, Bug06CapacityOnTheChosenWorkerOnly) {
   std::map<TaskId, WorkerId> open;
   std::size_t seen = 0;
   const auto check = [&](const char* step) {
-    for (; seen < h.transport.sends.size(); ++seen) open[h.transport.sends[seen].task] = h.transport.sends[seen].worker;
+    for (; seen < h.transport.sends.size(); ++seen) open[h.number_of(h.transport.sends[seen].task)] = h.transport.sends[seen].worker;
     std::map<WorkerId, std::uint32_t> expected;
     for (const auto& [task, worker] : open) ++expected[worker];
     for (WorkerId w = 1; w <= 3; ++w) {
@@ -116,7 +116,7 @@ TEST(LivepeerBugs, Bug06CapacityOnTheChosenWorkerOnly) {
   std::erase_if(open, [](const auto& e) { return e.second == 2; });
   h.broker.worker_left(2, "eof");  // job 2 (t2) -> w3 t7; job 1 (t4) has tried every live worker
   check("after leave");
-  EXPECT_EQ(h.transport.dispatches(), (Dispatches{{1, 1}, {2, 2}, {3, 3}, {2, 4}, {3, 5}, {1, 6}, {3, 7}}));
+  EXPECT_EQ(h.dispatches(), (Dispatches{{1, 1}, {2, 2}, {3, 3}, {2, 4}, {3, 5}, {1, 6}, {3, 7}}));
   ASSERT_NE(h.outcome(1), nullptr);
   EXPECT_EQ(h.done(1).message, "all workers failed; last error: worker 2 disconnected (eof)");
   EXPECT_EQ(h.in_use(1, k), 1U);
@@ -138,7 +138,7 @@ TEST(LivepeerBugs, Bug07SameAddressSeparateAccounting) {
   EXPECT_EQ(h.view(k)->in_use, 1U);
   h.submit(k);  // w1 t3
   h.submit(k);  // waits: w2 is still busy
-  EXPECT_EQ(h.transport.dispatches(), (Dispatches{{1, 1}, {2, 2}, {1, 3}}));
+  EXPECT_EQ(h.dispatches(), (Dispatches{{1, 1}, {2, 2}, {1, 3}}));
   h.broker.worker_left(1, "eof");  // job 3 waits for w2
   EXPECT_TRUE(h.live(2));
   EXPECT_EQ(h.in_use(2, k), 1U);
@@ -162,7 +162,7 @@ TEST(LivepeerBugs, Bug08CapacityNeverGrows) {
     for (int i = 0; i < 4; ++i) {
       const std::optional<JobView> job = h.broker.job(jobs[static_cast<std::size_t>(i)]);
       ASSERT_TRUE(job.has_value());
-      const TaskId task = job->running_task;
+      const TaskId task = h.number_of(job->running_task);
       ASSERT_NE(task, 0) << round << " " << i;
       switch (i) {
         case 0: ASSERT_EQ(h.ok(task), ReportVerdict::kAccepted); break;
@@ -196,7 +196,7 @@ TEST(LivepeerBugs, Bug09StaleWorkerNeverSelected) {
   EXPECT_EQ(h.view(k)->capacity, 1U);
   for (int i = 0; i < 50; ++i) {
     h.submit(k);
-    h.ok(h.transport.last().task);
+    h.ok(h.number_of(h.transport.last().task));
   }
   for (const SentNotice& s : h.transport.sends) EXPECT_EQ(s.worker, 2U);
   h.broker.worker_left(2, "eof");
@@ -219,7 +219,7 @@ TEST(LivepeerBugs, Bug10BoundedRetries) {
   h.fail(3, "e3");                // w4 t4 fails to send, w5 t5
   h.fail(5, "e5");                // w6 t6
   h.fail(6, "e6");
-  EXPECT_EQ(h.transport.dispatches(), (Dispatches{{1, 1}, {2, 2}, {3, 3}, {4, 4}, {5, 5}, {6, 6}}));
+  EXPECT_EQ(h.dispatches(), (Dispatches{{1, 1}, {2, 2}, {3, 3}, {4, 4}, {5, 5}, {6, 6}}));
   ASSERT_NE(h.outcome(job), nullptr);
   EXPECT_EQ(h.done(job).status, JobStatus::kAllFailed);
   EXPECT_EQ(h.done(job).attempts, 6U);
@@ -259,13 +259,13 @@ TEST(LivepeerBugs, Bug11TimeoutDoesNotEvict) {
   EXPECT_EQ(h.ok(3), ReportVerdict::kAccepted);  // w1's other attempt completes
   EXPECT_EQ(h.done(third).status, JobStatus::kOk);
   EXPECT_EQ(h.ok(2), ReportVerdict::kAccepted);  // w2 frees: slow goes there
-  EXPECT_EQ(h.transport.dispatches(), (Dispatches{{1, 1}, {2, 2}, {1, 3}, {2, 4}}));
+  EXPECT_EQ(h.dispatches(), (Dispatches{{1, 1}, {2, 2}, {1, 3}, {2, 4}}));
   h.ok(4);
   EXPECT_EQ(h.done(slow).status, JobStatus::kOk);
   EXPECT_EQ(h.done(other).status, JobStatus::kOk);
   h.submit(k);
   h.submit(k);
-  EXPECT_EQ(h.transport.dispatches_since(4), (Dispatches{{1, 5}, {2, 6}}));
+  EXPECT_EQ(h.dispatches_since(4), (Dispatches{{1, 5}, {2, 6}}));
 }
 
 // Bug 12, SLOT-1, SLOT-2, SLOT-3: a client's cancel ends the job at once (kCancelled), and the worker's slot stays held until that worker reports or the reclaim bound passes, never given to a new job early.
@@ -281,14 +281,14 @@ TEST(LivepeerBugs, Bug12CancelPropagates) {
   const JobId second = h.submit(k);
   EXPECT_EQ(h.broker.job(second).value().state, JobState::kWaiting);
   EXPECT_EQ(h.fail(1, "aborted"), ReportVerdict::kLateReleased);  // the worker reports
-  EXPECT_EQ(h.transport.dispatches(), (Dispatches{{1, 1}, {1, 2}}));
+  EXPECT_EQ(h.dispatches(), (Dispatches{{1, 1}, {1, 2}}));
 
   h.broker.cancel(second);  // this time the worker never reports
   const JobId third = h.submit(k);
   h.advance_to(t0 + 200 * kSecond - 1);
   EXPECT_EQ(h.broker.job(third).value().state, JobState::kWaiting);
   h.advance_to(t0 + 200 * kSecond);
-  EXPECT_EQ(h.transport.dispatches(), (Dispatches{{1, 1}, {1, 2}, {1, 3}}));
+  EXPECT_EQ(h.dispatches(), (Dispatches{{1, 1}, {1, 2}, {1, 3}}));
 }
 
 // Bug 22, CAP-4, SLOT-3: no slot leaks on any failure path (worker error, failed send, disconnect, attempt timeout, cancel, deadline, queue full, no worker): once every abandoned slot is reported or reclaimed, every in_use is back to 0 and no attempt or job is left.
@@ -310,13 +310,13 @@ TEST(LivepeerBugs, Bug22NoSlotLeaks) {
   h.advance_by(200 * kSecond);          // reclaims; job 3 runs, times out, runs again, hits its deadline
   h.submit(key_of("nobody"));           // job 5: no worker
   EXPECT_EQ(h.done(1).status, JobStatus::kAllFailed);
-  EXPECT_EQ(h.done(1).message, "all workers failed; last error: sending task 4 to worker 4 failed");
+  EXPECT_EQ(h.done(1).message, h.task_ids_in("all workers failed; last error: sending task #4 to worker 4 failed"));
   EXPECT_EQ(h.done(2).status, JobStatus::kCancelled);
   EXPECT_EQ(h.done(3).status, JobStatus::kDeadline);
   EXPECT_EQ(h.done(4).status, JobStatus::kQueueFull);
   EXPECT_EQ(h.done(5).status, JobStatus::kNoWorker);
   h.advance_by(1000 * kSecond);
-  for (TaskId t = 1; t <= h.broker.last_task_id(); ++t) h.ok(t);  // whatever is still open or late
+  for (TaskId t = 1; t <= static_cast<TaskId>(h.broker.attempts_made()); ++t) h.ok(t);  // whatever is still open or late
   h.advance_by(1000 * kSecond);
   EXPECT_EQ(h.broker.live_attempts(), 0U);
   EXPECT_EQ(h.broker.open_jobs(), 0U);
@@ -354,7 +354,7 @@ TEST(LivepeerTests, SelectAIWorkerBookkeeping) {
   EXPECT_EQ(h.broker.job(fifth).value().state, JobState::kRunning);
   EXPECT_EQ(h.view(t2i)->in_use, 4U);
   h.broker.worker_left(1, "eof");
-  EXPECT_EQ(h.view(i2i)->capacity, 0U);
+  EXPECT_FALSE(h.view(i2i).has_value());  // CAP-6
   h.submit(i2i);
   EXPECT_EQ(h.done(h.last_job).status, JobStatus::kNoWorker);
   ASSERT_EQ(h.join(3, {Advert{i2i, 1}}).verdict, JoinVerdict::kAccepted);
@@ -379,7 +379,7 @@ TEST(LivepeerTests, RemoteAIWorkerManager) {
   h.transport.fail_for = {1};
   const JobId unsent = h.submit(k);
   EXPECT_FALSE(h.live(1));
-  EXPECT_EQ(h.done(unsent).message, "all workers failed; last error: sending task 3 to worker 1 failed");
+  EXPECT_EQ(h.done(unsent).message, h.task_ids_in("all workers failed; last error: sending task #3 to worker 1 failed"));
   EXPECT_TRUE(h.broker.workers().empty());
 }
 

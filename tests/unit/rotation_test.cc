@@ -83,7 +83,7 @@ TEST(Sel3, EqualCapacitiesRotateStrictly) {
       hi = std::max(hi, counts[w]);
     }
     ASSERT_LE(hi - lo, 1) << "after dispatch " << i;
-    open.push_back(sent.task);
+    open.push_back(h.number_of(sent.task));
     if (open.size() == 3) {  // at most 3 in flight: each worker keeps a free slot
       const std::size_t victim = pattern[static_cast<std::size_t>(i) % pattern.size()];
       ASSERT_EQ(h.ok(open[victim]), ReportVerdict::kAccepted);
@@ -113,7 +113,7 @@ TEST(Sel3, EqualCapacitiesWithFullWorkersStayWithinOne) {
       d.chosen = h.transport.sends[seen].worker;
       ASSERT_TRUE(d.eligible.contains(d.chosen));
       ++in_use[d.chosen];
-      open.push_back(h.transport.sends[seen].task);
+      open.push_back(h.number_of(h.transport.sends[seen].task));
       trace.push_back(std::move(d));
     }
   };
@@ -125,7 +125,7 @@ TEST(Sel3, EqualCapacitiesWithFullWorkersStayWithinOne) {
       const std::size_t victim = (static_cast<std::size_t>(i) * 5) % open.size();
       const TaskId task = open[victim];
       open.erase(open.begin() + static_cast<std::ptrdiff_t>(victim));
-      --in_use[*h.transport.worker_of(task)];
+      --in_use[*h.transport.worker_of(h.task_id(task))];
       ASSERT_EQ(h.ok(task), ReportVerdict::kAccepted);
       record_sends();
     }
@@ -225,7 +225,8 @@ struct RandomizedRun {
       const std::string& tag = *s.payload;
       const int key = key_index(s.model);
       ASSERT_EQ(key, key_of_job.at(tag));
-      ASSERT_EQ(s.task, static_cast<TaskId>(seen + 1)) << "TaskIDs come from one counter (TASK-1)";
+      const TaskId task = h.number_of(s.task);
+      ASSERT_EQ(task, static_cast<TaskId>(seen + 1)) << "attempts are numbered by one counter (TASK-1)";
       TracedDispatch d;
       d.eligible = ref.eligible_set(key, tag);
       const std::optional<WorkerId> expected = ref.pick(key, tag);
@@ -236,10 +237,10 @@ struct RandomizedRun {
       traces[key].push_back(std::move(d));
       ++dispatches;
       ref.tried[tag].insert(s.worker);
-      ref.tasks[s.task] = ReferenceBroker::Task{s.worker, key, tag, false};
-      open_task[tag] = s.task;
+      ref.tasks[task] = ReferenceBroker::Task{s.worker, key, tag, false};
+      open_task[tag] = task;
       if (!s.delivered) {  // CONN-4: the send failure ends the attempt and the worker
-        ref.tasks.erase(s.task);
+        ref.tasks.erase(task);
         open_task.erase(tag);
         leave_in_reference(s.worker);
       }

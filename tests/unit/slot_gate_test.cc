@@ -66,10 +66,10 @@ struct SharedWorker {
     const SentNotice& notice = o.transport.last();
     const Key key{notice.pipeline, notice.model};
     if (gate.try_acquire(key)) {
-      running.emplace_back(&o, notice.task);
+      running.emplace_back(&o, o.number_of(notice.task));
       return true;
     }
-    EXPECT_EQ(o.fail(notice.task, std::string(SlotGate::kAtCapacity)), ReportVerdict::kAccepted);
+    EXPECT_EQ(o.fail(o.number_of(notice.task), std::string(SlotGate::kAtCapacity)), ReportVerdict::kAccepted);
     return false;
   }
   void finish(Harness& o, TaskId task, const Key& key) {
@@ -78,24 +78,27 @@ struct SharedWorker {
   }
 };
 
-// MULTI-1, MULTI-2: one worker registered with two orchestrators is a separate worker in each (its own id, queue place, slots and TaskIDs); its one capacity is shared, so the orchestrator that finds it full gets `worker at capacity` and retries the job on another worker.
+// MULTI-1, MULTI-2: one worker registered with two orchestrators is a separate worker in each (its own id, queue place, slots and TaskIDs, under each one's key); its one capacity is shared, so the orchestrator that finds it full gets `worker at capacity` and retries the job on another worker.
 TEST(MultiOrchestrator, SharedWorkerSeparateAccountingSharedCapacity) {
   const Key k = key_of();
   Harness o1;
-  Harness o2;
+  BrokerConfig other = default_config();
+  other.task_id_key = test_task_id_key(2);
+  Harness o2(other);
   SharedWorker shared({{k, 1}});
   o1.join_ok(1, k, 1);  // the shared worker, as o1 knows it
   o2.join_ok(9, k, 1);  // the shared worker, as o2 knows it (first in o2's queue)
   o2.join_ok(5, k, 1);  // another worker of o2
 
   const JobId j1 = o1.submit(k);
-  ASSERT_EQ(o1.transport.dispatches(), (Dispatches{{1, 1}}));
+  ASSERT_EQ(o1.dispatches(), (Dispatches{{1, 1}}));
   EXPECT_TRUE(shared.take(o1));
 
   const JobId j2 = o2.submit(k);
-  ASSERT_EQ(o2.transport.dispatches(), (Dispatches{{9, 1}}));  // o2 issues its own TaskID 1
+  ASSERT_EQ(o2.dispatches(), (Dispatches{{9, 1}}));  // o2 counts its own attempts from 1
+  EXPECT_NE(o2.transport.last().task, o1.transport.last().task);  // under its own key
   EXPECT_FALSE(shared.take(o2));                                // full: answered at once
-  EXPECT_EQ(o2.transport.dispatches(), (Dispatches{{9, 1}, {5, 2}}));
+  EXPECT_EQ(o2.dispatches(), (Dispatches{{9, 1}, {5, 2}}));
   EXPECT_EQ(o2.in_use(9, k), 0U);
   EXPECT_EQ(o2.in_use(5, k), 1U);
   EXPECT_EQ(o1.in_use(1, k), 1U);  // o1 is unaffected
