@@ -40,6 +40,33 @@ HttpReply post_json(int port, const std::string& path, const std::string& json) 
   return http_request(port, "POST", path, "application/json", json);
 }
 
+// The ids of the workers that joined, in order, from the orchestrator's "worker <id>
+// joined" lines (CONN-6: ids are not 1, 2, ...).
+std::vector<std::string> joined_ids(const ChildProcess& orch) {
+  std::vector<std::string> ids;
+  const std::string out = orch.output();
+  for (std::size_t at = out.find("worker "); at != std::string::npos; at = out.find("worker ", at + 1)) {
+    const std::size_t digits = at + 7;
+    std::size_t end = digits;
+    while (end < out.size() && out[end] >= '0' && out[end] <= '9') ++end;
+    if (end > digits && out.compare(end, 8, " joined ") == 0) ids.push_back(out.substr(digits, end - digits));
+  }
+  return ids;
+}
+
+// The value of `key=` (up to the next space) in the first output line holding `needle`;
+// empty when there is none.
+std::string field_of(const ChildProcess& process, const std::string& needle, const std::string& key) {
+  const std::string out = process.output();
+  const std::size_t line = out.find(needle);
+  if (line == std::string::npos) return "";
+  const std::size_t start = out.rfind('\n', line) == std::string::npos ? 0 : out.rfind('\n', line) + 1;
+  const std::size_t at = out.find(key + "=", start);
+  if (at == std::string::npos || at > out.find('\n', line)) return "";
+  const std::size_t value = at + key.size() + 1;
+  return out.substr(value, out.find_first_of(" \n", value) - value);
+}
+
 // A real PNG of w x h pixels (the orchestrator checks images before dispatch, API-12).
 std::string tiny_png(std::uint32_t w = 4, std::uint32_t h = 3, int compression_level = 6) {
   std::vector<std::uint8_t> pixels(std::size_t{w} * h * 3);
@@ -118,8 +145,10 @@ TEST_F(EndToEnd, TwoWorkersShareJobsRoundRobin) {
     ASSERT_EQ(post_json(orch_.http_port, "/text-to-image", R"({"model_id":"test/echo","prompt":"p"})").status, 200);
   }
   ASSERT_EQ(orch_.process->wait_for_count("outcome=ok attempts", 10, 10s), 10u);  // the job lines
-  const std::size_t w1 = orch_.process->count_lines("worker=1 ms=");
-  const std::size_t w2 = orch_.process->count_lines("worker=2 ms=");
+  const std::vector<std::string> ids = joined_ids(*orch_.process);
+  ASSERT_EQ(ids.size(), 2u) << orch_.process->output();
+  const std::size_t w1 = orch_.process->count_lines("worker=" + ids[0] + " ms=");
+  const std::size_t w2 = orch_.process->count_lines("worker=" + ids[1] + " ms=");
   EXPECT_EQ(w1, 5u) << orch_.process->output();
   EXPECT_EQ(w2, 5u);
 }
@@ -163,23 +192,23 @@ TEST_F(EndToEnd, BadInputGetsClearErrors) {
 // CONN-5, RETRY-1: kill -9 of the worker running a job: the job completes on the other worker; the dead worker's capacity is gone.
 TEST_F(EndToEnd, KilledWorkerJobFailsOver) {
   start("text-to-image:test/sleep:true:1", 2);
-  // The first job goes to worker 1 (first in rotation).
+  // The first job goes to the first worker in rotation.
   std::thread client([&] {
     HttpReply r = post_json(orch_.http_port, "/text-to-image", R"({"model_id":"test/sleep","prompt":"p","sleep_ms":3000})");
     EXPECT_EQ(r.status, 200) << r.body;
   });
   // Wait until a worker has the attempt, then kill that worker's process.
-  int busy_id = 0;
+  std::string busy_id;  // CONN-6: a 63-bit number, read whole
   const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (busy_id == 0 && std::chrono::steady_clock::now() < deadline) {
+  while (busy_id.empty() && std::chrono::steady_clock::now() < deadline) {
     auto list = parse(http_request(orch_.http_port, "GET", "/workers").body)->getArray("workers");
     for (unsigned i = 0; list && i < list->size(); ++i) {
-      if (list->getObject(i)->getValue<int>("open_attempts") == 1) busy_id = list->getObject(i)->getValue<int>("id");
+      if (list->getObject(i)->getValue<int>("open_attempts") == 1) busy_id = list->getObject(i)->get("id").toString();
     }
-    if (busy_id == 0) std::this_thread::sleep_for(20ms);
+    if (busy_id.empty()) std::this_thread::sleep_for(20ms);
   }
-  ASSERT_NE(busy_id, 0);
-  const std::string as_worker = "as worker " + std::to_string(busy_id) + ";";
+  ASSERT_FALSE(busy_id.empty());
+  const std::string as_worker = "as worker " + busy_id + ";";
   workers_[0]->wait_for_count("as worker", 1, 10s);
   workers_[1]->wait_for_count("as worker", 1, 10s);
   ChildProcess* busy = workers_[0]->count_lines(as_worker) > 0 ? workers_[0].get() : workers_[1].get();
@@ -307,7 +336,9 @@ TEST_F(EndToEnd, ResultUploadsAreChecked) {
     headers["Aipool-Worker-Id"] = id;
     return headers;
   };
-  r = http_request(port, "POST", "/aiResults", "application/json", ok_body, with_worker(busy + "7"));
+  const std::vector<std::string> ids = joined_ids(*orch_.process);  // CONN-6: read, not guessed
+  ASSERT_EQ(ids.size(), 2u) << orch_.process->output();
+  r = http_request(port, "POST", "/aiResults", "application/json", ok_body, with_worker(ids[0] == busy ? ids[1] : ids[0]));
   EXPECT_EQ(r.status, 409) << r.body;
   r = http_request(port, "POST", "/aiResults", "application/json", ok_body, with_worker("x1"));
   EXPECT_EQ(r.status, 400) << r.body;
@@ -464,13 +495,18 @@ TEST(EndToEndLogs, OneLinePerAttemptAndNeverTheSecret) {
   EXPECT_EQ(post_json(orch.http_port, "/text-to-image", R"({"model_id":"test/echo","prompt":"p"})").status, 200);
   EXPECT_EQ(post_json(orch.http_port, "/text-to-image", R"({"model_id":"test/fail","prompt":"p"})").status, 502);
   ASSERT_TRUE(orch.process->wait_for_line("outcome=all workers failed", 10s).has_value()) << orch.process->output();
-  EXPECT_EQ(orch.process->wait_for_count("attempt task=1 job=1 text-to-image test/echo worker=1 outcome=result", 1, 10s), 1u)
-      << orch.process->output();
-  EXPECT_EQ(orch.process->wait_for_count("attempt task=2 job=2 text-to-image test/fail worker=1 outcome=worker error", 1, 10s), 1u);
-  EXPECT_EQ(orch.process->count_lines("worker 1 joined"), 1u);
+  const std::vector<std::string> ids = joined_ids(*orch.process);
+  ASSERT_EQ(ids.size(), 1u) << orch.process->output();
+  const std::string echo = " job=1 text-to-image test/echo worker=" + ids[0] + " outcome=result";
+  const std::string fail = " job=2 text-to-image test/fail worker=" + ids[0] + " outcome=worker error";
+  EXPECT_EQ(orch.process->wait_for_count(echo, 1, 10s), 1u) << orch.process->output();
+  EXPECT_EQ(orch.process->wait_for_count(fail, 1, 10s), 1u);
+  EXPECT_FALSE(field_of(*orch.process, echo, "attempt task").empty());  // TASK-1: each line names its TaskID
+  EXPECT_NE(field_of(*orch.process, echo, "attempt task"), field_of(*orch.process, fail, "attempt task"));
+  EXPECT_EQ(orch.process->count_lines("worker " + ids[0] + " joined"), 1u);
   worker->send_signal(SIGTERM);
   ASSERT_TRUE(worker->wait_exit(20s).has_value());
-  ASSERT_TRUE(orch.process->wait_for_line("worker 1 left", 10s).has_value());
+  ASSERT_TRUE(orch.process->wait_for_line("worker " + ids[0] + " left", 10s).has_value());
   EXPECT_EQ(orch.process->output().find("s3cret"), std::string::npos);
   EXPECT_EQ(worker->output().find("s3cret"), std::string::npos);
 }
@@ -625,7 +661,9 @@ TEST(EndToEndStop, WorkerDrainsOnTheFirstSignalAndQuitsOnTheSecond) {
 
   // The first worker's leave is seen before the second joins, so the next job and
   // the `in_use` below are the second worker's.
-  ASSERT_TRUE(orch.process->wait_for_line("worker 1 left", 10s).has_value()) << orch.process->output();
+  const std::vector<std::string> ids = joined_ids(*orch.process);
+  ASSERT_EQ(ids.size(), 1u) << orch.process->output();
+  ASSERT_TRUE(orch.process->wait_for_line("worker " + ids[0] + " left", 10s).has_value()) << orch.process->output();
   auto second = start_worker({orch.grpc_port}, "text-to-image:test/sleep:true:1", {"-v", "4"});
   ASSERT_TRUE(wait_for_workers(orch.http_port, 1, 20s));
   std::thread long_client([&] {

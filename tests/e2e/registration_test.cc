@@ -3,7 +3,10 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <optional>
+
 #include "aipool.grpc.pb.h"
+#include "codec/result_codec.h"
 #include "net/capabilities.h"
 #include "net/orchestrator_node.h"
 
@@ -62,7 +65,7 @@ TEST_F(Registration, NothingAdvertisedIsRefusedWithAFix) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
 }
 
-// FLAG-3: an accepted worker gets its id and the results URL in the initial metadata.
+// FLAG-3, CONN-6: an accepted worker gets its id (a positive 63-bit number, not a count) and the results URL in the initial metadata.
 TEST_F(Registration, AcceptedWorkerGetsMetadata) {
   ::net::RegisterRequest request;
   fill_register_request(request, "s3cret", {Advert{Key{Pipeline::kTextToImage, "m"}, 1}}, "test");
@@ -76,7 +79,9 @@ TEST_F(Registration, AcceptedWorkerGetsMetadata) {
   ASSERT_NE(id, metadata.end());
   EXPECT_EQ(std::string(url->second.data(), url->second.size()),
             "http://127.0.0.1:" + std::to_string(node_->http_port()) + "/aiResults");
-  EXPECT_EQ(std::string(id->second.data(), id->second.size()), "1");
+  const std::optional<TaskId> parsed = codec::parse_task_id(std::string(id->second.data(), id->second.size()));
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_GT(*parsed, 1'000'000);  // a count would say 1; a random 63-bit id is this small 1 time in 2^43
   context.TryCancel();
 }
 
