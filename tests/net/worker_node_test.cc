@@ -586,7 +586,8 @@ TEST_F(WorkerNodeTest, ErrorsArePostedAsWorkerErrors) {
 // posted whole (RES-11).
 TEST_F(WorkerNodeTest, ResultOverTheLimitIsPostedAsAWorkerError) {
   aipool::exec::DiagnosticExecutor executor;
-  WorkerConfig config = config_for({orch.address()}, {{echo_key(), 1}, {echo_key(Pipeline::kImageToText), 1}});
+  // Two text-to-image slots: tasks 31 and 33 may run at once.
+  WorkerConfig config = config_for({orch.address()}, {{echo_key(), 2}, {echo_key(Pipeline::kImageToText), 1}});
   config.max_message_bytes = 65536;
   WorkerNode node(std::move(config), executor, random);
   node.start();
