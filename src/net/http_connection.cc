@@ -39,18 +39,19 @@ constexpr std::size_t kLingerBytes = 1u << 20;
 
 class Connection;
 
-// The answer side of one request: a weak link to its connection and the request's
-// sequence number, so a late answer can never be taken for another request's.
+// The answer side of one request: its connection, which it keeps open until the
+// answer is written or the exchange is dropped, and the request's sequence number,
+// so a late answer can never be taken for another request's.
 class Exchange final : public HttpExchange {
  public:
-  Exchange(std::weak_ptr<Connection> connection, asio::any_io_executor strand, std::uint64_t seq)
+  Exchange(std::shared_ptr<Connection> connection, asio::any_io_executor strand, std::uint64_t seq)
       : connection_(std::move(connection)), strand_(std::move(strand)), seq_(seq) {}
   void respond(HttpResponse response) override;
   void post(std::function<void()> fn) override { asio::post(strand_, std::move(fn)); }
   void on_gone(std::function<void()> fn) override;
 
  private:
-  std::weak_ptr<Connection> connection_;
+  std::shared_ptr<Connection> connection_;
   asio::any_io_executor strand_;
   std::uint64_t seq_;
 };
@@ -149,13 +150,13 @@ class Connection final : public std::enable_shared_from_this<Connection> {
 
 void Exchange::respond(HttpResponse response) {
   asio::post(strand_, [connection = connection_, seq = seq_, response = std::move(response)]() mutable {
-    if (auto c = connection.lock()) c->answer(seq, std::move(response));
+    connection->answer(seq, std::move(response));
   });
 }
 
 void Exchange::on_gone(std::function<void()> fn) {
   asio::post(strand_, [connection = connection_, seq = seq_, fn = std::move(fn)]() mutable {
-    if (auto c = connection.lock()) c->set_gone(seq, std::move(fn));
+    connection->set_gone(seq, std::move(fn));
   });
 }
 
@@ -330,7 +331,9 @@ void Connection::dispatch() {
   server_.answers_due.fetch_add(1);
   on_gone_ = nullptr;
   gone_ = false;
-  auto exchange = std::make_shared<Exchange>(weak_from_this(), strand_, seq_);
+  // The exchange holds the connection while the answer is due: no read or wait may
+  // be pending meanwhile (a pipelined request waits in the buffer).
+  auto exchange = std::make_shared<Exchange>(shared_from_this(), strand_, seq_);
   try {
     server_.handler(std::move(request), std::move(exchange));
   } catch (const std::exception& e) {

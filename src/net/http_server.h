@@ -19,12 +19,15 @@
 // Contract:
 //  - The handler runs on one of the server's threads and must not block; it answers
 //    through the HttpExchange, at once or later, from any thread, exactly once.
-//  - HttpExchange is thread-safe. After the connection is gone, answering is a
-//    no-op. `on_gone` (set by the handler) runs once if the client closes its
-//    connection while its answer is pending (API-9), on a server thread.
-//  - start() binds and starts the threads; stop() stops accepting, waits up to
-//    `grace` for answers in progress, then closes every connection and joins the
-//    threads. Neither may be called from a server thread.
+//  - HttpExchange is thread-safe. It keeps its connection open until it has been
+//    answered and the answer written, or until it is dropped unanswered (the
+//    connection then closes). After the client has gone, answering is a no-op.
+//    `on_gone` (set by the handler) runs once if the client closes its connection
+//    while its answer is pending (API-9), on a server thread.
+//  - listen() binds the port; run() starts the threads that accept and serve;
+//    stop() stops accepting, waits up to `grace_ms` for answers in progress, then
+//    closes every connection and joins the threads. None of them may be called from
+//    a server thread. Every HttpExchange must be released before the destructor.
 //  - Errors: listen() returns false with a message; nothing else throws.
 #pragma once
 
