@@ -58,6 +58,8 @@ DEFINE_int32(maxMessageBytes, 64 << 20,
              "largest job message accepted from an orchestrator and largest result post sent to it, in bytes (at "
              "least 4096); a larger result is posted as a worker error instead (keep it at most the orchestrator's "
              "-maxMessageBytes)");
+DEFINE_int32(maxPostConns, 32,
+             "connections open at once to one orchestrator for result posts; more results wait for one (RES-12)");
 DEFINE_int64(maxPixels, 16777216,
              "largest input image, width x height read from its header, that a model decodes (default 4096 x 4096); "
              "a larger one fails the job with `invalid request: image: ...` before its pixels are allocated");
@@ -92,6 +94,7 @@ const aipool::bin::ProgramHelp kHelp{
         {"Models", "nvidia", "-nvidia 0,1"},
         {"Limits", "maxMessageBytes", "-maxMessageBytes 134217728"},
         {"Limits", "maxPixels", "-maxPixels 4194304"},
+        {"Limits", "maxPostConns", "-maxPostConns 64"},
         {"Limits", "maxOutputPixels", "-maxOutputPixels 16777216"},
         {"Logging", "v", "-v 4", aipool::bin::kLogLevelHelp},
         {"Compatibility", "aiWorker", "-aiWorker=true"},
@@ -187,6 +190,10 @@ aipool::net::WorkerConfig config_from_flags() {
     die("-maxMessageBytes must be at least 4096 (got " + std::to_string(FLAGS_maxMessageBytes) + ")");
   }
   config.max_message_bytes = FLAGS_maxMessageBytes;
+  if (FLAGS_maxPostConns < 1 || FLAGS_maxPostConns > 4096) {
+    die("-maxPostConns must be from 1 to 4096 (got " + std::to_string(FLAGS_maxPostConns) + ")");
+  }
+  config.max_post_connections = static_cast<std::size_t>(FLAGS_maxPostConns);
   std::error_code ec;
   if (!FLAGS_aiModelsDir.empty() && !std::filesystem::is_directory(FLAGS_aiModelsDir, ec)) {
     die("-aiModelsDir: " + FLAGS_aiModelsDir + " is not a directory");

@@ -7,7 +7,9 @@
 #include <Poco/Timespan.h>
 #include <Poco/URI.h>
 
+#include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <istream>
 #include <map>
 #include <mutex>
@@ -55,27 +57,39 @@ std::optional<ResultTarget> parse_results_url(std::string_view url, std::string&
   }
 }
 
+// Per host:port: the idle kept-alive sessions and how many are open (idle or in use).
 struct ResultPoster::Sessions {
+  struct Endpoint {
+    std::vector<std::unique_ptr<Poco::Net::HTTPClientSession>> idle;
+    std::size_t open = 0;
+  };
   std::mutex mutex;
-  std::map<std::string, std::vector<std::unique_ptr<Poco::Net::HTTPClientSession>>> idle;
+  std::condition_variable freed;
+  std::map<std::string, Endpoint> endpoints;
 };
 
 ResultPoster::ResultPoster(std::string secret, PostPolicy policy)
-    : secret_(std::move(secret)), policy_(policy), sessions_(std::make_unique<Sessions>()) {}
+    : secret_(std::move(secret)), policy_(policy), sessions_(std::make_unique<Sessions>()) {
+  policy_.max_sessions = std::max<std::size_t>(policy_.max_sessions, 1);
+}
 
 ResultPoster::~ResultPoster() = default;
 
 std::unique_ptr<Poco::Net::HTTPClientSession> ResultPoster::take_session(const std::string& endpoint,
                                                                          const ResultTarget& target, bool& reused) {
   {
-    std::lock_guard<std::mutex> lock(sessions_->mutex);
-    auto& idle = sessions_->idle[endpoint];
-    reused = !idle.empty();
+    std::unique_lock<std::mutex> lock(sessions_->mutex);
+    Sessions::Endpoint& e = sessions_->endpoints[endpoint];
+    // At most max_sessions connections to one orchestrator: a burst of results
+    // shares them instead of opening one connection each (RES-12).
+    sessions_->freed.wait(lock, [&] { return !e.idle.empty() || e.open < policy_.max_sessions; });
+    reused = !e.idle.empty();
     if (reused) {
-      std::unique_ptr<Poco::Net::HTTPClientSession> session = std::move(idle.back());
-      idle.pop_back();
+      std::unique_ptr<Poco::Net::HTTPClientSession> session = std::move(e.idle.back());
+      e.idle.pop_back();
       return session;
     }
+    ++e.open;
   }
   auto session = std::make_unique<Poco::Net::HTTPClientSession>(target.host, target.port);
   session->setKeepAlive(true);
@@ -84,14 +98,32 @@ std::unique_ptr<Poco::Net::HTTPClientSession> ResultPoster::take_session(const s
 }
 
 void ResultPoster::keep_session(const std::string& endpoint, std::unique_ptr<Poco::Net::HTTPClientSession> session) {
-  std::lock_guard<std::mutex> lock(sessions_->mutex);
-  auto& idle = sessions_->idle[endpoint];
-  if (idle.size() < policy_.max_idle_sessions) idle.push_back(std::move(session));
+  {
+    std::lock_guard<std::mutex> lock(sessions_->mutex);
+    sessions_->endpoints[endpoint].idle.push_back(std::move(session));
+  }
+  sessions_->freed.notify_one();
+}
+
+void ResultPoster::drop_session(const std::string& endpoint, std::unique_ptr<Poco::Net::HTTPClientSession> session) {
+  session.reset();  // closes the connection before another may open
+  {
+    std::lock_guard<std::mutex> lock(sessions_->mutex);
+    --sessions_->endpoints[endpoint].open;
+  }
+  sessions_->freed.notify_one();
 }
 
 void ResultPoster::forget_sessions(const std::string& endpoint) {
-  std::lock_guard<std::mutex> lock(sessions_->mutex);
-  sessions_->idle[endpoint].clear();
+  std::vector<std::unique_ptr<Poco::Net::HTTPClientSession>> closing;
+  {
+    std::lock_guard<std::mutex> lock(sessions_->mutex);
+    Sessions::Endpoint& e = sessions_->endpoints[endpoint];
+    e.open -= e.idle.size();
+    closing.swap(e.idle);
+  }
+  closing.clear();
+  sessions_->freed.notify_all();
 }
 
 bool ResultPoster::send_once(Poco::Net::HTTPClientSession& session, const ResultTarget& target, TaskId task,
@@ -146,15 +178,24 @@ PostOutcome ResultPoster::post(const ResultTarget& target, TaskId task, std::str
     bool reused = false;
     std::unique_ptr<Poco::Net::HTTPClientSession> session = take_session(endpoint, target, reused);
     ++outcome.attempts;
+    bool answered = false;
+    bool keep = false;
     try {
-      const bool keep = send_once(*session, target, task, worker_id, body, outcome);
-      stamp();
-      if (keep) keep_session(endpoint, std::move(session));
-      return outcome;
+      keep = send_once(*session, target, task, worker_id, body, outcome);
+      answered = true;
     } catch (const Poco::Exception& e) {
       outcome.error = e.displayText();
     } catch (const std::exception& e) {
       outcome.error = e.what();
+    }
+    if (keep) {
+      keep_session(endpoint, std::move(session));
+    } else {
+      drop_session(endpoint, std::move(session));
+    }
+    if (answered) {
+      stamp();
+      return outcome;
     }
     if (reused) {
       // The orchestrator may have closed an idle connection: the others are suspect

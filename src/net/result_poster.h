@@ -8,7 +8,8 @@
 // `retries` times with doubling delays, starting at `first_retry_delay`: the TaskID
 // makes a repeated post harmless (the orchestrator answers 409 to the second copy).
 // A failure on a reused idle connection is retried at once on a fresh one and does
-// not count as a retry. An HTTP answer of any status is final (never retried).
+// not count as a retry. An HTTP answer of any status is final (never retried). At
+// most `max_sessions` connections to one orchestrator are open at once (RES-12).
 //
 // Contract: thread-safe; post() blocks the calling thread for the whole exchange,
 // retries included. The secret is never logged or put in an error message.
@@ -46,7 +47,9 @@ struct PostPolicy {
   int retries = 3;
   std::chrono::milliseconds first_retry_delay{100};
   std::chrono::milliseconds timeout{30000};  // per socket operation
-  std::size_t max_idle_sessions = 8;         // per host:port
+  // Connections open at once to one host:port, idle or in use (RES-12); a post that
+  // finds all of them in use waits for one.
+  std::size_t max_sessions = 32;
 };
 
 struct PostOutcome {
@@ -75,6 +78,7 @@ class ResultPoster {
   std::unique_ptr<Poco::Net::HTTPClientSession> take_session(const std::string& endpoint, const ResultTarget& target,
                                                              bool& reused);
   void keep_session(const std::string& endpoint, std::unique_ptr<Poco::Net::HTTPClientSession> session);
+  void drop_session(const std::string& endpoint, std::unique_ptr<Poco::Net::HTTPClientSession> session);
   void forget_sessions(const std::string& endpoint);
   // One request and its answer; true when the orchestrator keeps the connection.
   // Throws Poco::Exception (or std::exception) on a network error.

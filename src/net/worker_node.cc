@@ -114,6 +114,7 @@ struct WorkerNode::Impl {
     policy.retries = config.post_retries;
     policy.first_retry_delay = config.post_retry_delay;
     policy.timeout = config.post_timeout;
+    policy.max_sessions = config.max_post_connections;
     for (const OrchestratorAddress& address : config.orchestrators) {
       auto link = std::make_unique<Link>();
       link->address = address;

@@ -82,6 +82,7 @@ struct WorkerConfig {
   int post_retries = 3;
   std::chrono::milliseconds post_retry_delay{100};
   std::chrono::milliseconds post_timeout{30000};
+  std::size_t max_post_connections = 32;  // per orchestrator (RES-12)
 };
 
 class WorkerNode {

@@ -36,6 +36,7 @@
 #include "exec/diagnostic_executor.h"
 #include "net/capabilities.h"
 #include "net/os_random.h"
+#include "net/http_server.h"
 #include "net/result_poster.h"
 #include "net/worker_node.h"
 
@@ -456,6 +457,45 @@ TEST(ResultPoster, RetriesConnectFailuresThreeTimes) {
   EXPECT_EQ(outcome.attempts, 4);
   EXPECT_FALSE(outcome.error.empty());
   EXPECT_EQ(outcome.error.find(kSecret), std::string::npos);
+}
+
+// Proves a burst of posts from many threads shares at most max_sessions connections
+// to one orchestrator instead of opening one each (RES-12), and every post is answered.
+TEST(ResultPoster, BurstSharesAtMostMaxSessionsConnections) {
+  std::mutex mutex;
+  std::set<std::string> peers;
+  std::atomic<int> posts{0};
+  HttpServerConfig config;
+  config.address = "127.0.0.1:0";
+  HttpServer server(config, [&](HttpRequest&& request, std::shared_ptr<HttpExchange> exchange) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      peers.insert(request.peer);
+    }
+    ++posts;
+    HttpResponse response;
+    response.body = "{\"status\":\"ok\"}";
+    exchange->respond(std::move(response));
+  });
+  std::string error;
+  ASSERT_TRUE(server.listen(error)) << error;
+  server.run();
+  ResultPoster poster(kSecret, PostPolicy{3, 5ms, 2000ms, 3});
+  const ResultTarget target{"127.0.0.1", static_cast<std::uint16_t>(server.port()), "/aiResults", "burst"};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 24; ++i) {
+    threads.emplace_back([&, i] {
+      const PostOutcome outcome =
+          poster.post(target, i + 1, "", codec::encode_json_result(Pipeline::kUpscale, i + 1, false, "", "x"));
+      EXPECT_EQ(outcome.status, 200) << outcome.error;
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(posts, 24);
+  std::lock_guard<std::mutex> lock(mutex);
+  EXPECT_GE(peers.size(), 1u);
+  EXPECT_LE(peers.size(), 3u) << "connections opened for 24 posts";
+  server.stop(0);
 }
 
 // ------------------------------------------------------------------ the node
