@@ -18,8 +18,8 @@
 #include <chrono>
 #include <optional>
 
-#include "codec/json_text.h"
 #include "codec/text.h"
+#include "net/api_response.h"
 #include "net/http_server_impl.h"
 
 namespace aipool::net {
@@ -110,6 +110,7 @@ class Connection final : public std::enable_shared_from_this<Connection> {
   void write_piece(bool first);
   void after_write(error_code ec);
   void refuse(int status, std::string message, bool retry_after = false);
+  void refuse_over_budget();
   void linger();
   void linger_read();
   void close();
@@ -244,9 +245,7 @@ bool Connection::admit_body() {
     return false;
   }
   if (*length > 0 && !budget_->reserve(*length)) {
-    refuse(503, "the server holds too many request bodies at once (limit " + std::to_string(budget_->limit()) +
-                    " bytes); try again",
-           true);
+    refuse_over_budget();
     return false;
   }
   reserved_ = *length;
@@ -274,9 +273,7 @@ void Connection::on_body(error_code ec) {
   const std::size_t size = parser_->get().body().size();
   if (size > reserved_) {  // a chunked body grew
     if (!budget_->reserve(size - reserved_)) {
-      refuse(503, "the server holds too many request bodies at once (limit " + std::to_string(budget_->limit()) +
-                      " bytes); try again",
-             true);
+      refuse_over_budget();
       return;
     }
     reserved_ = size;
@@ -338,7 +335,7 @@ void Connection::dispatch() {
     server_.handler(std::move(request), std::move(exchange));
   } catch (const std::exception& e) {
     spdlog::error("http: handler failed on {}: {}", codec::log_safe(peer_), e.what());
-    answer(seq_, HttpResponse{500, "application/json", {}, "{\"detail\":{\"msg\":\"internal error\"}}", {}, true});
+    answer(seq_, HttpResponse{500, "application/json", {}, api_error_json("internal error"), {}, true});
   }
   release_body();
   if (answer_due_) watch_for_gone();
@@ -485,9 +482,17 @@ void Connection::refuse(int status, std::string message, bool retry_after) {
   response.status = status;
   response.close = true;
   if (retry_after) response.headers.emplace_back("Retry-After", "1");
-  response.body = "{\"detail\":{\"msg\":" + codec::json_string(message) + "}}";
+  response.body = api_error_json(message);
   spdlog::debug("http: {} {} from {}", status, message, codec::log_safe(peer_));
   write_answer(std::move(response));
+}
+
+// HTTP-5: the body does not fit the budget of bodies in flight.
+void Connection::refuse_over_budget() {
+  refuse(503,
+         "the server holds too many request bodies at once (limit " + std::to_string(budget_->limit()) +
+             " bytes); try again",
+         true);
 }
 
 // Half-closes, then reads and drops what the client still sends for a short while.
