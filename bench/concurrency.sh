@@ -9,36 +9,15 @@
 # Usage: bench/concurrency.sh [waiting clients, default 10000] [seconds per load phase, default 3]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=${AIPOOL_BIN:-build/bin}
 waiting=${1:-10000}
 seconds=${2:-3}
-for b in aipool-orchestrator aipool-worker aipool-load aipool-flood; do
-  [ -x "$bin/$b" ] || { echo "missing $bin/$b: run ./scripts/test.sh (or cmake --build build) first" >&2; exit 1; }
-done
-log=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$log"; }
-trap cleanup EXIT
+source bench/pool_lib.sh
+require_bins aipool-orchestrator aipool-worker aipool-load aipool-flood
 ulimit -n "$(ulimit -Hn)"
-
-"$bin/aipool-orchestrator" -orchSecret s3cret -serviceAddr 127.0.0.1:0 -httpAddr 127.0.0.1:0 -v 2 \
-  -queueLength 20000 >"$log/orch.out" 2>&1 &
-orch=$!
-pids+=("$orch")
-for _ in $(seq 1 100); do grep -q "ready" "$log/orch.out" && break; sleep 0.1; done
-read -r grpc http < <(sed -n 's/.*ready grpc=\([0-9]*\) http=\([0-9]*\).*/\1 \2/p' "$log/orch.out")
+start_orchestrator orch -queueLength 20000
 slots=$(( (waiting + 7) / 8 ))
-for i in $(seq 1 8); do
-  "$bin/aipool-worker" -orchAddr "127.0.0.1:$grpc" -orchSecret s3cret -v 3 \
-    -aiModels "text-to-image:test/sleep:true:$slots,text-to-image:test/echo:true:64" >"$log/worker$i.out" 2>&1 &
-  pids+=("$!")
-done
-for _ in $(seq 1 200); do
-  n=$(curl -s "http://127.0.0.1:$http/workers" | grep -o '"id":' | wc -l || true)
-  [ "$n" -ge 8 ] && break
-  sleep 0.1
-done
-echo "orchestrator: grpc $grpc, http $http; workers live: $n, $slots test/sleep slots each"
+start_workers 8 "text-to-image:test/sleep:true:$slots,text-to-image:test/echo:true:64" 3
+echo "$slots test/sleep slots per worker"
 
 echo "== $waiting clients waiting at once on 5 s jobs; meanwhile 2 clients run small test/echo jobs"
 "$bin/aipool-flood" -port "$http" -waiting "$waiting" -sleepMs 5000 -orchPid "$orch" >"$log/waiting.txt" 2>&1 &
