@@ -18,11 +18,12 @@
 #include <boost/asio.hpp>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "../process_rss.h"
 
 DEFINE_int32(port, 8936, "orchestrator HTTP port");
 DEFINE_int32(waiting, 0, "clients that each post one job at once and wait for it");
@@ -38,19 +39,7 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
-std::int64_t rss_kib(int pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  std::string key;
-  std::int64_t value = 0;
-  while (status >> key) {
-    if (key == "VmRSS:") {
-      status >> value;
-      return value;
-    }
-    status.ignore(1 << 16, '\n');
-  }
-  return 0;
-}
+using aipool::bench::rss_kib;
 
 void raise_file_limit() {
   rlimit files{};

@@ -31,6 +31,7 @@
 #include "core/broker.h"
 #include "net/capabilities.h"
 #include "net/http_body.h"
+#include "../process_rss.h"
 
 DEFINE_int32(port, 8936, "orchestrator HTTP port (with -idleWorkers: check that every stream is a live worker)");
 DEFINE_int32(clients, 8, "concurrent keep-alive clients");
@@ -160,14 +161,7 @@ void print(const char* name, const Phase& p) {
               p.errors);
 }
 
-long rss_kib(int pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return -1;
-}
+using aipool::bench::rss_kib;
 
 // Opens idle worker streams, one channel (one TCP connection) each, as real workers do.
 // The live workers that GET /workers lists (one "id" member each).
