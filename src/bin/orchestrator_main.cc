@@ -11,6 +11,11 @@
 #include <csignal>
 #include <cstdio>
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <variant>
@@ -24,7 +29,15 @@
 #define AIPOOL_VERSION "unknown"
 #endif
 
-DEFINE_string(orchSecret, "", "shared secret that workers must present (a value, or a path to a file holding it)");
+DEFINE_string(orchSecret, "",
+              "shared secret that workers must present: the path of a file holding it; empty: the environment's "
+              "AIPOOL_ORCH_SECRET; a literal value works but shows in ps (a warning)");
+DEFINE_string(apiKeys, "",
+              "file of client keys for the AI API, one per line: KEY [NAME] [maxInFlight=N]; clients send "
+              "Authorization: Bearer KEY; empty: the API needs no key");
+DEFINE_string(adminKey, "",
+              "key for /workers (Authorization: Bearer KEY): a file holding it; empty: the environment's "
+              "AIPOOL_ADMIN_KEY, and without either /workers answers loopback clients only");
 DEFINE_string(serviceAddr, "0.0.0.0:8935", "gRPC listen address for workers (host:port)");
 DEFINE_string(httpAddr, "0.0.0.0:8936", "HTTP listen address for the AI API and /aiResults (host:port)");
 DEFINE_string(resultsURL, "",
@@ -67,6 +80,8 @@ const aipool::bin::ProgramHelp kHelp{
         {"Connection", "serviceAddr", "-serviceAddr 0.0.0.0:8935"},
         {"Connection", "httpAddr", "-httpAddr 127.0.0.1:8936"},
         {"Connection", "resultsURL", "-resultsURL http://orch.example:8936/aiResults"},
+        {"Access", "apiKeys", "-apiKeys /etc/aipool/api-keys"},
+        {"Access", "adminKey", "-adminKey /etc/aipool/admin-key"},
         {"Models", "aiModels", "-aiModels /etc/aipool/aiModels.json"},
         {"Timing", "attemptTimeout", "-attemptTimeout 5m"},
         {"Timing", "jobDeadline", "-jobDeadline 30m"},
@@ -144,10 +159,37 @@ aipool::net::HttpServerConfig http_config_from_flags(std::size_t max_message_byt
   return http;
 }
 
+// SEC-2: the -apiKeys file, or null when the flag is empty.
+std::shared_ptr<const aipool::net::ApiKeys> api_keys_from_flag() {
+  if (FLAGS_apiKeys.empty()) return nullptr;
+  std::ifstream in(FLAGS_apiKeys, std::ios::binary);
+  std::error_code ec;
+  if (!in || !std::filesystem::is_regular_file(FLAGS_apiKeys, ec)) {
+    die("-apiKeys: cannot read the file " + FLAGS_apiKeys);
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  std::string error;
+  std::optional<aipool::net::ApiKeys> keys = aipool::net::ApiKeys::parse(text.str(), error);
+  if (!keys) die("-apiKeys: " + FLAGS_apiKeys + ": " + error);
+  spdlog::info("client keys: {} from {}", keys->size(), FLAGS_apiKeys);
+  return std::make_shared<const aipool::net::ApiKeys>(std::move(*keys));
+}
+
+// SEC-2: true when `addr` (host:port) listens on loopback only.
+bool loopback_address(const std::string& addr) {
+  const std::string host = addr.substr(0, addr.rfind(':'));
+  return host == "localhost" || host.rfind("127.", 0) == 0 || host == "[::1]" || host == "::1";
+}
+
 aipool::net::OrchestratorConfig config_from_flags() {
   aipool::net::OrchestratorConfig config;
-  config.broker.secret =
-      aipool::bin::read_secret(FLAGS_orchSecret, "-orchSecret is required: workers must present it to register");
+  config.broker.secret = aipool::bin::read_secret(
+      {"-orchSecret", FLAGS_orchSecret, "AIPOOL_ORCH_SECRET",
+       "-orchSecret is required: workers must present it to register (the path of a file holding it, or "
+       "AIPOOL_ORCH_SECRET in the environment)"});
+  config.admin_key = aipool::bin::read_secret({"-adminKey", FLAGS_adminKey, "AIPOOL_ADMIN_KEY", ""});
+  config.api_keys = api_keys_from_flag();
   config.broker.attempt_timeout = parse_duration("attemptTimeout", FLAGS_attemptTimeout);
   config.broker.job_deadline = parse_duration("jobDeadline", FLAGS_jobDeadline);
   config.broker.slot_reclaim = parse_duration("slotReclaim", FLAGS_slotReclaim);
@@ -174,6 +216,10 @@ aipool::net::OrchestratorConfig config_from_flags() {
   config.service_addr = FLAGS_serviceAddr;
   config.http_addr = FLAGS_httpAddr;
   config.results_url = FLAGS_resultsURL;
+  if (!config.api_keys && !loopback_address(config.http_addr)) {
+    spdlog::warn("the AI API on {} answers anyone who reaches it: give -apiKeys to require client keys",
+                 config.http_addr);
+  }
   return config;
 }
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -30,6 +31,13 @@ constexpr std::string_view kExitCodes =
     "         (e.g. invalid secret), after posting its running jobs\n"
     "  128+N  the worker: a second signal N, a second or more after the first, cut its\n"
     "         stop short\n";
+
+// The command line as the kernel shows it (/proc/<pid>/cmdline): each argument's
+// memory, saved before gflags reorders argv.
+std::vector<std::pair<char*, std::size_t>>& original_args() {
+  static std::vector<std::pair<char*, std::size_t>> args;
+  return args;
+}
 
 std::string& program_name() {
   static std::string name = "aipool";
@@ -99,6 +107,7 @@ void check_flags(int argc, char** argv) {
 
 void parse_command_line(const ProgramHelp& program, std::string_view version, int& argc, char**& argv) {
   program_name() = std::string(program.name);
+  for (int i = 1; i < argc; ++i) original_args().emplace_back(argv[i], std::strlen(argv[i]));
   gflags::SetVersionString(std::string(version));
   gflags::SetUsageMessage(std::string(program.summary) + "\n  " + std::string(program.name) + " " +
                           std::string(program.usage) + "\n(-help lists only this program's own flags)");
@@ -147,34 +156,63 @@ void die(const std::string& message) {
 
 namespace {
 
-// An -orchSecret value read as a path (FLAG-1).
+// A secret flag's value read as a path (FLAG-1).
 // A path starts with '/', './', '../' or '~'; a secret may hold '/' elsewhere (base64).
 bool looks_like_path(std::string_view value) {
   return value.starts_with('/') || value.starts_with("./") || value.starts_with("../") || value.starts_with('~');
 }
 
+// The trimmed content of the regular file `path`; dies naming the flag and the path.
+std::string read_secret_file(const SecretFlag& flag, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) die(std::string(flag.name) + ": the file " + path + " cannot be read");
+  std::ostringstream text;
+  text << in.rdbuf();
+  std::string secret(codec::trim(text.str()));
+  if (secret.empty()) die(std::string(flag.name) + ": the file " + path + " is empty");
+  return secret;
+}
+
 }  // namespace
 
-std::string read_secret(const std::string& value, const std::string& when_missing) {
+void hide_argument(std::string_view value) {
+  if (value.empty()) return;
+  for (const auto& [arg, size] : original_args()) {
+    const std::string_view text(arg, size);
+    const bool whole = text == value;
+    const bool joined = !whole && text.starts_with('-') && text.size() > value.size() &&
+                        text.ends_with(value) && text[text.size() - value.size() - 1] == '=';
+    if (whole || joined) std::memset(arg + (size - value.size()), '*', value.size());
+  }
+}
+
+std::string read_secret(const SecretFlag& flag) {
+  const std::string& value = flag.value;
+  const std::string name(flag.name);
+  if (value.empty()) {
+    const char* env = std::getenv(std::string(flag.env).c_str());
+    std::string secret(codec::trim(env != nullptr ? std::string_view(env) : std::string_view()));
+    if (secret.empty() && !flag.when_missing.empty()) die(std::string(flag.when_missing));
+    return secret;
+  }
   std::error_code ec;
-  const bool is_file = !value.empty() && std::filesystem::is_regular_file(value, ec);
+  const bool is_file = std::filesystem::is_regular_file(value, ec);
   if (!is_file && looks_like_path(value)) {
     const bool exists = std::filesystem::exists(value, ec);
-    die("-orchSecret: " + (exists ? value + " is not a regular file" : "no such file: " + value) +
+    die(name + ": " + (exists ? value + " is not a regular file" : "no such file: " + value) +
         " (a value that starts with '/', './', '../' or '~' is the path of a file holding the secret" +
         (value.starts_with('~') ? "; '~' is not expanded" : "") + ")");
   }
-  if (is_file) {
-    std::ifstream in(value, std::ios::binary);
-    if (!in) die("-orchSecret: the file " + value + " cannot be read");
-    std::ostringstream text;
-    text << in.rdbuf();
-    std::string secret(codec::trim(text.str()));
-    if (secret.empty()) die("-orchSecret: the file " + value + " is empty");
+  if (is_file) return read_secret_file(flag, value);
+  std::string secret(codec::trim(value));
+  if (secret.empty()) {
+    if (!flag.when_missing.empty()) die(std::string(flag.when_missing));
     return secret;
   }
-  std::string secret(codec::trim(value));
-  if (secret.empty()) die(when_missing);
+  spdlog::warn("{}: a literal value shows in `ps` and in shell history; give the path of a file holding it, or "
+               "set {} and leave the flag out (spec/security.md SEC-1)",
+               name, flag.env);
+  hide_argument(value);
   return secret;
 }
 

@@ -58,13 +58,28 @@ std::string help_text(const ProgramHelp& program, std::string_view version);
 // Prints "<program>: <message>" on stderr and exits with kExitConfig.
 [[noreturn]] void die(const std::string& message);
 
-// -orchSecret (spec/api.md FLAG-1): the trimmed content of the regular file `value`
-// names, or else the trimmed value itself. A value that looks like a path (it contains
-// '/' or starts with '.' or '~'; '~' is not expanded) must name a regular file. Dies
-// with `when_missing` when the secret is empty; dies naming the path when a path-like
-// value names no regular file, and when the file cannot be read or holds only white
-// space.
-std::string read_secret(const std::string& value, const std::string& when_missing);
+// A flag that holds a secret (spec/security.md SEC-1): -orchSecret, -adminKey.
+struct SecretFlag {
+  std::string_view name;          // "-orchSecret", for messages
+  const std::string& value;       // the flag's value as given
+  std::string_view env;           // read when the value is empty: "AIPOOL_ORCH_SECRET"
+  std::string_view when_missing;  // the message to die with when no secret is found;
+                                  // empty: the secret is optional ("" is returned)
+};
+
+// SEC-1, FLAG-1: the trimmed content of the regular file `value` names; when `value`
+// is empty, the trimmed environment variable `env`; else the trimmed value itself,
+// with a warning that it shows in `ps`, after which the value is overwritten in the
+// process's argument list (hide_argument). A value that looks like a path (it starts
+// with '/', './', '../' or '~'; '~' is not expanded) must name a regular file. Dies
+// naming the flag when a path-like value names no regular file, when the file cannot
+// be read or holds only white space, and with `when_missing` when no secret is found.
+std::string read_secret(const SecretFlag& flag);
+
+// Overwrites `value` with '*' wherever it is a whole argument, or the value of a
+// `-flag=value` argument, in the command line the kernel shows for this process
+// (/proc/<pid>/cmdline). FLAGS_ variables hold copies and are not changed.
+void hide_argument(std::string_view value);
 
 // spdlog's level for -v (0..6); dies on another value.
 void set_log_level(int v);

@@ -45,8 +45,9 @@ DEFINE_string(orchAddr, "",
               "orchestrator(s) to serve, comma-separated: host[:grpcPort][/httpPort]; gRPC port default 8935, "
               "HTTP port (for results when the orchestrator names none) default -orchHttpPort; one stream each");
 DEFINE_string(orchSecret, "",
-              "the orchestrators' shared secret: a value, or the path of a file holding it (trimmed); a value "
-              "that contains / or starts with . or ~ is a path and must name a file");
+              "the orchestrators' shared secret: the path of a file holding it (trimmed; a value that starts "
+              "with /, ./, ../ or ~ is a path and must name a file); empty: the environment's "
+              "AIPOOL_ORCH_SECRET; a literal value works but shows in ps (a warning)");
 DEFINE_string(aiModels, "",
               "models to serve: a go-livepeer aiModels.json file, or inline pipeline:model_id[:warm[:capacity]][,...]; "
               "an entry's \"executor\" field names the engine model that runs it (by default its model_id)");
@@ -180,8 +181,9 @@ aipool::net::WorkerConfig config_from_flags() {
   auto addresses = aipool::net::parse_orchestrator_addresses(FLAGS_orchAddr);
   if (const auto* error = std::get_if<std::string>(&addresses)) die("-" + *error);
   config.orchestrators = std::get<0>(std::move(addresses));
-  config.secret =
-      aipool::bin::read_secret(FLAGS_orchSecret, "-orchSecret is required (a value, or a path to a file holding it)");
+  config.secret = aipool::bin::read_secret(
+      {"-orchSecret", FLAGS_orchSecret, "AIPOOL_ORCH_SECRET",
+       "-orchSecret is required (the path of a file holding it, or AIPOOL_ORCH_SECRET in the environment)"});
   if (FLAGS_orchHttpPort < 1 || FLAGS_orchHttpPort > 65535) {
     die("-orchHttpPort must be from 1 to 65535 (got " + std::to_string(FLAGS_orchHttpPort) + ")");
   }

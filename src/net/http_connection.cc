@@ -68,6 +68,10 @@ class Connection final : public std::enable_shared_from_this<Connection> {
     socket_.set_option(tcp::no_delay(true), ignored);
     const auto remote = socket_.remote_endpoint(ignored);
     peer_ = ignored ? std::string("?") : remote.address().to_string() + ":" + std::to_string(remote.port());
+    const asio::ip::address address = remote.address();
+    peer_loopback_ = !ignored && (address.is_loopback() ||
+                                  (address.is_v6() && address.to_v6().is_v4_mapped() &&
+                                   asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()).is_loopback()));
   }
   ~Connection() {
     release_body();
@@ -110,6 +114,8 @@ class Connection final : public std::enable_shared_from_this<Connection> {
   void write_piece(bool first);
   void after_write(error_code ec);
   void refuse(int status, std::string message, bool retry_after = false);
+  void refuse_with(HttpResponse response);
+  bool screened();
   void refuse_over_budget();
   void linger();
   void linger_read();
@@ -127,6 +133,7 @@ class Connection final : public std::enable_shared_from_this<Connection> {
   bool timed_out_ = false;
   const bool over_cap_;
   std::string peer_;
+  bool peer_loopback_ = false;
   Phase phase_ = Phase::kHeader;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
@@ -218,6 +225,7 @@ void Connection::on_header(error_code ec) {
            true);
     return;
   }
+  if (screened()) return;
   if (!admit_body()) return;
   const auto expect = head.find(http::field::expect);
   if (expect != head.end() && beast::iequals(expect->value(), "100-continue") && !parser_->is_done()) {
@@ -232,6 +240,24 @@ void Connection::on_header(error_code ec) {
     return;
   }
   read_body();
+}
+
+// The owner's look at the head (HttpServerConfig::screen): true when it answered
+// in the server's stead, without the body being read.
+bool Connection::screened() {
+  if (!server_.config.screen) return false;
+  http::request<http::string_body> head(parser_->get().base(), std::string());
+  std::optional<HttpResponse> answer;
+  try {
+    answer = server_.config.screen(request_of(head));
+  } catch (const std::exception& e) {
+    spdlog::error("http: screen failed on {}: {}", codec::log_safe(peer_), e.what());
+    answer = HttpResponse{500, "application/json", {}, api_error_json("internal error"), {}, true};
+  }
+  if (!answer) return false;
+  answer->close = true;
+  refuse_with(std::move(*answer));
+  return true;
 }
 
 // HTTP-2, HTTP-5: the declared body must fit the request limit and the budget of
@@ -352,6 +378,7 @@ HttpRequest Connection::request_of(http::request<http::string_body>& message) {
   }
   request.body = std::move(message.body());
   request.peer = peer_;
+  request.peer_loopback = peer_loopback_;
   return request;
 }
 
@@ -473,17 +500,22 @@ void Connection::after_write(error_code ec) {
 // Answers `status` with `message` and closes: used before the request was handed
 // to the handler, when what is left of it cannot be trusted or is not wanted.
 void Connection::refuse(int status, std::string message, bool retry_after) {
-  disarm();
-  release_body();
-  parser_.reset();
-  phase_ = Phase::kWriting;
-  keep_alive_ = false;
   HttpResponse response;
   response.status = status;
   response.close = true;
   if (retry_after) response.headers.emplace_back("Retry-After", "1");
   response.body = api_error_json(message);
   spdlog::debug("http: {} {} from {}", status, message, codec::log_safe(peer_));
+  refuse_with(std::move(response));
+}
+
+void Connection::refuse_with(HttpResponse response) {
+  disarm();
+  release_body();
+  parser_.reset();
+  phase_ = Phase::kWriting;
+  keep_alive_ = false;
+  response.close = true;
   write_answer(std::move(response));
 }
 

@@ -43,25 +43,6 @@
 
 namespace aipool::net {
 
-struct HttpRequest;
-
-struct HttpServerConfig {
-  std::string address = "127.0.0.1:0";  // host:port; port 0 = any
-  int threads = 2;                      // event-loop threads
-  std::size_t max_connections = 15000;  // open client connections (reserved paths exempt)
-  std::size_t max_header_bytes = 16 * 1024;
-  std::size_t max_body_bytes = 64u << 20;           // one request's body (413 above)
-  std::size_t max_body_bytes_in_flight = 512u << 20;  // all bodies together (503 above)
-  std::int64_t header_timeout_ms = 10'000;
-  std::int64_t body_timeout_ms = 120'000;
-  std::int64_t idle_timeout_ms = 60'000;
-  std::int64_t write_timeout_ms = 60'000;  // for each piece of an answer
-  std::vector<std::string> reserved_paths;  // served beyond the caps (own body budget)
-  // Called with a request's head (no body) before it is answered 413 for its body's
-  // size (`length`, 0 when the body was chunked), on a server thread. Optional.
-  std::function<void(const HttpRequest& head, std::uint64_t length)> on_body_too_large;
-};
-
 struct HttpRequest {
   std::string method;
   std::string target;  // as sent, with the query
@@ -69,6 +50,7 @@ struct HttpRequest {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::string peer;  // the client's address, for logs
+  bool peer_loopback = false;  // the client connects from a loopback address
   // The value of header `name` (case-insensitive), or nullopt when absent.
   std::optional<std::string_view> header(std::string_view name) const;
 };
@@ -86,6 +68,28 @@ struct HttpResponse {
   };
   std::optional<Stream> stream;
   bool close = false;  // close the connection after this answer
+};
+
+struct HttpServerConfig {
+  std::string address = "127.0.0.1:0";  // host:port; port 0 = any
+  int threads = 2;                      // event-loop threads
+  std::size_t max_connections = 15000;  // open client connections (reserved paths exempt)
+  std::size_t max_header_bytes = 16 * 1024;
+  std::size_t max_body_bytes = 64u << 20;           // one request's body (413 above)
+  std::size_t max_body_bytes_in_flight = 512u << 20;  // all bodies together (503 above)
+  std::int64_t header_timeout_ms = 10'000;
+  std::int64_t body_timeout_ms = 120'000;
+  std::int64_t idle_timeout_ms = 60'000;
+  std::int64_t write_timeout_ms = 60'000;  // for each piece of an answer
+  std::vector<std::string> reserved_paths;  // served beyond the caps (own body budget)
+  // Called with a request's head (no body) before it is answered 413 for its body's
+  // size (`length`, 0 when the body was chunked), on a server thread. Optional.
+  std::function<void(const HttpRequest& head, std::uint64_t length)> on_body_too_large;
+  // Called with each request's head (no body) once its headers are in, before its
+  // body is read, on a server thread; must not block. An answer returned here is
+  // sent instead of reading the body, and the connection is then closed (e.g. 401
+  // for a request without a key, spec/security.md SEC-3). Optional.
+  std::function<std::optional<HttpResponse>(const HttpRequest& head)> screen;
 };
 
 // The standard reason phrase for `status` ("Bad Request"); 499 is "Client Closed

@@ -105,28 +105,35 @@ struct PendingJob {
   bool done = false;
 };
 
-void log_job(const JobOutcome& outcome, JobId id, Pipeline pipeline, const std::string& model, double ms) {
-  spdlog::info("job {} {} {} outcome={} attempts={} last_task={} worker={} ms={:.2f}{}{}", id, pipeline_name(pipeline),
-               codec::log_safe(model), job_status_name(outcome.status), outcome.attempts, outcome.last_task,
-               outcome.last_worker, ms, outcome.message.empty() ? "" : " reason=", codec::log_safe(outcome.message));
+// API-11, SEC-4: the job's line names its client key's name, never the key.
+void log_job(const JobOutcome& outcome, JobId id, Pipeline pipeline, const std::string& model, const ApiKey* key,
+             double ms) {
+  spdlog::info("job {} {} {} outcome={} attempts={} last_task={} worker={}{}{} ms={:.2f}{}{}", id,
+               pipeline_name(pipeline), codec::log_safe(model), job_status_name(outcome.status), outcome.attempts,
+               outcome.last_task, outcome.last_worker, key != nullptr ? " key=" : "",
+               key != nullptr ? std::string_view(key->name) : std::string_view(), ms,
+               outcome.message.empty() ? "" : " reason=", codec::log_safe(outcome.message));
 }
 
 // Submits the job; its answer is written when the outcome arrives. A client that
 // leaves cancels it (API-9).
+// `key` (null when keys are off) has already been counted in flight (SEC-5); the
+// count drops when the outcome arrives.
 void submit_job(const std::shared_ptr<OrchestratorNode::Shared>& shared, Pipeline pipeline, ApiJob job,
-                const std::shared_ptr<HttpExchange>& exchange) {
+                const ApiKey* key, const std::shared_ptr<HttpExchange>& exchange) {
   const auto started = std::chrono::steady_clock::now();
   auto pending = std::make_shared<PendingJob>();
-  JobCallback on_done = [shared, pending, exchange, pipeline, model = job.key.model,
+  JobCallback on_done = [shared, pending, exchange, pipeline, model = job.key.model, key,
                          started](const JobOutcome& outcome) {
     // Under the core's mutex: only bookkeeping here; the answer is made on the
     // connection's own thread.
     pending->done = true;
     shared->waiting_jobs.erase(pending->id);
-    exchange->post([shared, exchange, outcome, pipeline, model, started] {
+    if (key != nullptr) shared->key_in_flight.give_back(*key);
+    exchange->post([shared, exchange, outcome, pipeline, model, key, started] {
       const double ms =
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
-      log_job(outcome, outcome.job, pipeline, model, ms);
+      log_job(outcome, outcome.job, pipeline, model, key, ms);
       exchange->respond(outcome_response(pipeline, outcome, shared->stopping));
     });
   };
@@ -147,6 +154,11 @@ void handle_pipeline(const std::shared_ptr<OrchestratorNode::Shared>& shared, Pi
     exchange->respond(shutting_down());
     return;
   }
+  ClientAccess access = check_client_key(shared->config, request);  // SEC-3
+  if (access.refusal) {
+    exchange->respond(std::move(*access.refusal));
+    return;
+  }
   if (request.method != "POST") {
     HttpResponse response = error_response(405, "use POST for /" + std::string(pipeline_name(pipeline)));
     response.headers.emplace_back("Allow", "POST");
@@ -161,7 +173,11 @@ void handle_pipeline(const std::shared_ptr<OrchestratorNode::Shared>& shared, Pi
                                                  : error_response(parsed.error.status, parsed.error.message));
     return;
   }
-  submit_job(shared, pipeline, std::move(parsed.job), exchange);
+  if (access.key != nullptr && !shared->key_in_flight.take(*access.key)) {  // SEC-5
+    exchange->respond(key_at_cap(*access.key));
+    return;
+  }
+  submit_job(shared, pipeline, std::move(parsed.job), access.key, exchange);
 }
 
 // The core's report for a decoded result post (RES-2, RES-3, RES-6, RES-7); nullopt
@@ -272,10 +288,13 @@ HttpHandler make_http_handler(std::shared_ptr<OrchestratorNode::Shared> shared) 
       exchange->respond(handle_result(*shared, request));
     } else if (path == "/healthz") {
       exchange->respond(json_response(200, "{\"status\":\"ok\"}"));
-    } else if (path == "/workers") {
-      exchange->respond(handle_workers(*shared));
+    } else if (is_admin_path(path)) {
+      std::optional<HttpResponse> refused = check_admin(shared->config, request);  // SEC-6
+      exchange->respond(refused ? std::move(*refused) : handle_workers(*shared));
     } else if (std::optional<Pipeline> pipeline = path.size() > 1 ? pipeline_from_name(path.substr(1)) : std::nullopt) {
       handle_pipeline(shared, *pipeline, request, exchange);
+    } else if (ClientAccess access = check_client_key(shared->config, request); access.refusal) {
+      exchange->respond(std::move(*access.refusal));  // SEC-3: no key, no map of the paths
     } else {
       exchange->respond(error_response(404, "no such endpoint: " + request.target));
     }

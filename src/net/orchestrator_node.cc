@@ -82,9 +82,7 @@ WorkerStreams::Hooks stream_hooks(OrchestratorNode::Shared* shared) {
 }  // namespace
 
 OrchestratorNode::OrchestratorNode(OrchestratorConfig config)
-    : config_(std::move(config)), shared_(std::make_shared<Shared>()) {
-  shared_->config = config_;
-}
+    : config_(std::move(config)), shared_(std::make_shared<Shared>(config_)) {}
 
 OrchestratorNode::~OrchestratorNode() { stop(); }
 
@@ -107,6 +105,7 @@ bool OrchestratorNode::listen_http(std::string& error) {
   http.max_body_bytes = config_.max_message_bytes;
   http.reserved_paths = {"/aiResults"};  // HTTP-4: results get through beyond the caps
   http.on_body_too_large = make_oversize_hook(shared_);
+  http.screen = make_access_screen(shared_->config);  // SEC-3, SEC-6: before the body is read
   http_server_ = std::make_unique<HttpServer>(std::move(http), make_http_handler(shared_));
   if (!http_server_->listen(error)) {
     http_server_.reset();

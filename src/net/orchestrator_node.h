@@ -17,6 +17,7 @@
 
 #include "core/broker.h"
 #include "media/image_codec.h"
+#include "net/api_keys.h"
 #include "net/http_server.h"
 namespace grpc {
 class Server;
@@ -37,6 +38,10 @@ struct OrchestratorConfig {
   // HTTP limits and deadlines (spec/http.md); its address and body limit are
   // http_addr and max_message_bytes.
   HttpServerConfig http;
+  // spec/security.md: client keys for the public API (null: none needed, SEC-2) and
+  // the admin key for /workers (empty: loopback clients only, SEC-6).
+  std::shared_ptr<const ApiKeys> api_keys;
+  std::string admin_key;
 };
 
 struct NodeStats;

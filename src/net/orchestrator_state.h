@@ -20,6 +20,7 @@
 
 #include "codec/text.h"
 #include "core/broker.h"
+#include "net/orchestrator_access.h"
 #include "net/orchestrator_node.h"
 #include "net/real_clock.h"
 #include "net/worker_streams.h"
@@ -42,8 +43,10 @@ class AttemptLog final : public AttemptObserver {
 };
 
 struct OrchestratorNode::Shared {
+  explicit Shared(OrchestratorConfig config_) : config(std::move(config_)), key_in_flight(config.api_keys.get()) {}
   AttemptLog attempt_log;
-  OrchestratorConfig config;
+  const OrchestratorConfig config;
+  KeyInFlight key_in_flight;  // SEC-5
   std::mutex core_mutex;  // guards broker, joined_wall_unix and gpus_json
   std::unique_ptr<RealClock> clock;
   std::unique_ptr<WorkerStreams> streams;

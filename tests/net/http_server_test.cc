@@ -41,7 +41,8 @@ class HttpServerTest : public ::testing::Test {
         return;
       }
       HttpResponse response;
-      response.body = "{\"path\":\"" + request.path + "\",\"bytes\":" + std::to_string(request.body.size()) + "}";
+      response.body = "{\"path\":\"" + request.path + "\",\"bytes\":" + std::to_string(request.body.size()) +
+                      ",\"loopback\":" + (request.peer_loopback ? "true" : "false") + "}";
       ex->respond(std::move(response));
     });
     std::string error;
@@ -113,8 +114,8 @@ TEST_F(HttpServerTest, AnswersKeepAliveAndPipelinedRequestsInOrder) {
   const std::string first = s.read_response(2s);
   const std::string second = s.read_response(2s);
   EXPECT_EQ(first.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << first;
-  EXPECT_NE(first.find("\"bytes\":3}"), std::string::npos) << first;
-  EXPECT_NE(second.find("\"bytes\":6}"), std::string::npos) << second;
+  EXPECT_NE(first.find("\"bytes\":3,"), std::string::npos) << first;
+  EXPECT_NE(second.find("\"bytes\":6,"), std::string::npos) << second;
 }
 
 // HTTP-2: conflicting or malformed framing gets 400 and the connection is closed.
@@ -219,8 +220,8 @@ TEST_F(HttpServerTest, BeyondTheConnectionCapOnlyResultsAreServed) {
   EXPECT_TRUE(third.closed_within(2s));
   RawSocket result(port());
   ASSERT_TRUE(result.send(post("/aiResults", "r") + post("/aiResults", "rr")));
-  EXPECT_NE(result.read_response(2s).find("\"bytes\":1}"), std::string::npos);
-  EXPECT_NE(result.read_response(2s).find("\"bytes\":2}"), std::string::npos);
+  EXPECT_NE(result.read_response(2s).find("\"bytes\":1,"), std::string::npos);
+  EXPECT_NE(result.read_response(2s).find("\"bytes\":2,"), std::string::npos);
   a.close();
   result.close();
   for (int i = 0; i < 400 && server_->stats().connections > 1; ++i) std::this_thread::sleep_for(5ms);
@@ -245,9 +246,9 @@ TEST_F(HttpServerTest, BodyBytesInFlightAreCapped) {
   EXPECT_NE(refused.find("Retry-After"), std::string::npos) << refused;
   RawSocket result(port());
   ASSERT_TRUE(result.send(post("/aiResults", std::string(700, 'r'))));
-  EXPECT_NE(result.read_response(2s).find("\"bytes\":700}"), std::string::npos);
+  EXPECT_NE(result.read_response(2s).find("\"bytes\":700,"), std::string::npos);
   ASSERT_TRUE(first.send(std::string(800, 'x')));
-  EXPECT_NE(first.read_response(2s).find("\"bytes\":900}"), std::string::npos);
+  EXPECT_NE(first.read_response(2s).find("\"bytes\":900,"), std::string::npos);
   EXPECT_EQ(server_->stats().body_bytes_in_flight, 0u);
 }
 
@@ -268,7 +269,7 @@ TEST_F(HttpServerTest, ManyWaitingRequestsHoldNoThread) {
   ASSERT_TRUE(wait_held(kWaiting)) << held();
   RawSocket probe(port());
   ASSERT_TRUE(probe.send(post("/echo", "probe")));
-  EXPECT_NE(probe.read_response(2s).find("\"bytes\":5}"), std::string::npos);
+  EXPECT_NE(probe.read_response(2s).find("\"bytes\":5,"), std::string::npos);
   std::thread answerer([&] {
     for (std::size_t i = 0; i < kWaiting; ++i) {
       HttpResponse r;
@@ -311,7 +312,7 @@ TEST_F(HttpServerTest, ClientLeavingIsReportedAndLateAnswersGoNowhere) {
   EXPECT_NE(s.read_response(2s).find("\r\n\r\nfirst"), std::string::npos);
   ASSERT_TRUE(s.send(post("/echo", "z")));
   const std::string next = s.read_response(2s);
-  EXPECT_NE(next.find("\"bytes\":1}"), std::string::npos) << "the second answer leaked into the next request: " << next;
+  EXPECT_NE(next.find("\"bytes\":1,"), std::string::npos) << "the second answer leaked into the next request: " << next;
   EXPECT_EQ(gone_, 1);
 }
 
@@ -334,6 +335,44 @@ TEST_F(HttpServerTest, StreamedAnswerArrivesWhole) {
   ASSERT_EQ(response.size() - body_at, 300000u) << response.substr(0, 200);
   EXPECT_NE(response.find("Content-Length: 300000\r\n"), std::string::npos);
   EXPECT_EQ(response.substr(body_at + 199999, 2), "bc");
+}
+
+}  // namespace
+}  // namespace aipool::net
+
+namespace aipool::net {
+namespace {
+
+// SEC-3: the owner's screen sees a request's head before its body is read; its answer
+// goes out instead, the body is never read and the connection is closed. Requests it
+// passes are served as usual, and each knows it came from a loopback client (SEC-6).
+TEST_F(HttpServerTest, ScreenAnswersBeforeTheBodyIsRead) {
+  HttpServerConfig c = config();
+  c.max_body_bytes = 1u << 20;
+  c.max_body_bytes_in_flight = 2u << 20;
+  std::atomic<int> screened{0};
+  c.screen = [&screened](const HttpRequest& head) -> std::optional<HttpResponse> {
+    ++screened;
+    EXPECT_TRUE(head.body.empty());
+    if (head.header("Authorization")) return std::nullopt;
+    HttpResponse refused;
+    refused.status = 401;
+    refused.body = "{\"detail\":{\"msg\":\"no key\"}}";
+    return refused;
+  };
+  start(c);
+  RawSocket s(port());
+  // The body (1 MiB) is announced but never sent: the answer must not wait for it.
+  ASSERT_TRUE(s.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\n"));
+  const std::string refused = s.read_response(2s);
+  EXPECT_EQ(refused.rfind("HTTP/1.1 401 Unauthorized\r\n", 0), 0u) << refused;
+  EXPECT_NE(refused.find("Connection: close"), std::string::npos) << refused;
+  EXPECT_TRUE(s.closed_within(2s));
+  RawSocket ok(port());
+  ASSERT_TRUE(ok.send("POST /echo HTTP/1.1\r\nHost: t\r\nAuthorization: x\r\nContent-Length: 3\r\n\r\nabc"));
+  const std::string served = ok.read_response(2s);
+  EXPECT_NE(served.find("\"bytes\":3,\"loopback\":true}"), std::string::npos) << served;
+  EXPECT_EQ(screened.load(), 2);
 }
 
 }  // namespace
