@@ -20,4 +20,4 @@ echo "== 1000 idle workers"
 # On a fresh orchestrator: what the earlier phases left in its heap would otherwise
 # hide part of the growth (or add to it).
 start_orchestrator idle
-"$bin/aipool-load" -grpcPort "$grpc" -port "$http" -idleWorkers 1000 -orchPid "$orch"
+"$bin/aipool-load" -grpcPort "$grpc" -port "$http" -idleWorkers 1000 -orchPid "$orch" -secret "$AIPOOL_ORCH_SECRET"

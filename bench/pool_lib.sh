@@ -5,6 +5,7 @@
 bin=${AIPOOL_BIN:-build/bin}
 log=$(mktemp -d)
 pids=()
+export AIPOOL_ORCH_SECRET=bench-secret  # read by both programs (-orchSecret left empty)
 pool_cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$log"; }
 trap pool_cleanup EXIT
 
@@ -20,7 +21,7 @@ require_bins() {
 start_orchestrator() {
   local name=$1
   shift
-  "$bin/aipool-orchestrator" -orchSecret s3cret -serviceAddr 127.0.0.1:0 -httpAddr 127.0.0.1:0 -v 2 "$@" \
+  "$bin/aipool-orchestrator" -orchSecret "" -serviceAddr 127.0.0.1:0 -httpAddr 127.0.0.1:0 -v 2 "$@" \
     >"$log/$name.out" 2>&1 &
   orch=$!
   pids+=("$orch")
@@ -33,7 +34,7 @@ start_orchestrator() {
 start_workers() {
   local count=$1 models=$2 verbosity=$3 n=0
   for i in $(seq 1 "$count"); do
-    "$bin/aipool-worker" -orchAddr "127.0.0.1:$grpc" -orchSecret s3cret -v "$verbosity" \
+    "$bin/aipool-worker" -orchAddr "127.0.0.1:$grpc" -orchSecret "" -v "$verbosity" \
       -aiModels "$models" >"$log/worker$i.out" 2>&1 &
     pids+=("$!")
   done
