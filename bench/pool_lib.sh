@@ -21,7 +21,7 @@ require_bins() {
 start_orchestrator() {
   local name=$1
   shift
-  "$bin/aipool-orchestrator" -orchSecret "" -serviceAddr 127.0.0.1:0 -httpAddr 127.0.0.1:0 -v 2 "$@" \
+  "$bin/aipool-orchestrator" -orchSecret "" -insecure -serviceAddr 127.0.0.1:0 -httpAddr 127.0.0.1:0 -v 2 "$@" \
     >"$log/$name.out" 2>&1 &
   orch=$!
   pids+=("$orch")
@@ -34,7 +34,7 @@ start_orchestrator() {
 start_workers() {
   local count=$1 models=$2 verbosity=$3 n=0
   for i in $(seq 1 "$count"); do
-    "$bin/aipool-worker" -orchAddr "127.0.0.1:$grpc" -orchSecret "" -v "$verbosity" \
+    "$bin/aipool-worker" -orchAddr "127.0.0.1:$grpc" -orchSecret "" -insecure -v "$verbosity" \
       -aiModels "$models" >"$log/worker$i.out" 2>&1 &
     pids+=("$!")
   done

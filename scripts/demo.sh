@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The demonstration: installs what is missing, builds, starts one orchestrator and
 # two workers on loopback with the built-in and Debian models (no GPU, no download),
-# then, with curl against the public AI API:
+# everything over TLS (the orchestrator's self-signed certificate, pinned by the
+# workers by its fingerprint and trusted by curl), then, with curl against the public
+# AI API:
 #   1. renders a prompt with text-to-image        (builtin/text-render)
 #   2. upscales that image x2                     (builtin/bicubic)
 #   3. turns it to grayscale with image-to-image  (builtin/grayscale)
@@ -32,13 +34,15 @@ secret=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
 printf '%s\n' "$secret" >"$run/secret"
 chmod 600 "$run/secret"
 
-"$bin/aipool-orchestrator" -orchSecret "$run/secret" -serviceAddr 127.0.0.1:0 -httpAddr 127.0.0.1:0 \
-  >"$out/orchestrator.log" 2>&1 &
+"$bin/aipool-orchestrator" -orchSecret "$run/secret" -dataDir "$run/data" -serviceAddr 127.0.0.1:0 \
+  -httpAddr 127.0.0.1:0 >"$out/orchestrator.log" 2>&1 &
 pids+=("$!")
 for _ in $(seq 1 100); do grep -q "aipool-orchestrator ready" "$out/orchestrator.log" && break; sleep 0.1; done
 read -r grpc http < <(sed -n 's/.*ready grpc=\([0-9]*\) http=\([0-9]*\).*/\1 \2/p' "$out/orchestrator.log")
 [ -n "${http:-}" ] || { echo "demo: the orchestrator did not start:"; cat "$out/orchestrator.log"; exit 1; }
-api="http://127.0.0.1:$http"
+api="https://127.0.0.1:$http"
+fingerprint=$(grep -o 'TLS certificate sha256:[0-9a-f]*' "$out/orchestrator.log" | head -1 | cut -d' ' -f3)
+tls=(--cacert "$run/data/tls-cert.pem")  # curl trusts the orchestrator's own certificate
 
 cat >"$run/models.json" <<'JSON'
 [
@@ -51,16 +55,16 @@ cat >"$run/models.json" <<'JSON'
 JSON
 for w in 1 2; do
   OMP_THREAD_LIMIT=1 "$bin/aipool-worker" -orchAddr "127.0.0.1:$grpc" -orchSecret "$run/secret" \
-    -aiModels "$run/models.json" >"$out/worker$w.log" 2>&1 &
+    -orchCertFingerprint "$fingerprint" -aiModels "$run/models.json" >"$out/worker$w.log" 2>&1 &
   pids+=("$!")
 done
 for _ in $(seq 1 300); do
-  live=$(curl -s "$api/workers" | jq '.workers | length' 2>/dev/null || echo 0)
+  live=$(curl -s "${tls[@]}" "$api/workers" | jq '.workers | length' 2>/dev/null || echo 0)
   [ "$live" = 2 ] && break
   sleep 0.1
 done
 [ "${live:-0}" = 2 ] || { echo "demo: the workers did not register:"; tail -5 "$out"/worker*.log; exit 1; }
-echo "demo: orchestrator on $api with 2 workers (see $out/*.log)"
+echo "demo: orchestrator on $api (TLS, certificate $fingerprint) with 2 workers (see $out/*.log)"
 
 rows=()
 # call NAME PIPELINE MODEL OUTPUT CURL-ARGS...: posts, saves the JSON, records a table row.
@@ -68,7 +72,7 @@ call() {
   local name=$1 pipeline=$2 model=$3 output=$4
   shift 4
   local code
-  code=$(curl -s -o "$out/$name.json" -w '%{http_code} %{time_total}' -X POST "$api/$pipeline" "$@")
+  code=$(curl -s "${tls[@]}" -o "$out/$name.json" -w '%{http_code} %{time_total}' -X POST "$api/$pipeline" "$@")
   local status=${code% *} seconds=${code#* }
   if [ "$status" != 200 ]; then
     echo "demo: $pipeline failed with HTTP $status: $(cat "$out/$name.json")"

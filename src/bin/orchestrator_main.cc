@@ -6,9 +6,11 @@
 #include <spdlog/spdlog.h>
 
 #include <pthread.h>
+#include <unistd.h>
 #include <sys/resource.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <algorithm>
 #include <filesystem>
@@ -24,6 +26,7 @@
 #include "codec/model_config.h"
 #include "net/orchestrator_node.h"
 #include "net/process_memory.h"
+#include "net/tls.h"
 
 #ifndef AIPOOL_VERSION
 #define AIPOOL_VERSION "unknown"
@@ -38,10 +41,17 @@ DEFINE_string(apiKeys, "",
 DEFINE_string(adminKey, "",
               "key for /workers (Authorization: Bearer KEY): a file holding it; empty: the environment's "
               "AIPOOL_ADMIN_KEY, and without either /workers answers loopback clients only");
+DEFINE_string(tlsCert, "", "TLS certificate chain (PEM) for gRPC and HTTP; empty: a self-signed one kept in -dataDir");
+DEFINE_string(tlsKey, "", "private key (PEM) of -tlsCert");
+DEFINE_string(dataDir, "", "folder for the self-signed TLS certificate; empty: $HOME/.aipool");
+DEFINE_bool(insecure, false,
+            "serve gRPC and HTTP in plain text, without TLS (secrets and jobs then cross the network in clear; for "
+            "loopback and tests)");
 DEFINE_string(serviceAddr, "0.0.0.0:8935", "gRPC listen address for workers (host:port)");
 DEFINE_string(httpAddr, "0.0.0.0:8936", "HTTP listen address for the AI API and /aiResults (host:port)");
 DEFINE_string(resultsURL, "",
-              "URL of /aiResults sent to workers; default http://<httpAddr host>:<port>/aiResults when the "
+              "URL of /aiResults sent to workers; default https://<httpAddr host>:<port>/aiResults (http:// "
+              "with -insecure) when the "
               "host is not a wildcard, else none (workers then use -orchAddr's host and -orchHttpPort)");
 DEFINE_string(aiModels, "",
               "models to offer: a go-livepeer aiModels.json file (with prices) or inline "
@@ -79,7 +89,11 @@ const aipool::bin::ProgramHelp kHelp{
         {"Connection", "orchSecret", "-orchSecret /etc/aipool/secret"},
         {"Connection", "serviceAddr", "-serviceAddr 0.0.0.0:8935"},
         {"Connection", "httpAddr", "-httpAddr 127.0.0.1:8936"},
-        {"Connection", "resultsURL", "-resultsURL http://orch.example:8936/aiResults"},
+        {"Connection", "resultsURL", "-resultsURL https://orch.example:8936/aiResults"},
+        {"TLS", "tlsCert", "-tlsCert /etc/aipool/tls-cert.pem"},
+        {"TLS", "tlsKey", "-tlsKey /etc/aipool/tls-key.pem"},
+        {"TLS", "dataDir", "-dataDir /var/lib/aipool"},
+        {"TLS", "insecure", "-insecure"},
         {"Access", "apiKeys", "-apiKeys /etc/aipool/api-keys"},
         {"Access", "adminKey", "-adminKey /etc/aipool/admin-key"},
         {"Models", "aiModels", "-aiModels /etc/aipool/aiModels.json"},
@@ -176,10 +190,42 @@ std::shared_ptr<const aipool::net::ApiKeys> api_keys_from_flag() {
   return std::make_shared<const aipool::net::ApiKeys>(std::move(*keys));
 }
 
+std::string host_of(const std::string& addr) { return addr.substr(0, addr.rfind(':')); }
+
 // SEC-2: true when `addr` (host:port) listens on loopback only.
 bool loopback_address(const std::string& addr) {
-  const std::string host = addr.substr(0, addr.rfind(':'));
+  const std::string host = host_of(addr);
   return host == "localhost" || host.rfind("127.", 0) == 0 || host == "[::1]" || host == "::1";
+}
+
+// SEC-7: the certificate to serve, or nullopt with -insecure.
+std::optional<aipool::net::TlsIdentity> tls_from_flags() {
+  if (FLAGS_insecure) {
+    if (!FLAGS_tlsCert.empty() || !FLAGS_tlsKey.empty()) die("-insecure: leave out -tlsCert and -tlsKey, or -insecure");
+    if (!loopback_address(FLAGS_httpAddr) || !loopback_address(FLAGS_serviceAddr)) {
+      spdlog::warn("-insecure: the secret, the jobs and their results cross the network in clear text");
+    }
+    return std::nullopt;
+  }
+  std::string data_dir = FLAGS_dataDir;
+  if (data_dir.empty()) {
+    const char* home = std::getenv("HOME");
+    data_dir = std::string(home != nullptr && *home != '\0' ? home : ".") + "/.aipool";
+  }
+  char hostname[256] = {0};
+  gethostname(hostname, sizeof hostname - 1);
+  std::vector<std::string> names = {hostname, host_of(FLAGS_httpAddr), host_of(FLAGS_serviceAddr)};
+  for (std::string& name : names) {
+    if (name.size() > 2 && name.front() == '[' && name.back() == ']') name = name.substr(1, name.size() - 2);
+    if (name == "0.0.0.0" || name == "::") name.clear();
+  }
+  std::string error;
+  std::optional<aipool::net::TlsIdentity> identity =
+      aipool::net::load_identity(FLAGS_tlsCert, FLAGS_tlsKey, data_dir, names, error);
+  if (!identity) die("TLS: " + error);
+  spdlog::info("TLS certificate {} ({}); workers may pin it with -orchCertFingerprint {}", identity->fingerprint,
+               identity->source, identity->fingerprint);
+  return identity;
 }
 
 aipool::net::OrchestratorConfig config_from_flags() {
@@ -190,6 +236,7 @@ aipool::net::OrchestratorConfig config_from_flags() {
        "AIPOOL_ORCH_SECRET in the environment)"});
   config.admin_key = aipool::bin::read_secret({"-adminKey", FLAGS_adminKey, "AIPOOL_ADMIN_KEY", ""});
   config.api_keys = api_keys_from_flag();
+  config.tls = tls_from_flags();
   config.broker.attempt_timeout = parse_duration("attemptTimeout", FLAGS_attemptTimeout);
   config.broker.job_deadline = parse_duration("jobDeadline", FLAGS_jobDeadline);
   config.broker.slot_reclaim = parse_duration("slotReclaim", FLAGS_slotReclaim);

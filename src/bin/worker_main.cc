@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <set>
@@ -35,6 +36,7 @@
 #include "exec/speech_ocr_engines.h"
 #include "net/os_random.h"
 #include "net/process_memory.h"
+#include "net/tls.h"
 #include "net/worker_node.h"
 
 #ifndef AIPOOL_VERSION
@@ -48,6 +50,12 @@ DEFINE_string(orchSecret, "",
               "the orchestrators' shared secret: the path of a file holding it (trimmed; a value that starts "
               "with /, ./, ../ or ~ is a path and must name a file); empty: the environment's "
               "AIPOOL_ORCH_SECRET; a literal value works but shows in ps (a warning)");
+DEFINE_string(orchCACert, "", "CA certificates (PEM) that sign the orchestrators' TLS certificates; empty: the system's");
+DEFINE_string(orchCertFingerprint, "",
+              "the orchestrators' TLS certificate, pinned by its SHA-256 fingerprint (sha256:..., as the "
+              "orchestrator logs it at start), instead of a CA");
+DEFINE_bool(insecure, false,
+            "talk to orchestrators in plain text, without TLS (for an orchestrator started with -insecure)");
 DEFINE_string(aiModels, "",
               "models to serve: a go-livepeer aiModels.json file, or inline pipeline:model_id[:warm[:capacity]][,...]; "
               "an entry's \"executor\" field names the engine model that runs it (by default its model_id)");
@@ -89,6 +97,9 @@ const aipool::bin::ProgramHelp kHelp{
     {
         {"Connection", "orchAddr", "-orchAddr orch.example:8935,10.0.0.7:8935/8936"},
         {"Connection", "orchSecret", "-orchSecret /etc/aipool/secret"},
+        {"TLS", "orchCertFingerprint", "-orchCertFingerprint sha256:3f1c...e9"},
+        {"TLS", "orchCACert", "-orchCACert /etc/aipool/ca.pem"},
+        {"TLS", "insecure", "-insecure"},
         {"Connection", "orchHttpPort", "-orchHttpPort 8936"},
         {"Models", "aiModels", "-aiModels text-to-image:test/echo:true:2,upscale:builtin/bicubic"},
         {"Models", "aiModelsDir", "-aiModelsDir /var/lib/aipool/models"},
@@ -173,6 +184,38 @@ void find_gpus(aipool::net::WorkerConfig& config) {
   for (const aipool::exec::GpuDevice& d : probe.devices) config.gpu_ids.push_back(d.id);
 }
 
+// SEC-8: how the orchestrators' TLS certificates are checked, or nullopt (-insecure).
+std::optional<aipool::net::TlsTrust> tls_trust_from_flags() {
+  using aipool::net::TlsTrust;
+  if (FLAGS_insecure) {
+    if (!FLAGS_orchCACert.empty() || !FLAGS_orchCertFingerprint.empty()) {
+      die("-insecure: leave out -orchCACert and -orchCertFingerprint, or -insecure");
+    }
+    return std::nullopt;
+  }
+  TlsTrust trust;
+  if (!FLAGS_orchCACert.empty() && !FLAGS_orchCertFingerprint.empty()) {
+    die("give -orchCACert or -orchCertFingerprint, not both");
+  }
+  if (!FLAGS_orchCertFingerprint.empty()) {
+    const std::optional<std::string> fingerprint = aipool::net::parse_fingerprint(FLAGS_orchCertFingerprint);
+    if (!fingerprint) die("-orchCertFingerprint: expected sha256: and 64 hex digits (colons allowed)");
+    trust.mode = TlsTrust::Mode::kPinned;
+    trust.fingerprint = *fingerprint;
+  } else if (!FLAGS_orchCACert.empty()) {
+    std::ifstream in(FLAGS_orchCACert, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (!in || text.str().find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+      die("-orchCACert: " + FLAGS_orchCACert + " is not a readable PEM file of certificates");
+    }
+    trust.mode = TlsTrust::Mode::kCaFile;
+    trust.ca_pem = text.str();
+    trust.ca_file = FLAGS_orchCACert;
+  }
+  return trust;
+}
+
 // Everything but the models.
 aipool::net::WorkerConfig config_from_flags() {
   aipool::net::WorkerConfig config;
@@ -181,6 +224,7 @@ aipool::net::WorkerConfig config_from_flags() {
   auto addresses = aipool::net::parse_orchestrator_addresses(FLAGS_orchAddr);
   if (const auto* error = std::get_if<std::string>(&addresses)) die("-" + *error);
   config.orchestrators = std::get<0>(std::move(addresses));
+  config.tls = tls_trust_from_flags();
   config.secret = aipool::bin::read_secret(
       {"-orchSecret", FLAGS_orchSecret, "AIPOOL_ORCH_SECRET",
        "-orchSecret is required (the path of a file holding it, or AIPOOL_ORCH_SECRET in the environment)"});

@@ -3,6 +3,7 @@
 // client leaving while the answer is due, and writes the answer. Every member is
 // touched only on the connection's strand.
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -68,6 +69,7 @@ class Connection final : public std::enable_shared_from_this<Connection> {
     socket_.set_option(tcp::no_delay(true), ignored);
     const auto remote = socket_.remote_endpoint(ignored);
     peer_ = ignored ? std::string("?") : remote.address().to_string() + ":" + std::to_string(remote.port());
+    if (server_.tls) tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, *server_.tls);
     const asio::ip::address address = remote.address();
     peer_loopback_ = !ignored && (address.is_loopback() ||
                                   (address.is_v6() && address.to_v6().is_v4_mapped() &&
@@ -79,7 +81,7 @@ class Connection final : public std::enable_shared_from_this<Connection> {
     server_.connections.fetch_sub(1);
   }
 
-  void start() { read_header(server_.config.header_timeout_ms); }
+  void start();
 
   void answer(std::uint64_t seq, HttpResponse response);
   void set_gone(std::uint64_t seq, std::function<void()> fn) {
@@ -125,9 +127,23 @@ class Connection final : public std::enable_shared_from_this<Connection> {
     reserved_ = 0;
   }
 
+  // Runs `f` with the connection's byte stream: the TLS stream over the socket,
+  // or the socket itself.
+  template <class F>
+  void io(F&& f) {
+    if (tls_) {
+      f(*tls_);
+    } else {
+      f(socket_);
+    }
+  }
+  void tls_idle_read();
+  void tls_watch_for_gone();
+
   HttpServer::Impl& server_;
   asio::any_io_executor strand_;  // the socket's: a strand of the server's io_context
   tcp::socket socket_;
+  std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls_;  // SEC-7; null: plain
   asio::steady_timer timer_;
   std::uint64_t timer_generation_ = 0;
   bool timed_out_ = false;
@@ -168,6 +184,24 @@ void Exchange::on_gone(std::function<void()> fn) {
   });
 }
 
+// SEC-7: a TLS connection first completes its handshake, under the header deadline.
+void Connection::start() {
+  if (!tls_) {
+    read_header(server_.config.header_timeout_ms);
+    return;
+  }
+  phase_ = Phase::kHeader;
+  arm(server_.config.header_timeout_ms);
+  tls_->async_handshake(asio::ssl::stream_base::server, [self = shared_from_this()](error_code ec) {
+    if (ec || self->timed_out_) {
+      spdlog::debug("http: TLS handshake with {} failed: {}", codec::log_safe(self->peer_), ec.message());
+      self->close();
+      return;
+    }
+    self->read_header(self->server_.config.header_timeout_ms);
+  });
+}
+
 void Connection::arm(std::int64_t ms) {
   const std::uint64_t generation = ++timer_generation_;
   timed_out_ = false;
@@ -189,9 +223,27 @@ void Connection::await_next_request() {
   }
   phase_ = Phase::kIdle;
   arm(server_.config.idle_timeout_ms);
+  if (tls_) {
+    tls_idle_read();
+    return;
+  }
   socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](error_code ec) {
     if (self->phase_ != Phase::kIdle) return;
     if (ec || self->timed_out_) {
+      self->close();
+      return;
+    }
+    self->read_header(self->server_.config.header_timeout_ms);
+  });
+}
+
+// The TLS stream may hold bytes already taken off the socket, so an idle TLS
+// connection waits by reading: the first bytes of the next request end the idle time.
+void Connection::tls_idle_read() {
+  tls_->async_read_some(buffer_.prepare(4096), [self = shared_from_this()](error_code ec, std::size_t n) {
+    if (self->phase_ != Phase::kIdle) return;
+    self->buffer_.commit(n);
+    if (n == 0 && (ec || self->timed_out_)) {
       self->close();
       return;
     }
@@ -206,8 +258,10 @@ void Connection::read_header(std::int64_t deadline_ms) {
   parser_->header_limit(static_cast<std::uint32_t>(server_.config.max_header_bytes));
   parser_->body_limit(server_.config.max_body_bytes);
   arm(deadline_ms);
-  http::async_read_header(socket_, buffer_, *parser_,
-                          [self = shared_from_this()](error_code ec, std::size_t) { self->on_header(ec); });
+  io([this](auto& stream) {
+    http::async_read_header(stream, buffer_, *parser_,
+                            [self = shared_from_this()](error_code ec, std::size_t) { self->on_header(ec); });
+  });
 }
 
 void Connection::on_header(error_code ec) {
@@ -230,12 +284,14 @@ void Connection::on_header(error_code ec) {
   const auto expect = head.find(http::field::expect);
   if (expect != head.end() && beast::iequals(expect->value(), "100-continue") && !parser_->is_done()) {
     head_ = "HTTP/1.1 100 Continue\r\n\r\n";
-    asio::async_write(socket_, asio::buffer(head_), [self = shared_from_this()](error_code wec, std::size_t) {
-      if (wec) {
-        self->close();
-        return;
-      }
-      self->read_body();
+    io([this](auto& stream) {
+      asio::async_write(stream, asio::buffer(head_), [self = shared_from_this()](error_code wec, std::size_t) {
+        if (wec) {
+          self->close();
+          return;
+        }
+        self->read_body();
+      });
     });
     return;
   }
@@ -287,8 +343,10 @@ void Connection::read_body() {
     phase_ = Phase::kBody;
     arm(server_.config.body_timeout_ms);
   }
-  http::async_read_some(socket_, buffer_, *parser_,
-                        [self = shared_from_this()](error_code ec, std::size_t) { self->on_body(ec); });
+  io([this](auto& stream) {
+    http::async_read_some(stream, buffer_, *parser_,
+                          [self = shared_from_this()](error_code ec, std::size_t) { self->on_body(ec); });
+  });
 }
 
 void Connection::on_body(error_code ec) {
@@ -401,6 +459,10 @@ void Connection::too_large(std::uint64_t length) {
 // client has closed its connection.
 void Connection::watch_for_gone() {
   if (buffer_.size() > 0) return;  // a pipelined request: the client is still there
+  if (tls_) {
+    tls_watch_for_gone();
+    return;
+  }
   socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](error_code ec) {
     if (ec || !self->answer_due_ || self->phase_ != Phase::kWaiting) return;
     // A wake-up is not proof: peek. Bytes: a pipelined request, the client is there.
@@ -417,6 +479,23 @@ void Connection::watch_for_gone() {
     self->on_gone_ = nullptr;
     if (gone) gone();
     // The answer (the cancelled job's) still arrives; it is then dropped by close().
+    self->keep_alive_ = false;
+  });
+}
+
+// API-9 over TLS: bytes on the socket may be a TLS alert, so the watch reads through
+// the TLS stream. Data is a pipelined request (kept for later); an end of stream or
+// an error is the client leaving; the answer's arrival cancels the read.
+void Connection::tls_watch_for_gone() {
+  tls_->async_read_some(buffer_.prepare(4096), [self = shared_from_this()](error_code ec, std::size_t n) {
+    self->buffer_.commit(n);
+    if (n > 0 || ec == asio::error::operation_aborted || !self->answer_due_ || self->phase_ != Phase::kWaiting) {
+      return;
+    }
+    self->gone_ = true;
+    std::function<void()> gone = std::move(self->on_gone_);
+    self->on_gone_ = nullptr;
+    if (gone) gone();
     self->keep_alive_ = false;
   });
 }
@@ -473,8 +552,8 @@ void Connection::write_piece(bool first) {
   arm(server_.config.write_timeout_ms);
   std::array<asio::const_buffer, 2> buffers{asio::buffer(first ? head_ : std::string_view()),
                                             asio::buffer(piece_)};
-  asio::async_write(socket_, buffers, [self = shared_from_this()](error_code ec, std::size_t) {
-    self->after_write(ec);
+  io([this, &buffers](auto& stream) {
+    asio::async_write(stream, buffers, [self = shared_from_this()](error_code ec, std::size_t) { self->after_write(ec); });
   });
 }
 
@@ -530,6 +609,11 @@ void Connection::refuse_over_budget() {
 // Half-closes, then reads and drops what the client still sends for a short while.
 void Connection::linger() {
   phase_ = Phase::kClosing;
+  if (tls_) {  // close_notify, then wait (bounded) for the client's
+    arm(std::chrono::duration_cast<std::chrono::milliseconds>(kLingerTime).count());
+    tls_->async_shutdown([self = shared_from_this()](error_code) { self->close(); });
+    return;
+  }
   error_code ignored;
   socket_.shutdown(tcp::socket::shutdown_send, ignored);
   arm(std::chrono::duration_cast<std::chrono::milliseconds>(kLingerTime).count());

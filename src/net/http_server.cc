@@ -88,8 +88,32 @@ HttpServer::HttpServer(HttpServerConfig config, HttpHandler handler)
 
 HttpServer::~HttpServer() { stop(0); }
 
+namespace {
+
+// SEC-7: TLS 1.2 and later, with the configured certificate chain and key.
+std::unique_ptr<asio::ssl::context> tls_context(const HttpServerConfig& config, std::string& error) {
+  auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+  try {
+    ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                     asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1 |
+                     asio::ssl::context::single_dh_use);
+    ctx->use_certificate_chain(asio::buffer(config.tls_cert_pem));
+    ctx->use_private_key(asio::buffer(config.tls_key_pem), asio::ssl::context::pem);
+  } catch (const boost::system::system_error& e) {
+    error = std::string("cannot use the TLS certificate and key: ") + e.what();
+    return nullptr;
+  }
+  return ctx;
+}
+
+}  // namespace
+
 bool HttpServer::listen(std::string& error) {
   Impl& s = *impl_;
+  if (!s.config.tls_cert_pem.empty() || !s.config.tls_key_pem.empty()) {
+    s.tls = tls_context(s.config, error);
+    if (!s.tls) return false;
+  }
   tcp::endpoint endpoint;
   if (!endpoint_of(s.ioc, s.config.address, endpoint, error)) return false;
   boost::system::error_code ec;

@@ -28,7 +28,8 @@
 //    stop() stops accepting, waits up to `grace_ms` for answers in progress, then
 //    closes every connection and joins the threads. None of them may be called from
 //    a server thread. Every HttpExchange must be released before the destructor.
-//  - Errors: listen() returns false with a message; nothing else throws.
+//  - Errors: listen() returns false with a message (a bad address or port, an
+//    unusable TLS certificate or key); nothing else throws.
 #pragma once
 
 #include <cstddef>
@@ -90,6 +91,11 @@ struct HttpServerConfig {
   // sent instead of reading the body, and the connection is then closed (e.g. 401
   // for a request without a key, spec/security.md SEC-3). Optional.
   std::function<std::optional<HttpResponse>(const HttpRequest& head)> screen;
+  // TLS (spec/security.md SEC-7): the certificate chain and private key, PEM. Both
+  // empty: plain HTTP. With them every connection starts with a TLS handshake,
+  // under the header deadline.
+  std::string tls_cert_pem;
+  std::string tls_key_pem;
 };
 
 // The standard reason phrase for `status` ("Bad Request"); 499 is "Client Closed

@@ -10,8 +10,10 @@
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstddef>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -65,6 +67,7 @@ struct HttpServer::Impl {
   std::atomic<bool> stopping{false};
   ByteBudget client_budget;
   ByteBudget reserved_budget;
+  std::unique_ptr<boost::asio::ssl::context> tls;  // set by listen() for TLS; null: plain
   boost::asio::io_context ioc;
   boost::asio::ip::tcp::acceptor acceptor{ioc};
   boost::asio::steady_timer accept_retry{ioc};

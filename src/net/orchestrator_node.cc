@@ -94,8 +94,9 @@ bool OrchestratorNode::start(std::string& error) {
   if (!start_grpc(error)) return false;
   http_server_->run();
   started_ = true;
-  spdlog::info("orchestrator serving gRPC on port {} and HTTP on port {}; results URL {}", grpc_port_,
-               http_port_, results_url_.empty() ? "(not sent: workers use their own flag)" : results_url_);
+  spdlog::info("orchestrator serving gRPC on port {} and HTTP{} on port {}; results URL {}", grpc_port_,
+               config_.tls ? "S" : "", http_port_,
+               results_url_.empty() ? "(not sent: workers use their own flag)" : results_url_);
   return true;
 }
 
@@ -106,6 +107,10 @@ bool OrchestratorNode::listen_http(std::string& error) {
   http.reserved_paths = {"/aiResults"};  // HTTP-4: results get through beyond the caps
   http.on_body_too_large = make_oversize_hook(shared_);
   http.screen = make_access_screen(shared_->config);  // SEC-3, SEC-6: before the body is read
+  if (config_.tls) {
+    http.tls_cert_pem = config_.tls->cert_pem;
+    http.tls_key_pem = config_.tls->key_pem;
+  }
   http_server_ = std::make_unique<HttpServer>(std::move(http), make_http_handler(shared_));
   if (!http_server_->listen(error)) {
     http_server_.reset();
@@ -116,7 +121,9 @@ bool OrchestratorNode::listen_http(std::string& error) {
   if (results_url_.empty()) {
     std::string host = host_of(config_.http_addr);
     if (host.empty() || host == "0.0.0.0" || host == "[::]" || host == "::") host.clear();
-    if (!host.empty()) results_url_ = "http://" + host + ":" + std::to_string(http_port_) + "/aiResults";
+    if (!host.empty()) {
+      results_url_ = (config_.tls ? "https://" : "http://") + host + ":" + std::to_string(http_port_) + "/aiResults";
+    }
   }
   return true;
 }
@@ -138,7 +145,13 @@ void OrchestratorNode::start_core() {
 
 bool OrchestratorNode::start_grpc(std::string& error) {
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(config_.service_addr, grpc::InsecureServerCredentials(), &grpc_port_);
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  if (config_.tls) {  // SEC-7
+    grpc::SslServerCredentialsOptions options;
+    options.pem_key_cert_pairs.push_back({config_.tls->key_pem, config_.tls->cert_pem});
+    credentials = grpc::SslServerCredentials(options);
+  }
+  builder.AddListeningPort(config_.service_addr, credentials, &grpc_port_);
   builder.SetMaxReceiveMessageSize(static_cast<int>(config_.max_message_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(config_.max_message_bytes));
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);

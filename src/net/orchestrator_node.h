@@ -19,6 +19,7 @@
 #include "media/image_codec.h"
 #include "net/api_keys.h"
 #include "net/http_server.h"
+#include "net/tls.h"
 namespace grpc {
 class Server;
 }
@@ -42,6 +43,8 @@ struct OrchestratorConfig {
   // the admin key for /workers (empty: loopback clients only, SEC-6).
   std::shared_ptr<const ApiKeys> api_keys;
   std::string admin_key;
+  // SEC-7: the certificate both listeners serve; nullopt: plain text (-insecure).
+  std::optional<TlsIdentity> tls;
 };
 
 struct NodeStats;

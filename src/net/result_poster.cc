@@ -4,6 +4,10 @@
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/HTTPSClientSession.h>
+#include <Poco/Net/NetSSL.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <Poco/Timespan.h>
 #include <Poco/URI.h>
 
@@ -26,7 +30,9 @@ constexpr std::size_t kMaxAnswerBytes = 4096;
 // A body up to this size is written with the header, through Poco's 4 KiB buffer.
 constexpr std::size_t kInlineBodyBytes = 2048;
 
-std::string endpoint_of(const ResultTarget& target) { return target.host + ":" + std::to_string(target.port); }
+std::string endpoint_of(const ResultTarget& target) {
+  return (target.https ? "https://" : "http://") + target.host + ":" + std::to_string(target.port);
+}
 
 }  // namespace
 
@@ -36,8 +42,8 @@ std::optional<ResultTarget> parse_results_url(std::string_view url, std::string&
   prefix.append(url);
   try {
     const Poco::URI uri{std::string(url)};
-    if (uri.getScheme() != "http") {
-      error = prefix + ": only http:// is supported";
+    if (uri.getScheme() != "http" && uri.getScheme() != "https") {
+      error = prefix + ": only http:// and https:// are supported";
       return std::nullopt;
     }
     if (uri.getHost().empty()) {
@@ -50,6 +56,7 @@ std::optional<ResultTarget> parse_results_url(std::string_view url, std::string&
     target.path = uri.getPathAndQuery();
     if (target.path.empty()) target.path.push_back('/');
     target.url = std::string(url);
+    target.https = uri.getScheme() == "https";
     return target;
   } catch (const Poco::Exception& e) {
     error = prefix + ": " + e.message();
@@ -68,9 +75,57 @@ struct ResultPoster::Sessions {
   std::map<std::string, Endpoint> endpoints;
 };
 
-ResultPoster::ResultPoster(std::string secret, PostPolicy policy)
+// SEC-9: the client side of TLS for posts, as a Poco context over OpenSSL. OpenSSL
+// verifies the chain itself (Poco's certificate handlers are never asked); a pinned
+// certificate is checked by its fingerprint alone, in verify_pinned.
+struct ResultPoster::Tls {
+  TlsTrust trust;
+  Poco::Net::Context::Ptr context;
+
+  static int pinned_index() {
+    static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+    return index;
+  }
+  // OpenSSL's verify callback for a pinned certificate: only the leaf's fingerprint counts.
+  static int verify_pinned(int, X509_STORE_CTX* store) {
+    if (X509_STORE_CTX_get_error_depth(store) > 0) return 1;
+    auto* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+    const auto* pinned = static_cast<const std::string*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), pinned_index()));
+    X509* leaf = X509_STORE_CTX_get_current_cert(store);
+    unsigned char* der = nullptr;
+    const int size = leaf != nullptr ? i2d_X509(leaf, &der) : -1;
+    if (pinned == nullptr || size <= 0) return 0;
+    const std::string fingerprint = sha256_fingerprint(std::string_view(reinterpret_cast<char*>(der), size));
+    OPENSSL_free(der);
+    return fingerprint == *pinned ? 1 : 0;
+  }
+
+  explicit Tls(TlsTrust t) : trust(std::move(t)) {
+    static std::once_flag initialized;
+    std::call_once(initialized, [] { Poco::Net::initializeSSL(); });
+    const bool pinned = trust.mode == TlsTrust::Mode::kPinned;
+    Poco::Net::Context::Params params;
+    params.verificationMode = pinned ? Poco::Net::Context::VERIFY_NONE : Poco::Net::Context::VERIFY_RELAXED;
+    params.caLocation = trust.mode == TlsTrust::Mode::kCaFile ? trust.ca_file : "";
+    params.loadDefaultCAs = trust.mode == TlsTrust::Mode::kSystem;
+    context = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, params);
+    context->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
+    SSL_CTX* ctx = context->sslContext();
+    if (pinned) {
+      SSL_CTX_set_ex_data(ctx, pinned_index(), &trust.fingerprint);
+      SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, &Tls::verify_pinned);
+      context->enableExtendedCertificateVerification(false);  // the fingerprint is the identity
+    } else {
+      SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);  // the chain, by OpenSSL
+      context->enableExtendedCertificateVerification(true);  // and the host name, by Poco
+    }
+  }
+};
+
+ResultPoster::ResultPoster(std::string secret, PostPolicy policy, std::optional<TlsTrust> tls)
     : secret_(std::move(secret)), policy_(policy), sessions_(std::make_unique<Sessions>()) {
   policy_.max_sessions = std::max<std::size_t>(policy_.max_sessions, 1);
+  if (tls) tls_ = std::make_unique<Tls>(std::move(*tls));
 }
 
 ResultPoster::~ResultPoster() = default;
@@ -91,7 +146,12 @@ std::unique_ptr<Poco::Net::HTTPClientSession> ResultPoster::take_session(const s
     }
     ++e.open;
   }
-  auto session = std::make_unique<Poco::Net::HTTPClientSession>(target.host, target.port);
+  std::unique_ptr<Poco::Net::HTTPClientSession> session;
+  if (target.https) {
+    session = std::make_unique<Poco::Net::HTTPSClientSession>(target.host, target.port, tls_->context);
+  } else {
+    session = std::make_unique<Poco::Net::HTTPClientSession>(target.host, target.port);
+  }
   session->setKeepAlive(true);
   session->setTimeout(Poco::Timespan(std::chrono::duration_cast<std::chrono::microseconds>(policy_.timeout).count()));
   return session;
@@ -142,6 +202,9 @@ bool ResultPoster::send_once(Poco::Net::HTTPClientSession& session, const Result
     // Header and body fit Poco's buffer together: one write, one segment.
     for (const SharedBytes& piece : body.pieces) out.write(piece->data(), static_cast<std::streamsize>(piece->size()));
     out.flush();
+  } else if (target.https) {
+    out.flush();  // the header; each piece then goes through the TLS socket
+    for (const SharedBytes& piece : body.pieces) write_body(session, piece->data(), piece->size());
   } else {
     out.flush();  // the header; the body's pieces go straight to the socket
     std::vector<std::string_view> pieces;
@@ -171,6 +234,10 @@ PostOutcome ResultPoster::post(const ResultTarget& target, TaskId task, std::str
   const auto stamp = [&] {
     outcome.elapsed_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   };
+  if (target.https && !tls_) {
+    outcome.error = "the results URL " + target.url + " is https:// but this worker was started with -insecure";
+    return outcome;
+  }
   const std::string endpoint = endpoint_of(target);
   auto delay = policy_.first_retry_delay;
   int failures = 0;

@@ -23,6 +23,7 @@
 #include <string_view>
 
 #include "codec/result_codec.h"
+#include "net/tls.h"
 #include "seams/types.h"
 
 namespace Poco::Net {
@@ -31,16 +32,16 @@ class HTTPClientSession;
 
 namespace aipool::net {
 
-// Where results go: parsed from `http://host[:port]/path`.
+// Where results go: parsed from `http://host[:port]/path` or `https://...`.
 struct ResultTarget {
   std::string host;
   std::uint16_t port = 80;
   std::string path = "/aiResults";  // path and query
   std::string url;                  // as given, for logs
+  bool https = false;               // TLS, checked against the poster's trust (SEC-9)
 };
 
-// Parses an http:// URL; nullopt (with `error` set) for anything else. https is not
-// supported yet.
+// Parses an http:// or https:// URL; nullopt (with `error` set) for anything else.
 std::optional<ResultTarget> parse_results_url(std::string_view url, std::string& error);
 
 struct PostPolicy {
@@ -63,7 +64,10 @@ struct PostOutcome {
 
 class ResultPoster {
  public:
-  ResultPoster(std::string secret, PostPolicy policy = {});
+  // SEC-9: posts to https:// targets trust the orchestrator as `tls` says (its CA
+  // file, its pinned fingerprint, or the system's CAs); without it, an https://
+  // target fails with a message saying so.
+  explicit ResultPoster(std::string secret, PostPolicy policy = {}, std::optional<TlsTrust> tls = std::nullopt);
   ~ResultPoster();
   ResultPoster(const ResultPoster&) = delete;
   ResultPoster& operator=(const ResultPoster&) = delete;
@@ -87,6 +91,8 @@ class ResultPoster {
   std::string secret_;
   PostPolicy policy_;
   std::unique_ptr<Sessions> sessions_;
+  struct Tls;
+  std::unique_ptr<Tls> tls_;  // null: plain http:// only
 };
 
 }  // namespace aipool::net

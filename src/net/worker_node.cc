@@ -38,6 +38,7 @@ constexpr std::string_view kWorkerIdMetadata = "aipool-worker-id";
 // gRPC server default minimum ping interval (5 min), so a default server never
 // answers with GOAWAY "too many pings".
 constexpr int kKeepaliveTimeMs = 330'000;
+constexpr std::chrono::milliseconds kProbeTimeout{10'000};  // SEC-8: the TLS probe's connect and handshake
 constexpr int kKeepaliveTimeoutMs = 20'000;
 
 std::int64_t millis_since(SteadyClock::time_point start) {
@@ -78,6 +79,7 @@ struct WorkerNode::Impl {
     OrchestratorAddress address;
     std::string name;
     ResultTarget default_target;
+    TlsProbe probe;  // the last TLS probe's result (SEC-8); used by the next stream
     std::unique_ptr<ResultPoster> poster;
     std::unique_ptr<Backoff> backoff;  // under Impl::mutex
     bool connected = false;            // under Impl::mutex
@@ -123,9 +125,11 @@ struct WorkerNode::Impl {
       link->default_target.port = address.http_port != 0 ? address.http_port : config.default_http_port;
       link->default_target.path = "/aiResults";
       const bool ipv6 = address.host.find(':') != std::string::npos;
-      link->default_target.url = "http://" + (ipv6 ? "[" + address.host + "]" : address.host) + ":" +
+      link->default_target.https = config.tls.has_value();
+      link->default_target.url = (config.tls ? "https://" : "http://") +
+                                 (ipv6 ? "[" + address.host + "]" : address.host) + ":" +
                                  std::to_string(link->default_target.port) + "/aiResults";
-      link->poster = std::make_unique<ResultPoster>(config.secret, policy);
+      link->poster = std::make_unique<ResultPoster>(config.secret, policy, config.tls);
       link->backoff = std::make_unique<Backoff>(random, config.backoff);
       links.push_back(std::move(link));
     }
@@ -210,6 +214,11 @@ struct WorkerNode::Impl {
       if (n == kResultsUrlMetadata) {
         std::string error;
         std::optional<ResultTarget> target = parse_results_url(v, error);
+        if (target && target->https != config.tls.has_value()) {  // SEC-9: the secret never goes in clear
+          error = "results URL " + v + (config.tls ? " is not https:// (this worker uses TLS)"
+                                                   : " is https:// but this worker was started with -insecure");
+          target.reset();
+        }
         if (target) {
           session->target = std::move(*target);
         } else {
@@ -237,6 +246,7 @@ struct WorkerNode::Impl {
         std::lock_guard<std::mutex> lock(mutex);
         if (stopping) break;
       }
+      if (config.tls && !probe_link(link)) break;
       const StreamEnd end = run_stream(link);
       if (end.stopping) {
         spdlog::info("disconnected from orchestrator {} (stopping)", link.name);
@@ -254,6 +264,28 @@ struct WorkerNode::Impl {
     }
   }
 
+  // SEC-8: a TLS handshake with the orchestrator before the secret is sent. An
+  // orchestrator this worker does not trust (or that does not speak TLS) is fatal;
+  // one out of reach is waited for with backoff. False when the link must end.
+  bool probe_link(Link& link) {
+    for (;;) {
+      TlsProbe probe = probe_orchestrator(link.address.host, link.address.grpc_port, *config.tls, kProbeTimeout);
+      if (probe.kind == TlsProbe::Kind::kTrusted) {
+        link.probe = std::move(probe);
+        return true;
+      }
+      if (probe.kind == TlsProbe::Kind::kUntrusted) {
+        fail("orchestrator " + link.name + " is not trusted: " + probe.message);
+        return false;
+      }
+      StreamEnd end;
+      end.status = grpc::Status(grpc::StatusCode::UNAVAILABLE, probe.message);
+      wait_to_reconnect(link, end);
+      std::lock_guard<std::mutex> lock(mutex);
+      if (stopping) return false;
+    }
+  }
+
   // A fresh channel per attempt, with its own subchannels: gRPC's own reconnect
   // backoff must not delay ours (RECON-1).
   std::shared_ptr<grpc::Channel> channel_for(const Link& link) const {
@@ -263,7 +295,15 @@ struct WorkerNode::Impl {
     args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, kKeepaliveTimeMs);
     args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, kKeepaliveTimeoutMs);
     args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
-    return grpc::CreateCustomChannel(link.name, grpc::InsecureChannelCredentials(), args);
+    if (!config.tls) return grpc::CreateCustomChannel(link.name, grpc::InsecureChannelCredentials(), args);
+    grpc::SslCredentialsOptions ssl;  // SEC-8: the trust the probe just checked
+    if (config.tls->mode == TlsTrust::Mode::kPinned) {
+      ssl.pem_root_certs = link.probe.cert_pem;  // that very certificate, under its own name
+      args.SetSslTargetNameOverride(link.probe.server_name);
+    } else if (config.tls->mode == TlsTrust::Mode::kCaFile) {
+      ssl.pem_root_certs = config.tls->ca_pem;
+    }
+    return grpc::CreateCustomChannel(link.name, grpc::SslCredentials(ssl), args);
   }
 
   // Registers (WIRE-2, WIRE-3) and lets the job pool read the stream until it ends.

@@ -52,6 +52,7 @@
 
 #include "core/backoff.h"
 #include "net/orchestrator_address.h"
+#include "net/tls.h"
 #include "seams/executor.h"
 #include "seams/random.h"
 #include "seams/types.h"
@@ -83,6 +84,9 @@ struct WorkerConfig {
   std::chrono::milliseconds post_retry_delay{100};
   std::chrono::milliseconds post_timeout{30000};
   std::size_t max_post_connections = 32;  // per orchestrator (RES-12)
+  // SEC-8, SEC-9: how orchestrators are trusted over TLS (gRPC and result posts);
+  // nullopt: plain text (-insecure).
+  std::optional<TlsTrust> tls;
 };
 
 class WorkerNode {

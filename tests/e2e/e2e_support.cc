@@ -63,7 +63,7 @@ std::string form_body(const std::vector<FormPart>& parts, std::string& content_t
 
 Orchestrator start_orchestrator(const std::vector<std::string>& extra, int grpc_port, int http_port) {
   std::vector<std::string> argv = {bin_path("aipool-orchestrator"),
-                                   "-orchSecret", "s3cret",
+                                   "-orchSecret", "s3cret", "-insecure",
                                    "-serviceAddr", "127.0.0.1:" + std::to_string(grpc_port),
                                    "-httpAddr", "127.0.0.1:" + std::to_string(http_port)};
   argv.insert(argv.end(), extra.begin(), extra.end());
@@ -85,7 +85,7 @@ std::unique_ptr<ChildProcess> start_worker(const std::vector<int>& grpc_ports, c
     addrs += std::to_string(port);
   }
   std::vector<std::string> argv = {bin_path("aipool-worker"), "-orchAddr", addrs, "-orchSecret", "s3cret",
-                                   "-aiModels", models};
+                                   "-insecure", "-aiModels", models};
   argv.insert(argv.end(), extra.begin(), extra.end());
   return std::make_unique<ChildProcess>(argv);
 }

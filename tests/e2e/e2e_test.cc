@@ -282,7 +282,7 @@ TEST_F(EndToEnd, WrongSecretIsFatalForTheWorker) {
   orch_ = start_orchestrator();
   auto worker = std::make_unique<ChildProcess>(std::vector<std::string>{
       bin_path("aipool-worker"), "-orchAddr", "127.0.0.1:" + std::to_string(orch_.grpc_port), "-orchSecret",
-      "wrong", "-aiModels", "text-to-image:test/echo:true:1"});
+      "wrong", "-insecure", "-aiModels", "text-to-image:test/echo:true:1"});
   const std::optional<int> code = worker->wait_exit(20s);
   ASSERT_TRUE(code.has_value());
   EXPECT_EQ(*code, 2);
@@ -523,7 +523,7 @@ int run_to_exit(const std::vector<std::string>& argv, std::string& output) {
 TEST(EndToEndFlags, BadFlagsFailAtStartNamingThem) {
   const std::string orch = bin_path("aipool-orchestrator");
   {
-    ChildProcess ok({orch, "--orchSecret=x", "--serviceAddr=127.0.0.1:0", "-httpAddr", "127.0.0.1:0"});
+    ChildProcess ok({orch, "--orchSecret=x", "--serviceAddr=127.0.0.1:0", "-httpAddr", "127.0.0.1:0", "--insecure"});
     EXPECT_TRUE(ok.wait_for_line("aipool-orchestrator ready", 20s).has_value()) << ok.output();
   }
   std::string out;
@@ -545,7 +545,7 @@ TEST(EndToEndFlags, BadFlagsFailAtStartNamingThem) {
 // FLAG-3: with a wildcard HTTP address no results URL is sent, and the worker posts to -orchHttpPort.
 TEST(EndToEndFlags, ResultsUrlFallsBackToTheWorkersFlag) {
   const int http = free_port();
-  ChildProcess wildcard({bin_path("aipool-orchestrator"), "-orchSecret", "s3cret", "-serviceAddr", "127.0.0.1:0",
+  ChildProcess wildcard({bin_path("aipool-orchestrator"), "-orchSecret", "s3cret", "-insecure", "-serviceAddr", "127.0.0.1:0",
                          "-httpAddr", "0.0.0.0:" + std::to_string(http)});
   const std::optional<std::string> ready = wildcard.wait_for_line("aipool-orchestrator ready", 20s);
   ASSERT_TRUE(ready.has_value()) << wildcard.output();

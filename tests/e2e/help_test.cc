@@ -128,7 +128,7 @@ TEST_P(Help, OrchSecretPathThatIsNoFileExitsTwoNamingIt) {
   }
   if (worker) return;
   ChildProcess orch({program, "-orchSecret", "q8/Zr+Tk2w==", "-serviceAddr", "127.0.0.1:0", "-httpAddr",
-                     "127.0.0.1:0"});
+                     "127.0.0.1:0", "-insecure"});
   EXPECT_TRUE(orch.wait_for_line("aipool-orchestrator ready", std::chrono::seconds(20)).has_value()) << orch.output();
 }
 

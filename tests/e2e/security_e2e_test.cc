@@ -75,7 +75,7 @@ TEST(Security, SecretsStayOffTheCommandLine) {
   EXPECT_EQ(cmdline.find(secret), std::string::npos);
   ::setenv("AIPOOL_ORCH_SECRET", secret.c_str(), 1);
   ChildProcess worker({bin_path("aipool-worker"), "-orchAddr", "127.0.0.1:" + std::to_string(orch.grpc_port),
-                       "-aiModels", "text-to-image:test/echo"});
+                       "-insecure", "-aiModels", "text-to-image:test/echo"});
   ::unsetenv("AIPOOL_ORCH_SECRET");
   EXPECT_TRUE(wait_for_workers(orch.http_port, 1, 20s)) << worker.output();
   EXPECT_EQ(worker.output().find("literal value"), std::string::npos) << worker.output();
