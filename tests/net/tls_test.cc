@@ -1,0 +1,187 @@
+// Tests of TLS (src/net/tls.h, spec/security.md SEC-7..SEC-9): the orchestrator's
+// identity and its fingerprint, the worker's probe against a real TLS server on
+// loopback, and result posts over HTTPS to it.
+#include "net/tls.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
+#include "codec/result_codec.h"
+#include "net/http_server.h"
+#include "net/result_poster.h"
+
+namespace aipool::net {
+namespace {
+
+using namespace std::chrono_literals;
+
+TlsIdentity self_signed() {
+  std::string error;
+  std::optional<TlsIdentity> identity = make_self_signed({"orch.example", "10.9.8.7"}, error);
+  EXPECT_TRUE(identity.has_value()) << error;
+  return identity.value_or(TlsIdentity{});
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    char dir[] = "/tmp/aipool-tls-XXXXXX";
+    path_ = ::mkdtemp(dir);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// SEC-7, SEC-8: a fingerprint is sha256: and 64 hex digits; operators may write it
+// with colons, in upper case or without the prefix.
+TEST(Tls, FingerprintsAreParsedInEveryCommonForm) {
+  const TlsIdentity identity = self_signed();
+  ASSERT_EQ(identity.fingerprint.size(), 7u + 64u);
+  EXPECT_EQ(identity.fingerprint.rfind("sha256:", 0), 0u);
+  EXPECT_EQ(fingerprint_of_pem(identity.cert_pem), identity.fingerprint);
+  std::string colons;
+  for (std::size_t i = 7; i < identity.fingerprint.size(); i += 2) {
+    if (!colons.empty()) colons += ':';
+    colons += static_cast<char>(std::toupper(identity.fingerprint[i]));
+    colons += static_cast<char>(std::toupper(identity.fingerprint[i + 1]));
+  }
+  EXPECT_EQ(parse_fingerprint("SHA256:" + colons), identity.fingerprint);
+  EXPECT_EQ(parse_fingerprint(identity.fingerprint.substr(7)), identity.fingerprint);
+  EXPECT_EQ(parse_fingerprint("sha256:abc"), std::nullopt);
+  EXPECT_EQ(parse_fingerprint("sha256:" + std::string(64, 'g')), std::nullopt);
+  EXPECT_EQ(fingerprint_of_pem("not a certificate"), "");
+  EXPECT_NE(self_signed().fingerprint, identity.fingerprint);  // a new key each time
+}
+
+// SEC-7: the self-signed pair is made once in the data folder (key mode 0600) and
+// the same one is used at the next start; given files must come as a matching pair.
+TEST(Tls, SelfSignedIdentityIsKeptInTheDataDir) {
+  TempDir dir;
+  std::string error;
+  const std::optional<TlsIdentity> first = load_identity("", "", dir.path() + "/data", {}, error);
+  ASSERT_TRUE(first.has_value()) << error;
+  const auto perms = std::filesystem::status(dir.path() + "/data/tls-key.pem").permissions();
+  EXPECT_EQ(perms & std::filesystem::perms::all, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  const std::optional<TlsIdentity> again = load_identity("", "", dir.path() + "/data", {}, error);
+  ASSERT_TRUE(again.has_value()) << error;
+  EXPECT_EQ(again->fingerprint, first->fingerprint);
+  const std::optional<TlsIdentity> given = load_identity(dir.path() + "/data/tls-cert.pem",
+                                                         dir.path() + "/data/tls-key.pem", "", {}, error);
+  ASSERT_TRUE(given.has_value()) << error;
+  EXPECT_EQ(given->fingerprint, first->fingerprint);
+  const TlsIdentity other = self_signed();
+  std::ofstream(dir.path() + "/other-key.pem") << other.key_pem;
+  EXPECT_FALSE(load_identity(dir.path() + "/data/tls-cert.pem", dir.path() + "/other-key.pem", "", {}, error));
+  EXPECT_NE(error.find("is not the key of"), std::string::npos) << error;
+  EXPECT_FALSE(load_identity(dir.path() + "/data/tls-cert.pem", "", "", {}, error));
+  EXPECT_NE(error.find("give both -tlsCert and -tlsKey"), std::string::npos) << error;
+}
+
+// A TLS HTTP server on loopback that answers every request with its path.
+class TlsServer {
+ public:
+  explicit TlsServer(const TlsIdentity& identity, bool tls = true) {
+    HttpServerConfig config;
+    if (tls) {
+      config.tls_cert_pem = identity.cert_pem;
+      config.tls_key_pem = identity.key_pem;
+    }
+    server_ = std::make_unique<HttpServer>(config, [](HttpRequest&& request, std::shared_ptr<HttpExchange> ex) {
+      HttpResponse response;
+      response.body = "{\"path\":\"" + request.path + "\",\"bytes\":" + std::to_string(request.body.size()) + "}";
+      ex->respond(std::move(response));
+    });
+    std::string error;
+    EXPECT_TRUE(server_->listen(error)) << error;
+    server_->run();
+  }
+  ~TlsServer() { server_->stop(0); }
+  std::uint16_t port() const { return static_cast<std::uint16_t>(server_->port()); }
+
+ private:
+  std::unique_ptr<HttpServer> server_;
+};
+
+TlsTrust pinned(const std::string& fingerprint) {
+  TlsTrust trust;
+  trust.mode = TlsTrust::Mode::kPinned;
+  trust.fingerprint = fingerprint;
+  return trust;
+}
+
+TlsTrust ca(const TlsIdentity& identity) {
+  TlsTrust trust;
+  trust.mode = TlsTrust::Mode::kCaFile;
+  trust.ca_pem = identity.cert_pem;
+  return trust;
+}
+
+// SEC-8: the probe trusts a pinned certificate by its fingerprint alone, a CA-signed
+// one by its chain and name; it refuses any other certificate and a server without
+// TLS, and tells an unreachable orchestrator apart.
+TEST(Tls, ProbeTrustsOnlyWhatTheWorkerWasToldTo) {
+  const TlsIdentity identity = self_signed();
+  TlsServer server(identity);
+  TlsProbe probe = probe_orchestrator("127.0.0.1", server.port(), pinned(identity.fingerprint), 5s);
+  EXPECT_EQ(probe.kind, TlsProbe::Kind::kTrusted) << probe.message;
+  EXPECT_EQ(fingerprint_of_pem(probe.cert_pem), identity.fingerprint);
+  EXPECT_EQ(probe.server_name, "aipool-orchestrator");
+  EXPECT_EQ(probe_orchestrator("localhost", server.port(), ca(identity), 5s).kind, TlsProbe::Kind::kTrusted);
+  const TlsIdentity other = self_signed();
+  probe = probe_orchestrator("127.0.0.1", server.port(), pinned(other.fingerprint), 5s);
+  EXPECT_EQ(probe.kind, TlsProbe::Kind::kUntrusted);
+  EXPECT_NE(probe.message.find("does not match -orchCertFingerprint " + other.fingerprint), std::string::npos)
+      << probe.message;
+  probe = probe_orchestrator("127.0.0.1", server.port(), ca(other), 5s);
+  EXPECT_EQ(probe.kind, TlsProbe::Kind::kUntrusted);
+  EXPECT_NE(probe.message.find("its certificate is not trusted"), std::string::npos) << probe.message;
+  TlsTrust system;
+  EXPECT_EQ(probe_orchestrator("127.0.0.1", server.port(), system, 5s).kind, TlsProbe::Kind::kUntrusted);
+  TlsServer plain(identity, false);
+  probe = probe_orchestrator("127.0.0.1", plain.port(), pinned(identity.fingerprint), 5s);
+  EXPECT_EQ(probe.kind, TlsProbe::Kind::kUntrusted);
+  EXPECT_NE(probe.message.find("give this worker -insecure too"), std::string::npos) << probe.message;
+  probe = probe_orchestrator("127.0.0.1", 1, pinned(identity.fingerprint), 2s);
+  EXPECT_EQ(probe.kind, TlsProbe::Kind::kUnreachable) << probe.message;
+}
+
+// SEC-9: a result post goes over HTTPS to a pinned certificate, and only to it; a
+// worker without TLS trust refuses an https:// target instead of sending in clear.
+TEST(Tls, ResultPostsGoOverHttpsToTheTrustedServerOnly) {
+  const TlsIdentity identity = self_signed();
+  TlsServer server(identity);
+  std::string error;
+  const std::optional<ResultTarget> target =
+      parse_results_url("https://127.0.0.1:" + std::to_string(server.port()) + "/aiResults", error);
+  ASSERT_TRUE(target.has_value()) << error;
+  EXPECT_TRUE(target->https);
+  codec::EncodedPost body;
+  body.content_type = "application/json";
+  body.pieces.push_back(std::make_shared<const std::string>(std::string(100000, 'x')));
+  PostPolicy policy;
+  policy.retries = 0;
+  ResultPoster trusted("s3cret", policy, pinned(identity.fingerprint));
+  const PostOutcome ok = trusted.post(*target, 7, "", body);
+  EXPECT_EQ(ok.status, 200) << ok.error;
+  EXPECT_EQ(ok.answer, "{\"path\":\"/aiResults\",\"bytes\":100000}");
+  ResultPoster wrong("s3cret", policy, pinned(self_signed().fingerprint));
+  const PostOutcome refused = wrong.post(*target, 8, "", body);
+  EXPECT_EQ(refused.status, 0);
+  EXPECT_FALSE(refused.error.empty());
+  ResultPoster plain("s3cret", policy);
+  const PostOutcome insecure = plain.post(*target, 9, "", body);
+  EXPECT_EQ(insecure.status, 0);
+  EXPECT_NE(insecure.error.find("is https:// but this worker was started with -insecure"), std::string::npos)
+      << insecure.error;
+}
+
+}  // namespace
+}  // namespace aipool::net
