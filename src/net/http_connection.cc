@@ -26,6 +26,22 @@ void Connection::start() {
   }
   phase_ = Phase::kHeader;
   arm(server_.config.header_timeout_ms);
+  // A TLS client speaks first with a handshake record (0x16); anything else is most
+  // likely plain HTTP, which is told in plain HTTP to use https://.
+  socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](error_code ec) {
+    unsigned char first = 0;
+    const ssize_t n = ec ? -1 : ::recv(self->socket_.native_handle(), &first, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n <= 0 || self->timed_out_) {
+      self->close();
+    } else if (first != 0x16) {
+      self->refuse_plain_text();
+    } else {
+      self->handshake();
+    }
+  });
+}
+
+void Connection::handshake() {
   tls_->async_handshake(asio::ssl::stream_base::server, [self = shared_from_this()](error_code ec) {
     if (ec || self->timed_out_) {
       spdlog::debug("http: TLS handshake with {} failed: {}", codec::log_safe(self->peer_), ec.message());
@@ -33,6 +49,18 @@ void Connection::start() {
       return;
     }
     self->read_header(self->server_.config.header_timeout_ms);
+  });
+}
+
+// SEC-7: a plain-text request on the TLS port gets a plain-text 400 that says so.
+void Connection::refuse_plain_text() {
+  phase_ = Phase::kWriting;
+  const std::string body = api_error_json("this port speaks HTTPS (TLS): use https://");
+  head_ = "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: " +
+          std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+  asio::async_write(socket_, asio::buffer(head_), [self = shared_from_this()](error_code, std::size_t) {
+    self->tls_.reset();  // the rest is plain: drain it as a plain connection
+    self->linger();
   });
 }
 

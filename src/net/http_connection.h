@@ -145,6 +145,8 @@ class Connection final : public std::enable_shared_from_this<Connection> {
     }
   }
   void tls_idle_read();
+  void handshake();
+  void refuse_plain_text();
   void tls_watch_for_gone();
 
   HttpServer::Impl& server_;

@@ -91,7 +91,7 @@ HttpReply https_request(int port, const std::string& ca_file, const std::string&
 
 // SEC-7, SEC-8, SEC-9: a job crosses every path over TLS: the client's HTTPS request,
 // the worker's gRPC stream to a pinned self-signed certificate, and its result post
-// over HTTPS. Plain HTTP is refused on that port, and after a restart the
+// over HTTPS. Plain HTTP is refused on that port with a plain 400 that says so, and after a restart the
 // orchestrator serves the same certificate, so the pinning worker comes back.
 TEST(TlsEndToEnd, WholeJobPathOverTlsWithAPinnedCertificate) {
   TempDir dir;
@@ -106,7 +106,9 @@ TEST(TlsEndToEnd, WholeJobPathOverTlsWithAPinnedCertificate) {
   EXPECT_EQ(job.status, 200) << job.body;
   EXPECT_NE(job.body.find("data:text/plain;base64,b3ZlciB0bHM="), std::string::npos) << job.body;
   EXPECT_TRUE(orch.process->wait_for_line("outcome=result", 5s).has_value()) << orch.process->output();
-  EXPECT_NE(http_request(orch.http_port, "GET", "/healthz").status, 200);  // no plain HTTP
+  const HttpReply plain = http_request(orch.http_port, "GET", "/healthz");  // no plain HTTP
+  EXPECT_EQ(plain.status, 400);
+  EXPECT_EQ(plain.body, R"({"detail":{"msg":"this port speaks HTTPS (TLS): use https://"}})");
   EXPECT_EQ(https_request(orch.http_port, ca, "GET", "/healthz").status, 200);
   // A restart on the same ports keeps the certificate: the worker reconnects to it.
   const int grpc = orch.grpc_port;

@@ -392,7 +392,7 @@ TEST(OrchestratorAddresses, RejectsBadEntries) {
   }
 }
 
-// Proves the results URL from the orchestrator's metadata is parsed, and only http:// is taken (RES-1).
+// Proves the results URL from the orchestrator's metadata is parsed; http:// and https:// are taken (RES-1, SEC-9).
 TEST(ResultPoster, ParsesResultsUrl) {
   std::string error;
   const auto target = parse_results_url("http://10.1.2.3:8936/aiResults?x=1", error);
@@ -400,8 +400,13 @@ TEST(ResultPoster, ParsesResultsUrl) {
   EXPECT_EQ(target->host, "10.1.2.3");
   EXPECT_EQ(target->port, 8936);
   EXPECT_EQ(target->path, "/aiResults?x=1");
-  EXPECT_FALSE(parse_results_url("https://h/aiResults", error).has_value());
-  EXPECT_NE(error.find("only http://"), std::string::npos);
+  EXPECT_FALSE(target->https);
+  const auto secure = parse_results_url("https://h/aiResults", error);
+  ASSERT_TRUE(secure.has_value()) << error;
+  EXPECT_TRUE(secure->https);
+  EXPECT_EQ(secure->port, 443);
+  EXPECT_FALSE(parse_results_url("ftp://h/aiResults", error).has_value());
+  EXPECT_NE(error.find("only http:// and https://"), std::string::npos);
   EXPECT_FALSE(parse_results_url("http:///aiResults", error).has_value());
 }
 
