@@ -12,3 +12,17 @@ build_project() {
   cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
   cmake --build build -j"$(nproc)"
 }
+
+# The fuzz build (tests/fuzz/README.md): clang-14 with libFuzzer, ASan and UBSan in
+# build-fuzz/, only the fuzz targets and what they link. AIPOOL_FUZZ_BUILD names it.
+AIPOOL_FUZZ_BUILD="$AIPOOL_ROOT/build-fuzz"
+
+# build_fuzz: configures (once) and builds the fuzz build; scripts/setup.sh must
+# have run (clang-14, libfuzzer-14-dev).
+build_fuzz() {
+  cd "$AIPOOL_ROOT"
+  if [ ! -f "$AIPOOL_FUZZ_BUILD/CMakeCache.txt" ]; then
+    CC=clang-14 CXX=clang++-14 cmake -S . -B "$AIPOOL_FUZZ_BUILD" -DAIPOOL_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  fi
+  cmake --build "$AIPOOL_FUZZ_BUILD" -j"$(nproc)"
+}

@@ -10,7 +10,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
   libspdlog-dev libfmt-dev libgflags-dev
   libtorch-dev libspng-dev libturbojpeg0-dev libfreetype-dev fonts-dejavu-core
-  libtesseract-dev tesseract-ocr-eng libleptonica-dev libpocketsphinx-dev pocketsphinx-en-us libsndfile1-dev libsamplerate0-dev espeak-ng
+  libtesseract-dev tesseract-ocr-eng libleptonica-dev libpocketsphinx-dev pocketsphinx-en-us libsndfile1-dev libsamplerate0-dev libogg-dev libvorbis-dev espeak-ng
+  clang-14 libfuzzer-14-dev libclang-rt-14-dev  # the fuzz build (tests/fuzz)
 )
 
 missing=()

@@ -10,6 +10,8 @@
 #include <mutex>
 #include <optional>
 
+#include "media/ogg_vorbis_check.h"
+
 namespace aipool::media {
 namespace {
 
@@ -81,6 +83,11 @@ Opened open_audio(MemoryFile& memory, double max_seconds) {
   Opened opened;
   if (memory.bytes.empty()) {
     opened.error = AudioError{"the audio file is empty"};
+    return opened;
+  }
+  if (!ogg_vorbis_headers_ok(memory.bytes)) {  // never to libsndfile, which would leak (ogg_vorbis_check.h)
+    opened.error = AudioError{"not a readable WAV, FLAC or OGG audio file (OGG Vorbis: its stream headers are "
+                              "truncated or corrupt)"};
     return opened;
   }
   SF_VIRTUAL_IO io = memory_io();

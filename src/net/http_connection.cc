@@ -117,8 +117,7 @@ void Connection::read_header(std::int64_t deadline_ms) {
   phase_ = Phase::kHeader;
   bytes_seen_ = buffer_.size() > 0;
   parser_.emplace();
-  parser_->header_limit(static_cast<std::uint32_t>(server_.config.max_header_bytes));
-  parser_->body_limit(server_.config.max_body_bytes);
+  limit_parser(*parser_, server_.config);
   arm(deadline_ms);
   io([this](auto& stream) {
     http::async_read_header(stream, buffer_, *parser_,
@@ -132,8 +131,7 @@ void Connection::on_header(error_code ec) {
     return;
   }
   const auto& head = parser_->get();
-  const std::string_view target(head.target().data(), head.target().size());
-  reserved_path_ = server_.is_reserved(target.substr(0, target.find('?')));
+  reserved_path_ = server_.is_reserved(target_path(std::string_view(head.target().data(), head.target().size())));
   keep_alive_ = parser_->keep_alive();
   version_ = head.version();
   if (over_cap_ && !reserved_path_) {  // HTTP-4
@@ -164,10 +162,10 @@ void Connection::on_header(error_code ec) {
 // in the server's stead, without the body being read.
 bool Connection::screened() {
   if (!server_.config.screen) return false;
-  http::request<http::string_body> head(parser_->get().base(), std::string());
+  RequestMessage head(parser_->get().base(), std::string());
   std::optional<HttpResponse> answer;
   try {
-    answer = server_.config.screen(request_of(head));
+    answer = server_.config.screen(to_request(head));
   } catch (const std::exception& e) {
     spdlog::error("http: screen failed on {}: {}", codec::log_safe(peer_), e.what());
     answer = HttpResponse{500, "application/json", {}, api_error_json("internal error"), {}, true};
@@ -182,12 +180,12 @@ bool Connection::screened() {
 // bodies in flight; a chunked body is checked as it grows (on_body).
 bool Connection::admit_body() {
   budget_ = reserved_path_ ? &server_.reserved_budget : &server_.client_budget;
-  const boost::optional<std::uint64_t> length = parser_->content_length();
-  if (!length) return true;
-  if (*length > server_.config.max_body_bytes) {
-    too_large(*length);
+  if (const std::optional<std::uint64_t> over = declared_body_over_limit(*parser_, server_.config)) {
+    too_large(*over);
     return false;
   }
+  const boost::optional<std::uint64_t> length = parser_->content_length();
+  if (!length) return true;
   if (*length > 0 && !budget_->reserve(*length)) {
     refuse_over_budget();
     return false;
@@ -241,34 +239,31 @@ void Connection::on_read_error(error_code ec) {
     }
     return;
   }
-  if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
-      ec == http::error::partial_message) {
-    close();
-    return;
+  switch (read_failure_of(ec)) {
+    case ReadFailure::kHeaderTooLarge:
+      refuse(431, "request headers are larger than the limit of " +
+                      std::to_string(server_.config.max_header_bytes) + " bytes");
+      return;
+    case ReadFailure::kBodyTooLarge: {  // Beast checks a declared length with the headers
+      const boost::optional<std::uint64_t> length = parser_ ? parser_->content_length() : boost::none;
+      too_large(length ? *length : 0);
+      return;
+    }
+    case ReadFailure::kMalformed:
+      refuse(400, "malformed request: " + ec.message());
+      return;
+    case ReadFailure::kClose:
+      close();
+      return;
   }
-  if (ec == http::error::header_limit) {
-    refuse(431, "request headers are larger than the limit of " + std::to_string(server_.config.max_header_bytes) +
-                    " bytes");
-    return;
-  }
-  if (ec == http::error::body_limit) {  // Beast checks a declared length with the headers
-    const boost::optional<std::uint64_t> length = parser_ ? parser_->content_length() : boost::none;
-    too_large(length ? *length : 0);
-    return;
-  }
-  if (ec.category() == http::make_error_code(http::error::bad_method).category()) {
-    refuse(400, "malformed request: " + ec.message());
-    return;
-  }
-  close();
 }
 
 void Connection::dispatch() {
   disarm();
   phase_ = Phase::kWaiting;
-  http::request<http::string_body> message = parser_->release();
+  RequestMessage message = parser_->release();
   parser_.reset();
-  HttpRequest request = request_of(message);
+  HttpRequest request = to_request(message);
   ++seq_;
   answer_due_ = true;
   server_.answers_due.fetch_add(1);
@@ -287,17 +282,8 @@ void Connection::dispatch() {
   if (answer_due_) watch_for_gone();
 }
 
-HttpRequest Connection::request_of(http::request<http::string_body>& message) {
-  HttpRequest request;
-  request.method = std::string(message.method_string());
-  request.target = std::string(message.target());
-  request.path = request.target.substr(0, request.target.find('?'));
-  request.headers.reserve(8);
-  for (const auto& field : message) {
-    request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
-  }
-  request.body = std::move(message.body());
-  request.peer = peer_;
+HttpRequest Connection::to_request(RequestMessage& message) {
+  HttpRequest request = request_of(message, peer_);
   request.peer_loopback = peer_loopback_;
   return request;
 }
@@ -306,9 +292,9 @@ HttpRequest Connection::request_of(http::request<http::string_body>& message) {
 // the request's head, so that a result refused for its size still ends its attempt.
 void Connection::too_large(std::uint64_t length) {
   if (server_.config.on_body_too_large && parser_) {
-    http::request<http::string_body> head(parser_->get().base(), std::string());
+    RequestMessage head(parser_->get().base(), std::string());
     try {
-      server_.config.on_body_too_large(request_of(head), length);
+      server_.config.on_body_too_large(to_request(head), length);
     } catch (const std::exception& e) {
       spdlog::error("http: body-too-large hook failed: {}", e.what());
     }

@@ -29,6 +29,7 @@
 
 #include "codec/text.h"
 #include "net/api_response.h"
+#include "net/http_framing.h"
 #include "net/http_server_impl.h"
 
 namespace aipool::net::http_detail {
@@ -116,7 +117,7 @@ class Connection final : public std::enable_shared_from_this<Connection> {
   void on_body(error_code ec);
   void on_read_error(error_code ec);
   void dispatch();
-  HttpRequest request_of(http::request<http::string_body>& message);
+  HttpRequest to_request(RequestMessage& message);  // with this connection's peer
   void too_large(std::uint64_t length);
   void watch_for_gone();
   void write_answer(HttpResponse response);
@@ -161,7 +162,7 @@ class Connection final : public std::enable_shared_from_this<Connection> {
   bool peer_loopback_ = false;
   Phase phase_ = Phase::kHeader;
   beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<RequestParser> parser_;
   bool reserved_path_ = false;
   ByteBudget* budget_ = nullptr;
   std::size_t reserved_ = 0;

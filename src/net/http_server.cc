@@ -76,13 +76,6 @@ std::string_view http_reason(int status) {
   return {reason.data(), reason.size()};
 }
 
-std::optional<std::string_view> HttpRequest::header(std::string_view name) const {
-  for (const auto& [key, value] : headers) {
-    if (boost::beast::iequals(key, name)) return std::string_view(value);
-  }
-  return std::nullopt;
-}
-
 HttpServer::HttpServer(HttpServerConfig config, HttpHandler handler)
     : impl_(std::make_shared<Impl>(std::move(config), std::move(handler))) {}
 

@@ -166,6 +166,22 @@ TEST(SpeechAudio, TruncatedFilesFailWithThePosition) {
   EXPECT_NEAR(static_cast<double>(half_wav.size()), 16000.0, 2.0);
 }
 
+// ASR-2: an OGG Vorbis cut or corrupted inside its three stream headers is refused before libsndfile opens it
+// (libsndfile 1.2.0 leaks its Vorbis state on such files; fuzz regression audio_probe/ogg_vorbis_*).
+TEST(SpeechAudio, OggVorbisWithBrokenHeadersIsRefusedBeforeLibsndfile) {
+  const std::string ogg = encode_audio(sine(440, 0.2, 16000), 2, 16000, SF_FORMAT_OGG | SF_FORMAT_VORBIS);
+  const std::size_t second_page = ogg.find("OggS", 4);
+  ASSERT_NE(second_page, std::string::npos);
+  std::string corrupt = ogg;
+  corrupt[second_page + 700] = static_cast<char>(corrupt[second_page + 700] ^ 0x5a);  // the page's CRC fails
+  const std::string cut = ogg.substr(0, second_page + 100);
+  for (const std::string& file : {corrupt, cut}) {
+    EXPECT_EQ(error_of(probe_audio(file)),
+              "not a readable WAV, FLAC or OGG audio file (OGG Vorbis: its stream headers are truncated or corrupt)");
+  }
+  EXPECT_TRUE(std::holds_alternative<AudioInfo>(probe_audio(ogg)));
+}
+
 // ASR-2: audio above the duration limit is refused from its header, marked too long.
 TEST(SpeechAudio, TooLongIsRefused) {
   const std::string wav = encode_audio(sine(440, 1.0, 8000), 1, 8000, SF_FORMAT_WAV | SF_FORMAT_PCM_16);
