@@ -149,6 +149,7 @@ class Connection final : public std::enable_shared_from_this<Connection> {
   void handshake();
   void refuse_plain_text();
   void tls_watch_for_gone();
+  void client_gone();
 
   HttpServer::Impl& server_;
   asio::any_io_executor strand_;  // the socket's: a strand of the server's io_context

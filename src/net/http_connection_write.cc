@@ -23,13 +23,18 @@ void Connection::watch_for_gone() {
       self->watch_for_gone();
       return;
     }
-    self->gone_ = true;
-    std::function<void()> gone = std::move(self->on_gone_);
-    self->on_gone_ = nullptr;
-    if (gone) gone();
-    // The answer (the cancelled job's) still arrives; it is then dropped by close().
-    self->keep_alive_ = false;
+    self->client_gone();
   });
+}
+
+// The client left while its answer was due: its owner hears of it once. The answer
+// (the cancelled job's) still arrives; it is then dropped by close().
+void Connection::client_gone() {
+  gone_ = true;
+  std::function<void()> gone = std::move(on_gone_);
+  on_gone_ = nullptr;
+  if (gone) gone();
+  keep_alive_ = false;
 }
 
 // API-9 over TLS: bytes on the socket may be a TLS alert, so the watch reads through
@@ -41,11 +46,7 @@ void Connection::tls_watch_for_gone() {
     if (n > 0 || ec == asio::error::operation_aborted || !self->answer_due_ || self->phase_ != Phase::kWaiting) {
       return;
     }
-    self->gone_ = true;
-    std::function<void()> gone = std::move(self->on_gone_);
-    self->on_gone_ = nullptr;
-    if (gone) gone();
-    self->keep_alive_ = false;
+    self->client_gone();
   });
 }
 

@@ -117,4 +117,12 @@ int free_port() {
   return socket.address().port();
 }
 
+int run_to_exit(const std::vector<std::string>& argv, std::string& output) {
+  ChildProcess p(argv);
+  const std::optional<int> code = p.wait_exit(std::chrono::seconds(20));
+  p.wait_for_line("\n", std::chrono::seconds(1));
+  output = p.output();
+  return code.value_or(-1);
+}
+
 }  // namespace aipool::e2e

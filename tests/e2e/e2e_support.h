@@ -54,6 +54,9 @@ bool wait_for_workers(int http_port, std::size_t count, std::chrono::millisecond
 std::size_t live_workers(int http_port);
 // A free TCP port on 127.0.0.1 (bound and released).
 int free_port();
+// Runs a program to its end (at most 20 s); its exit code (-1 if it did not end) and
+// its output through `output`.
+int run_to_exit(const std::vector<std::string>& argv, std::string& output);
 std::string bin_path(const std::string& name);
 
 }  // namespace aipool::e2e

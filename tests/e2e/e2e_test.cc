@@ -511,14 +511,6 @@ TEST(EndToEndLogs, OneLinePerAttemptAndNeverTheSecret) {
   EXPECT_EQ(worker->output().find("s3cret"), std::string::npos);
 }
 
-int run_to_exit(const std::vector<std::string>& argv, std::string& output) {
-  ChildProcess p(argv);
-  const std::optional<int> code = p.wait_exit(20s);
-  p.wait_for_line("\n", 1s);
-  output = p.output();
-  return code.value_or(-1);
-}
-
 // FLAG-1, FLAG-2: flags take one or two dashes; a bad flag or config stops the start with a message naming it.
 TEST(EndToEndFlags, BadFlagsFailAtStartNamingThem) {
   const std::string orch = bin_path("aipool-orchestrator");

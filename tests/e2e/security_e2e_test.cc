@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "../support/raw_socket.h"
+#include "../support/temp_dir.h"
 #include "e2e_support.h"
 
 namespace aipool::e2e {
@@ -28,17 +29,13 @@ constexpr const char* kBobKey = "bob-key-abcdefghijklm";
 // A file in a fresh folder of its own, removed with the object.
 class TempFile {
  public:
-  TempFile(const std::string& name, const std::string& content) {
-    char dir[] = "/tmp/aipool-security-XXXXXX";
-    dir_ = ::mkdtemp(dir);
-    path_ = dir_ + "/" + name;
+  TempFile(const std::string& name, const std::string& content) : path_(dir_.path() + "/" + name) {
     std::ofstream(path_) << content;
   }
-  ~TempFile() { std::filesystem::remove_all(dir_); }
   const std::string& path() const { return path_; }
 
  private:
-  std::string dir_;
+  aipool::testing::TempDir dir_;
   std::string path_;
 };
 
@@ -52,13 +49,6 @@ std::map<std::string, std::string> bearer(const std::string& key) { return {{"Au
 HttpReply echo_job(int port, const std::map<std::string, std::string>& headers) {
   return http_request(port, "POST", "/text-to-image", "application/json",
                       R"({"model_id":"test/echo","prompt":"hello"})", headers);
-}
-
-int run_to_exit(const std::vector<std::string>& argv, std::string& output) {
-  ChildProcess p(argv);
-  const std::optional<int> code = p.wait_exit(20s);
-  output = p.output();
-  return code.value_or(-1);
 }
 
 // SEC-1: a literal -orchSecret works with a warning and is gone from the command line

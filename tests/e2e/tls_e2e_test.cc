@@ -17,6 +17,7 @@
 #include <sstream>
 #include <string>
 
+#include "../support/temp_dir.h"
 #include "e2e_support.h"
 #include "net/tls.h"
 
@@ -25,18 +26,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class TempDir {
- public:
-  TempDir() {
-    char dir[] = "/tmp/aipool-tls-e2e-XXXXXX";
-    path_ = ::mkdtemp(dir);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using aipool::testing::TempDir;
 
 struct TlsOrchestrator {
   std::unique_ptr<ChildProcess> process;
@@ -151,27 +141,20 @@ TEST(TlsEndToEnd, WorkerRefusesAnOrchestratorItDoesNotTrust) {
   EXPECT_NE(tls_worker->output().find("give this worker -insecure too"), std::string::npos) << tls_worker->output();
 }
 
-int exit_code(const std::vector<std::string>& argv, std::string& output) {
-  ChildProcess p(argv);
-  const std::optional<int> code = p.wait_exit(20s);
-  output = p.output();
-  return code.value_or(-1);
-}
-
 // SEC-10: -insecure cannot be combined with the TLS flags, on either side.
 TEST(TlsEndToEnd, InsecureDoesNotMixWithTlsFlags) {
   std::string out;
-  EXPECT_EQ(exit_code({bin_path("aipool-orchestrator"), "-orchSecret", "s3cret", "-insecure", "-tlsCert", "c.pem",
+  EXPECT_EQ(run_to_exit({bin_path("aipool-orchestrator"), "-orchSecret", "s3cret", "-insecure", "-tlsCert", "c.pem",
                        "-tlsKey", "k.pem"},
                       out),
             2);
   EXPECT_NE(out.find("-insecure: leave out -tlsCert and -tlsKey"), std::string::npos) << out;
-  EXPECT_EQ(exit_code({bin_path("aipool-worker"), "-orchAddr", "127.0.0.1:1", "-orchSecret", "s3cret", "-insecure",
+  EXPECT_EQ(run_to_exit({bin_path("aipool-worker"), "-orchAddr", "127.0.0.1:1", "-orchSecret", "s3cret", "-insecure",
                        "-orchCertFingerprint", "sha256:00", "-aiModels", "text-to-image:test/echo"},
                       out),
             2);
   EXPECT_NE(out.find("-insecure: leave out -orchCACert and -orchCertFingerprint"), std::string::npos) << out;
-  EXPECT_EQ(exit_code({bin_path("aipool-worker"), "-orchAddr", "127.0.0.1:1", "-orchSecret", "s3cret",
+  EXPECT_EQ(run_to_exit({bin_path("aipool-worker"), "-orchAddr", "127.0.0.1:1", "-orchSecret", "s3cret",
                        "-orchCertFingerprint", "sha256:00", "-aiModels", "text-to-image:test/echo"},
                       out),
             2);

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <memory>
 
+#include "../support/temp_dir.h"
 #include "codec/result_codec.h"
 #include "net/http_server.h"
 #include "net/result_poster.h"
@@ -27,18 +28,7 @@ TlsIdentity self_signed() {
   return identity.value_or(TlsIdentity{});
 }
 
-class TempDir {
- public:
-  TempDir() {
-    char dir[] = "/tmp/aipool-tls-XXXXXX";
-    path_ = ::mkdtemp(dir);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using aipool::testing::TempDir;
 
 // SEC-7, SEC-8: a fingerprint is sha256: and 64 hex digits; operators may write it
 // with colons, in upper case or without the prefix.
