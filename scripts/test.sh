@@ -60,7 +60,6 @@ rm -rf "$reports"
 mkdir -p "$reports"
 export ASAN_OPTIONS="log_path=$reports/report:detect_leaks=1"
 export UBSAN_OPTIONS="log_path=$reports/report:print_stacktrace=1:halt_on_error=1"
-export LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0"
 export TSAN_OPTIONS="log_path=$reports/report:suppressions=$supp/tsan.supp:second_deadlock_stack=1"
 
 build_project "$folder" "$target" "${cmake_args[@]}"
