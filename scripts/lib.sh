@@ -4,13 +4,17 @@
 AIPOOL_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 AIPOOL_BUILD="$AIPOOL_ROOT/build"
 
-# build_project: installs the Debian packages (scripts/setup.sh), configures a
-# Release build in build/ and builds everything; binaries land in build/bin.
+# build_project [FOLDER [TARGET [CMAKE_ARG...]]]: installs the Debian packages
+# (scripts/setup.sh), configures a Release build in FOLDER (default build/) with the
+# given extra cmake arguments and builds TARGET (default all: everything); binaries
+# land in FOLDER/bin.
 build_project() {
+  local folder=${1:-build} target=${2:-all}
+  shift $(($# < 2 ? $# : 2))
   cd "$AIPOOL_ROOT"
   ./scripts/setup.sh
-  cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
-  cmake --build build -j"$(nproc)"
+  cmake -S . -B "$folder" -DCMAKE_BUILD_TYPE=Release "$@"
+  cmake --build "$folder" -j"$(nproc)" --target "$target"
 }
 
 # The fuzz build (tests/fuzz/README.md): clang-14 with libFuzzer, ASan and UBSan in

@@ -5,7 +5,8 @@
 # tests/property (SimClockRegression).
 function(aipool_sim_regression name seed)
   add_test(NAME sim_regression_${name} COMMAND aipool-sim --seed ${seed} ${ARGN} --quiet)
-  set_tests_properties(sim_regression_${name} PROPERTIES LABELS sim TIMEOUT 120)
+  aipool_scaled_timeout(timeout 120)
+  set_tests_properties(sim_regression_${name} PROPERTIES LABELS sim TIMEOUT ${timeout})
 endfunction()
 
 # Default world, seed 1: found two simulator bugs while it was written: the world

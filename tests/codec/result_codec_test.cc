@@ -116,20 +116,24 @@ TEST(Multipart, DeclaredLengthIsTakenOnlyWhenADelimiterEndsIt) {
            "Content-Type: application/json\r\n\r\n{}\r\n--B--\r\n";
   };
   // The length covers text that looks like a delimiter: the content keeps it.
+  // Parts are views into the body (multipart.h): each body outlives its result.
   const std::string tricky = "abc\r\n--Bxyz";
-  codec::MultipartResult r = codec::parse_multipart(body_with("Content-Length: " + std::to_string(tricky.size()) + "\r\n", tricky), "B");
+  std::string body = body_with("Content-Length: " + std::to_string(tricky.size()) + "\r\n", tricky);
+  codec::MultipartResult r = codec::parse_multipart(body, "B");
   ASSERT_TRUE(r.error.empty()) << r.error;
   ASSERT_EQ(r.parts.size(), 2u);
   EXPECT_EQ(r.parts[0].content, tricky);
   EXPECT_EQ(r.parts[1].content, "{}");
   for (const std::string header : {"Content-Length: 3\r\n", "Content-Length: 999\r\n", "Content-Length: 1x\r\n",
                                    "Content-Length: -1\r\n", "Content-Length: \r\n", ""}) {
-    r = codec::parse_multipart(body_with(header, "hello"), "B");
+    body = body_with(header, "hello");
+    r = codec::parse_multipart(body, "B");
     ASSERT_TRUE(r.error.empty()) << header << r.error;
     ASSERT_EQ(r.parts.size(), 2u) << header;
     EXPECT_EQ(r.parts[0].content, "hello") << header;
   }
-  r = codec::parse_multipart(body_with("Content-Length: 5\r\n", "hello"), "B");
+  body = body_with("Content-Length: 5\r\n", "hello");
+  r = codec::parse_multipart(body, "B");
   EXPECT_EQ(r.parts[0].content, "hello");
 }
 
