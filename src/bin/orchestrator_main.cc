@@ -236,7 +236,6 @@ aipool::net::OrchestratorConfig config_from_flags() {
        "AIPOOL_ORCH_SECRET in the environment)"});
   config.admin_key = aipool::bin::read_secret({"-adminKey", FLAGS_adminKey, "AIPOOL_ADMIN_KEY", ""});
   config.api_keys = api_keys_from_flag();
-  config.tls = tls_from_flags();
   config.broker.attempt_timeout = parse_duration("attemptTimeout", FLAGS_attemptTimeout);
   config.broker.job_deadline = parse_duration("jobDeadline", FLAGS_jobDeadline);
   config.broker.slot_reclaim = parse_duration("slotReclaim", FLAGS_slotReclaim);
@@ -263,6 +262,7 @@ aipool::net::OrchestratorConfig config_from_flags() {
   config.service_addr = FLAGS_serviceAddr;
   config.http_addr = FLAGS_httpAddr;
   config.results_url = FLAGS_resultsURL;
+  config.tls = tls_from_flags();  // last: a bad flag stops the start before a certificate is made
   if (!config.api_keys && !loopback_address(config.http_addr)) {
     spdlog::warn("the AI API on {} answers anyone who reaches it: give -apiKeys to require client keys",
                  config.http_addr);
