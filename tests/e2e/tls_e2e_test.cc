@@ -6,6 +6,7 @@
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/Net/HTTPSClientSession.h>
+#include <Poco/Net/SecureStreamSocket.h>
 #include <Poco/StreamCopier.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "../support/temp_dir.h"
 #include "e2e_support.h"
@@ -49,10 +51,16 @@ TlsOrchestrator start_tls_orchestrator(const std::string& data_dir, int grpc_por
   return o;
 }
 
-std::unique_ptr<ChildProcess> start_pinning_worker(int grpc_port, const std::string& fingerprint) {
+std::unique_ptr<ChildProcess> start_pinning_worker(int grpc_port, const std::string& fingerprint,
+                                                  const std::string& models = "text-to-image:test/echo") {
   return std::make_unique<ChildProcess>(std::vector<std::string>{
       bin_path("aipool-worker"), "-orchAddr", "127.0.0.1:" + std::to_string(grpc_port), "-orchSecret", "s3cret",
-      "-orchCertFingerprint", fingerprint, "-aiModels", "text-to-image:test/echo"});
+      "-orchCertFingerprint", fingerprint, "-aiModels", models});
+}
+
+Poco::Net::Context::Ptr client_context(const std::string& ca_file) {
+  return new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, "", "", ca_file,
+                                Poco::Net::Context::VERIFY_RELAXED, 9, false);
 }
 
 // One HTTPS request that trusts only `ca_file`; status 0 when it failed.
@@ -60,9 +68,7 @@ HttpReply https_request(int port, const std::string& ca_file, const std::string&
                         const std::string& body = "") {
   HttpReply reply;
   try {
-    Poco::Net::Context::Ptr context = new Poco::Net::Context(
-        Poco::Net::Context::TLS_CLIENT_USE, "", "", ca_file, Poco::Net::Context::VERIFY_RELAXED, 9, false);
-    Poco::Net::HTTPSClientSession session("localhost", static_cast<Poco::UInt16>(port), context);
+    Poco::Net::HTTPSClientSession session("localhost", static_cast<Poco::UInt16>(port), client_context(ca_file));
     Poco::Net::HTTPRequest request(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
     request.setContentType("application/json");
     request.setContentLength(static_cast<std::streamsize>(body.size()));
@@ -110,6 +116,33 @@ TEST(TlsEndToEnd, WholeJobPathOverTlsWithAPinnedCertificate) {
   EXPECT_TRUE(again.process->wait_for_line("joined from", 30s).has_value()) << worker->output();
   EXPECT_EQ(https_request(http, ca, "POST", "/text-to-image", R"({"model_id":"test/echo","prompt":"again"})").status,
             200);
+}
+
+// API-9, SEC-7: over TLS too, a client that closes its connection (close_notify, then
+// the TCP close) while its job runs cancels the job.
+TEST(TlsEndToEnd, ClientLeavingOverTlsCancelsItsJob) {
+  TempDir dir;
+  TlsOrchestrator orch = start_tls_orchestrator(dir.path());
+  auto worker = start_pinning_worker(orch.grpc_port, orch.fingerprint, "text-to-image:test/sleep:true:1");
+  ASSERT_TRUE(worker->wait_for_line("results go to https://", 20s).has_value()) << worker->output();
+  const std::string ca = dir.path() + "/tls-cert.pem";
+  {
+    Poco::Net::SecureStreamSocket socket(
+        Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(orch.http_port)), "localhost",
+        client_context(ca));
+    const std::string body = R"({"model_id":"test/sleep","prompt":"p","sleep_ms":3000})";
+    const std::string request = "POST /text-to-image HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    socket.sendBytes(request.data(), static_cast<int>(request.size()));
+    const auto until = std::chrono::steady_clock::now() + 5s;
+    while (https_request(orch.http_port, ca, "GET", "/workers").body.find("\"open_attempts\":1") ==
+               std::string::npos &&
+           std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(10ms);
+    }
+    socket.close();  // the client goes away mid-job
+  }
+  EXPECT_TRUE(orch.process->wait_for_line("outcome=cancelled", 10s).has_value()) << orch.process->output();
 }
 
 // SEC-8, SEC-10: a worker exits 2 without registering (so without sending the secret)
