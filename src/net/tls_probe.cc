@@ -60,16 +60,22 @@ int connect_within(const std::string& host, std::uint16_t port, std::chrono::mil
   for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
     const int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
     if (fd < 0) continue;
-    if (::connect(fd, a->ai_addr, a->ai_addrlen) != 0 && errno == EINPROGRESS) {
-      pollfd p{fd, POLLOUT, 0};
-      int so_error = ETIMEDOUT;
-      socklen_t len = sizeof so_error;
-      if (::poll(&p, 1, static_cast<int>(timeout.count())) == 1) ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len);
-      if (so_error != 0) {
-        error = std::string("cannot connect: ") + std::strerror(so_error);
-        ::close(fd);
-        continue;
+    int so_error = 0;
+    if (::connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
+      so_error = errno;
+      if (so_error == EINPROGRESS) {
+        pollfd p{fd, POLLOUT, 0};
+        so_error = ETIMEDOUT;
+        socklen_t len = sizeof so_error;
+        if (::poll(&p, 1, static_cast<int>(timeout.count())) == 1) {
+          ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len);
+        }
       }
+    }
+    if (so_error != 0) {
+      error = std::string("cannot connect: ") + std::strerror(so_error);
+      ::close(fd);
+      continue;
     }
     const int flags = 0;
     ::fcntl(fd, F_SETFL, flags);

@@ -141,6 +141,7 @@ TEST(Tls, ProbeTrustsOnlyWhatTheWorkerWasToldTo) {
   EXPECT_NE(probe.message.find("give this worker -insecure too"), std::string::npos) << probe.message;
   probe = probe_orchestrator("127.0.0.1", 1, pinned(identity.fingerprint), 2s);
   EXPECT_EQ(probe.kind, TlsProbe::Kind::kUnreachable) << probe.message;
+  EXPECT_EQ(probe.message, "cannot connect: Connection refused");
 }
 
 // SEC-9: a result post goes over HTTPS to a pinned certificate, and only to it; a
