@@ -18,7 +18,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view header = bytes.substr(0, newline);
   const std::string_view file = newline == std::string_view::npos ? std::string_view() : bytes.substr(newline + 1);
   if (const std::optional<std::string_view> token = net::bearer_token(header)) {
-    fuzz::fuzz_check(!token->empty() && token->front() > ' ' && token->back() > ' ');
+    constexpr std::string_view kBlank = " \t\r\n\f\v";  // what the header's value is trimmed of
+    fuzz::fuzz_check(!token->empty() && kBlank.find(token->front()) == std::string_view::npos &&
+                     kBlank.find(token->back()) == std::string_view::npos);
   }
   std::string error;
   const std::optional<net::ApiKeys> keys = net::ApiKeys::parse(file, error);
