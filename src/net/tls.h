@@ -65,6 +65,7 @@ struct TlsProbe {
   std::string message;      // why it is not trusted or not reached
   std::string cert_pem;     // kTrusted: the certificate the orchestrator showed
   std::string server_name;  // kTrusted: a DNS name of that certificate (gRPC checks it)
+  std::string fingerprint;  // of the certificate shown, whenever a handshake completed
 };
 
 // SEC-8, SEC-9: one TLS handshake with host:port. kTrusted when the orchestrator's

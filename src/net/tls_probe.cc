@@ -149,7 +149,7 @@ std::string pem_of(X509* cert) {
   return n > 0 ? std::string(data, static_cast<std::size_t>(n)) : std::string();
 }
 
-TlsProbe untrusted(std::string message) { return TlsProbe{TlsProbe::Kind::kUntrusted, std::move(message), "", ""}; }
+TlsProbe untrusted(std::string message) { return TlsProbe{TlsProbe::Kind::kUntrusted, std::move(message), "", "", ""}; }
 
 // Why a handshake failed, as the worker's fatal error or a reason to try again.
 TlsProbe failed_handshake(SSL* ssl, int rc) {
@@ -179,7 +179,7 @@ TlsProbe probe_orchestrator(const std::string& host, std::uint16_t port, const T
   Owned<SSL_CTX> ctx = client_context(trust, error);
   if (!ctx) return untrusted(error.empty() ? "cannot set up TLS (OpenSSL failed)" : error);
   Fd fd(connect_within(host, port, timeout, error));
-  if (fd.get() < 0) return TlsProbe{TlsProbe::Kind::kUnreachable, error, "", ""};
+  if (fd.get() < 0) return TlsProbe{TlsProbe::Kind::kUnreachable, error, "", "", ""};
   Owned<SSL> ssl(SSL_new(ctx.get()));
   SSL_set_fd(ssl.get(), fd.get());
   if (!is_ip(host)) SSL_set_tlsext_host_name(ssl.get(), host.c_str());
@@ -201,8 +201,11 @@ TlsProbe probe_orchestrator(const std::string& host, std::uint16_t port, const T
   TlsProbe probe;
   probe.cert_pem = pem_of(cert.get());
   const std::string fingerprint = fingerprint_of_pem(probe.cert_pem);
+  probe.fingerprint = fingerprint;
   if (trust.mode == TlsTrust::Mode::kPinned && fingerprint != trust.fingerprint) {
-    return untrusted("its certificate " + fingerprint + " does not match -orchCertFingerprint " + trust.fingerprint);
+    probe.kind = TlsProbe::Kind::kUntrusted;
+    probe.message = "its certificate " + fingerprint + " does not match -orchCertFingerprint " + trust.fingerprint;
+    return probe;
   }
   probe.kind = TlsProbe::Kind::kTrusted;
   probe.server_name = dns_name_of(cert.get());

@@ -25,6 +25,7 @@
 #include "net/result_poster.h"
 #include "net/stream_status.h"
 #include "net/work_queue.h"
+#include "net/worker_tls.h"
 
 namespace aipool::net {
 namespace {
@@ -260,6 +261,12 @@ struct WorkerNode::Impl {
         }
         break;
       }
+      if (!config.tls && !end.accepted) {  // SEC-10: plain text to an orchestrator that speaks TLS?
+        if (std::optional<std::string> why = tls_spoken_instead(link.name, link.address.host, link.address.grpc_port)) {
+          fail(*why);
+          break;
+        }
+      }
       wait_to_reconnect(link, end);
     }
   }
@@ -296,14 +303,7 @@ struct WorkerNode::Impl {
     args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, kKeepaliveTimeoutMs);
     args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
     if (!config.tls) return grpc::CreateCustomChannel(link.name, grpc::InsecureChannelCredentials(), args);
-    grpc::SslCredentialsOptions ssl;  // SEC-8: the trust the probe just checked
-    if (config.tls->mode == TlsTrust::Mode::kPinned) {
-      ssl.pem_root_certs = link.probe.cert_pem;  // that very certificate, under its own name
-      args.SetSslTargetNameOverride(link.probe.server_name);
-    } else if (config.tls->mode == TlsTrust::Mode::kCaFile) {
-      ssl.pem_root_certs = config.tls->ca_pem;
-    }
-    return grpc::CreateCustomChannel(link.name, grpc::SslCredentials(ssl), args);
+    return grpc::CreateCustomChannel(link.name, tls_channel_credentials(*config.tls, link.probe, args), args);
   }
 
   // Registers (WIRE-2, WIRE-3) and lets the job pool read the stream until it ends.

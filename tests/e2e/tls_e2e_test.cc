@@ -147,7 +147,8 @@ TEST(TlsEndToEnd, ClientLeavingOverTlsCancelsItsJob) {
 
 // SEC-8, SEC-10: a worker exits 2 without registering (so without sending the secret)
 // when the orchestrator's certificate is not the pinned one, is not signed by its CA
-// file, or when the orchestrator speaks plain text.
+// file, or when the orchestrator speaks plain text; and a worker with -insecure exits
+// 2 saying the orchestrator speaks TLS.
 TEST(TlsEndToEnd, WorkerRefusesAnOrchestratorItDoesNotTrust) {
   TempDir dir;
   TlsOrchestrator orch = start_tls_orchestrator(dir.path());
@@ -168,6 +169,13 @@ TEST(TlsEndToEnd, WorkerRefusesAnOrchestratorItDoesNotTrust) {
   EXPECT_NE(wrong_ca.output().find("is not trusted: its certificate is not trusted"), std::string::npos)
       << wrong_ca.output();
   EXPECT_EQ(orch.process->count_lines("joined from"), 0u) << orch.process->output();
+  ChildProcess insecure({bin_path("aipool-worker"), "-orchAddr", "127.0.0.1:" + std::to_string(orch.grpc_port),
+                         "-orchSecret", "s3cret", "-insecure", "-aiModels", "text-to-image:test/echo"});
+  EXPECT_EQ(insecure.wait_exit(20s), 2);
+  EXPECT_NE(insecure.output().find("speaks TLS (certificate " + orch.fingerprint +
+                                   ") but this worker was started with -insecure"),
+            std::string::npos)
+      << insecure.output();
   Orchestrator plain = start_orchestrator();  // -insecure
   auto tls_worker = start_pinning_worker(plain.grpc_port, orch.fingerprint);
   EXPECT_EQ(tls_worker->wait_exit(20s), 2);
