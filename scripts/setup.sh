@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config ca-certificates curl jq python3
   protobuf-compiler libprotobuf-dev libgrpc++-dev protobuf-compiler-grpc
-  libpoco-dev libboost1.81-dev
+  libpoco-dev libboost1.81-dev libssl-dev  # TLS (OpenSSL), client-key digests
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
   libspdlog-dev libfmt-dev libgflags-dev
   libtorch-dev libspng-dev libturbojpeg0-dev libfreetype-dev fonts-dejavu-core
