@@ -128,10 +128,10 @@ std::optional<ApiKeys> ApiKeys::parse(std::string_view text, std::string& error)
       return std::nullopt;
     }
     const KeyDigest digest = key_digest(fields[0]);
-    if (keys.by_digest_.count(digest) != 0 || !names.insert(key.name).second) {
+    const bool same_key = keys.by_digest_.count(digest) != 0;
+    if (same_key || !names.insert(key.name).second) {
       error = "line " + std::to_string(line_no) + ": " +
-              (keys.by_digest_.count(digest) != 0 ? "the same key as an earlier line" : "the name " + key.name +
-                                                                                              " is used twice");
+              (same_key ? "the same key as an earlier line" : "the name " + key.name + " is used twice");
       return std::nullopt;
     }
     keys.by_digest_.emplace(digest, key.index);

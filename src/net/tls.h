@@ -39,6 +39,9 @@ std::optional<TlsIdentity> load_identity(const std::string& cert_file, const std
 // A new self-signed identity (P-256 key, 10 years) for `names`.
 std::optional<TlsIdentity> make_self_signed(const std::vector<std::string>& names, std::string& error);
 
+// True when `name` is an IPv4 or IPv6 address literal, not a host name.
+bool is_ip_literal(const std::string& name);
+
 // "sha256:" + 64 lower-case hex digits of SHA-256 over `der` (a certificate's DER).
 std::string sha256_fingerprint(std::string_view der);
 

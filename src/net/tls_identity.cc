@@ -56,11 +56,6 @@ std::optional<std::string> read_file(const std::string& path) {
   return text.str();
 }
 
-bool is_ip(const std::string& name) {
-  unsigned char buffer[16];
-  return inet_pton(AF_INET, name.c_str(), buffer) == 1 || inet_pton(AF_INET6, name.c_str(), buffer) == 1;
-}
-
 std::string subject_alt_names(const std::vector<std::string>& names) {
   std::vector<std::string> all = {kCommonName, "localhost", "127.0.0.1", "::1"};
   for (const std::string& name : names) {
@@ -69,7 +64,7 @@ std::string subject_alt_names(const std::vector<std::string>& names) {
   std::string san;
   for (const std::string& name : all) {
     if (!san.empty()) san += ',';
-    san += (is_ip(name) ? "IP:" : "DNS:") + name;
+    san += (is_ip_literal(name) ? "IP:" : "DNS:") + name;
   }
   return san;
 }
@@ -115,6 +110,11 @@ std::optional<TlsIdentity> identity_from_files(const std::string& cert_file, con
 }
 
 }  // namespace
+
+bool is_ip_literal(const std::string& name) {
+  unsigned char buffer[16];
+  return inet_pton(AF_INET, name.c_str(), buffer) == 1 || inet_pton(AF_INET6, name.c_str(), buffer) == 1;
+}
 
 std::string sha256_fingerprint(std::string_view der) {
   unsigned char digest[EVP_MAX_MD_SIZE];

@@ -87,11 +87,6 @@ int connect_within(const std::string& host, std::uint16_t port, std::chrono::mil
   return -1;
 }
 
-bool is_ip(const std::string& host) {
-  unsigned char buffer[16];
-  return inet_pton(AF_INET, host.c_str(), buffer) == 1 || inet_pton(AF_INET6, host.c_str(), buffer) == 1;
-}
-
 // The trust anchors and checks of `trust` on a new client context.
 Owned<SSL_CTX> client_context(const TlsTrust& trust, std::string& error) {
   Owned<SSL_CTX> ctx(SSL_CTX_new(TLS_client_method()));
@@ -182,10 +177,10 @@ TlsProbe probe_orchestrator(const std::string& host, std::uint16_t port, const T
   if (fd.get() < 0) return TlsProbe{TlsProbe::Kind::kUnreachable, error, "", "", ""};
   Owned<SSL> ssl(SSL_new(ctx.get()));
   SSL_set_fd(ssl.get(), fd.get());
-  if (!is_ip(host)) SSL_set_tlsext_host_name(ssl.get(), host.c_str());
+  if (!is_ip_literal(host)) SSL_set_tlsext_host_name(ssl.get(), host.c_str());
   if (trust.mode != TlsTrust::Mode::kPinned) {
     X509_VERIFY_PARAM* param = SSL_get0_param(ssl.get());
-    if (is_ip(host)) X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str());
+    if (is_ip_literal(host)) X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str());
     else X509_VERIFY_PARAM_set1_host(param, host.c_str(), 0);
   }
   ERR_clear_error();
