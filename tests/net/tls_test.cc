@@ -11,6 +11,7 @@
 #include <fstream>
 #include <memory>
 
+#include "../support/raw_socket.h"
 #include "../support/temp_dir.h"
 #include "codec/result_codec.h"
 #include "net/http_server.h"
@@ -78,8 +79,9 @@ TEST(Tls, SelfSignedIdentityIsKeptInTheDataDir) {
 // A TLS HTTP server on loopback that answers every request with its path.
 class TlsServer {
  public:
-  explicit TlsServer(const TlsIdentity& identity, bool tls = true) {
+  explicit TlsServer(const TlsIdentity& identity, bool tls = true, std::int64_t header_timeout_ms = 10'000) {
     HttpServerConfig config;
+    config.header_timeout_ms = header_timeout_ms;
     if (tls) {
       config.tls_cert_pem = identity.cert_pem;
       config.tls_key_pem = identity.key_pem;
@@ -142,6 +144,18 @@ TEST(Tls, ProbeTrustsOnlyWhatTheWorkerWasToldTo) {
   probe = probe_orchestrator("127.0.0.1", 1, pinned(identity.fingerprint), 2s);
   EXPECT_EQ(probe.kind, TlsProbe::Kind::kUnreachable) << probe.message;
   EXPECT_EQ(probe.message, "cannot connect: Connection refused");
+}
+
+// SEC-7, HTTP-3: a client that starts a TLS handshake and stalls, or connects and
+// sends nothing, is cut at the header deadline: a slow handshake holds no connection.
+TEST(Tls, StalledHandshakesAreCutAtTheHeaderDeadline) {
+  const TlsIdentity identity = self_signed();
+  TlsServer server(identity, true, 300);
+  aipool::testing::RawSocket stalled(server.port());
+  ASSERT_TRUE(stalled.send(std::string("\x16\x03\x01", 3)));  // the first bytes of a ClientHello
+  aipool::testing::RawSocket silent(server.port());
+  EXPECT_TRUE(stalled.closed_within(3s));
+  EXPECT_TRUE(silent.closed_within(3s));
 }
 
 // SEC-9: a result post goes over HTTPS to a pinned certificate, and only to it; a
