@@ -2,6 +2,8 @@
 
 #include <deque>
 
+#include "net/grpc_happens_before.h"
+
 namespace aipool::net {
 namespace {
 
@@ -36,7 +38,10 @@ class WorkerStream final : public grpc::ServerWriteReactor<::net::NotifyAIJob> {
         }
       }
     }
-    if (first != nullptr) StartWrite(first);
+    if (first != nullptr) {
+      published(this);  // what led here happens before OnWriteDone
+      StartWrite(first);
+    }
     return true;
   }
 
@@ -49,6 +54,7 @@ class WorkerStream final : public grpc::ServerWriteReactor<::net::NotifyAIJob> {
       if (finished_ || queue_.empty()) return;
       first = &queue_.front();
     }
+    published(this);
     StartWrite(first);
   }
 
@@ -58,10 +64,15 @@ class WorkerStream final : public grpc::ServerWriteReactor<::net::NotifyAIJob> {
       if (finished_) return;
       finished_ = true;
     }
+    published(this);  // and before OnDone
     Finish(status);
+    published(this);  // Finish on a reactor not yet returned to gRPC keeps the status in it
   }
 
+  // Each reaction first takes in what happened before the gRPC call that caused it
+  // (grpc_happens_before.h); gRPC runs them on its own threads.
   void OnWriteDone(bool ok) override {
+    observed(this);
     const ::net::NotifyAIJob* next = nullptr;
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -79,17 +90,21 @@ class WorkerStream final : public grpc::ServerWriteReactor<::net::NotifyAIJob> {
       finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "write failed"));
       return;
     }
+    published(this);  // before the next write's OnWriteDone, and before OnDone
     if (next != nullptr) StartWrite(next);
   }
 
   void OnCancel() override {
+    observed(this);
     owner_.stream_ended(id_, "stream closed by the worker or the network");
-    finish(grpc::Status::CANCELLED);
+    finish(grpc::Status::CANCELLED);  // publishes: OnDone comes after
   }
 
   void OnDone() override {
+    observed(this);
     owner_.stream_ended(id_, "stream done");
     owner_.stream_done(id_);
+    published(&owner_);  // before Server::Shutdown returns, and so before ~WorkerStreams
     delete this;
   }
 
@@ -109,7 +124,8 @@ WorkerStreams::WorkerStreams(Hooks hooks, std::string results_url, const SipKey&
       worker_ids_(worker_id_key),
       max_models_per_worker_(max_models_per_worker) {}
 
-WorkerStreams::~WorkerStreams() = default;
+// Runs after the gRPC server has shut down, which waits for every OnDone.
+WorkerStreams::~WorkerStreams() { observed(this); }
 
 grpc::ServerWriteReactor<::net::NotifyAIJob>* WorkerStreams::RegisterAIWorker(
     grpc::CallbackServerContext* context, const ::net::RegisterRequest* request) {
@@ -132,6 +148,7 @@ grpc::ServerWriteReactor<::net::NotifyAIJob>* WorkerStreams::RegisterAIWorker(
   join.adverts = parsed.adverts;
   join.advertised = parsed.advertised;  // CONN-7
   const JoinResult result = hooks_.join(join, parsed, *request);
+  published(stream);  // the registration happens before the stream's reactions
   if (result.verdict == JoinVerdict::kAccepted) {
     stream->StartSendInitialMetadata();
     return stream;

@@ -221,7 +221,9 @@ class StreamsServer {
     config.secret = "s";
     config.task_id_key = aipool::SipKey{1, 2};
     config.max_models_per_worker = max_models_;  // the same limit, as the orchestrator sets both
-    broker_ = std::make_unique<aipool::Broker>(config, clock_, streams_);
+    auto broker = std::make_unique<aipool::Broker>(config, clock_, streams_);
+    std::lock_guard<std::mutex> lock(mutex_);  // the join hook reads it on gRPC's threads
+    broker_ = std::move(broker);
   }
 
   // Registers one worker and returns the `aipool-worker-id` it was given; hangs up

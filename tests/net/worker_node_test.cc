@@ -35,6 +35,7 @@
 #include "codec/result_codec.h"
 #include "exec/diagnostic_executor.h"
 #include "net/capabilities.h"
+#include "net/grpc_happens_before.h"
 #include "net/os_random.h"
 #include "net/http_server.h"
 #include "net/result_poster.h"
@@ -185,10 +186,15 @@ class FakeOrchestrator final : public ::net::Transcoder::Service {
     }
     wake_.notify_all();
     server_->Shutdown(std::chrono::system_clock::now() + 2s);
+    observed(this);  // Shutdown returned after every handler had (for TSan)
   }
 
   grpc::Status RegisterAIWorker(grpc::ServerContext* context, const ::net::RegisterRequest* request,
                                 grpc::ServerWriter<::net::NotifyAIJob>* writer) override {
+    struct PublishOnReturn {
+      const void* self;
+      ~PublishOnReturn() { published(self); }
+    } publish_on_return{this};
     int stream = 0;
     bool end_now = false;
     std::optional<grpc::Status> refusal;
