@@ -8,6 +8,8 @@
 # Usage: bench/ab.sh BIN_A BIN_B [rounds, default 5] [seconds per phase, default 3]
 # e.g. a build of an earlier commit in another folder against build/bin. The load tool
 # is this tree's (build/bin/aipool-load), so both builds see the same client.
+# AB_FLAGS_A / AB_FLAGS_B: extra orchestrator flags for A / B (e.g. the same build
+# twice with AB_FLAGS_B="-httpThreads 1").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$#" -ge 2 ] || { echo "usage: $0 BIN_A BIN_B [rounds] [seconds]" >&2; exit 2; }
@@ -26,11 +28,12 @@ figures() { grep -E "^(GET|POST) " | sed -E 's/.* ([0-9]+) req\/s +p50 +([0-9.]+
 
 # run_build LABEL BIN: one round with the binaries of BIN.
 run_build() {
-  local label=$1 bin=$2 mode=() grpc http n=0
+  local label=$1 bin=$2 mode=() extra=() grpc http n=0
+  read -r -a extra <<<"$3"
   # Builds from before TLS (spec/security.md) speak plain text without being asked.
   if "$bin/aipool-orchestrator" --helpfull 2>&1 | grep -q -- "-insecure"; then mode=(-insecure); fi
   "$bin/aipool-orchestrator" -orchSecret ab-secret "${mode[@]}" -serviceAddr 127.0.0.1:0 -httpAddr 127.0.0.1:0 \
-    -v 2 -queueLength 4096 >"$log/orch.out" 2>&1 &
+    -v 2 -queueLength 4096 "${extra[@]}" >"$log/orch.out" 2>&1 &
   pids=("$!")
   for _ in $(seq 1 100); do grep -q "ready" "$log/orch.out" && break; sleep 0.1; done
   read -r grpc http < <(sed -n 's/.*ready grpc=\([0-9]*\) http=\([0-9]*\).*/\1 \2/p' "$log/orch.out")
@@ -55,6 +58,6 @@ run_build() {
 
 echo "columns: 16c healthz_rps healthz_p50_us jobs_per_s job_p50_us | 1c (the same)"
 for _ in $(seq 1 "$rounds"); do
-  run_build A "$bin_a"
-  run_build B "$bin_b"
+  run_build A "$bin_a" "${AB_FLAGS_A:-}"
+  run_build B "$bin_b" "${AB_FLAGS_B:-}"
 done

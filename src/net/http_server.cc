@@ -38,8 +38,15 @@ void on_accepted(HttpServer::Impl& server, const boost::system::error_code& ec, 
   accept_next(server);
 }
 
+// HTTP-7: the loop the next connection lives on, in turn.
+asio::io_context& next_loop(HttpServer::Impl& server) {
+  const std::size_t loops = server.more_loops.size() + 1;
+  const std::size_t i = server.next_loop++ % loops;
+  return i == 0 ? server.ioc : *server.more_loops[i - 1];
+}
+
 void accept_next(HttpServer::Impl& server) {
-  server.acceptor.async_accept(asio::make_strand(server.ioc),
+  server.acceptor.async_accept(asio::make_strand(next_loop(server)),
                                [&server](const boost::system::error_code& ec, tcp::socket socket) {
                                  on_accepted(server, ec, std::move(socket));
                                });
@@ -125,9 +132,14 @@ bool HttpServer::listen(std::string& error) {
 void HttpServer::run() {
   Impl& s = *impl_;
   if (!s.threads.empty() || !s.acceptor.is_open()) return;
-  accept_next(s);
   const int threads = std::max(1, s.config.threads);
-  for (int i = 0; i < threads; ++i) s.threads.emplace_back([&s] { s.ioc.run(); });
+  for (int i = 1; i < threads; ++i) {
+    s.more_loops.push_back(std::make_unique<asio::io_context>(1));
+    s.keep_running.push_back(asio::make_work_guard(*s.more_loops.back()));
+  }
+  accept_next(s);
+  s.threads.emplace_back([&s] { s.ioc.run(); });
+  for (auto& loop : s.more_loops) s.threads.emplace_back([&loop] { loop->run(); });
 }
 
 int HttpServer::port() const { return impl_->port; }
@@ -144,7 +156,9 @@ void HttpServer::stop(std::int64_t grace_ms) {
   while (s.answers_due.load() > 0 && std::chrono::steady_clock::now() < until) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+  s.keep_running.clear();
   s.ioc.stop();
+  for (auto& loop : s.more_loops) loop->stop();
   for (std::thread& t : s.threads) t.join();
   s.threads.clear();
 }

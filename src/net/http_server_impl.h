@@ -8,6 +8,7 @@
 #pragma once
 
 #include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -68,9 +69,14 @@ struct HttpServer::Impl {
   ByteBudget client_budget;
   ByteBudget reserved_budget;
   std::unique_ptr<boost::asio::ssl::context> tls;  // set by listen() for TLS; null: plain
-  boost::asio::io_context ioc;
+  // One event loop per thread (HTTP-7): `ioc` accepts and serves, the others only
+  // serve; each accepted connection is given to the next loop in turn and stays on it.
+  std::vector<std::unique_ptr<boost::asio::io_context>> more_loops;
+  boost::asio::io_context ioc{1};
   boost::asio::ip::tcp::acceptor acceptor{ioc};
   boost::asio::steady_timer accept_retry{ioc};
+  std::size_t next_loop = 0;  // on ioc's thread only
+  std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> keep_running;
   std::vector<std::thread> threads;
 };
 

@@ -7,8 +7,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -41,6 +44,11 @@ class HttpServerTest : public ::testing::Test {
         return;
       }
       HttpResponse response;
+      if (request.path == "/thread") {  // which event-loop thread runs the handler
+        response.body = std::to_string(std::hash<std::thread::id>{}(std::this_thread::get_id()));
+        ex->respond(std::move(response));
+        return;
+      }
       response.body = "{\"path\":\"" + request.path + "\",\"bytes\":" + std::to_string(request.body.size()) +
                       ",\"loopback\":" + (request.peer_loopback ? "true" : "false") + "}";
       ex->respond(std::move(response));
@@ -282,6 +290,34 @@ TEST_F(HttpServerTest, ManyWaitingRequestsHoldNoThread) {
   for (int i = 0; i < kWaiting; ++i) {
     const std::string response = clients[static_cast<std::size_t>(i)]->read_response(5s);
     EXPECT_NE(response.find("\r\n\r\nanswer-" + std::to_string(i)), std::string::npos) << i << ": " << response;
+  }
+}
+
+// HTTP-7: each event-loop thread runs a loop of its own; connections are handed to
+// them in turn, and every request of a connection is handled on its loop's thread.
+TEST_F(HttpServerTest, ConnectionsTakeTheLoopsInTurnAndStayOnTheirs) {
+  start(config());  // two threads
+  constexpr int kConnections = 6;
+  std::vector<std::unique_ptr<RawSocket>> clients;
+  std::vector<std::string> thread_of;
+  for (int i = 0; i < kConnections; ++i) {
+    clients.push_back(std::make_unique<RawSocket>(port()));
+    std::string first;
+    for (int r = 0; r < 3; ++r) {
+      ASSERT_TRUE(clients.back()->send(post("/thread", "")));
+      const std::string response = clients.back()->read_response(2s);
+      const std::size_t body = response.find("\r\n\r\n");
+      ASSERT_NE(body, std::string::npos) << response;
+      const std::string id = response.substr(body + 4);
+      if (r == 0) first = id;
+      EXPECT_EQ(id, first) << "connection " << i << " moved to another thread";
+    }
+    thread_of.push_back(first);
+  }
+  EXPECT_EQ(std::set<std::string>(thread_of.begin(), thread_of.end()).size(), 2u);
+  for (int i = 2; i < kConnections; ++i) {
+    EXPECT_EQ(thread_of[static_cast<std::size_t>(i)], thread_of[static_cast<std::size_t>(i - 2)]) << i;
+    EXPECT_NE(thread_of[static_cast<std::size_t>(i)], thread_of[static_cast<std::size_t>(i - 1)]) << i;
   }
 }
 
