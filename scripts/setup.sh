@@ -12,6 +12,7 @@ packages=(
   libtorch-dev libspng-dev libturbojpeg0-dev libfreetype-dev fonts-dejavu-core
   libtesseract-dev tesseract-ocr-eng libleptonica-dev libpocketsphinx-dev pocketsphinx-en-us libsndfile1-dev libsamplerate0-dev libogg-dev libvorbis-dev espeak-ng
   clang-14 libfuzzer-14-dev libclang-rt-14-dev  # the fuzz build (tests/fuzz)
+  prometheus-cpp-dev prometheus  # /metrics (its registry and text format) and promtool in a test
 )
 
 missing=()

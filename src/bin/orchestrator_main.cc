@@ -64,6 +64,8 @@ DEFINE_int64(maxMessageBytes, 64LL << 20, "largest request body, gRPC message an
 DEFINE_int64(maxPixels, 16777216,
              "largest input image accepted, in pixels (width x height; 413 above); default 4096 x 4096");
 DEFINE_int32(maxModelsPerWorker, 1024, "most models one worker registration may advertise; more: refused");
+DEFINE_int32(metricsMaxModels, 256,
+             "most (pipeline, model) pairs with metric series of their own; the rest share model_name=\"_other\"");
 DEFINE_int32(maxModelIdBytes, 256, "longest model id a worker may advertise, in bytes; longer: skipped");
 DEFINE_int32(httpThreads, 0, "HTTP event-loop threads; 0: one per CPU core (at least 2)");
 DEFINE_int32(maxClientConns, 15000,
@@ -105,6 +107,7 @@ const aipool::bin::ProgramHelp kHelp{
         {"Limits", "maxPixels", "-maxPixels 33554432"},
         {"Limits", "maxModelsPerWorker", "-maxModelsPerWorker 4096"},
         {"Limits", "maxModelIdBytes", "-maxModelIdBytes 512"},
+        {"Limits", "metricsMaxModels", "-metricsMaxModels 1024"},
         {"HTTP", "maxClientConns", "-maxClientConns 30000"},
         {"HTTP", "maxBodyBytesInFlight", "-maxBodyBytesInFlight 1073741824"},
         {"HTTP", "maxHeaderBytes", "-maxHeaderBytes 32768"},
@@ -256,6 +259,8 @@ aipool::net::OrchestratorConfig config_from_flags() {
   config.max_pixels = static_cast<std::uint64_t>(FLAGS_maxPixels);
   if (FLAGS_maxModelsPerWorker < 1) die("-maxModelsPerWorker: must be at least 1");
   config.broker.max_models_per_worker = static_cast<std::size_t>(FLAGS_maxModelsPerWorker);  // CONN-7
+  if (FLAGS_metricsMaxModels < 1) die("-metricsMaxModels: must be at least 1");
+  config.metrics_max_models = static_cast<std::size_t>(FLAGS_metricsMaxModels);  // MET-2
   if (FLAGS_maxModelIdBytes < 1) die("-maxModelIdBytes: must be at least 1");
   config.broker.max_model_id_bytes = static_cast<std::size_t>(FLAGS_maxModelIdBytes);  // CONN-8
   config.http = http_config_from_flags(config.max_message_bytes);

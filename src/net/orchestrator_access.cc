@@ -18,7 +18,7 @@ bool open_path(std::string_view path) { return path == "/healthz" || path == "/a
 
 }  // namespace
 
-bool is_admin_path(std::string_view path) { return path == "/workers"; }
+bool is_admin_path(std::string_view path) { return path == "/workers" || path == "/metrics"; }
 
 ClientAccess check_client_key(const OrchestratorConfig& config, const HttpRequest& request) {
   ClientAccess access;

@@ -72,8 +72,31 @@ ModelLister model_lister(OrchestratorNode::Shared& shared) {
 }
 
 // The answer to a finished job (API-5..API-10, RETRY-6, STOP-1).
+// The HTTP status a job's outcome is answered with (a result that fails to render
+// aside): API-7, RETRY-2, RETRY-6, TIME-3, STOP-1.
+int outcome_status(JobStatus status, bool stopping) {
+  if (stopping && status != JobStatus::kOk) return 503;
+  switch (status) {
+    case JobStatus::kOk:
+      return 200;
+    case JobStatus::kNoWorker:
+    case JobStatus::kQueueFull:
+      return 503;
+    case JobStatus::kAllFailed:
+      return 502;
+    case JobStatus::kRejected:
+      return 400;
+    case JobStatus::kDeadline:
+      return 504;
+    case JobStatus::kCancelled:
+      return 499;
+  }
+  return 500;
+}
+
 HttpResponse outcome_response(Pipeline pipeline, const JobOutcome& outcome, bool stopping) {
   if (stopping && outcome.status != JobStatus::kOk) return shutting_down();
+  const int status = outcome_status(outcome.status, stopping);
   switch (outcome.status) {
     case JobStatus::kOk: {
       auto rendered = std::make_shared<const RenderedResponse>(
@@ -83,15 +106,14 @@ HttpResponse outcome_response(Pipeline pipeline, const JobOutcome& outcome, bool
     }
     case JobStatus::kNoWorker:
     case JobStatus::kQueueFull:
-      return retry_later(503, outcome.message);
+      return retry_later(status, outcome.message);
     case JobStatus::kAllFailed:
-      return error_response(502, outcome.message);
-    case JobStatus::kRejected:  // RETRY-6, RES-7
-      return error_response(400, codec::rejected_input_reason(outcome.message));
     case JobStatus::kDeadline:
-      return error_response(504, outcome.message);
+      return error_response(status, outcome.message);
+    case JobStatus::kRejected:  // RETRY-6, RES-7
+      return error_response(status, codec::rejected_input_reason(outcome.message));
     case JobStatus::kCancelled: {
-      HttpResponse response = error_response(499, outcome.message);
+      HttpResponse response = error_response(status, outcome.message);
       response.close = true;
       return response;
     }
@@ -130,6 +152,8 @@ void submit_job(const std::shared_ptr<OrchestratorNode::Shared>& shared, Pipelin
     pending->done = true;
     shared->waiting_jobs.erase(pending->id);
     if (key != nullptr) shared->key_in_flight.give_back(*key);
+    shared->metrics.job_finished(Key{pipeline, model}, outcome, outcome_status(outcome.status, shared->stopping),
+                                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     exchange->post([shared, exchange, outcome, pipeline, model, key, started] {
       const double ms =
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
@@ -139,6 +163,7 @@ void submit_job(const std::shared_ptr<OrchestratorNode::Shared>& shared, Pipelin
   };
   {
     CoreLock lock(*shared);
+    shared->metrics.job_requested(job.key);  // MET-3
     pending->id = shared->broker->submit(job.key, std::move(job.job_json), std::move(on_done));
     if (!pending->done) shared->waiting_jobs.insert(pending->id);
   }
@@ -279,6 +304,19 @@ HttpResponse handle_workers(OrchestratorNode::Shared& shared) {
   return json_response(200, workers_json(snapshot));
 }
 
+// MET-1: the registry in the Prometheus text format, the pool's gauges read now.
+HttpResponse handle_metrics(OrchestratorNode::Shared& shared) {
+  {
+    std::lock_guard<std::mutex> lock(shared.core_mutex);
+    if (!shared.broker) return shutting_down();
+    shared.metrics.set_pool(shared.broker->keys(), shared.joined_wall_unix.size());
+  }
+  HttpResponse response;
+  response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  response.body = shared.metrics.render();
+  return response;
+}
+
 }  // namespace
 
 HttpHandler make_http_handler(std::shared_ptr<OrchestratorNode::Shared> shared) {
@@ -290,7 +328,11 @@ HttpHandler make_http_handler(std::shared_ptr<OrchestratorNode::Shared> shared) 
       exchange->respond(json_response(200, "{\"status\":\"ok\"}"));
     } else if (is_admin_path(path)) {
       std::optional<HttpResponse> refused = check_admin(shared->config, request);  // SEC-6
-      exchange->respond(refused ? std::move(*refused) : handle_workers(*shared));
+      if (refused) {
+        exchange->respond(std::move(*refused));
+      } else {
+        exchange->respond(path == "/metrics" ? handle_metrics(*shared) : handle_workers(*shared));
+      }
     } else if (std::optional<Pipeline> pipeline = path.size() > 1 ? pipeline_from_name(path.substr(1)) : std::nullopt) {
       handle_pipeline(shared, *pipeline, request, exchange);
     } else if (ClientAccess access = check_client_key(shared->config, request); access.refusal) {

@@ -43,6 +43,8 @@ struct OrchestratorConfig {
   // the admin key for /workers (empty: loopback clients only, SEC-6).
   std::shared_ptr<const ApiKeys> api_keys;
   std::string admin_key;
+  // MET-2: at most this many (pipeline, model) pairs get metric series of their own.
+  std::size_t metrics_max_models = 256;
   // SEC-7: the certificate both listeners serve; nullopt: plain text (-insecure).
   std::optional<TlsIdentity> tls;
 };

@@ -22,14 +22,17 @@
 #include "core/broker.h"
 #include "net/orchestrator_access.h"
 #include "net/orchestrator_node.h"
+#include "net/pool_metrics.h"
 #include "net/real_clock.h"
 #include "net/worker_streams.h"
 
 namespace aipool::net {
 
-// API-11: one log line per attempt, from the core's attempt events.
+// API-11: one log line per attempt, from the core's attempt events; MET-4: each
+// attempt's end counted in the metrics.
 class AttemptLog final : public AttemptObserver {
  public:
+  explicit AttemptLog(PoolMetrics& metrics) : metrics_(metrics) {}
   void attempt_started(const AttemptEvent& e) override {
     spdlog::debug("attempt task={} job={} {} {} worker={} sent", e.task, e.job, pipeline_name(e.key->pipeline),
                   codec::log_safe(e.key->model), e.worker);
@@ -39,14 +42,20 @@ class AttemptLog final : public AttemptObserver {
                  pipeline_name(e.key->pipeline), codec::log_safe(e.key->model), e.worker, attempt_end_name(e.end),
                  static_cast<double>(e.ended_at - e.sent_at) / 1000.0, e.detail.empty() ? "" : " reason=",
                  codec::log_safe(e.detail));
+    metrics_.attempt_ended(e);
   }
+
+ private:
+  PoolMetrics& metrics_;
 };
 
 struct OrchestratorNode::Shared {
-  explicit Shared(OrchestratorConfig config_) : config(std::move(config_)), key_in_flight(config.api_keys.get()) {}
-  AttemptLog attempt_log;
+  explicit Shared(OrchestratorConfig config_)
+      : config(std::move(config_)), key_in_flight(config.api_keys.get()), metrics(config.metrics_max_models) {}
   const OrchestratorConfig config;
   KeyInFlight key_in_flight;  // SEC-5
+  PoolMetrics metrics;        // MET-1; updated under core_mutex
+  AttemptLog attempt_log{metrics};
   std::mutex core_mutex;  // guards broker, joined_wall_unix and gpus_json
   std::unique_ptr<RealClock> clock;
   std::unique_ptr<WorkerStreams> streams;

@@ -1,0 +1,80 @@
+// File: pool_metrics.h
+// The orchestrator's Prometheus metrics (spec/metrics.md MET-1..MET-6): the
+// registry, the counters and histograms the job path updates, and the pool's gauges
+// set at each scrape. Built on prometheus-cpp's core registry and text serializer;
+// the text is served by our own HTTP server (GET /metrics), not by prometheus-cpp's
+// exposer.
+//
+// Threads: every method except render() must be called under the orchestrator's
+// core mutex (it guards the map of per-key series, so the job path takes no lock of
+// its own: a counter is an atomic, a histogram has its own small mutex).
+// render() is called without it, after set_pool(). Errors: none; label values are
+// escaped by the serializer, and at most `max_models` distinct (pipeline, model)
+// pairs get series of their own (MET-2): the rest share model_name="_other".
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/attempt_observer.h"
+#include "core/broker.h"
+
+namespace prometheus {
+class Registry;
+class Counter;
+class Gauge;
+class Histogram;
+template <typename T>
+class Family;
+}  // namespace prometheus
+
+namespace aipool::net {
+
+class PoolMetrics {
+ public:
+  explicit PoolMetrics(std::size_t max_models);
+  ~PoolMetrics();
+  PoolMetrics(const PoolMetrics&) = delete;
+  PoolMetrics& operator=(const PoolMetrics&) = delete;
+
+  // An API request admitted for `key` (MET-3: livepeer_ai_models_requested_total).
+  void job_requested(const Key& key);
+  // A job's outcome, `seconds` after it was submitted; `http_status` is the status
+  // of its answer (MET-3, MET-4).
+  void job_finished(const Key& key, const JobOutcome& outcome, int http_status, double seconds);
+  // One attempt's end (MET-4).
+  void attempt_ended(const AttemptEvent& event);
+  // The pool as the core sees it at a scrape (MET-5): per key capacity, in use and
+  // waiting jobs, and the number of live workers. Keys absent from `keys` read 0.
+  void set_pool(const std::vector<KeyView>& keys, std::size_t live_workers);
+  // The registry in the Prometheus text format (version 0.0.4).
+  std::string render() const;
+
+ private:
+  struct KeySeries;
+  KeySeries& series(const Key& key);
+
+  const std::size_t max_models_;
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>* requested_;
+  prometheus::Family<prometheus::Counter>* jobs_;
+  prometheus::Family<prometheus::Counter>* refused_;
+  prometheus::Family<prometheus::Counter>* errors_;
+  prometheus::Family<prometheus::Counter>* attempts_;
+  prometheus::Family<prometheus::Counter>* retries_;
+  prometheus::Family<prometheus::Histogram>* latency_;
+  prometheus::Family<prometheus::Gauge>* capacity_;
+  prometheus::Family<prometheus::Gauge>* in_use_;
+  prometheus::Family<prometheus::Gauge>* idle_;
+  prometheus::Family<prometheus::Gauge>* queue_;
+  prometheus::Gauge* workers_;
+  // By pipeline, then model (found without copying the model's name).
+  std::map<Pipeline, std::map<std::string, std::unique_ptr<KeySeries>, std::less<>>> series_;
+  std::size_t series_count_ = 0;
+};
+
+}  // namespace aipool::net
