@@ -300,6 +300,7 @@ HttpResponse handle_workers(OrchestratorNode::Shared& shared) {
     snapshot.keys = shared.broker->keys();
     snapshot.joined_wall_unix = shared.joined_wall_unix;
     snapshot.gpus_json = shared.gpus_json;
+    snapshot.health = shared.health.snapshot();
   }
   return json_response(200, workers_json(snapshot));
 }

@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -23,16 +24,17 @@
 #include "net/orchestrator_access.h"
 #include "net/orchestrator_node.h"
 #include "net/pool_metrics.h"
+#include "net/worker_health.h"
 #include "net/real_clock.h"
 #include "net/worker_streams.h"
 
 namespace aipool::net {
 
 // API-11: one log line per attempt, from the core's attempt events; MET-4: each
-// attempt's end counted in the metrics.
+// attempt's end counted in the metrics; API-13: and in its worker's health.
 class AttemptLog final : public AttemptObserver {
  public:
-  explicit AttemptLog(PoolMetrics& metrics) : metrics_(metrics) {}
+  AttemptLog(PoolMetrics& metrics, WorkerHealthBook& health) : metrics_(metrics), health_(health) {}
   void attempt_started(const AttemptEvent& e) override {
     spdlog::debug("attempt task={} job={} {} {} worker={} sent", e.task, e.job, pipeline_name(e.key->pipeline),
                   codec::log_safe(e.key->model), e.worker);
@@ -43,10 +45,14 @@ class AttemptLog final : public AttemptObserver {
                  static_cast<double>(e.ended_at - e.sent_at) / 1000.0, e.detail.empty() ? "" : " reason=",
                  codec::log_safe(e.detail));
     metrics_.attempt_ended(e);
+    health_.attempt_ended(e, std::chrono::duration_cast<std::chrono::seconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count());
   }
 
  private:
   PoolMetrics& metrics_;
+  WorkerHealthBook& health_;
 };
 
 struct OrchestratorNode::Shared {
@@ -55,7 +61,8 @@ struct OrchestratorNode::Shared {
   const OrchestratorConfig config;
   KeyInFlight key_in_flight;  // SEC-5
   PoolMetrics metrics;        // MET-1; updated under core_mutex
-  AttemptLog attempt_log{metrics};
+  WorkerHealthBook health;    // API-13; under core_mutex
+  AttemptLog attempt_log{metrics, health};
   std::mutex core_mutex;  // guards broker, joined_wall_unix and gpus_json
   std::unique_ptr<RealClock> clock;
   std::unique_ptr<WorkerStreams> streams;

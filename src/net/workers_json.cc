@@ -1,5 +1,8 @@
 #include "net/workers_json.h"
 
+#include <cstdio>
+#include <optional>
+
 #include "codec/json_text.h"
 
 namespace aipool::net {
@@ -23,12 +26,31 @@ typename Map::mapped_type value_or(const Map& map, WorkerId id, typename Map::ma
   return it == map.end() ? fallback : it->second;
 }
 
+// API-13: a number of milliseconds, or null.
+std::string ms_json(std::optional<double> ms) {
+  if (!ms) return "null";
+  char text[32];
+  std::snprintf(text, sizeof text, "%.3f", *ms);
+  return text;
+}
+
+std::string health_json(const WorkerHealth& h) {
+  return ",\"jobs_ok\":" + std::to_string(h.jobs_ok) + ",\"jobs_failed\":" + std::to_string(h.jobs_failed) +
+         ",\"rejected_input\":" + std::to_string(h.rejected_input) +
+         ",\"consecutive_failures\":" + std::to_string(h.consecutive_failures) +
+         ",\"last_error\":" + (h.last_error.empty() ? std::string("null") : codec::json_string(h.last_error)) +
+         ",\"last_error_at\":" + (h.last_error.empty() ? std::string("null") : std::to_string(h.last_error_at));
+}
+
 void append_worker(std::string& out, const WorkerView& w, const WorkersSnapshot& snapshot,
                    const std::map<Key, const KeyView*>& by_key) {
+  static const WorkerHealth kNone;
+  const auto found = snapshot.health.find(w.id);
+  const WorkerHealth& health = found == snapshot.health.end() ? kNone : found->second;
   out += "{\"id\":" + std::to_string(w.id) + ",\"address\":" + codec::json_string(w.address) +
          ",\"connected_since\":" + std::to_string(value_or(snapshot.joined_wall_unix, w.id, 0)) +
          ",\"open_attempts\":" + std::to_string(w.open_attempts) +
-         ",\"abandoned_attempts\":" + std::to_string(w.abandoned_attempts) +
+         ",\"abandoned_attempts\":" + std::to_string(w.abandoned_attempts) + health_json(health) +
          ",\"gpus\":" + value_or(snapshot.gpus_json, w.id, std::string("[]")) + ",\"keys\":[";
   for (std::size_t j = 0; j < w.seats.size(); ++j) {
     const SeatView& s = w.seats[j];
@@ -36,7 +58,10 @@ void append_worker(std::string& out, const WorkerView& w, const WorkersSnapshot&
     const auto key = by_key.find(s.key);
     out += std::string("{") + key_fields(s.key) + ",\"capacity\":" + std::to_string(s.capacity) +
            ",\"in_use\":" + std::to_string(s.in_use) +
-           ",\"price\":" + price_json(key == by_key.end() ? nullptr : key->second) + "}";
+           ",\"price\":" + price_json(key == by_key.end() ? nullptr : key->second);
+    const auto recent = health.recent.find(s.key);
+    out += ",\"latency_p50_ms\":" +
+           ms_json(recent == health.recent.end() ? std::nullopt : WorkerHealthBook::median(recent->second)) + "}";
   }
   out += "]}";
 }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/broker.h"
+#include "net/worker_health.h"
 
 namespace aipool::net {
 
@@ -19,6 +20,7 @@ struct WorkersSnapshot {
   std::vector<KeyView> keys;
   std::map<WorkerId, std::int64_t> joined_wall_unix;  // connected since, Unix seconds
   std::map<WorkerId, std::string> gpus_json;          // a JSON array per worker (MODEL-19)
+  std::map<WorkerId, WorkerHealth> health;            // API-13; absent: no attempt yet
 };
 
 std::string workers_json(const WorkersSnapshot& snapshot);

@@ -25,7 +25,8 @@ HttpReply job(int port, const std::string& model) {
 }
 
 // MET-1, MET-3, MET-4, MET-5: jobs through real processes are counted, the pool is
-// read at the scrape, and promtool accepts what the orchestrator serves.
+// read at the scrape, and promtool accepts what the orchestrator serves; API-13: the
+// worker's health in /workers agrees.
 TEST(Metrics, RealJobsAreCountedAndPromtoolAcceptsTheScrape) {
   Orchestrator orch = start_orchestrator();
   auto worker = start_worker({orch.grpc_port}, "text-to-image:test/echo:true:3,text-to-image:test/fail:true:1");
@@ -56,6 +57,19 @@ TEST(Metrics, RealJobsAreCountedAndPromtoolAcceptsTheScrape) {
   const std::string file = dir.path() + "/scrape.txt";
   std::ofstream(file) << t;
   EXPECT_EQ(std::system(("promtool check metrics < '" + file + "'").c_str()), 0) << t;
+
+  // API-13: the same attempts in the worker's health.
+  const std::string workers = http_request(orch.http_port, "GET", "/workers").body;
+  EXPECT_NE(workers.find(R"("jobs_ok":4,"jobs_failed":1,"rejected_input":0,"consecutive_failures":1,)"
+                         R"("last_error":"worker error: )"),
+            std::string::npos)
+      << workers;
+  EXPECT_NE(workers.find(R"("model_id":"test/fail","capacity":1,"in_use":0,"price":null,"latency_p50_ms":null})"),
+            std::string::npos)
+      << workers;  // no result yet
+  const std::string echo_seat = R"("model_id":"test/echo","capacity":3,"in_use":0,"price":null,"latency_p50_ms":)";
+  ASSERT_NE(workers.find(echo_seat), std::string::npos) << workers;
+  EXPECT_NE(workers.substr(workers.find(echo_seat) + echo_seat.size(), 4), "null") << workers;
 
   worker.reset();  // MET-5: the worker's slots leave with it
   for (int i = 0; i < 100 && live_workers(orch.http_port) > 0; ++i) std::this_thread::sleep_for(50ms);
