@@ -23,6 +23,7 @@
 #include <variant>
 
 #include "bin/program.h"
+#include "net/log_line.h"
 #include "codec/model_config.h"
 #include "net/orchestrator_node.h"
 #include "net/process_memory.h"
@@ -78,6 +79,7 @@ DEFINE_string(httpBodyTimeout, "120s", "time a client has to send a request's bo
 DEFINE_string(httpIdleTimeout, "60s", "time an idle keep-alive connection is kept open between requests");
 DEFINE_string(httpWriteTimeout, "60s", "time a client has to take each piece of an answer before it is cut");
 DEFINE_int32(v, 3, aipool::bin::kLogLevelHelp);
+DEFINE_string(logFormat, "text", aipool::bin::kLogFormatHelp);
 
 namespace {
 
@@ -117,6 +119,7 @@ const aipool::bin::ProgramHelp kHelp{
         {"HTTP", "httpWriteTimeout", "-httpWriteTimeout 2m"},
         {"HTTP", "httpThreads", "-httpThreads 4"},
         {"Logging", "v", "-v 4"},
+        {"Logging", "logFormat", "-logFormat json"},
     }};
 
 // "300s", "5m", "1500ms", "2h" or a plain number of seconds.
@@ -291,13 +294,18 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
   aipool::bin::set_log_level(FLAGS_v);
+  aipool::bin::set_log_format(FLAGS_logFormat);
   spdlog::flush_on(spdlog::level::info);  // each line reaches the log as it happens
 
   aipool::net::OrchestratorNode node(config_from_flags());
   std::string error;
   if (!node.start(error)) die(error);
   // A line that scripts can wait for.
-  std::printf("aipool-orchestrator ready grpc=%d http=%d\n", node.grpc_port(), node.http_port());
+  if (aipool::net::json_logs()) {  // LOG-2: every line is JSON, this one too
+    std::printf("{\"event\":\"ready\",\"grpc\":%d,\"http\":%d}\n", node.grpc_port(), node.http_port());
+  } else {
+    std::printf("aipool-orchestrator ready grpc=%d http=%d\n", node.grpc_port(), node.http_port());
+  }
   std::fflush(stdout);
   int sig = 0;
   while (sigwait(&stop_signals, &sig) != 0) {

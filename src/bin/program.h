@@ -84,4 +84,9 @@ void hide_argument(std::string_view value);
 // spdlog's level for -v (0..6); dies on another value.
 void set_log_level(int v);
 
+// -logFormat: "text" (the default) or "json", one JSON object per line (LOG-2); dies on
+// another value. Call once at start, before any other thread logs.
+inline constexpr const char* kLogFormatHelp = "log lines: text, or json (one JSON object per line)";
+void set_log_format(const std::string& format);
+
 }  // namespace aipool::bin

@@ -81,6 +81,7 @@ DECLARE_int32(v);
 #else
 DEFINE_int32(v, 3, aipool::bin::kLogLevelHelp);
 #endif
+DEFINE_string(logFormat, "text", aipool::bin::kLogFormatHelp);
 DEFINE_bool(aiWorker, true, "accepted for go-livepeer compatibility (this program is always an AI worker)");
 
 namespace {
@@ -109,6 +110,7 @@ const aipool::bin::ProgramHelp kHelp{
         {"Limits", "maxPostConns", "-maxPostConns 64"},
         {"Limits", "maxOutputPixels", "-maxOutputPixels 16777216"},
         {"Logging", "v", "-v 4", aipool::bin::kLogLevelHelp},
+        {"Logging", "logFormat", "-logFormat json", aipool::bin::kLogFormatHelp},
         {"Compatibility", "aiWorker", "-aiWorker=true"},
     }};
 
@@ -130,6 +132,7 @@ void start_logging() {
   spdlog::set_default_logger(spdlog::stderr_color_mt("aipool-worker"));
   spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
   aipool::bin::set_log_level(FLAGS_v);
+  aipool::bin::set_log_format(FLAGS_logFormat);
   spdlog::flush_on(spdlog::level::info);
 }
 

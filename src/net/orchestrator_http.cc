@@ -13,6 +13,7 @@
 #include "core/secret.h"
 #include "net/api_request.h"
 #include "net/orchestrator_state.h"
+#include "net/log_line.h"
 #include "net/workers_json.h"
 
 namespace aipool::net {
@@ -130,6 +131,17 @@ struct PendingJob {
 // API-11, SEC-4: the job's line names its client key's name, never the key.
 void log_job(const JobOutcome& outcome, JobId id, Pipeline pipeline, const std::string& model, const ApiKey* key,
              double ms) {
+  if (json_logs()) {  // LOG-2
+    LogFields line("job");
+    line.add("job", id).add("pipeline", pipeline_name(pipeline)).add("model", model);
+    line.add("outcome", job_status_name(outcome.status)).add("attempts", outcome.attempts);
+    line.add_id("last_task", static_cast<std::uint64_t>(outcome.last_task)).add_id("worker", outcome.last_worker);
+    if (key != nullptr) line.add("key", key->name);
+    line.add("ms", ms);
+    if (!outcome.message.empty()) line.add("reason", outcome.message);
+    spdlog::info("{}", line.json());
+    return;
+  }
   spdlog::info("job {} {} {} outcome={} attempts={} last_task={} worker={}{}{} ms={:.2f}{}{}", id,
                pipeline_name(pipeline), codec::log_safe(model), job_status_name(outcome.status), outcome.attempts,
                outcome.last_task, outcome.last_worker, key != nullptr ? " key=" : "",

@@ -23,6 +23,7 @@
 #include "core/broker.h"
 #include "net/orchestrator_access.h"
 #include "net/orchestrator_node.h"
+#include "net/log_line.h"
 #include "net/pool_metrics.h"
 #include "net/worker_health.h"
 #include "net/real_clock.h"
@@ -40,10 +41,20 @@ class AttemptLog final : public AttemptObserver {
                   codec::log_safe(e.key->model), e.worker);
   }
   void attempt_ended(const AttemptEvent& e) override {
-    spdlog::info("attempt task={} job={} {} {} worker={} outcome={} ms={:.2f}{}{}", e.task, e.job,
+    if (json_logs()) {  // LOG-2
+      LogFields line("attempt");
+      line.add_id("task", static_cast<std::uint64_t>(e.task)).add("job", e.job);
+      line.add("pipeline", pipeline_name(e.key->pipeline)).add("model", e.key->model).add_id("worker", e.worker);
+      line.add("outcome", attempt_end_name(e.end));
+      line.add("ms", static_cast<double>(e.ended_at - e.sent_at) / 1000.0);
+      if (!e.detail.empty()) line.add("reason", e.detail);
+      spdlog::info("{}", line.json());
+    } else {
+      spdlog::info("attempt task={} job={} {} {} worker={} outcome={} ms={:.2f}{}{}", e.task, e.job,
                  pipeline_name(e.key->pipeline), codec::log_safe(e.key->model), e.worker, attempt_end_name(e.end),
                  static_cast<double>(e.ended_at - e.sent_at) / 1000.0, e.detail.empty() ? "" : " reason=",
                  codec::log_safe(e.detail));
+    }
     metrics_.attempt_ended(e);
     health_.attempt_ended(e, std::chrono::duration_cast<std::chrono::seconds>(
                                  std::chrono::system_clock::now().time_since_epoch())

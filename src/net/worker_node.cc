@@ -22,6 +22,7 @@
 #include "codec/text.h"
 #include "core/slot_gate.h"
 #include "net/capabilities.h"
+#include "net/log_line.h"
 #include "net/result_poster.h"
 #include "net/stream_status.h"
 #include "net/work_queue.h"
@@ -523,6 +524,7 @@ struct WorkerNode::Impl {
   // from jobs and orchestrators: escaped (LOG-1).
   void log_job(const Link& link, TaskId task, const std::string& what, const std::string& raw_outcome,
                SteadyClock::time_point received, const PostOutcome& post) {
+    if (json_logs()) return log_worker_job_json(task, link.name, what, raw_outcome, millis_since(received), post);
     const std::size_t slash = what.find('/');
     const std::string pipeline = codec::log_safe(what.substr(0, slash));
     const std::string model = slash == std::string::npos ? "?" : codec::log_safe(what.substr(slash + 1));

@@ -1,5 +1,7 @@
 #include "e2e_support.h"
 
+#include <algorithm>
+
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
@@ -61,6 +63,8 @@ std::string form_body(const std::vector<FormPart>& parts, std::string& content_t
   return body;
 }
 
+const std::string kJsonLogs[] = {"-logFormat", "json"};
+
 Orchestrator start_orchestrator(const std::vector<std::string>& extra, int grpc_port, int http_port) {
   std::vector<std::string> argv = {bin_path("aipool-orchestrator"),
                                    "-orchSecret", "s3cret", "-insecure",
@@ -69,10 +73,15 @@ Orchestrator start_orchestrator(const std::vector<std::string>& extra, int grpc_
   argv.insert(argv.end(), extra.begin(), extra.end());
   Orchestrator o;
   o.process = std::make_unique<ChildProcess>(argv);
-  const std::optional<std::string> ready =
-      o.process->wait_for_line("aipool-orchestrator ready", std::chrono::seconds(20));
+  // LOG-2: with -logFormat json the readiness line is JSON too.
+  const bool json = std::search(extra.begin(), extra.end(), std::begin(kJsonLogs), std::end(kJsonLogs)) != extra.end();
+  const std::optional<std::string> ready = o.process->wait_for_line(
+      json ? "{\"event\":\"ready\"" : "aipool-orchestrator ready", std::chrono::seconds(20));
   EXPECT_TRUE(ready.has_value()) << o.process->output();
-  if (ready) std::sscanf(ready->c_str(), "aipool-orchestrator ready grpc=%d http=%d", &o.grpc_port, &o.http_port);
+  if (ready) {
+    std::sscanf(ready->c_str(), json ? "{\"event\":\"ready\",\"grpc\":%d,\"http\":%d}" : "aipool-orchestrator ready grpc=%d http=%d",
+                &o.grpc_port, &o.http_port);
+  }
   return o;
 }
 
