@@ -34,9 +34,11 @@
 #include "exec/gpu_probe.h"
 #include "exec/served_models.h"
 #include "exec/speech_ocr_engines.h"
+#include "net/http_server.h"
 #include "net/os_random.h"
 #include "net/process_memory.h"
 #include "net/tls.h"
+#include "net/worker_metrics.h"
 #include "net/worker_node.h"
 
 #ifndef AIPOOL_VERSION
@@ -82,6 +84,9 @@ DECLARE_int32(v);
 DEFINE_int32(v, 3, aipool::bin::kLogLevelHelp);
 #endif
 DEFINE_string(logFormat, "text", aipool::bin::kLogFormatHelp);
+DEFINE_string(metricsAddr, "",
+              "host:port serving GET /metrics (Prometheus text, spec/metrics.md MET-7); empty: none. It has no "
+              "access control: bind it to an address only your Prometheus reaches");
 DEFINE_bool(aiWorker, true, "accepted for go-livepeer compatibility (this program is always an AI worker)");
 
 namespace {
@@ -110,6 +115,7 @@ const aipool::bin::ProgramHelp kHelp{
         {"Limits", "maxPostConns", "-maxPostConns 64"},
         {"Limits", "maxOutputPixels", "-maxOutputPixels 16777216"},
         {"Logging", "v", "-v 4", aipool::bin::kLogLevelHelp},
+        {"Logging", "metricsAddr", "-metricsAddr 127.0.0.1:9101"},
         {"Logging", "logFormat", "-logFormat json", aipool::bin::kLogFormatHelp},
         {"Compatibility", "aiWorker", "-aiWorker=true"},
     }};
@@ -134,6 +140,31 @@ void start_logging() {
   aipool::bin::set_log_level(FLAGS_v);
   aipool::bin::set_log_format(FLAGS_logFormat);
   spdlog::flush_on(spdlog::level::info);
+}
+
+// MET-7: GET /metrics on -metricsAddr, or nothing when it is empty.
+std::unique_ptr<aipool::net::HttpServer> serve_metrics(const aipool::net::WorkerMetrics& metrics) {
+  if (FLAGS_metricsAddr.empty()) return nullptr;
+  aipool::net::HttpServerConfig http;
+  http.address = FLAGS_metricsAddr;
+  http.threads = 1;
+  auto server = std::make_unique<aipool::net::HttpServer>(
+      http, [&metrics](aipool::net::HttpRequest&& request, std::shared_ptr<aipool::net::HttpExchange> exchange) {
+        aipool::net::HttpResponse response;
+        if (request.path != "/metrics") {
+          response.status = 404;
+          response.body = R"({"detail":{"msg":"this port serves GET /metrics only"}})";
+        } else {
+          response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+          response.body = metrics.render();
+        }
+        exchange->respond(std::move(response));
+      });
+  std::string error;
+  if (!server->listen(error)) die("-metricsAddr: " + error);
+  server->run();
+  spdlog::info("metrics on http://{}/metrics", FLAGS_metricsAddr);
+  return server;
 }
 
 // The /dev/nvidiaN devices, for -nvidia all.
@@ -331,6 +362,12 @@ int main(int argc, char** argv) {
   for (const auto& advert : config.adverts) {
     spdlog::info("serving {} with capacity {}", aipool::key_name(advert.key), advert.capacity);
   }
+
+  std::vector<std::string> orchestrator_names;
+  for (const auto& address : config.orchestrators) orchestrator_names.push_back(address.grpc_target());
+  aipool::net::WorkerMetrics metrics(config.adverts, orchestrator_names);
+  const std::unique_ptr<aipool::net::HttpServer> metrics_server = serve_metrics(metrics);
+  if (metrics_server) config.metrics = &metrics;
 
   aipool::net::OsRandom random;
   aipool::net::WorkerNode node(std::move(config), *models, random);

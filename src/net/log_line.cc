@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "codec/json_text.h"
+#include "codec/text.h"
 #include "net/result_poster.h"
 
 namespace aipool::net {
@@ -97,8 +98,33 @@ LogFields& LogFields::add(std::string_view name, double value) {
   return *this;
 }
 
-void log_worker_job_json(std::int64_t task, std::string_view orch, std::string_view what, std::string_view outcome,
+namespace {
+
+void log_worker_job_text(std::int64_t task, std::string_view orch, std::string_view what, std::string_view raw_outcome,
                          std::int64_t duration_ms, const PostOutcome& post) {
+  const std::size_t slash = what.find('/');
+  const std::string pipeline = codec::log_safe(what.substr(0, slash));
+  const std::string model = slash == std::string_view::npos ? "?" : codec::log_safe(what.substr(slash + 1));
+  const std::string outcome = codec::log_safe(raw_outcome);
+  if (post.ok()) {
+    spdlog::info("job task={} orch={} pipeline={} model={} outcome=\"{}\" duration_ms={} post={} post_ms={:.1f}", task,
+                 orch, pipeline, model, outcome, duration_ms, post.status, post.elapsed_ms);
+  } else if (post.status != 0) {
+    spdlog::warn(
+        "job task={} orch={} pipeline={} model={} outcome=\"{}\" duration_ms={} post={} post_ms={:.1f} answer=\"{}\"",
+        task, orch, pipeline, model, outcome, duration_ms, post.status, post.elapsed_ms, codec::log_safe(post.answer));
+  } else {
+    spdlog::error(
+        "job task={} orch={} pipeline={} model={} outcome=\"{}\" duration_ms={} post=failed attempts={} error=\"{}\"",
+        task, orch, pipeline, model, outcome, duration_ms, post.attempts, codec::log_safe(post.error));
+  }
+}
+
+}  // namespace
+
+void log_worker_job(std::int64_t task, std::string_view orch, std::string_view what, std::string_view outcome,
+                    std::int64_t duration_ms, const PostOutcome& post) {
+  if (!json_logs()) return log_worker_job_text(task, orch, what, outcome, duration_ms, post);
   const std::size_t slash = what.find('/');
   LogFields line("job");
   line.add_id("task", static_cast<std::uint64_t>(task)).add("orch", orch).add("pipeline", what.substr(0, slash));

@@ -43,10 +43,10 @@ class LogFields {
 
 struct PostOutcome;
 
-// LOG-2: the worker's line for one job (`what` is "pipeline/model"), logged at info
-// when the post was accepted, warn when it was answered otherwise, error when no
-// answer came.
-void log_worker_job_json(std::int64_t task, std::string_view orch, std::string_view what, std::string_view outcome,
+// The worker's line for one job (`what` is "pipeline/model"), as text (LOG-1) or
+// JSON (LOG-2): at info when the post was accepted, warn when it was answered
+// otherwise, error when no answer came.
+void log_worker_job(std::int64_t task, std::string_view orch, std::string_view what, std::string_view outcome,
                          std::int64_t duration_ms, const PostOutcome& post);
 
 // `text` as a JSON string for a log line: cut at 256 bytes (`...(N bytes)` naming the

@@ -22,13 +22,6 @@ using prometheus::Labels;
 
 constexpr std::string_view kOther = "_other";
 
-// Job latency buckets, seconds (MET-4): from a cached small job to a long video one.
-const Histogram::BucketBoundaries& latency_buckets() {
-  static const Histogram::BucketBoundaries buckets{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-                                                   1,     2.5,    5,     10,   30,    60,   120,  300};
-  return buckets;
-}
-
 // An outcome's name as a label value: "all workers failed" -> "all_workers_failed".
 std::string label_value(std::string_view name) {
   std::string out(name);
@@ -47,6 +40,13 @@ Family<Gauge>& gauge(prometheus::Registry& registry, const std::string& name, co
 }
 
 }  // namespace
+
+// From a cached small job to a long video one.
+const std::vector<double>& seconds_buckets() {
+  static const std::vector<double> buckets{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                           1,     2.5,    5,     10,   30,    60,   120,  300};
+  return buckets;
+}
 
 // The series of one (pipeline, model) pair; created on first use, kept for good.
 struct PoolMetrics::KeySeries {
@@ -104,7 +104,7 @@ PoolMetrics::KeySeries& PoolMetrics::series(const Key& key) {
   s.requested = &requested_->Add(s.labels);
   s.refused = &refused_->Add(s.labels);
   s.retries = &retries_->Add(s.labels);
-  s.latency = &latency_->Add(s.labels, latency_buckets());
+  s.latency = &latency_->Add(s.labels, seconds_buckets());
   s.capacity = &capacity_->Add(s.labels);
   s.in_use = &in_use_->Add(s.labels);
   s.idle = &idle_->Add(s.labels);

@@ -34,6 +34,9 @@ class Family;
 
 namespace aipool::net {
 
+// The buckets of every seconds histogram (MET-3, MET-7): 1 ms to 300 s.
+const std::vector<double>& seconds_buckets();
+
 class PoolMetrics {
  public:
   explicit PoolMetrics(std::size_t max_models);

@@ -26,6 +26,7 @@
 #include "net/result_poster.h"
 #include "net/stream_status.h"
 #include "net/work_queue.h"
+#include "net/worker_metrics.h"
 #include "net/worker_tls.h"
 
 namespace aipool::net {
@@ -446,6 +447,7 @@ struct WorkerNode::Impl {
       }
     }
     if (!refusal.empty()) {
+      if (config.metrics != nullptr) config.metrics->job_refused(key);  // MET-7
       post_error(link, session, task, type, key_name(key), refusal, received);
       return std::nullopt;
     }
@@ -480,6 +482,7 @@ struct WorkerNode::Impl {
   void run_job(Link& link, const std::shared_ptr<const Session>& session, const Key& key, TaskId task,
                const Payload& request_json, SteadyClock::time_point received) {
     auto called = std::make_shared<std::atomic<bool>>(false);
+    if (config.metrics != nullptr) config.metrics->job_started(key);  // MET-7
     auto done = [this, &link, session, key, task, received, called](ExecResult result) {
       if (called->exchange(true)) {
         spdlog::error("executor reported task {} twice; the second report is ignored", task);
@@ -502,9 +505,11 @@ struct WorkerNode::Impl {
       std::lock_guard<std::mutex> lock(mutex);
       gate.release(key);
     }
+    if (config.metrics != nullptr) config.metrics->job_finished(key, result.ok, std::chrono::duration<double>(SteadyClock::now() - received).count());
     // RES-2, RES-3; a post over the limit becomes a worker error (RES-11).
     const codec::EncodedPost body = codec::encode_worker_result(key.pipeline, task, result, post_limit_bytes());
     const PostOutcome outcome = link.poster->post(session.target, task, session.worker_id, body);
+    if (config.metrics != nullptr) config.metrics->result_posted(key, link.name, outcome.ok(), outcome.elapsed_ms / 1000);
     log_job(link, task, key_name(key), result.ok ? "ok" : "error: " + result.error, received, outcome);
     bool draining = false;
     {
@@ -520,29 +525,10 @@ struct WorkerNode::Impl {
   // The largest post the orchestrator takes (RES-11): the worker's -maxMessageBytes.
   std::size_t post_limit_bytes() const { return static_cast<std::size_t>(std::max(config.max_message_bytes, 4096)); }
 
-  // One line per job. The model, the outcome's text and the orchestrator's answer come
-  // from jobs and orchestrators: escaped (LOG-1).
+  // One line per job (API-11, LOG-1, LOG-2).
   void log_job(const Link& link, TaskId task, const std::string& what, const std::string& raw_outcome,
                SteadyClock::time_point received, const PostOutcome& post) {
-    if (json_logs()) return log_worker_job_json(task, link.name, what, raw_outcome, millis_since(received), post);
-    const std::size_t slash = what.find('/');
-    const std::string pipeline = codec::log_safe(what.substr(0, slash));
-    const std::string model = slash == std::string::npos ? "?" : codec::log_safe(what.substr(slash + 1));
-    const std::string outcome = codec::log_safe(raw_outcome);
-    if (post.ok()) {
-      spdlog::info("job task={} orch={} pipeline={} model={} outcome=\"{}\" duration_ms={} post={} post_ms={:.1f}", task,
-                   link.name, pipeline, model, outcome, millis_since(received), post.status, post.elapsed_ms);
-    } else if (post.status != 0) {
-      spdlog::warn(
-          "job task={} orch={} pipeline={} model={} outcome=\"{}\" duration_ms={} post={} post_ms={:.1f} answer=\"{}\"",
-          task, link.name, pipeline, model, outcome, millis_since(received), post.status, post.elapsed_ms,
-          codec::log_safe(post.answer));
-    } else {
-      spdlog::error(
-          "job task={} orch={} pipeline={} model={} outcome=\"{}\" duration_ms={} post=failed attempts={} error=\"{}\"",
-          task, link.name, pipeline, model, outcome, millis_since(received), post.attempts,
-          codec::log_safe(post.error));
-    }
+    log_worker_job(task, link.name, what, raw_outcome, millis_since(received), post);
   }
 
   WorkerConfig config;

@@ -59,6 +59,8 @@
 
 namespace aipool::net {
 
+class WorkerMetrics;
+
 struct WorkerConfig {
   std::vector<OrchestratorAddress> orchestrators;
   std::string secret;
@@ -87,6 +89,8 @@ struct WorkerConfig {
   // SEC-8, SEC-9: how orchestrators are trusted over TLS (gRPC and result posts);
   // nullopt: plain text (-insecure).
   std::optional<TlsTrust> tls;
+  // MET-7: counted here when set (not owned; outlives the node).
+  WorkerMetrics* metrics = nullptr;
 };
 
 class WorkerNode {
