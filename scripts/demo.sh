@@ -9,12 +9,22 @@
 #   3. turns it to grayscale with image-to-image  (builtin/grayscale)
 #   4. reads its text back with image-to-text     (tesseract/eng)
 #   5. transcribes a sentence spoken by espeak-ng (pocketsphinx/en-us)
+# Each step is sent twice, so the table shows round robin across the two workers.
 # Every output goes to demo-out/; a table says which worker served what, how long it
-# took and what was recognised. Everything it starts is stopped when it ends.
+# took and what was recognised, and the orchestrator's job counters (/metrics) close
+# it. Everything it starts is stopped when it ends; with --keep it stays up, for a
+# person to look at /workers and /metrics, until Ctrl-C.
 # AIPOOL_DEMO_SKIP_BUILD=1 skips the setup and build (for a tree built already).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
+keep=""
+for arg in "$@"; do
+  case $arg in
+    --keep) keep=1 ;;
+    *) echo "usage: $0 [--keep]" >&2; exit 2 ;;
+  esac
+done
 
 [ -n "${AIPOOL_DEMO_SKIP_BUILD:-}" ] || build_project
 bin=build/bin
@@ -65,22 +75,42 @@ for _ in $(seq 1 300); do
 done
 [ "${live:-0}" = 2 ] || { echo "demo: the workers did not register:"; tail -5 "$out"/worker*.log; exit 1; }
 echo "demo: orchestrator on $api (TLS, certificate $fingerprint) with 2 workers (see $out/*.log)"
+echo "demo: while it runs: curl --cacert $run/data/tls-cert.pem $api/workers (or /metrics)"
+# The workers' ids, in the order they joined, are shown as w1 and w2.
+mapfile -t worker_ids < <(sed -n 's/.*worker \([0-9]*\) joined.*/\1/p' "$out/orchestrator.log")
+worker_name() {
+  local i
+  for i in "${!worker_ids[@]}"; do [ "${worker_ids[$i]}" = "$1" ] && { echo "w$((i + 1))"; return; }; done
+  echo "$1"
+}
 
 rows=()
-# call NAME PIPELINE MODEL OUTPUT CURL-ARGS...: posts, saves the JSON, records a table row.
+# call NAME PIPELINE MODEL OUTPUT CURL-ARGS...: posts twice (round robin gives each
+# worker one), saves the JSON of each (NAME.json, NAME-2.json), records two table rows.
 call() {
   local name=$1 pipeline=$2 model=$3 output=$4
   shift 4
-  local code
-  code=$(curl -s "${tls[@]}" -o "$out/$name.json" -w '%{http_code} %{time_total}' -X POST "$api/$pipeline" "$@")
-  local status=${code% *} seconds=${code#* }
-  if [ "$status" != 200 ]; then
-    echo "demo: $pipeline failed with HTTP $status: $(cat "$out/$name.json")"
-    exit 1
-  fi
-  local worker
-  worker=$(grep "outcome=ok attempts" "$out/orchestrator.log" | tail -1 | sed -n 's/.* worker=\([0-9]*\) .*/\1/p')
-  rows+=("$pipeline|$model|$worker|$(awk "BEGIN{printf \"%.0f ms\", $seconds*1000}")|$output")
+  local round file code status seconds worker jobs
+  for round in 1 2; do
+    file=$name.json
+    [ "$round" = 1 ] || file=$name-2.json
+    jobs=$(grep -c "outcome=ok attempts" "$out/orchestrator.log" || true)
+    code=$(curl -s "${tls[@]}" -o "$out/$file" -w '%{http_code} %{time_total}' -X POST "$api/$pipeline" "$@")
+    status=${code% *} seconds=${code#* }
+    if [ "$status" != 200 ]; then
+      echo "demo: $pipeline failed with HTTP $status: $(cat "$out/$file")"
+      exit 1
+    fi
+    # The job's line is written just after its answer: wait for it.
+    for _ in $(seq 1 50); do
+      [ "$(grep -c "outcome=ok attempts" "$out/orchestrator.log" || true)" -gt "$jobs" ] && break
+      sleep 0.02
+    done
+    worker=$(grep "outcome=ok attempts" "$out/orchestrator.log" | tail -1 | sed -n 's/.* worker=\([0-9]*\) .*/\1/p')
+    local shown=$output
+    [ "$round" = 1 ] || shown=$file
+    rows+=("$pipeline|$model|$(worker_name "$worker")|$(awk "BEGIN{printf \"%.0f ms\", $seconds*1000}")|$shown")
+  done
 }
 # image NAME: writes the first image of NAME.json to NAME.png
 image() { jq -r '.images[0].url' "$out/$1.json" | sed 's/^data:[^,]*,//' | base64 -d >"$out/$1.png"; }
@@ -117,4 +147,13 @@ echo "image-to-text read   : $read_text"
 echo "espeak-ng said       : $sentence"
 echo "audio-to-text heard  : $heard"
 echo
+echo "jobs by outcome, from $api/metrics:"
+curl -s "${tls[@]}" "$api/metrics" | grep '^aipool_jobs_total' | sed 's/^/  /'
+echo
+if [ -n "$keep" ]; then
+  echo "demo: still running (--keep): $api/workers and $api/metrics, curl --cacert $run/data/tls-cert.pem"
+  echo "demo: Ctrl-C stops the orchestrator and the workers"
+  trap 'exit 0' INT TERM
+  while sleep 1; do :; done
+fi
 echo "demo: done; stopping the orchestrator and workers"
