@@ -75,7 +75,8 @@ for _ in $(seq 1 300); do
 done
 [ "${live:-0}" = 2 ] || { echo "demo: the workers did not register:"; tail -5 "$out"/worker*.log; exit 1; }
 echo "demo: orchestrator on $api (TLS, certificate $fingerprint) with 2 workers (see $out/*.log)"
-echo "demo: while it runs: curl --cacert $run/data/tls-cert.pem $api/workers (or /metrics)"
+echo "demo: while it runs: $api/dashboard in a browser (it trusts $run/data/tls-cert.pem), or"
+echo "      curl --cacert $run/data/tls-cert.pem $api/workers (or /metrics)"
 # The workers' ids, in the order they joined, are shown as w1 and w2.
 mapfile -t worker_ids < <(sed -n 's/.*worker \([0-9]*\) joined.*/\1/p' "$out/orchestrator.log")
 worker_name() {
@@ -151,7 +152,8 @@ echo "jobs by outcome, from $api/metrics:"
 curl -s "${tls[@]}" "$api/metrics" | grep '^aipool_jobs_total' | sed 's/^/  /'
 echo
 if [ -n "$keep" ]; then
-  echo "demo: still running (--keep): $api/workers and $api/metrics, curl --cacert $run/data/tls-cert.pem"
+  echo "demo: still running (--keep): $api/dashboard, $api/workers and $api/metrics"
+  echo "      (the certificate to trust: $run/data/tls-cert.pem)"
   echo "demo: Ctrl-C stops the orchestrator and the workers"
   trap 'exit 0' INT TERM
   while sleep 1; do :; done

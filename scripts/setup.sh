@@ -13,6 +13,7 @@ packages=(
   libtesseract-dev tesseract-ocr-eng libleptonica-dev libpocketsphinx-dev pocketsphinx-en-us libsndfile1-dev libsamplerate0-dev libogg-dev libvorbis-dev espeak-ng
   clang-14 libfuzzer-14-dev libclang-rt-14-dev  # the fuzz build (tests/fuzz)
   prometheus-cpp-dev prometheus  # /metrics (its registry and text format) and promtool in a test
+  chromium chromium-driver python3-selenium  # the dashboard in a real browser (tests/browser)
 )
 
 missing=()

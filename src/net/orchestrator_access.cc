@@ -18,7 +18,9 @@ bool open_path(std::string_view path) { return path == "/healthz" || path == "/a
 
 }  // namespace
 
-bool is_admin_path(std::string_view path) { return path == "/workers" || path == "/metrics"; }
+bool is_admin_path(std::string_view path) {
+  return path == "/workers" || path == "/metrics" || path == "/dashboard.json";
+}
 
 ClientAccess check_client_key(const OrchestratorConfig& config, const HttpRequest& request) {
   ClientAccess access;

@@ -13,6 +13,7 @@
 #include "core/secret.h"
 #include "net/api_request.h"
 #include "net/orchestrator_state.h"
+#include "net/dashboard_page.h"
 #include "net/log_line.h"
 #include "net/workers_json.h"
 
@@ -164,8 +165,10 @@ void submit_job(const std::shared_ptr<OrchestratorNode::Shared>& shared, Pipelin
     pending->done = true;
     shared->waiting_jobs.erase(pending->id);
     if (key != nullptr) shared->key_in_flight.give_back(*key);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     shared->metrics.job_finished(Key{pipeline, model}, outcome, outcome_status(outcome.status, shared->stopping),
-                                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+                                 seconds);
+    shared->history.job_ended(Key{pipeline, model}, unix_seconds(), outcome.status == JobStatus::kOk, seconds * 1000);
     exchange->post([shared, exchange, outcome, pipeline, model, key, started] {
       const double ms =
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
@@ -303,18 +306,40 @@ HttpResponse handle_result(OrchestratorNode::Shared& shared, HttpRequest& reques
   return verdict_response(verdict, report->task);
 }
 
+// The pool as /workers shows it; call under the core's mutex, with a broker.
+WorkersSnapshot pool_snapshot(const OrchestratorNode::Shared& shared) {
+  WorkersSnapshot snapshot;
+  snapshot.workers = shared.broker->workers();
+  snapshot.keys = shared.broker->keys();
+  snapshot.joined_wall_unix = shared.joined_wall_unix;
+  snapshot.gpus_json = shared.gpus_json;
+  snapshot.health = shared.health.snapshot();
+  return snapshot;
+}
+
 HttpResponse handle_workers(OrchestratorNode::Shared& shared) {
   WorkersSnapshot snapshot;
   {
     std::lock_guard<std::mutex> lock(shared.core_mutex);
     if (!shared.broker) return shutting_down();
-    snapshot.workers = shared.broker->workers();
-    snapshot.keys = shared.broker->keys();
-    snapshot.joined_wall_unix = shared.joined_wall_unix;
-    snapshot.gpus_json = shared.gpus_json;
-    snapshot.health = shared.health.snapshot();
+    snapshot = pool_snapshot(shared);
   }
   return json_response(200, workers_json(snapshot));
+}
+
+// API-14: what the dashboard shows: /workers, and the last minutes per second.
+HttpResponse handle_dashboard_json(OrchestratorNode::Shared& shared) {
+  WorkersSnapshot snapshot;
+  std::string history;
+  const std::int64_t now = unix_seconds();
+  {
+    std::lock_guard<std::mutex> lock(shared.core_mutex);
+    if (!shared.broker) return shutting_down();
+    snapshot = pool_snapshot(shared);
+    history = shared.history.json(now);
+  }
+  return json_response(200, "{\"now\":" + std::to_string(now) + ",\"pool\":" + workers_json(snapshot) +
+                                ",\"history\":" + history + "}");
 }
 
 // MET-1: the registry in the Prometheus text format, the pool's gauges read now.
@@ -343,9 +368,16 @@ HttpHandler make_http_handler(std::shared_ptr<OrchestratorNode::Shared> shared) 
       std::optional<HttpResponse> refused = check_admin(shared->config, request);  // SEC-6
       if (refused) {
         exchange->respond(std::move(*refused));
+      } else if (path == "/metrics") {
+        exchange->respond(handle_metrics(*shared));
       } else {
-        exchange->respond(path == "/metrics" ? handle_metrics(*shared) : handle_workers(*shared));
+        exchange->respond(path == "/dashboard.json" ? handle_dashboard_json(*shared) : handle_workers(*shared));
       }
+    } else if (path == "/dashboard") {  // API-14: the page holds no data; its data is an admin path
+      HttpResponse page;
+      page.content_type = "text/html; charset=utf-8";
+      page.body = std::string(dashboard_page());
+      exchange->respond(std::move(page));
     } else if (std::optional<Pipeline> pipeline = path.size() > 1 ? pipeline_from_name(path.substr(1)) : std::nullopt) {
       handle_pipeline(shared, *pipeline, request, exchange);
     } else if (ClientAccess access = check_client_key(shared->config, request); access.refusal) {

@@ -16,12 +16,6 @@
 namespace aipool::net {
 namespace {
 
-std::int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 std::string host_of(const std::string& addr) {
   const std::size_t colon = addr.rfind(':');
   return colon == std::string::npos ? addr : addr.substr(0, colon);
@@ -58,7 +52,7 @@ WorkerStreams::Hooks stream_hooks(OrchestratorNode::Shared* shared) {
       CoreLock lock(*shared);
       result = shared->broker->worker_joined(join);
       if (result.verdict == JoinVerdict::kAccepted) {
-        shared->joined_wall_unix[join.id] = unix_now();
+        shared->joined_wall_unix[join.id] = unix_seconds();
         shared->gpus_json[join.id] = std::move(gpus);
       }
     }

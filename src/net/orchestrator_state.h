@@ -24,12 +24,19 @@
 #include "net/orchestrator_access.h"
 #include "net/orchestrator_node.h"
 #include "net/log_line.h"
+#include "net/pool_history.h"
 #include "net/pool_metrics.h"
 #include "net/worker_health.h"
 #include "net/real_clock.h"
 #include "net/worker_streams.h"
 
 namespace aipool::net {
+
+// Now, in seconds since the Unix epoch (for operators: join times, error times, the
+// dashboard's seconds).
+inline std::int64_t unix_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
 
 // API-11: one log line per attempt, from the core's attempt events; MET-4: each
 // attempt's end counted in the metrics; API-13: and in its worker's health.
@@ -56,9 +63,7 @@ class AttemptLog final : public AttemptObserver {
                  codec::log_safe(e.detail));
     }
     metrics_.attempt_ended(e);
-    health_.attempt_ended(e, std::chrono::duration_cast<std::chrono::seconds>(
-                                 std::chrono::system_clock::now().time_since_epoch())
-                                 .count());
+    health_.attempt_ended(e, unix_seconds());
   }
 
  private:
@@ -73,6 +78,7 @@ struct OrchestratorNode::Shared {
   KeyInFlight key_in_flight;  // SEC-5
   PoolMetrics metrics;        // MET-1; updated under core_mutex
   WorkerHealthBook health;    // API-13; under core_mutex
+  PoolHistory history;        // API-14; under core_mutex
   AttemptLog attempt_log{metrics, health};
   std::mutex core_mutex;  // guards broker, joined_wall_unix and gpus_json
   std::unique_ptr<RealClock> clock;
