@@ -7,6 +7,7 @@
 // must not call back into the Broker (DET-2) and should be quick.
 #pragma once
 
+#include <cstdint>
 #include <string_view>
 
 #include "seams/types.h"
@@ -26,6 +27,10 @@ struct AttemptEvent {
   Micros ended_at = 0;  // 0 in attempt_started
   AttemptEnd end = AttemptEnd::kResult;
   std::string_view detail;  // the worker error or other reason, when there is one
+  // In attempt_started: when the job was submitted, and which attempt of it this is
+  // (1 for the first); 0 in attempt_ended.
+  Micros job_submitted_at = 0;
+  std::uint32_t attempt = 0;
 };
 
 class AttemptObserver {

@@ -167,7 +167,8 @@ JobId Broker::submit(const Key& key, Payload request, JobCallback on_done) {
   job.key = *key_index;
   job.request = std::move(request);
   job.on_done = std::move(on_done);
-  clock_.arm_timer(timer_id(TimerKind::kDeadline, id), clock_.now() + config_.job_deadline);
+  job.submitted_at = clock_.now();
+  clock_.arm_timer(timer_id(TimerKind::kDeadline, id), job.submitted_at + config_.job_deadline);
   work_.push_back({WorkKind::kPlace, id});
   drain();
   return id;
@@ -388,7 +389,8 @@ bool Broker::send_attempt(Job& job, Seat& seat) {
   clock_.arm_timer(timer_id(TimerKind::kAttempt, number), clock_.now() + config_.attempt_timeout);
   const Key& key = pool_.key(job.key);
   if (observer_ != nullptr) {
-    observer_->attempt_started(AttemptEvent{task_id, job.id, worker_id, &key, clock_.now(), 0, AttemptEnd::kResult, {}});
+    observer_->attempt_started(AttemptEvent{task_id, job.id, worker_id, &key, clock_.now(), 0, AttemptEnd::kResult, {},
+                                            job.submitted_at, static_cast<std::uint32_t>(job.tried.size())});
   }
   JobNotice notice{worker_id, task_id, key.pipeline, key.model, job.request};
   if (transport_.send(notice)) return true;

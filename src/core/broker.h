@@ -222,6 +222,7 @@ class Broker {
     std::list<JobId>::iterator wait_pos;
     std::string last_error;
     TaskId last_task = 0;  // the last attempt's TaskID
+    Micros submitted_at = 0;
   };
   // An attempt, kept by its number (TASK-1); `id` is its TaskID on the wire.
   struct Task {

@@ -46,6 +46,7 @@ class AttemptLog final : public AttemptObserver {
   void attempt_started(const AttemptEvent& e) override {
     spdlog::debug("attempt task={} job={} {} {} worker={} sent", e.task, e.job, pipeline_name(e.key->pipeline),
                   codec::log_safe(e.key->model), e.worker);
+    metrics_.attempt_started(e);
   }
   void attempt_ended(const AttemptEvent& e) override {
     if (json_logs()) {  // LOG-2

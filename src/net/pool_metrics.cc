@@ -55,6 +55,7 @@ struct PoolMetrics::KeySeries {
   Counter* refused = nullptr;
   Counter* retries = nullptr;
   Histogram* latency = nullptr;
+  Histogram* queue_wait = nullptr;
   Gauge* capacity = nullptr;
   Gauge* in_use = nullptr;
   Gauge* idle = nullptr;
@@ -79,6 +80,10 @@ PoolMetrics::PoolMetrics(std::size_t max_models)
                   .Name("aipool_job_latency_seconds")
                   .Help("From a job's admission to its outcome, by pipeline and model")
                   .Register(r);
+  queue_wait_ = &prometheus::BuildHistogram()
+                     .Name("aipool_queue_wait_seconds")
+                     .Help("From a job's admission to its first attempt's dispatch, by pipeline and model")
+                     .Register(r);
   capacity_ = &gauge(r, "aipool_capacity_slots", "Slots the live workers offer, by pipeline and model");
   in_use_ = &gauge(r, "livepeer_ai_container_in_use", "Slots running an attempt, by pipeline and model");
   idle_ = &gauge(r, "livepeer_ai_container_idle", "Slots free, by pipeline and model");
@@ -105,6 +110,7 @@ PoolMetrics::KeySeries& PoolMetrics::series(const Key& key) {
   s.refused = &refused_->Add(s.labels);
   s.retries = &retries_->Add(s.labels);
   s.latency = &latency_->Add(s.labels, seconds_buckets());
+  s.queue_wait = &queue_wait_->Add(s.labels, seconds_buckets());
   s.capacity = &capacity_->Add(s.labels);
   s.in_use = &in_use_->Add(s.labels);
   s.idle = &idle_->Add(s.labels);
@@ -152,6 +158,11 @@ void PoolMetrics::job_finished(const Key& key, const JobOutcome& outcome, int ht
   }
   if (outcome.attempts > 1) s.retries->Increment(static_cast<double>(outcome.attempts - 1));
   s.latency->Observe(seconds);
+}
+
+void PoolMetrics::attempt_started(const AttemptEvent& event) {
+  if (event.key == nullptr || event.attempt != 1) return;
+  series(*event.key).queue_wait->Observe(static_cast<double>(event.sent_at - event.job_submitted_at) / 1e6);
 }
 
 void PoolMetrics::attempt_ended(const AttemptEvent& event) {

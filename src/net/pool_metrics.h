@@ -49,6 +49,8 @@ class PoolMetrics {
   // A job's outcome, `seconds` after it was submitted; `http_status` is the status
   // of its answer (MET-3, MET-4).
   void job_finished(const Key& key, const JobOutcome& outcome, int http_status, double seconds);
+  // One attempt's start: a job's first gives its queue wait (MET-3).
+  void attempt_started(const AttemptEvent& event);
   // One attempt's end (MET-4).
   void attempt_ended(const AttemptEvent& event);
   // The pool as the core sees it at a scrape (MET-5): per key capacity, in use and
@@ -70,6 +72,7 @@ class PoolMetrics {
   prometheus::Family<prometheus::Counter>* attempts_;
   prometheus::Family<prometheus::Counter>* retries_;
   prometheus::Family<prometheus::Histogram>* latency_;
+  prometheus::Family<prometheus::Histogram>* queue_wait_;
   prometheus::Family<prometheus::Gauge>* capacity_;
   prometheus::Family<prometheus::Gauge>* in_use_;
   prometheus::Family<prometheus::Gauge>* idle_;

@@ -52,6 +52,7 @@ TEST(Metrics, RealJobsAreCountedAndPromtoolAcceptsTheScrape) {
   EXPECT_EQ(sample(t, "aipool_capacity_slots{" + echo + "}"), 3);
   EXPECT_EQ(sample(t, "livepeer_ai_container_idle{" + echo + "}"), 3);
   EXPECT_EQ(sample(t, "aipool_job_latency_seconds_count{" + echo + "}"), 4);
+  EXPECT_EQ(sample(t, "aipool_queue_wait_seconds_count{" + echo + "}"), 4);
 
   aipool::testing::TempDir dir;
   const std::string file = dir.path() + "/scrape.txt";

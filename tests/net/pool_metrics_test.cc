@@ -78,6 +78,27 @@ TEST(PoolMetrics, AttemptsAreCountedByHowTheyEnded) {
             2);
 }
 
+// MET-3: a job's queue wait is from its submission to its first attempt; retries
+// add nothing.
+TEST(PoolMetrics, QueueWaitIsTheFirstAttemptsWait) {
+  PoolMetrics m(16);
+  AttemptEvent e;
+  e.key = &kEcho;
+  e.job_submitted_at = 1'000'000;
+  e.sent_at = 1'000'000 + 30'000;  // 30 ms queued
+  e.attempt = 1;
+  m.attempt_started(e);
+  e.sent_at = 1'000'000 + 4'000'000;  // a retry 4 s later
+  e.attempt = 2;
+  m.attempt_started(e);
+  const std::string text = m.render();
+  const std::string labels = "model_name=\"test/echo\",pipeline=\"text-to-image\"";
+  EXPECT_EQ(sample(text, "aipool_queue_wait_seconds_count{" + labels + "}"), 1);
+  EXPECT_NEAR(sample(text, "aipool_queue_wait_seconds_sum{" + labels + "}"), 0.03, 1e-9);
+  EXPECT_EQ(sample(text, "aipool_queue_wait_seconds_bucket{" + labels + ",le=\"0.025\"}"), 0);
+  EXPECT_EQ(sample(text, "aipool_queue_wait_seconds_bucket{" + labels + ",le=\"0.05\"}"), 1);
+}
+
 // MET-2: beyond the cap, new (pipeline, model) pairs share "_other" of their pipeline.
 TEST(PoolMetrics, ModelsBeyondTheCapShareOneSeriesPerPipeline) {
   PoolMetrics m(2);
