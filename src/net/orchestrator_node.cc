@@ -67,6 +67,7 @@ WorkerStreams::Hooks stream_hooks(OrchestratorNode::Shared* shared) {
       was_live = shared->joined_wall_unix.erase(id) > 0;
       shared->gpus_json.erase(id);
       shared->health.forget(id);
+      shared->metrics.worker_left(id);  // MET-9
       shared->broker->worker_left(id, reason);
     }
     if (was_live) spdlog::info("worker {} left: {}", id, reason);

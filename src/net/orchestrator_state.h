@@ -63,8 +63,9 @@ class AttemptLog final : public AttemptObserver {
                  static_cast<double>(e.ended_at - e.sent_at) / 1000.0, e.detail.empty() ? "" : " reason=",
                  codec::log_safe(e.detail));
     }
-    metrics_.attempt_ended(e);
-    health_.attempt_ended(e, unix_seconds());
+    const std::int64_t now = unix_seconds();
+    metrics_.attempt_ended(e, now);
+    health_.attempt_ended(e, now);
   }
 
  private:

@@ -65,6 +65,13 @@ struct PoolMetrics::KeySeries {
   std::map<std::string, Counter*> errors;  // by HTTP status
 };
 
+// One live worker's series (MET-9).
+struct PoolMetrics::WorkerSeries {
+  std::string id;
+  std::array<Counter*, 8> attempts{};  // by AttemptEnd
+  Gauge* last_error = nullptr;         // labelled with the error's text; null before one
+};
+
 PoolMetrics::PoolMetrics(std::size_t max_models)
     : max_models_(max_models), registry_(std::make_shared<prometheus::Registry>()) {
   prometheus::Registry& r = *registry_;
@@ -89,6 +96,9 @@ PoolMetrics::PoolMetrics(std::size_t max_models)
   idle_ = &gauge(r, "livepeer_ai_container_idle", "Slots free, by pipeline and model");
   queue_ = &gauge(r, "aipool_queue_length", "Jobs waiting for a slot, by pipeline and model");
   workers_ = &gauge(r, "aipool_workers_live", "Workers connected and registered").Add({});
+  worker_attempts_ = &counter(r, "aipool_worker_attempts_total", "Attempts ended, by live worker and how they ended");
+  worker_last_error_ = &gauge(r, "aipool_worker_last_error_timestamp_seconds",
+                              "When a live worker's last failed attempt ended (Unix seconds), its text in error");
 }
 
 PoolMetrics::~PoolMetrics() = default;
@@ -165,11 +175,43 @@ void PoolMetrics::attempt_started(const AttemptEvent& event) {
   series(*event.key).queue_wait->Observe(static_cast<double>(event.sent_at - event.job_submitted_at) / 1e6);
 }
 
-void PoolMetrics::attempt_ended(const AttemptEvent& event) {
+void PoolMetrics::attempt_ended(const AttemptEvent& event, std::int64_t wall_unix) {
   if (event.key == nullptr) return;
+  if (event.worker != 0) worker_attempt(event, wall_unix);
   KeySeries& s = series(*event.key);
   const auto end = static_cast<std::size_t>(event.end);
   if (end < s.attempts.size()) outcome_counter(s.attempts[end], *attempts_, s.labels, attempt_end_name(event.end)).Increment();
+}
+
+void PoolMetrics::worker_attempt(const AttemptEvent& event, std::int64_t wall_unix) {
+  std::unique_ptr<WorkerSeries>& slot = worker_series_[event.worker];
+  if (!slot) {
+    slot = std::make_unique<WorkerSeries>();
+    slot->id = std::to_string(event.worker);
+  }
+  WorkerSeries& w = *slot;
+  const auto end = static_cast<std::size_t>(event.end);
+  if (end < w.attempts.size()) {
+    outcome_counter(w.attempts[end], *worker_attempts_, {{"worker", w.id}}, attempt_end_name(event.end)).Increment();
+  }
+  const bool failure = event.end == AttemptEnd::kWorkerError || event.end == AttemptEnd::kSendFailure ||
+                       event.end == AttemptEnd::kDisconnect || event.end == AttemptEnd::kTimeout;
+  if (!failure) return;
+  if (w.last_error != nullptr) worker_last_error_->Remove(w.last_error);
+  std::string text(attempt_end_name(event.end));
+  if (!event.detail.empty()) text += ": " + std::string(event.detail.substr(0, 200));
+  w.last_error = &worker_last_error_->Add({{"worker", w.id}, {"error", text}});
+  w.last_error->Set(static_cast<double>(wall_unix));
+}
+
+void PoolMetrics::worker_left(WorkerId worker) {
+  const auto it = worker_series_.find(worker);
+  if (it == worker_series_.end()) return;
+  for (Counter* c : it->second->attempts) {
+    if (c != nullptr) worker_attempts_->Remove(c);
+  }
+  if (it->second->last_error != nullptr) worker_last_error_->Remove(it->second->last_error);
+  worker_series_.erase(it);
 }
 
 void PoolMetrics::set_pool(const std::vector<KeyView>& keys, std::size_t live_workers) {

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -51,8 +52,11 @@ class PoolMetrics {
   void job_finished(const Key& key, const JobOutcome& outcome, int http_status, double seconds);
   // One attempt's start: a job's first gives its queue wait (MET-3).
   void attempt_started(const AttemptEvent& event);
-  // One attempt's end (MET-4).
-  void attempt_ended(const AttemptEvent& event);
+  // One attempt's end (MET-4), also counted for its worker (MET-9), whose last error
+  // it may be (at `wall_unix` seconds).
+  void attempt_ended(const AttemptEvent& event, std::int64_t wall_unix = 0);
+  // The worker left: its series go (MET-9).
+  void worker_left(WorkerId worker);
   // The pool as the core sees it at a scrape (MET-5): per key capacity, in use and
   // waiting jobs, and the number of live workers. Keys absent from `keys` read 0.
   void set_pool(const std::vector<KeyView>& keys, std::size_t live_workers);
@@ -61,7 +65,9 @@ class PoolMetrics {
 
  private:
   struct KeySeries;
+  struct WorkerSeries;
   KeySeries& series(const Key& key);
+  void worker_attempt(const AttemptEvent& event, std::int64_t wall_unix);
 
   const std::size_t max_models_;
   std::shared_ptr<prometheus::Registry> registry_;
@@ -78,6 +84,9 @@ class PoolMetrics {
   prometheus::Family<prometheus::Gauge>* idle_;
   prometheus::Family<prometheus::Gauge>* queue_;
   prometheus::Gauge* workers_;
+  prometheus::Family<prometheus::Counter>* worker_attempts_;
+  prometheus::Family<prometheus::Gauge>* worker_last_error_;
+  std::map<WorkerId, std::unique_ptr<WorkerSeries>> worker_series_;
   // By pipeline, then model (found without copying the model's name).
   std::map<Pipeline, std::map<std::string, std::unique_ptr<KeySeries>, std::less<>>> series_;
   std::size_t series_count_ = 0;

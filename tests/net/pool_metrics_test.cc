@@ -99,6 +99,31 @@ TEST(PoolMetrics, QueueWaitIsTheFirstAttemptsWait) {
   EXPECT_EQ(sample(text, "aipool_queue_wait_seconds_bucket{" + labels + ",le=\"0.05\"}"), 1);
 }
 
+// MET-9: per worker, attempts by outcome and the last failure with its time; a
+// worker's series leave with it.
+TEST(PoolMetrics, WorkerSeriesFollowTheLiveWorkers) {
+  PoolMetrics m(16);
+  AttemptEvent e;
+  e.key = &kEcho;
+  e.worker = 42;
+  e.end = AttemptEnd::kResult;
+  m.attempt_ended(e, 1000);
+  e.end = AttemptEnd::kWorkerError;
+  e.detail = "CUDA out of memory";
+  m.attempt_ended(e, 2000);
+  e.end = AttemptEnd::kTimeout;
+  e.detail = "";
+  m.attempt_ended(e, 3000);
+  std::string text = m.render();
+  EXPECT_EQ(sample(text, "aipool_worker_attempts_total{outcome=\"result\",worker=\"42\"}"), 1);
+  EXPECT_EQ(sample(text, "aipool_worker_attempts_total{outcome=\"worker_error\",worker=\"42\"}"), 1);
+  EXPECT_EQ(sample(text, "aipool_worker_last_error_timestamp_seconds{error=\"attempt timeout\",worker=\"42\"}"), 3000);
+  EXPECT_EQ(text.find("CUDA out of memory"), std::string::npos);  // replaced by the later failure
+  m.worker_left(42);
+  text = m.render();
+  EXPECT_EQ(text.find("worker=\"42\""), std::string::npos) << text;
+}
+
 // MET-2: beyond the cap, new (pipeline, model) pairs share "_other" of their pipeline.
 TEST(PoolMetrics, ModelsBeyondTheCapShareOneSeriesPerPipeline) {
   PoolMetrics m(2);
@@ -147,7 +172,10 @@ TEST(PoolMetrics, PromtoolAcceptsTheText) {
   m.job_finished(odd, outcome(JobStatus::kRejected, 1), 400, 0.01);
   AttemptEvent e;
   e.key = &odd;
-  m.attempt_ended(e);
+  e.worker = 5;
+  e.end = AttemptEnd::kWorkerError;
+  e.detail = "a \"quoted\" error\nover two lines";
+  m.attempt_ended(e, 1700000000);
   KeyView view;
   view.key = kEcho;
   view.capacity = 1;
