@@ -130,7 +130,7 @@ TEST(HttpEndToEnd, StaleResultAfterRestartNeverReachesAnotherClient) {
   const int grpc = free_port();
   const int http = free_port();
   Orchestrator orch = start_orchestrator({"-v", "4"}, grpc, http);
-  auto worker = start_worker({grpc}, "text-to-image:test/sleep:true:4");
+  auto worker = start_worker({grpc}, "text-to-image:test/sleep:true:4", {"-v", "4"});
   ASSERT_TRUE(wait_for_workers(http, 1, 20s));
   auto a = std::async(std::launch::async, [http] {
     return http_request(http, "POST", "/text-to-image", "application/json",
@@ -140,6 +140,9 @@ TEST(HttpEndToEnd, StaleResultAfterRestartNeverReachesAnotherClient) {
   ASSERT_TRUE(sent.has_value()) << orch.process->output();
   const std::size_t at = sent->find("task=") + 5;
   const std::string a_task = sent->substr(at, sent->find(' ', at) - at);
+  // The restart comes once A's job is on the worker: "sent" is logged before the
+  // message leaves, and a stop right then may keep it from ever leaving.
+  ASSERT_TRUE(worker->wait_for_line("job task=" + a_task + " ", 10s).has_value()) << worker->output();
   orch.process->send_signal(SIGTERM);
   ASSERT_TRUE(orch.process->wait_exit(10s).has_value());
   const HttpReply a_reply = a.get();
@@ -155,7 +158,8 @@ TEST(HttpEndToEnd, StaleResultAfterRestartNeverReachesAnotherClient) {
       << "client B received client A's output";
   // The worker's late post for A's task: refused (404) by the new orchestrator, or
   // failed if it came while no orchestrator listened; never taken.
-  const std::optional<std::string> late = worker->wait_for_line("job task=" + a_task + " ", 15s);
+  const std::optional<std::string> late =
+      worker->wait_for_line("job task=" + a_task + " orch=127.0.0.1:" + std::to_string(grpc) + " pipeline=", 15s);
   ASSERT_TRUE(late.has_value()) << worker->output();
   EXPECT_EQ(late->find("post=200"), std::string::npos) << *late;
 }
