@@ -143,18 +143,25 @@ void start_logging() {
 }
 
 // MET-7: GET /metrics on -metricsAddr, or nothing when it is empty.
-std::unique_ptr<aipool::net::HttpServer> serve_metrics(const aipool::net::WorkerMetrics& metrics) {
+std::unique_ptr<aipool::net::HttpServer> serve_metrics(aipool::net::WorkerMetrics& metrics,
+                                                       std::vector<aipool::net::WorkerConfig::Gpu> gpus) {
   if (FLAGS_metricsAddr.empty()) return nullptr;
   aipool::net::HttpServerConfig http;
   http.address = FLAGS_metricsAddr;
   http.threads = 1;
   auto server = std::make_unique<aipool::net::HttpServer>(
-      http, [&metrics](aipool::net::HttpRequest&& request, std::shared_ptr<aipool::net::HttpExchange> exchange) {
+      http, [&metrics, gpus = std::move(gpus)](aipool::net::HttpRequest&& request,
+                                               std::shared_ptr<aipool::net::HttpExchange> exchange) {
         aipool::net::HttpResponse response;
         if (request.path != "/metrics") {
           response.status = 404;
           response.body = R"({"detail":{"msg":"this port serves GET /metrics only"}})";
         } else {
+          for (const auto& gpu : gpus) {  // where CUDA is present: its memory now
+            std::int64_t free = 0;
+            std::int64_t total = 0;
+            if (aipool::exec::gpu_memory(gpu.id, free, total)) metrics.set_gpu_memory(gpu.id, gpu.name, total - free, total);
+          }
           response.content_type = "text/plain; version=0.0.4; charset=utf-8";
           response.body = metrics.render();
         }
@@ -366,7 +373,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> orchestrator_names;
   for (const auto& address : config.orchestrators) orchestrator_names.push_back(address.grpc_target());
   aipool::net::WorkerMetrics metrics(config.adverts, orchestrator_names);
-  const std::unique_ptr<aipool::net::HttpServer> metrics_server = serve_metrics(metrics);
+  const std::unique_ptr<aipool::net::HttpServer> metrics_server = serve_metrics(metrics, config.gpus);
   if (metrics_server) config.metrics = &metrics;
 
   aipool::net::OsRandom random;

@@ -28,6 +28,11 @@ struct GpuProbe {
 
 // The devices among `ids` (all devices when `ids` is empty and `all` is true).
 GpuProbe probe_gpus(const std::vector<std::string>& ids, bool all);
+// Memory of one device now (spec/metrics.md MET-7), without the probe's self-test:
+// memory_free and memory_total of the device `id` ("0"); false when it cannot be read
+// (no CUDA in this build, no such device, no driver).
+bool gpu_memory(const std::string& id, std::int64_t& memory_free, std::int64_t& memory_total);
+
 // True when this build was made with the CUDA toolkit.
 bool built_with_cuda();
 

@@ -60,4 +60,19 @@ GpuProbe probe_gpus(const std::vector<std::string>& ids, bool all) {
   return probe;
 }
 
+bool gpu_memory(const std::string& id, std::int64_t& memory_free, std::int64_t& memory_total) {
+  int index = 0;
+  try {
+    index = std::stoi(id);
+  } catch (const std::exception&) {
+    return false;
+  }
+  size_t free_bytes = 0;
+  size_t total_bytes = 0;
+  if (cudaSetDevice(index) != cudaSuccess || cudaMemGetInfo(&free_bytes, &total_bytes) != cudaSuccess) return false;
+  memory_free = static_cast<std::int64_t>(free_bytes);
+  memory_total = static_cast<std::int64_t>(total_bytes);
+  return true;
+}
+
 }  // namespace aipool::exec

@@ -128,6 +128,26 @@ void WorkerMetrics::result_posted(const Key& key, const std::string& orchestrato
   u->second->time->Observe(seconds);
 }
 
+void WorkerMetrics::set_gpu_memory(const std::string& id, const std::string& name, std::int64_t used,
+                                   std::int64_t total) {
+  std::lock_guard<std::mutex> lock(gpu_mutex_);
+  auto it = gpus_.find(id);
+  if (it == gpus_.end()) {
+    const prometheus::Labels labels{{"gpu", id}, {"name", name}};
+    auto& used_family = prometheus::BuildGauge()
+                            .Name("aipool_worker_gpu_memory_used_bytes")
+                            .Help("GPU memory in use (total minus free, as the CUDA runtime reports it), by GPU")
+                            .Register(*registry_);
+    auto& total_family = prometheus::BuildGauge()
+                             .Name("aipool_worker_gpu_memory_total_bytes")
+                             .Help("GPU memory, by GPU")
+                             .Register(*registry_);
+    it = gpus_.emplace(id, std::make_pair(&used_family.Add(labels), &total_family.Add(labels))).first;
+  }
+  it->second.first->Set(static_cast<double>(used));
+  it->second.second->Set(static_cast<double>(total));
+}
+
 std::string WorkerMetrics::render() const {
   std::ostringstream out;
   prometheus::TextSerializer().Serialize(out, registry_->Collect());

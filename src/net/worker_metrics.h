@@ -10,7 +10,9 @@
 // mutex). Events for other keys or orchestrators are ignored.
 #pragma once
 
+#include <cstdint>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <vector>
@@ -42,6 +44,8 @@ class WorkerMetrics {
   void job_refused(const Key& key);
   // A result post to `orchestrator` ended: accepted (2xx) or not, after `seconds`.
   void result_posted(const Key& key, const std::string& orchestrator, bool accepted, double seconds);
+  // GPU `id`'s memory now (where CUDA is present), set before a render.
+  void set_gpu_memory(const std::string& id, const std::string& name, std::int64_t used, std::int64_t total);
   // The registry in the Prometheus text format (version 0.0.4).
   std::string render() const;
 
@@ -51,6 +55,9 @@ class WorkerMetrics {
   std::shared_ptr<prometheus::Registry> registry_;
   std::map<Key, std::unique_ptr<KeySeries>> keys_;
   std::map<std::pair<Key, std::string>, std::unique_ptr<UploadSeries>> uploads_;
+  mutable std::mutex gpu_mutex_;  // scrapes may overlap
+  std::map<std::string, std::pair<prometheus::Gauge*, prometheus::Gauge*>> gpus_;  // used, total
+
 };
 
 }  // namespace aipool::net

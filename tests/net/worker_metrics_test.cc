@@ -50,6 +50,11 @@ TEST(WorkerMetrics, JobsSlotsAndUploadsAreCounted) {
   EXPECT_EQ(t.find("not/served"), std::string::npos);
   EXPECT_EQ(t.find("orch-c"), std::string::npos);
 
+  m.set_gpu_memory("0", "NVIDIA H200", 3 << 20, 8 << 20);  // as the worker sets it at a scrape, where CUDA is
+  m.set_gpu_memory("0", "NVIDIA H200", 5 << 20, 8 << 20);
+  t = m.render();
+  EXPECT_EQ(metric_sample(t, "aipool_worker_gpu_memory_used_bytes{gpu=\"0\",name=\"NVIDIA H200\"}"), 5 << 20);
+  EXPECT_EQ(metric_sample(t, "aipool_worker_gpu_memory_total_bytes{gpu=\"0\",name=\"NVIDIA H200\"}"), 8 << 20);
   aipool::testing::TempDir dir;
   std::ofstream(dir.path() + "/m.txt") << t;
   EXPECT_EQ(std::system(("promtool check metrics < '" + dir.path() + "/m.txt'").c_str()), 0) << t;
