@@ -18,6 +18,7 @@ import urllib.request
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 
 BIN = sys.argv[1] if len(sys.argv) > 1 else "build/bin"
@@ -25,10 +26,15 @@ ENV = dict(os.environ, AIPOOL_ORCH_SECRET="browser-test-secret")
 
 
 def wait_for(what, check, seconds=20):
-    """Polls check() until it returns something truthy; fails naming `what`."""
+    """Polls check() until it returns something truthy; fails naming `what`. The page
+    rebuilds its tables every second, so an element read while it is replaced is
+    simply read again at the next poll."""
     until = time.time() + seconds
     while time.time() < until:
-        value = check()
+        try:
+            value = check()
+        except StaleElementReferenceException:
+            value = None
         if value:
             return value
         time.sleep(0.1)
@@ -83,8 +89,8 @@ def main():
                                    "-insecure", "-aiModels", "text-to-image:test/echo:true:2"],
                                   env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(worker)
-        row = wait_for("the worker's row", lambda: worker_rows(driver))[0]
-        assert "text-to-image test/echo 0/2" in row.text, row.text
+        wait_for("the worker's row with its model",
+                 lambda: [r for r in worker_rows(driver) if "text-to-image test/echo 0/2" in r.text])
         wait_for("the model's row", lambda: "test/echo" in driver.find_element(By.ID, "keys").text)
 
         for _ in range(3):
