@@ -234,7 +234,38 @@ std::optional<std::string> resolve_model(Pipeline pipeline, const std::optional<
   return std::nullopt;
 }
 
-ParsedApiRequest finish_job(Pipeline pipeline, const std::string& model, std::map<std::string, std::string>& fields) {
+// A numeric field's value (its JSON text), or `fallback`.
+double number_field(const std::map<std::string, std::string>& fields, const char* name, double fallback) {
+  const auto it = fields.find(name);
+  if (it == fields.end()) return fallback;
+  try {
+    return std::stod(it->second);
+  } catch (const std::exception&) {
+    return fallback;
+  }
+}
+
+// MET-10: the job's size as go-livepeer's latency score divides by it. `media_size`
+// is the input image's pixels or the audio's seconds (0: none).
+double work_units(Pipeline pipeline, const std::map<std::string, std::string>& fields, double media_size) {
+  const double steps = std::max(1.0, number_field(fields, "num_inference_steps", 1));
+  const double images = std::max(1.0, number_field(fields, "num_images_per_prompt", 1));
+  switch (pipeline) {
+    case Pipeline::kTextToImage:
+      return number_field(fields, "width", 0) * number_field(fields, "height", 0) * images * steps;
+    case Pipeline::kImageToImage:
+      return media_size * images * steps;
+    case Pipeline::kUpscale:
+      return media_size * steps;
+    case Pipeline::kImageToText:
+    case Pipeline::kAudioToText:
+      return media_size;
+  }
+  return 0;
+}
+
+ParsedApiRequest finish_job(Pipeline pipeline, const std::string& model, std::map<std::string, std::string>& fields,
+                            double media_size = 0) {
   std::string json;
   std::size_t size = 32 + model.size();
   for (const auto& [name, value] : fields) size += name.size() + value.size() + 4;
@@ -252,6 +283,7 @@ ParsedApiRequest finish_job(Pipeline pipeline, const std::string& model, std::ma
   r.ok = true;
   r.job.key = Key{pipeline, model};
   r.job.job_json = std::make_shared<const std::string>(std::move(json));
+  r.job.work_units = work_units(pipeline, fields, media_size);
   return r;
 }
 
@@ -299,7 +331,7 @@ ParsedApiRequest parse_json_body(Pipeline pipeline, std::string_view body, const
 
 // API-12: the image's header and structure, before dispatch; the pixels are decoded
 // only by the worker (MODEL-2).
-std::optional<ApiError> check_image(std::string_view bytes, std::uint64_t max_pixels) {
+std::optional<ApiError> check_image(std::string_view bytes, std::uint64_t max_pixels, double& pixels) {
   std::variant<media::ImageInfo, media::MediaError> probed = media::probe_image(bytes);
   if (const auto* error = std::get_if<media::MediaError>(&probed)) {
     return ApiError{400, "field 'image': " + error->message};
@@ -310,6 +342,7 @@ std::optional<ApiError> check_image(std::string_view bytes, std::uint64_t max_pi
                              std::to_string(info.height) + " = " + std::to_string(info.pixels()) +
                              " pixels, above the limit of " + std::to_string(max_pixels) + " pixels"};
   }
+  pixels = static_cast<double>(info.pixels());
   return std::nullopt;
 }
 
@@ -322,6 +355,7 @@ ParsedApiRequest parse_form_body(Pipeline pipeline, std::string_view content_typ
   std::map<std::string, std::string> fields;
   std::optional<std::string> model;
   std::string error;
+  double media_size = 0;  // the image's pixels or the audio's seconds (MET-10)
   for (const codec::MultipartPart& part : parsed.parts) {
     if (!part.name) return bad(400, "a form part has no name in its Content-Disposition");
     const std::string& name = *part.name;
@@ -340,7 +374,7 @@ ParsedApiRequest parse_form_body(Pipeline pipeline, std::string_view content_typ
       if (!part.filename) return bad(400, "field '" + name + "' must be a file upload (with a filename)");
       if (part.content.empty()) return bad(400, "field '" + name + "' is an empty file");
       if (name == "image") {
-        if (std::optional<ApiError> e = check_image(part.content, max_pixels)) return bad(e->status, e->message);
+        if (auto e = check_image(part.content, max_pixels, media_size)) return bad(e->status, e->message);
       }
       std::string& value = fields[name];  // WIRE-4: inline, base64, as a JSON string
       value = "\"";
@@ -374,12 +408,13 @@ ParsedApiRequest parse_form_body(Pipeline pipeline, std::string_view content_typ
       if (const auto* e = std::get_if<media::AudioError>(&probed)) {
         return bad(e->too_long ? 413 : 400, "field 'audio': " + e->message);
       }
+      media_size = std::get<media::AudioInfo>(probed).duration_s();
     }
   }
   ApiError model_error;
   std::optional<std::string> resolved = resolve_model(pipeline, model, models, model_error);
   if (!resolved) return bad(model_error.status, model_error.message);
-  return finish_job(pipeline, *resolved, fields);
+  return finish_job(pipeline, *resolved, fields, media_size);
 }
 
 }  // namespace

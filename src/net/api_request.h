@@ -19,6 +19,9 @@ namespace aipool::net {
 struct ApiJob {
   Key key;
   Payload job_json;  // the NotifyAIJob data (WIRE-4)
+  // The job's size in go-livepeer's latency-score units (spec/metrics.md MET-10):
+  // output pixels x inference steps, image pixels, or seconds of audio; 0: unknown.
+  double work_units = 0;
 };
 
 // The models offered now for a pipeline, to resolve a request without model_id.

@@ -158,8 +158,8 @@ void submit_job(const std::shared_ptr<OrchestratorNode::Shared>& shared, Pipelin
                 const ApiKey* key, const std::shared_ptr<HttpExchange>& exchange) {
   const auto started = std::chrono::steady_clock::now();
   auto pending = std::make_shared<PendingJob>();
-  JobCallback on_done = [shared, pending, exchange, pipeline, model = job.key.model, key,
-                         started](const JobOutcome& outcome) {
+  JobCallback on_done = [shared, pending, exchange, pipeline, model = job.key.model, key, started,
+                         work = job.work_units](const JobOutcome& outcome) {
     // Under the core's mutex: only bookkeeping here; the answer is made on the
     // connection's own thread.
     pending->done = true;
@@ -167,7 +167,7 @@ void submit_job(const std::shared_ptr<OrchestratorNode::Shared>& shared, Pipelin
     if (key != nullptr) shared->key_in_flight.give_back(*key);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     shared->metrics.job_finished(Key{pipeline, model}, outcome, outcome_status(outcome.status, shared->stopping),
-                                 seconds);
+                                 seconds, work);
     shared->history.job_ended(Key{pipeline, model}, unix_seconds(), outcome.status == JobStatus::kOk, seconds * 1000);
     exchange->post([shared, exchange, outcome, pipeline, model, key, started] {
       const double ms =

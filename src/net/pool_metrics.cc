@@ -60,6 +60,7 @@ struct PoolMetrics::KeySeries {
   Gauge* in_use = nullptr;
   Gauge* idle = nullptr;
   Gauge* queue = nullptr;
+  Gauge* latency_score = nullptr;
   std::array<Counter*, 8> jobs{};      // by JobStatus, made on first use
   std::array<Counter*, 8> attempts{};  // by AttemptEnd, made on first use
   std::map<std::string, Counter*> errors;  // by HTTP status
@@ -95,6 +96,8 @@ PoolMetrics::PoolMetrics(std::size_t max_models)
   in_use_ = &gauge(r, "livepeer_ai_container_in_use", "Slots running an attempt, by pipeline and model");
   idle_ = &gauge(r, "livepeer_ai_container_idle", "Slots free, by pipeline and model");
   queue_ = &gauge(r, "aipool_queue_length", "Jobs waiting for a slot, by pipeline and model");
+  latency_score_ = &gauge(r, "livepeer_ai_request_latency_score",
+                          "The last ok job's seconds per unit of work (go-livepeer's score), by pipeline and model");
   workers_ = &gauge(r, "aipool_workers_live", "Workers connected and registered").Add({});
   worker_attempts_ = &counter(r, "aipool_worker_attempts_total", "Attempts ended, by live worker and how they ended");
   worker_last_error_ = &gauge(r, "aipool_worker_last_error_timestamp_seconds",
@@ -125,6 +128,7 @@ PoolMetrics::KeySeries& PoolMetrics::series(const Key& key) {
   s.in_use = &in_use_->Add(s.labels);
   s.idle = &idle_->Add(s.labels);
   s.queue = &queue_->Add(s.labels);
+  s.latency_score = &latency_score_->Add(s.labels);
   models.emplace(std::move(model), std::move(made));
   ++series_count_;
   return s;
@@ -158,8 +162,10 @@ Counter& outcome_counter(Counter*& slot, Family<Counter>& family, const Labels& 
 
 void PoolMetrics::job_requested(const Key& key) { series(key).requested->Increment(); }
 
-void PoolMetrics::job_finished(const Key& key, const JobOutcome& outcome, int http_status, double seconds) {
+void PoolMetrics::job_finished(const Key& key, const JobOutcome& outcome, int http_status, double seconds,
+                               double work_units) {
   KeySeries& s = series(key);
+  if (outcome.status == JobStatus::kOk && work_units > 0) s.latency_score->Set(seconds / work_units);
   const auto status = static_cast<std::size_t>(outcome.status);
   if (status < s.jobs.size()) outcome_counter(s.jobs[status], *jobs_, s.labels, job_status_name(outcome.status)).Increment();
   if (outcome.status == JobStatus::kNoWorker || outcome.status == JobStatus::kQueueFull) s.refused->Increment();

@@ -48,8 +48,10 @@ class PoolMetrics {
   // An API request admitted for `key` (MET-3: livepeer_ai_models_requested_total).
   void job_requested(const Key& key);
   // A job's outcome, `seconds` after it was submitted; `http_status` is the status
-  // of its answer (MET-3, MET-4).
-  void job_finished(const Key& key, const JobOutcome& outcome, int http_status, double seconds);
+  // of its answer (MET-3, MET-4); `work_units`: its size for the latency score
+  // (MET-10; 0: none).
+  void job_finished(const Key& key, const JobOutcome& outcome, int http_status, double seconds,
+                    double work_units = 0);
   // One attempt's start: a job's first gives its queue wait (MET-3).
   void attempt_started(const AttemptEvent& event);
   // One attempt's end (MET-4), also counted for its worker (MET-9), whose last error
@@ -83,6 +85,7 @@ class PoolMetrics {
   prometheus::Family<prometheus::Gauge>* in_use_;
   prometheus::Family<prometheus::Gauge>* idle_;
   prometheus::Family<prometheus::Gauge>* queue_;
+  prometheus::Family<prometheus::Gauge>* latency_score_;
   prometheus::Gauge* workers_;
   prometheus::Family<prometheus::Counter>* worker_attempts_;
   prometheus::Family<prometheus::Gauge>* worker_last_error_;

@@ -243,3 +243,30 @@ TEST(ApiRequest, ErrorJsonShape) {
 
 }  // namespace
 }  // namespace aipool::net
+
+namespace aipool::net {
+namespace {
+
+// MET-10: each job carries its size in go-livepeer's latency-score units: output
+// pixels x images x steps, the input's pixels (x steps), with the API's defaults.
+TEST(ApiRequestWork, JobsCarryTheirSizeForTheLatencyScore) {
+  auto t2i = parse_api_request(Pipeline::kTextToImage, "application/json",
+                               R"({"model_id":"m","prompt":"p","width":64,"height":32,"num_images_per_prompt":2})",
+                               only({"m"}));
+  ASSERT_TRUE(t2i.ok) << t2i.error.message;
+  EXPECT_EQ(t2i.job.work_units, 64.0 * 32 * 2 * 50);  // 50 steps by default
+  std::string type;
+  const std::string png = tiny_png(40, 30);
+  const std::string up_body =
+      form({{"model_id", "m", ""}, {"image", png, "a.png"}, {"num_inference_steps", "10", ""}}, type);
+  auto up = parse_api_request(Pipeline::kUpscale, type, up_body, only({"m"}));
+  ASSERT_TRUE(up.ok) << up.error.message;
+  EXPECT_EQ(up.job.work_units, 40.0 * 30 * 10);
+  const std::string i2t_body = form({{"model_id", "m", ""}, {"image", png, "a.png"}}, type);
+  auto i2t = parse_api_request(Pipeline::kImageToText, type, i2t_body, only({"m"}));
+  ASSERT_TRUE(i2t.ok) << i2t.error.message;
+  EXPECT_EQ(i2t.job.work_units, 40.0 * 30);
+}
+
+}  // namespace
+}  // namespace aipool::net

@@ -24,7 +24,7 @@ HttpReply job(int port, const std::string& model) {
                       R"({"model_id":")" + model + R"(","prompt":"p"})");
 }
 
-// MET-1, MET-3, MET-4, MET-5: jobs through real processes are counted, the pool is
+// MET-1, MET-3, MET-4, MET-5, MET-10: jobs through real processes are counted, the pool is
 // read at the scrape, and promtool accepts what the orchestrator serves; API-13: the
 // worker's health in /workers agrees.
 TEST(Metrics, RealJobsAreCountedAndPromtoolAcceptsTheScrape) {
@@ -53,6 +53,9 @@ TEST(Metrics, RealJobsAreCountedAndPromtoolAcceptsTheScrape) {
   EXPECT_EQ(sample(t, "livepeer_ai_container_idle{" + echo + "}"), 3);
   EXPECT_EQ(sample(t, "aipool_job_latency_seconds_count{" + echo + "}"), 4);
   EXPECT_EQ(sample(t, "aipool_queue_wait_seconds_count{" + echo + "}"), 4);
+  const double score = sample(t, "livepeer_ai_request_latency_score{" + echo + "}");  // MET-10
+  EXPECT_GT(score, 0);
+  EXPECT_LT(score, 1.0 / (1024.0 * 576 * 50));  // under 1 s over the default 1024x576, 50 steps
 
   aipool::testing::TempDir dir;
   const std::string file = dir.path() + "/scrape.txt";

@@ -59,6 +59,17 @@ TEST(PoolMetrics, JobsAreCountedByOutcomeStatusAndRetries) {
   EXPECT_EQ(sample(text, "aipool_job_latency_seconds_bucket{" + echo + ",le=\"+Inf\"}"), 3);
 }
 
+// MET-10: the latency score is the last ok job's seconds over its size.
+TEST(PoolMetrics, LatencyScoreIsSecondsPerUnitOfTheLastOkJob) {
+  PoolMetrics m(16);
+  m.job_finished(kEcho, outcome(JobStatus::kOk, 1), 200, 2.0, 1000.0);
+  m.job_finished(kEcho, outcome(JobStatus::kAllFailed, 1), 502, 9.0, 10.0);  // not ok: no score
+  m.job_finished(kEcho, outcome(JobStatus::kOk, 1), 200, 3.0, 0);            // size unknown: no score
+  const std::string text = m.render();
+  EXPECT_DOUBLE_EQ(sample(text, "livepeer_ai_request_latency_score{model_name=\"test/echo\",pipeline=\"text-to-image\"}"),
+                   0.002);
+}
+
 // MET-4: each attempt's end, by how it ended.
 TEST(PoolMetrics, AttemptsAreCountedByHowTheyEnded) {
   PoolMetrics m(16);
