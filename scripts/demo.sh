@@ -75,7 +75,7 @@ for _ in $(seq 1 300); do
 done
 [ "${live:-0}" = 2 ] || { echo "demo: the workers did not register:"; tail -5 "$out"/worker*.log; exit 1; }
 echo "demo: orchestrator on $api (TLS, certificate $fingerprint) with 2 workers (see $out/*.log)"
-echo "demo: while it runs: $api/dashboard in a browser (it trusts $run/data/tls-cert.pem), or"
+echo "demo: while it runs: $api/dashboard in a browser (trust the certificate $run/data/tls-cert.pem), or"
 echo "      curl --cacert $run/data/tls-cert.pem $api/workers (or /metrics)"
 # The workers' ids, in the order they joined, are shown as w1 and w2.
 mapfile -t worker_ids < <(sed -n 's/.*worker \([0-9]*\) joined.*/\1/p' "$out/orchestrator.log")
