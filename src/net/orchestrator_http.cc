@@ -73,7 +73,6 @@ ModelLister model_lister(OrchestratorNode::Shared& shared) {
   };
 }
 
-// The answer to a finished job (API-5..API-10, RETRY-6, STOP-1).
 // The HTTP status a job's outcome is answered with (a result that fails to render
 // aside): API-7, RETRY-2, RETRY-6, TIME-3, STOP-1.
 int outcome_status(JobStatus status, bool stopping) {
@@ -96,6 +95,7 @@ int outcome_status(JobStatus status, bool stopping) {
   return 500;
 }
 
+// The answer to a finished job (API-5..API-10, RETRY-6, STOP-1).
 HttpResponse outcome_response(Pipeline pipeline, const JobOutcome& outcome, bool stopping) {
   if (stopping && outcome.status != JobStatus::kOk) return shutting_down();
   const int status = outcome_status(outcome.status, stopping);
@@ -166,9 +166,9 @@ void submit_job(const std::shared_ptr<OrchestratorNode::Shared>& shared, Pipelin
     shared->waiting_jobs.erase(pending->id);
     if (key != nullptr) shared->key_in_flight.give_back(*key);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    shared->metrics.job_finished(Key{pipeline, model}, outcome, outcome_status(outcome.status, shared->stopping),
-                                 seconds, work);
-    shared->history.job_ended(Key{pipeline, model}, unix_seconds(), outcome.status == JobStatus::kOk, seconds * 1000);
+    const Key job_key{pipeline, model};
+    shared->metrics.job_finished(job_key, outcome, outcome_status(outcome.status, shared->stopping), seconds, work);
+    shared->history.job_ended(job_key, unix_seconds(), outcome.status == JobStatus::kOk, seconds * 1000);
     exchange->post([shared, exchange, outcome, pipeline, model, key, started] {
       const double ms =
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
