@@ -26,6 +26,11 @@ TEST(Dashboard, PageIsSelfContainedAndItsJsonFollowsThePool) {
   for (const char* outside : {"<script src", "<link", "@import", "url(", "<img"}) {
     EXPECT_EQ(page.body.find(outside), std::string::npos) << outside;
   }
+  // Worker addresses and error texts come from workers: the page writes them as
+  // text only, never as markup.
+  for (const char* markup : {"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write"}) {
+    EXPECT_EQ(page.body.find(markup), std::string::npos) << markup;
+  }
   for (int i = 0; i < 3; ++i) {
     ASSERT_EQ(http_request(orch.http_port, "POST", "/text-to-image", "application/json",
                            R"({"model_id":"test/echo","prompt":"p"})")
