@@ -31,15 +31,19 @@ std::string label_value(std::string_view name) {
   return out;
 }
 
-Family<Counter>& counter(prometheus::Registry& registry, const std::string& name, const std::string& help) {
+}  // namespace
+
+Family<Counter>& counter_family(prometheus::Registry& registry, const std::string& name, const std::string& help) {
   return prometheus::BuildCounter().Name(name).Help(help).Register(registry);
 }
 
-Family<Gauge>& gauge(prometheus::Registry& registry, const std::string& name, const std::string& help) {
+Family<Gauge>& gauge_family(prometheus::Registry& registry, const std::string& name, const std::string& help) {
   return prometheus::BuildGauge().Name(name).Help(help).Register(registry);
 }
 
-}  // namespace
+Family<Histogram>& histogram_family(prometheus::Registry& registry, const std::string& name, const std::string& help) {
+  return prometheus::BuildHistogram().Name(name).Help(help).Register(registry);
+}
 
 // From a cached small job to a long video one.
 const std::vector<double>& seconds_buckets() {
@@ -76,31 +80,27 @@ struct PoolMetrics::WorkerSeries {
 PoolMetrics::PoolMetrics(std::size_t max_models)
     : max_models_(max_models), registry_(std::make_shared<prometheus::Registry>()) {
   prometheus::Registry& r = *registry_;
-  requested_ = &counter(r, "livepeer_ai_models_requested_total", "API requests admitted, by pipeline and model");
-  jobs_ = &counter(r, "aipool_jobs_total", "Jobs ended, by pipeline, model and outcome");
-  refused_ = &counter(r, "aipool_jobs_refused_capacity_total",
+  requested_ = &counter_family(r, "livepeer_ai_models_requested_total", "API requests admitted, by pipeline and model");
+  jobs_ = &counter_family(r, "aipool_jobs_total", "Jobs ended, by pipeline, model and outcome");
+  refused_ = &counter_family(r, "aipool_jobs_refused_capacity_total",
                       "Jobs refused for lack of capacity (no live worker with the model, or its queue full)");
-  errors_ = &counter(r, "livepeer_ai_request_errors_total",
+  errors_ = &counter_family(r, "livepeer_ai_request_errors_total",
                      "Jobs that ended in an error, by the HTTP status of the answer (error_code), pipeline and model");
-  attempts_ = &counter(r, "aipool_attempts_total", "Attempts ended, by pipeline, model and how they ended");
-  retries_ = &counter(r, "aipool_retries_total", "Attempts beyond a job's first, by pipeline and model");
-  latency_ = &prometheus::BuildHistogram()
-                  .Name("aipool_job_latency_seconds")
-                  .Help("From a job's admission to its outcome, by pipeline and model")
-                  .Register(r);
-  queue_wait_ = &prometheus::BuildHistogram()
-                     .Name("aipool_queue_wait_seconds")
-                     .Help("From a job's admission to its first attempt's dispatch, by pipeline and model")
-                     .Register(r);
-  capacity_ = &gauge(r, "aipool_capacity_slots", "Slots the live workers offer, by pipeline and model");
-  in_use_ = &gauge(r, "livepeer_ai_container_in_use", "Slots running an attempt, by pipeline and model");
-  idle_ = &gauge(r, "livepeer_ai_container_idle", "Slots free, by pipeline and model");
-  queue_ = &gauge(r, "aipool_queue_length", "Jobs waiting for a slot, by pipeline and model");
-  latency_score_ = &gauge(r, "livepeer_ai_request_latency_score",
+  attempts_ = &counter_family(r, "aipool_attempts_total", "Attempts ended, by pipeline, model and how they ended");
+  retries_ = &counter_family(r, "aipool_retries_total", "Attempts beyond a job's first, by pipeline and model");
+  latency_ = &histogram_family(r, "aipool_job_latency_seconds",
+                              "From a job's admission to its outcome, by pipeline and model");
+  queue_wait_ = &histogram_family(r, "aipool_queue_wait_seconds",
+                                  "From a job's admission to its first attempt's dispatch, by pipeline and model");
+  capacity_ = &gauge_family(r, "aipool_capacity_slots", "Slots the live workers offer, by pipeline and model");
+  in_use_ = &gauge_family(r, "livepeer_ai_container_in_use", "Slots running an attempt, by pipeline and model");
+  idle_ = &gauge_family(r, "livepeer_ai_container_idle", "Slots free, by pipeline and model");
+  queue_ = &gauge_family(r, "aipool_queue_length", "Jobs waiting for a slot, by pipeline and model");
+  latency_score_ = &gauge_family(r, "livepeer_ai_request_latency_score",
                           "The last ok job's seconds per unit of work (go-livepeer's score), by pipeline and model");
-  workers_ = &gauge(r, "aipool_workers_live", "Workers connected and registered").Add({});
-  worker_attempts_ = &counter(r, "aipool_worker_attempts_total", "Attempts ended, by live worker and how they ended");
-  worker_last_error_ = &gauge(r, "aipool_worker_last_error_timestamp_seconds",
+  workers_ = &gauge_family(r, "aipool_workers_live", "Workers connected and registered").Add({});
+  worker_attempts_ = &counter_family(r, "aipool_worker_attempts_total", "Attempts ended, by live worker and how they ended");
+  worker_last_error_ = &gauge_family(r, "aipool_worker_last_error_timestamp_seconds",
                               "When a live worker's last failed attempt ended (Unix seconds), its text in error");
 }
 

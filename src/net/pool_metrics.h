@@ -38,6 +38,14 @@ namespace aipool::net {
 // The buckets of every seconds histogram (MET-3, MET-7): 1 ms to 300 s.
 const std::vector<double>& seconds_buckets();
 
+// A family registered in `registry` under `name` with `help` (both metrics files).
+prometheus::Family<prometheus::Counter>& counter_family(prometheus::Registry& registry, const std::string& name,
+                                                        const std::string& help);
+prometheus::Family<prometheus::Gauge>& gauge_family(prometheus::Registry& registry, const std::string& name,
+                                                    const std::string& help);
+prometheus::Family<prometheus::Histogram>& histogram_family(prometheus::Registry& registry, const std::string& name,
+                                                            const std::string& help);
+
 class PoolMetrics {
  public:
   explicit PoolMetrics(std::size_t max_models);

@@ -32,38 +32,14 @@ struct WorkerMetrics::UploadSeries {
 WorkerMetrics::WorkerMetrics(const std::vector<Advert>& adverts, const std::vector<std::string>& orchestrators)
     : registry_(std::make_shared<prometheus::Registry>()) {
   prometheus::Registry& r = *registry_;
-  auto& jobs = prometheus::BuildCounter()
-                   .Name("aipool_worker_jobs_total")
-                   .Help("Jobs this worker ended, by pipeline, model and outcome (ok, error, refused)")
-                   .Register(r);
-  auto& running = prometheus::BuildGauge()
-                      .Name("aipool_worker_jobs_running")
-                      .Help("Jobs in the executor now, by pipeline and model")
-                      .Register(r);
-  auto& in_use = prometheus::BuildGauge()
-                     .Name("livepeer_ai_container_in_use")
-                     .Help("Slots running a job, by pipeline and model")
-                     .Register(r);
-  auto& idle = prometheus::BuildGauge()
-                   .Name("livepeer_ai_container_idle")
-                   .Help("Slots free, by pipeline and model")
-                   .Register(r);
-  auto& executor = prometheus::BuildHistogram()
-                       .Name("aipool_worker_executor_seconds")
-                       .Help("From a job's arrival to its executor's result, by pipeline and model")
-                       .Register(r);
-  auto& uploaded = prometheus::BuildCounter()
-                       .Name("livepeer_ai_result_uploaded_total")
-                       .Help("Results the orchestrator accepted, by orchestrator, pipeline and model")
-                       .Register(r);
-  auto& upload_failed = prometheus::BuildCounter()
-                            .Name("aipool_worker_result_upload_failed_total")
-                            .Help("Result posts not accepted (refused, or no answer), by orchestrator, pipeline and model")
-                            .Register(r);
-  auto& upload_time = prometheus::BuildHistogram()
-                          .Name("livepeer_ai_result_upload_time_seconds")
-                          .Help("Time to post a result to the orchestrator, by orchestrator, pipeline and model")
-                          .Register(r);
+  auto& jobs = counter_family(r, "aipool_worker_jobs_total", "Jobs this worker ended, by pipeline, model and outcome (ok, error, refused)");
+  auto& running = gauge_family(r, "aipool_worker_jobs_running", "Jobs in the executor now, by pipeline and model");
+  auto& in_use = gauge_family(r, "livepeer_ai_container_in_use", "Slots running a job, by pipeline and model");
+  auto& idle = gauge_family(r, "livepeer_ai_container_idle", "Slots free, by pipeline and model");
+  auto& executor = histogram_family(r, "aipool_worker_executor_seconds", "From a job's arrival to its executor's result, by pipeline and model");
+  auto& uploaded = counter_family(r, "livepeer_ai_result_uploaded_total", "Results the orchestrator accepted, by orchestrator, pipeline and model");
+  auto& upload_failed = counter_family(r, "aipool_worker_result_upload_failed_total", "Result posts not accepted (refused, or no answer), by orchestrator, pipeline and model");
+  auto& upload_time = histogram_family(r, "livepeer_ai_result_upload_time_seconds", "Time to post a result to the orchestrator, by orchestrator, pipeline and model");
   for (const Advert& advert : adverts) {
     const prometheus::Labels labels{{"pipeline", std::string(pipeline_name(advert.key.pipeline))},
                                     {"model_name", advert.key.model}};
@@ -134,14 +110,10 @@ void WorkerMetrics::set_gpu_memory(const std::string& id, const std::string& nam
   auto it = gpus_.find(id);
   if (it == gpus_.end()) {
     const prometheus::Labels labels{{"gpu", id}, {"name", name}};
-    auto& used_family = prometheus::BuildGauge()
-                            .Name("aipool_worker_gpu_memory_used_bytes")
-                            .Help("GPU memory in use (total minus free, as the CUDA runtime reports it), by GPU")
-                            .Register(*registry_);
-    auto& total_family = prometheus::BuildGauge()
-                             .Name("aipool_worker_gpu_memory_total_bytes")
-                             .Help("GPU memory, by GPU")
-                             .Register(*registry_);
+    auto& used_family =
+        gauge_family(*registry_, "aipool_worker_gpu_memory_used_bytes",
+                     "GPU memory in use (total minus free, as the CUDA runtime reports it), by GPU");
+    auto& total_family = gauge_family(*registry_, "aipool_worker_gpu_memory_total_bytes", "GPU memory, by GPU");
     it = gpus_.emplace(id, std::make_pair(&used_family.Add(labels), &total_family.Add(labels))).first;
   }
   it->second.first->Set(static_cast<double>(used));
