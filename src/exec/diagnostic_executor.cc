@@ -1,4 +1,3 @@
-#include "exec/request_json.h"
 #include "exec/diagnostic_executor.h"
 
 #include <algorithm>
@@ -16,6 +15,8 @@
 
 #include "codec/base64.h"
 #include "codec/json_text.h"
+#include "exec/diagnostic_llm.h"
+#include "exec/request_json.h"
 
 namespace aipool::exec {
 namespace {
@@ -171,6 +172,9 @@ ExecResult echo(const ExecRequest& request, const EchoInput& in) {
                                                            : "echo: " + std::to_string(in.file->size()) + " audio bytes");
       json += ",\"chunks\":[{\"timestamp\":[0,0],\"text\":\"echo\"}]}";
       break;
+    case Pipeline::kLlm:  // answered by diagnostic::echo_llm before parse_input
+    case Pipeline::kTextToSpeech:
+      break;
   }
   result.body.json = std::make_shared<const std::string>(std::move(json));
   return result;
@@ -187,13 +191,16 @@ ExecResult DiagnosticExecutor::run(const ExecRequest& request) {
   if (request.key.model != kEcho && request.key.model != kSleep) {
     return failure("diagnostic executor: model " + request.key.model + " is not served (only test/echo, test/sleep, test/fail)");
   }
+  if (request.key.pipeline == Pipeline::kLlm) return diagnostic::echo_llm(request);  // LLM-7
+  if (request.key.pipeline == Pipeline::kTextToSpeech) return diagnostic::echo_speech(request);
   std::variant<EchoInput, ExecResult> input = parse_input(request);
   if (auto* error = std::get_if<ExecResult>(&input)) return std::move(*error);
   return echo(request, std::get<EchoInput>(input));
 }
 
 void DiagnosticExecutor::execute(const ExecRequest& request, std::function<void(ExecResult)> done) {
-  if (request.key.model == kSleep) {
+  if (request.key.model == kSleep && request.key.pipeline != Pipeline::kLlm &&
+      request.key.pipeline != Pipeline::kTextToSpeech) {
     std::variant<EchoInput, ExecResult> input = parse_input(request);
     if (auto* error = std::get_if<ExecResult>(&input)) {
       done(std::move(*error));

@@ -18,6 +18,10 @@
 //              - audio-to-text: {"text":"echo: <n> audio bytes",
 //                               "chunks":[{"timestamp":[0,0],"text":"echo"}]}
 //                (no files: the JSON form, RES-2)
+//              - llm: the last message's content, word by word (spec/llm.md LLM-7,
+//                diagnostic_llm.h), streamed when the job is; `sleep_ms` apart
+//              - text-to-speech: `audio.wav`, silence of 10 ms per byte of `text`,
+//                {"audio":{"url":"audio.wav"}}
 //              With `output_bytes` (0..256 MiB), for outputs of a given size (benchmarks,
 //              and tests of the worker's result limit, RES-11): each image output file
 //              holds exactly that many bytes (its content repeated; the binary form);

@@ -64,6 +64,10 @@ std::variant<std::unique_ptr<Executor>, std::string> make_torchscript_executor(P
                                                                                 std::string_view executor_json,
                                                                                 bool warm,
                                                                                 const EngineOptions& options) {
+  if (pipeline == Pipeline::kLlm || pipeline == Pipeline::kTextToSpeech) {
+    return "torchscript serves image-to-image, upscale, text-to-image, image-to-text and audio-to-text, not " +
+           std::string(pipeline_name(pipeline));
+  }
   std::string file;
   try {
     Poco::JSON::Parser parser;

@@ -41,6 +41,9 @@ Convention convention_of(Pipeline pipeline) {
       return {{tensor, str}, str, "forward(self, image: Tensor, prompt: str) -> str", "MODEL-16"};
     case Pipeline::kAudioToText:
       return {{tensor}, str, "forward(self, audio: Tensor) -> str", "MODEL-17"};
+    case Pipeline::kLlm:
+    case Pipeline::kTextToSpeech:
+      break;  // no TorchScript convention: refused when the entry is read (engines.cc)
   }
   return {};
 }
@@ -275,6 +278,9 @@ ExecResult TorchScriptExecutor::run(const ExecRequest& request) {
       }
       case Pipeline::kAudioToText:
         return impl_->transcribe(module, device, job);
+      case Pipeline::kLlm:
+      case Pipeline::kTextToSpeech:
+        break;
     }
     return job_failure("torchscript: unknown pipeline");
   } catch (const JobError& e) {

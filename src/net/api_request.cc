@@ -24,7 +24,7 @@
 namespace aipool::net {
 namespace {
 
-enum class FieldType { kString, kInt, kNumber, kBool, kFile };
+enum class FieldType { kString, kInt, kNumber, kBool, kFile, kMessages };
 
 struct FieldSpec {
   std::string_view name;
@@ -78,7 +78,22 @@ const std::vector<FieldSpec>& fields_for(Pipeline pipeline) {
       {"return_timestamps", FieldType::kString, false, "\"true\""},
       {"metadata", FieldType::kString, false, "\"{}\""},
   };
+  static const std::vector<FieldSpec> kLlm = {  // LLM-1
+      {"messages", FieldType::kMessages, true, ""},
+      {"temperature", FieldType::kNumber, false, "0.7", 0, 2},
+      {"max_tokens", FieldType::kInt, false, "256", 1, 1e6},
+      {"top_p", FieldType::kNumber, false, "1", 0, 1},
+      {"top_k", FieldType::kInt, false, "-1", -1, 1e6},
+      {"stream", FieldType::kBool, false, "false"},
+  };
+  static const std::vector<FieldSpec> kTextToSpeech = {
+      {"text", FieldType::kString, true, ""},
+      {"description", FieldType::kString, false,
+       "\"A male speaker delivers a slightly expressive and animated speech with a moderate speed and pitch.\""},
+  };
   switch (pipeline) {
+    case Pipeline::kLlm: return kLlm;
+    case Pipeline::kTextToSpeech: return kTextToSpeech;
     case Pipeline::kTextToImage: return kTextToImage;
     case Pipeline::kImageToImage: return kImageToImage;
     case Pipeline::kUpscale: return kUpscale;
@@ -95,6 +110,7 @@ const char* type_word(FieldType type) {
     case FieldType::kNumber: return "a number";
     case FieldType::kBool: return "a boolean (true or false)";
     case FieldType::kFile: return "a file upload";
+    case FieldType::kMessages: return "a non-empty array of {\"role\": string, \"content\": string} objects";
   }
   return "?";
 }
@@ -164,10 +180,37 @@ std::optional<std::string> json_from_text(const FieldSpec& spec, std::string_vie
       return std::nullopt;
     }
     case FieldType::kFile:
-      error = "field '" + std::string(spec.name) + "' must be a file upload, not a text field";
+    case FieldType::kMessages:
+      error = "field '" + std::string(spec.name) + "' must be " + type_word(spec.type) + ", not a text field";
       return std::nullopt;
   }
   return std::nullopt;
+}
+
+std::string stringify(const Poco::Dynamic::Var& value) {
+  std::ostringstream out;
+  Poco::JSON::Stringifier::stringify(value, out);
+  return out.str();
+}
+
+// LLM-1: `messages`, a non-empty array of objects with a string role and content.
+std::optional<std::string> messages_json(const FieldSpec& spec, const Poco::Dynamic::Var& value, std::string& error) {
+  Poco::JSON::Array::Ptr array;
+  if (value.type() == typeid(Poco::JSON::Array::Ptr)) array = value.extract<Poco::JSON::Array::Ptr>();
+  if (!array || array->size() == 0) {
+    error = "field '" + std::string(spec.name) + "' must be " + type_word(spec.type);
+    return std::nullopt;
+  }
+  for (std::size_t i = 0; i < array->size(); ++i) {
+    const Poco::JSON::Object::Ptr message = array->getObject(static_cast<unsigned>(i));
+    for (const char* member : {"role", "content"}) {
+      if (!message || !message->get(member).isString()) {
+        error = "field 'messages[" + std::to_string(i) + "]." + member + "' must be a string";
+        return std::nullopt;
+      }
+    }
+  }
+  return stringify(value);
 }
 
 // A field value given as JSON: its normalised JSON form, or an error.
@@ -204,17 +247,13 @@ std::optional<std::string> json_from_var(const FieldSpec& spec, const Poco::Dyna
         return std::string(value.extract<bool>() ? "true" : "false");
       case FieldType::kFile:
         return wrong();
+      case FieldType::kMessages:
+        return messages_json(spec, value, error);
     }
   } catch (const std::exception&) {
     return wrong();
   }
   return std::nullopt;
-}
-
-std::string stringify(const Poco::Dynamic::Var& value) {
-  std::ostringstream out;
-  Poco::JSON::Stringifier::stringify(value, out);
-  return out.str();
 }
 
 // model_id: given, or the only model offered for the pipeline (API-4).
@@ -260,6 +299,10 @@ double work_units(Pipeline pipeline, const std::map<std::string, std::string>& f
     case Pipeline::kImageToText:
     case Pipeline::kAudioToText:
       return media_size;
+    case Pipeline::kLlm:
+      return number_field(fields, "max_tokens", 0);
+    case Pipeline::kTextToSpeech:
+      return media_size;  // the text's characters
   }
   return 0;
 }
@@ -287,6 +330,14 @@ ParsedApiRequest finish_job(Pipeline pipeline, const std::string& model, std::ma
   return r;
 }
 
+constexpr std::size_t kMaxSpeechCharacters = 10000;
+
+std::size_t utf8_characters(std::string_view text) {
+  std::size_t n = 0;
+  for (const char c : text) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  return n;
+}
+
 ParsedApiRequest parse_json_body(Pipeline pipeline, std::string_view body, const ModelLister& models) {
   Poco::JSON::Object::Ptr object;
   try {
@@ -300,9 +351,11 @@ ParsedApiRequest parse_json_body(Pipeline pipeline, std::string_view body, const
   std::optional<std::string> model;
   std::string error;
   for (const auto& [name, value] : *object) {
-    if (name == "model_id") {
-      if (!value.isString()) return bad(400, "field 'model_id' must be a string");
-      model = value.extract<std::string>();
+    if (name == "model_id" || (pipeline == Pipeline::kLlm && name == "model")) {  // LLM-1: either names it
+      if (!value.isString()) return bad(400, "field '" + name + "' must be a string");
+      std::string given = value.extract<std::string>();
+      if (model && *model != given) return bad(400, "fields 'model' and 'model_id' name different models");
+      model = std::move(given);
       continue;
     }
     const FieldSpec* spec = nullptr;
@@ -323,10 +376,20 @@ ParsedApiRequest parse_json_body(Pipeline pipeline, std::string_view body, const
     if (spec.required) return bad(400, "missing required field '" + std::string(spec.name) + "'");
     if (!spec.default_json.empty()) fields[std::string(spec.name)] = std::string(spec.default_json);
   }
+  double media_size = 0;
+  if (pipeline == Pipeline::kTextToSpeech) {  // API-2
+    const std::size_t characters = utf8_characters(object->getValue<std::string>("text"));
+    if (characters == 0 || characters > kMaxSpeechCharacters) {
+      return bad(400, "field 'text' must hold 1 to " + std::to_string(kMaxSpeechCharacters) + " characters (got " +
+                          std::to_string(characters) + ")");
+    }
+    media_size = static_cast<double>(characters);
+  }
   ApiError model_error;
   std::optional<std::string> resolved = resolve_model(pipeline, model, models, model_error);
   if (!resolved) return bad(model_error.status, model_error.message);
-  return finish_job(pipeline, *resolved, fields);
+  if (pipeline == Pipeline::kLlm) fields["model"] = codec::json_string(*resolved);  // LLM-1
+  return finish_job(pipeline, *resolved, fields, media_size);
 }
 
 // API-12: the image's header and structure, before dispatch; the pixels are decoded
@@ -423,7 +486,7 @@ ParsedApiRequest parse_api_request(Pipeline pipeline, std::string_view content_t
                                    std::string_view body, const ModelLister& models, std::uint64_t max_pixels) {
   const std::string type = codec::media_type(content_type);
   const std::string name(pipeline_name(pipeline));
-  if (pipeline == Pipeline::kTextToImage) {
+  if (pipeline == Pipeline::kTextToImage || pipeline == Pipeline::kLlm || pipeline == Pipeline::kTextToSpeech) {
     if (type != "application/json") {
       return bad(400, name + " expects a JSON body (Content-Type: application/json), got '" + type + "'");
     }

@@ -91,6 +91,38 @@ std::optional<std::string> render_text(Pipeline pipeline, const Poco::JSON::Obje
   return std::nullopt;
 }
 
+// text-to-speech {"audio":{"url"}}: a url naming a result file becomes a data: URL,
+// as for images (API-6).
+std::optional<std::string> render_audio(const Poco::JSON::Object& object, const ResultBody& result,
+                                        RenderedResponse& out, std::string& json) {
+  Poco::JSON::Object::Ptr audio = object.getObject("audio");
+  if (!audio) return "no 'audio' object";
+  const std::string url = audio->optValue<std::string>("url", "");
+  const ResultFile* file = file_named(result, url);
+  json += "{\"audio\":{\"url\":";
+  if (file != nullptr) {
+    const std::string type =
+        file->content_type.empty() ? "application/octet-stream" : codec::media_type(file->content_type);
+    json += "\"data:" + type + ";base64,";
+    out.parts.push_back(ResponsePart{std::move(json), file->bytes});
+    json.clear();
+    json += '"';
+  } else if (url.rfind("data:", 0) == 0) {
+    codec::append_json_string(json, url);
+  } else {
+    return "audio.url names no file of the result";
+  }
+  json += "}}";
+  return std::nullopt;
+}
+
+// LLM-2: the worker's answer as it is, once it has its `choices`.
+std::optional<std::string> render_llm(const Poco::JSON::Object& object, const ResultBody& result, std::string& json) {
+  if (!object.getArray("choices")) return "no 'choices' array";
+  json += *result.json;
+  return std::nullopt;
+}
+
 std::size_t base64_size(std::size_t bytes) { return (bytes + 2) / 3 * 4; }
 
 }  // namespace
@@ -108,8 +140,16 @@ RenderedResponse render_api_response(Pipeline pipeline, const ResultBody& result
   RenderedResponse out;
   std::string json;  // the text since the last file
   try {
-    const std::optional<std::string> error = is_image_pipeline(pipeline) ? render_images(*object, result, out, json)
-                                                                         : render_text(pipeline, *object, json);
+    std::optional<std::string> error;
+    if (is_image_pipeline(pipeline)) {
+      error = render_images(*object, result, out, json);
+    } else if (pipeline == Pipeline::kTextToSpeech) {
+      error = render_audio(*object, result, out, json);
+    } else if (pipeline == Pipeline::kLlm) {
+      error = render_llm(*object, result, json);
+    } else {
+      error = render_text(pipeline, *object, json);
+    }
     if (error) return malformed(*error);
   } catch (const std::exception& e) {
     return malformed(e.what());

@@ -18,6 +18,8 @@ constexpr std::array<PipelineFacts, kPipelineCount> kFacts = {{
     {Pipeline::kImageToImage, "image-to-image", 28},
     {Pipeline::kUpscale, "upscale", 30},
     {Pipeline::kAudioToText, "audio-to-text", 31},
+    {Pipeline::kLlm, "llm", 33},
+    {Pipeline::kTextToSpeech, "text-to-speech", 36},
 }};
 
 }  // namespace

@@ -34,20 +34,22 @@ enum class Pipeline : std::uint8_t {
   kImageToImage = 2,
   kUpscale = 3,
   kAudioToText = 4,
+  kLlm = 5,
+  kTextToSpeech = 6,
 };
-constexpr int kPipelineCount = 5;
+constexpr int kPipelineCount = 7;
 
 // "text-to-image", ... (WIRE-5).
 std::string_view pipeline_name(Pipeline pipeline);
 // The inverse of pipeline_name; nullopt for any other name.
 std::optional<Pipeline> pipeline_from_name(std::string_view name);
-// go-livepeer's capability number: 27, 34, 28, 30, 31 (WIRE-3, WIRE-5).
+// go-livepeer's capability number: 27, 34, 28, 30, 31, 33, 36 (WIRE-3, WIRE-5).
 std::uint32_t pipeline_capability(Pipeline pipeline);
 // The inverse of pipeline_capability; nullopt for any other capability number.
 std::optional<Pipeline> pipeline_from_capability(std::uint32_t capability);
 // The wire enum value (AIRequestType) of the pipeline (WIRE-4).
 inline int pipeline_request_type(Pipeline pipeline) { return static_cast<int>(pipeline); }
-// The inverse of pipeline_request_type; nullopt outside 0..4.
+// The inverse of pipeline_request_type; nullopt outside 0..6.
 std::optional<Pipeline> pipeline_from_request_type(int request_type);
 
 // A (pipeline, model) pair: what a worker advertises and a job asks for.

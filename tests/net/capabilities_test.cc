@@ -92,7 +92,7 @@ TEST(Capabilities, SkipsUnknownCapabilitiesAndEmptyModels) {
   auto& per = *caps.mutable_constraints()->mutable_percapability();
   (*per[27].mutable_models())["good"].set_capacity(1);
   (*per[27].mutable_models())[""].set_capacity(1);
-  (*per[35].mutable_models())["llm"].set_capacity(4);  // go-livepeer's LLM: not one of the five
+  (*per[35].mutable_models())["live"].set_capacity(4);  // live-video-to-video: not served
   const auto parsed = adverts_from_capabilities(caps);
   ASSERT_EQ(parsed.adverts.size(), 1u);
   EXPECT_EQ(parsed.adverts[0].key.model, "good");

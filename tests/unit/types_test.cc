@@ -25,9 +25,11 @@ const std::vector<PipelineRow> kRows = {
     {Pipeline::kImageToImage, "image-to-image", 28, 2},
     {Pipeline::kUpscale, "upscale", 30, 3},
     {Pipeline::kAudioToText, "audio-to-text", 31, 4},
+    {Pipeline::kLlm, "llm", 33, 5},
+    {Pipeline::kTextToSpeech, "text-to-speech", 36, 6},
 };
 
-// WIRE-5: the five pipelines map one to one to their names, go-livepeer capability numbers and AIRequestType values, in both directions.
+// WIRE-5: the seven pipelines map one to one to their names, go-livepeer capability numbers and AIRequestType values, in both directions.
 TEST(TypesTest, PipelineMappingsAreOneToOne) {
   ASSERT_EQ(kRows.size(), static_cast<std::size_t>(kPipelineCount));
   for (const PipelineRow& row : kRows) {
@@ -41,17 +43,17 @@ TEST(TypesTest, PipelineMappingsAreOneToOne) {
   }
 }
 
-// WIRE-5: names, capability numbers and request types outside the five are refused (nullopt), including near misses and go-livepeer capabilities aipool does not serve (llm 33, image-to-video 29, ...).
+// WIRE-5: names, capability numbers and request types outside the seven are refused (nullopt), including near misses and go-livepeer capabilities aipool does not serve (image-to-video 29, segment-anything-2 32, live-video-to-video 35, ...).
 TEST(TypesTest, OthersRefused) {
-  for (std::string_view name : {"", "llm", "text-to-video", "image-to-video", "segment-anything-2",
-                                "text-to-speech", "Text-To-Image", "text-to-image ", "text_to_image",
+  for (std::string_view name : {"", "LLM", "text-to-video", "image-to-video", "segment-anything-2",
+                                "text-to-speech ", "Text-To-Image", "text-to-image ", "text_to_image",
                                 "upscale\n", "live-video-to-video"}) {
     EXPECT_EQ(pipeline_from_name(name), std::nullopt) << "'" << name << "'";
   }
-  for (std::uint32_t capability : {0U, 1U, 26U, 29U, 32U, 33U, 35U, 36U, 37U, 1000U, 0xFFFFFFFFU}) {
+  for (std::uint32_t capability : {0U, 1U, 26U, 29U, 32U, 35U, 37U, 1000U, 0xFFFFFFFFU}) {
     EXPECT_EQ(pipeline_from_capability(capability), std::nullopt) << capability;
   }
-  for (int type : {-1, 5, 6, 100, -2147483647 - 1}) {
+  for (int type : {-1, 7, 8, 100, -2147483647 - 1}) {
     EXPECT_EQ(pipeline_from_request_type(type), std::nullopt) << type;
   }
 }
