@@ -126,7 +126,7 @@ void executor_run(benchmark::State& state) {
   const std::string json = R"({"model_id":"builtin/bicubic","scale":2,"image":")" +
                            codec::base64_encode(media::encode_png(image())) + "\"}";
   const ExecRequest request{Key{Pipeline::kUpscale, std::string(exec::BuiltinImageExecutor::kBicubic)}, 1,
-                            std::make_shared<const std::string>(json)};
+                            std::make_shared<const std::string>(json), nullptr};
   for (auto _ : state) {
     ExecResult result = executor().run(request);
     if (!result.ok) {

@@ -16,6 +16,10 @@ packages=(
   chromium chromium-driver python3-selenium  # the dashboard in a real browser (tests/browser)
 )
 
+# The @livepeer/ai SDK test (tests/sdk) needs node and npm: Debian's, unless this
+# machine already has a node with its npm.
+if ! command -v npm >/dev/null 2>&1; then packages+=(nodejs npm); fi
+
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -64,6 +64,8 @@ DEFINE_int32(queueLength, 256, "jobs that may wait per pipeline and model when e
 DEFINE_int64(maxMessageBytes, 64LL << 20, "largest request body, gRPC message and result upload, in bytes");
 DEFINE_int64(maxPixels, 16777216,
              "largest input image accepted, in pixels (width x height; 413 above); default 4096 x 4096");
+DEFINE_int64(maxStreamBuffer, 1 << 20,
+             "bytes of a streamed llm answer its client may leave unread before its job is cancelled");
 DEFINE_int32(maxModelsPerWorker, 1024, "most models one worker registration may advertise; more: refused");
 DEFINE_int32(metricsMaxModels, 256,
              "most (pipeline, model) pairs with metric series of their own; the rest share model_name=\"_other\"");
@@ -107,6 +109,7 @@ const aipool::bin::ProgramHelp kHelp{
         {"Limits", "queueLength", "-queueLength 1024"},
         {"Limits", "maxMessageBytes", "-maxMessageBytes 134217728"},
         {"Limits", "maxPixels", "-maxPixels 33554432"},
+        {"Limits", "maxStreamBuffer", "-maxStreamBuffer 4194304"},
         {"Limits", "maxModelsPerWorker", "-maxModelsPerWorker 4096"},
         {"Limits", "maxModelIdBytes", "-maxModelIdBytes 512"},
         {"Limits", "metricsMaxModels", "-metricsMaxModels 1024"},
@@ -260,6 +263,8 @@ aipool::net::OrchestratorConfig config_from_flags() {
   config.max_message_bytes = static_cast<std::size_t>(FLAGS_maxMessageBytes);
   if (FLAGS_maxPixels < 1) die("-maxPixels: must be at least 1 (got " + std::to_string(FLAGS_maxPixels) + ")");
   config.max_pixels = static_cast<std::uint64_t>(FLAGS_maxPixels);
+  if (FLAGS_maxStreamBuffer < 4096) die("-maxStreamBuffer: must be at least 4096 bytes");
+  config.max_stream_buffer = static_cast<std::size_t>(FLAGS_maxStreamBuffer);  // LLM-6
   if (FLAGS_maxModelsPerWorker < 1) die("-maxModelsPerWorker: must be at least 1");
   config.broker.max_models_per_worker = static_cast<std::size_t>(FLAGS_maxModelsPerWorker);  // CONN-7
   if (FLAGS_metricsMaxModels < 1) die("-metricsMaxModels: must be at least 1");

@@ -184,11 +184,10 @@ void Broker::cancel(JobId id) {
   drain();
 }
 
-ReportVerdict Broker::report(const Report& report) {
-  Entry entry(*this);
+std::optional<ReportVerdict> Broker::judge(const Report& report, std::uint64_t& number) {
   if (!same_secret(report.credentials, config_.secret)) return ReportVerdict::kUnauthorized;
   // TASK-6: the TaskID back to its attempt's number; 0 for an id outside the range.
-  const std::uint64_t number = report.task > 0 ? task_ids_.decode(static_cast<std::uint64_t>(report.task)) : 0;
+  number = report.task > 0 ? task_ids_.decode(static_cast<std::uint64_t>(report.task)) : 0;
   if (number == 0 || number >= next_attempt_) return ReportVerdict::kUnknownTask;
   Task* found = tasks_.find(number);
   if (found == nullptr) return ReportVerdict::kEnded;
@@ -204,6 +203,33 @@ ReportVerdict Broker::report(const Report& report) {
     drain();
     return ReportVerdict::kLateReleased;
   }
+  return std::nullopt;
+}
+
+ReportVerdict Broker::stream_head(const Report& head, JobId& job) {
+  Entry entry(*this);
+  std::uint64_t number = 0;
+  if (std::optional<ReportVerdict> verdict = judge(head, number)) return *verdict;
+  job = task_at(number).job;  // LLM-5: the attempt stays open
+  return ReportVerdict::kAccepted;
+}
+
+bool Broker::bind(TaskId task) {
+  Entry entry(*this);
+  const std::uint64_t number = task > 0 ? task_ids_.decode(static_cast<std::uint64_t>(task)) : 0;
+  const Task* found = number == 0 || number >= next_attempt_ ? nullptr : tasks_.find(number);
+  if (found == nullptr || found->abandoned) return false;
+  Job& job = job_at(found->job);
+  if (job.running != number) return false;
+  job.bound = true;  // RETRY-7
+  return true;
+}
+
+ReportVerdict Broker::report(const Report& report) {
+  Entry entry(*this);
+  std::uint64_t number = 0;
+  if (std::optional<ReportVerdict> verdict = judge(report, number)) return *verdict;
+  Task& task = task_at(number);
   Job& job = job_at(task.job);
   clock_.cancel_timer(timer_id(TimerKind::kAttempt, number));
   job.running = 0;
@@ -310,6 +336,10 @@ void Broker::forget_unused_keys() {
 }
 
 void Broker::place(Job& job) {
+  if (job.bound) {  // RETRY-7: its output has reached the client; no other worker may take over
+    finish(job, JobStatus::kAllFailed, "stream failed: " + job.last_error, nullptr);
+    return;
+  }
   const auto untried = [&job](const Seat& seat) {
     return std::find(job.tried.begin(), job.tried.end(), seat.worker) == job.tried.end();
   };

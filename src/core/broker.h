@@ -187,6 +187,13 @@ class Broker {
   void cancel(JobId job);
   // RES-4, RES-5, TASK-2..4, SLOT-2.
   ReportVerdict report(const Report& report);
+  // LLM-5: a streamed result's head, judged as report() judges a post (RES-4, RES-5,
+  // TASK-2, TASK-4, SLOT-2) without ending the attempt: kAccepted, with the
+  // attempt's job in `job`, while the attempt is open. The stream's end is a report().
+  ReportVerdict stream_head(const Report& head, JobId& job);
+  // RETRY-7: binds the open attempt `task` to its job, which is then never retried;
+  // false (nothing changed) when `task` is not its job's open attempt.
+  bool bind(TaskId task);
   // A timer armed through the Clock came due (TIME-2, TIME-3, SLOT-3, TIME-4).
   void timer_fired(TimerId id);
 
@@ -223,6 +230,7 @@ class Broker {
     std::string last_error;
     TaskId last_task = 0;  // the last attempt's TaskID
     Micros submitted_at = 0;
+    bool bound = false;  // RETRY-7: its open attempt's stream has reached the client
   };
   // An attempt, kept by its number (TASK-1); `id` is its TaskID on the wire.
   struct Task {
@@ -246,6 +254,9 @@ class Broker {
   JoinResult judge_join(const JoinRequest& request, std::map<Key, std::uint64_t>& merged) const;
   std::string nothing_offered_message(const JoinResult& result) const;
 
+  // The checks report() and stream_head() share; a verdict when they end the call
+  // (SLOT-2's release done), nullopt with the attempt's number when it is open.
+  std::optional<ReportVerdict> judge(const Report& report, std::uint64_t& number);
   void drain();
   void place(Job& job);
   void pump(std::uint32_t key);

@@ -327,6 +327,8 @@ ParsedApiRequest finish_job(Pipeline pipeline, const std::string& model, std::ma
   r.job.key = Key{pipeline, model};
   r.job.job_json = std::make_shared<const std::string>(std::move(json));
   r.job.work_units = work_units(pipeline, fields, media_size);
+  const auto stream = fields.find("stream");
+  r.job.stream = pipeline == Pipeline::kLlm && stream != fields.end() && stream->second == "true";
   return r;
 }
 

@@ -22,6 +22,7 @@ struct ApiJob {
   // The job's size in go-livepeer's latency-score units (spec/metrics.md MET-10):
   // output pixels x inference steps, image pixels, or seconds of audio; 0: unknown.
   double work_units = 0;
+  bool stream = false;  // an llm request with "stream": true (LLM-3)
 };
 
 // The models offered now for a pipeline, to resolve a request without model_id.

@@ -140,6 +140,7 @@ void Connection::on_header(error_code ec) {
     return;
   }
   if (screened()) return;
+  if (server_.config.streams_body && dispatch_streamed()) return;  // LLM-5
   if (!admit_body()) return;
   const auto expect = head.find(http::field::expect);
   if (expect != head.end() && beast::iequals(expect->value(), "100-continue") && !parser_->is_done()) {

@@ -13,6 +13,8 @@
 #include <sys/socket.h>
 
 #include <array>
+#include <atomic>
+#include <deque>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/strand.hpp>
@@ -58,11 +60,18 @@ class Exchange final : public HttpExchange {
   void respond(HttpResponse response) override;
   void post(std::function<void()> fn) override { asio::post(strand_, std::move(fn)); }
   void on_gone(std::function<void()> fn) override;
+  // Streaming (http_connection_stream.cc).
+  void start_stream(HttpResponse head) override;
+  void write_chunk(std::string bytes) override;
+  void end_stream(std::string bytes) override;
+  std::size_t unsent_bytes() const override { return unsent_->load(std::memory_order_relaxed); }
+  void read_body(std::shared_ptr<BodyReader> reader) override;
 
  private:
   std::shared_ptr<Connection> connection_;
   asio::any_io_executor strand_;
   std::uint64_t seq_;
+  std::shared_ptr<std::atomic<std::size_t>> unsent_ = std::make_shared<std::atomic<std::size_t>>(0);
 };
 
 class Connection final : public std::enable_shared_from_this<Connection> {
@@ -92,6 +101,10 @@ class Connection final : public std::enable_shared_from_this<Connection> {
   void start();
 
   void answer(std::uint64_t seq, HttpResponse response);
+  // A streamed answer and a streamed body (http_connection_stream.cc).
+  void start_push(std::uint64_t seq, HttpResponse head);
+  void push(std::uint64_t seq, std::string bytes, bool last, std::shared_ptr<std::atomic<std::size_t>> unsent);
+  void start_body_stream(std::uint64_t seq, std::shared_ptr<BodyReader> reader);
   void set_gone(std::uint64_t seq, std::function<void()> fn) {
     if (seq != seq_ || !answer_due_) return;
     if (gone_) {
@@ -102,7 +115,9 @@ class Connection final : public std::enable_shared_from_this<Connection> {
   }
 
  private:
-  enum class Phase { kIdle, kHeader, kBody, kWaiting, kWriting, kClosing };
+  // kReaderWait: a streamed body waits for its reader (read_body); kPushing: a
+  // streamed answer is being written.
+  enum class Phase { kIdle, kHeader, kBody, kReaderWait, kWaiting, kWriting, kPushing, kClosing };
 
   void arm(std::int64_t ms);
   void disarm() {
@@ -117,6 +132,13 @@ class Connection final : public std::enable_shared_from_this<Connection> {
   void on_body(error_code ec);
   void on_read_error(error_code ec);
   void dispatch();
+  bool dispatch_streamed();
+  void read_stream_piece();
+  void on_stream_piece(error_code ec);
+  void end_body_stream(bool complete, std::string_view why);
+  void write_pushed();
+  void after_push(error_code ec, std::size_t bytes);
+  void end_answer();
   HttpRequest to_request(RequestMessage& message);  // with this connection's peer
   void too_large(std::uint64_t length);
   void watch_for_gone();
@@ -179,6 +201,16 @@ class Connection final : public std::enable_shared_from_this<Connection> {
   std::string piece_;
   std::optional<HttpResponse::Stream> stream_;
   bool close_after_ = false;
+  // A streamed body's reader (null otherwise), and a streamed answer's queue.
+  std::shared_ptr<BodyReader> body_reader_;
+  bool streamed_body_ = false;
+  struct Pushed {
+    std::string bytes;
+    std::shared_ptr<std::atomic<std::size_t>> unsent;  // the owner's count it is in (null: the head)
+  };
+  std::deque<Pushed> pushed_;
+  bool push_writing_ = false;
+  bool push_ended_ = false;
   std::array<char, 4096> drain_{};
   std::size_t drained_ = 0;
 };

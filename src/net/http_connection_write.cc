@@ -13,7 +13,7 @@ void Connection::watch_for_gone() {
     return;
   }
   socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](error_code ec) {
-    if (ec || !self->answer_due_ || self->phase_ != Phase::kWaiting) return;
+    if (ec || !self->answer_due_ || (self->phase_ != Phase::kWaiting && self->phase_ != Phase::kPushing)) return;
     // A wake-up is not proof: peek. Bytes: a pipelined request, the client is there.
     // Nothing yet: wait again. End of stream or an error: the client has gone.
     char byte = 0;
@@ -43,7 +43,8 @@ void Connection::client_gone() {
 void Connection::tls_watch_for_gone() {
   tls_->async_read_some(buffer_.prepare(4096), [self = shared_from_this()](error_code ec, std::size_t n) {
     self->buffer_.commit(n);
-    if (n > 0 || ec == asio::error::operation_aborted || !self->answer_due_ || self->phase_ != Phase::kWaiting) {
+    if (n > 0 || ec == asio::error::operation_aborted || !self->answer_due_ ||
+        (self->phase_ != Phase::kWaiting && self->phase_ != Phase::kPushing)) {
       return;
     }
     self->client_gone();
@@ -51,7 +52,16 @@ void Connection::tls_watch_for_gone() {
 }
 
 void Connection::answer(std::uint64_t seq, HttpResponse response) {
-  if (seq != seq_ || !answer_due_ || phase_ != Phase::kWaiting) return;
+  if (seq != seq_ || !answer_due_) return;
+  if (phase_ == Phase::kReaderWait || (phase_ == Phase::kBody && streamed_body_)) {
+    // Answered before its streamed body's end: the rest is not read (BodyReader).
+    body_reader_.reset();  // the pending read (cancelled below) still uses the parser
+    streamed_body_ = false;
+    keep_alive_ = false;
+    response.close = true;
+  } else if (phase_ != Phase::kWaiting) {
+    return;
+  }
   answer_due_ = false;
   server_.answers_due.fetch_sub(1);
   on_gone_ = nullptr;

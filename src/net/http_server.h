@@ -91,6 +91,12 @@ struct HttpServerConfig {
   // sent instead of reading the body, and the connection is then closed (e.g. 401
   // for a request without a key, spec/security.md SEC-3). Optional.
   std::function<std::optional<HttpResponse>(const HttpRequest& head)> screen;
+  // Requests whose body is read as it arrives instead of whole (a streamed result,
+  // spec/llm.md LLM-5): for a head this accepts, after `screen`, the handler is called
+  // at once with an empty body and reads the body through HttpExchange::read_body.
+  // The body's deadline is then the time allowed between two pieces of it; its size
+  // limit is the same. Optional; called on a server thread; must not block.
+  std::function<bool(const HttpRequest& head)> streams_body;
   // TLS (spec/security.md SEC-7): the certificate chain and private key, PEM. Both
   // empty: plain HTTP. With them every connection starts with a TLS handshake,
   // under the header deadline.
@@ -102,10 +108,39 @@ struct HttpServerConfig {
 // Request"; an unknown status gets "Unknown".
 std::string_view http_reason(int status);
 
+// The reader of a streamed request body (HttpServerConfig::streams_body). Its calls
+// come on the connection's thread, in order: piece() for each run of body bytes as
+// they arrive, then end() once. Must not block.
+class BodyReader {
+ public:
+  virtual ~BodyReader() = default;
+  virtual void piece(std::string_view bytes) = 0;
+  // The body is over: `complete`, or cut short (`why`: the client closed or broke the
+  // connection, a deadline, the size limit). After an incomplete end the server
+  // answers the request itself (408, 413) or closes, and the exchange's answer is
+  // then a no-op. No end() comes once the exchange has answered.
+  virtual void end(bool complete, std::string_view why) = 0;
+};
+
 class HttpExchange {
  public:
   virtual ~HttpExchange() = default;
   virtual void respond(HttpResponse response) = 0;
+  // A streamed answer (spec/llm.md LLM-3), instead of respond(): `head`'s status,
+  // content type, headers and `close` are written at once with `Transfer-Encoding:
+  // chunked` (its body and stream unused); each write_chunk() adds one chunk, in
+  // order, written as soon as the ones before it are; end_stream() adds its bytes (when
+  // any) and the last chunk, which ends the answer. No-ops after the client has gone
+  // (on_gone tells) and before start_stream().
+  virtual void start_stream(HttpResponse head) = 0;
+  virtual void write_chunk(std::string bytes) = 0;
+  virtual void end_stream(std::string bytes) = 0;
+  // Bytes given to write_chunk() and end_stream() and not yet written.
+  virtual std::size_t unsent_bytes() const = 0;
+  // For a request whose body streams (HttpServerConfig::streams_body): `reader` gets
+  // its body as it arrives. Until this is called the body is not read; answering
+  // instead (respond) stops reading it, and the connection closes after the answer.
+  virtual void read_body(std::shared_ptr<BodyReader> reader) = 0;
   // Runs `fn` on the connection's own thread context, in order with its I/O.
   virtual void post(std::function<void()> fn) = 0;
   virtual void on_gone(std::function<void()> fn) = 0;

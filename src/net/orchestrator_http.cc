@@ -13,6 +13,7 @@
 #include "core/secret.h"
 #include "net/api_request.h"
 #include "net/orchestrator_state.h"
+#include "net/orchestrator_stream.h"
 #include "net/dashboard_page.h"
 #include "net/log_line.h"
 #include "net/workers_json.h"
@@ -127,6 +128,7 @@ HttpResponse outcome_response(Pipeline pipeline, const JobOutcome& outcome, bool
 struct PendingJob {
   JobId id = 0;
   bool done = false;
+  std::shared_ptr<ClientStream> stream;  // a streamed llm job's (LLM-3); null otherwise
 };
 
 // API-11, SEC-4: the job's line names its client key's name, never the key.
@@ -158,22 +160,31 @@ void submit_job(const std::shared_ptr<OrchestratorNode::Shared>& shared, Pipelin
                 const ApiKey* key, const std::shared_ptr<HttpExchange>& exchange) {
   const auto started = std::chrono::steady_clock::now();
   auto pending = std::make_shared<PendingJob>();
+  if (job.stream) pending->stream = std::make_shared<ClientStream>();  // LLM-3
+  if (pending->stream) pending->stream->client = exchange;
   JobCallback on_done = [shared, pending, exchange, pipeline, model = job.key.model, key, started,
                          work = job.work_units](const JobOutcome& outcome) {
     // Under the core's mutex: only bookkeeping here; the answer is made on the
     // connection's own thread.
     pending->done = true;
     shared->waiting_jobs.erase(pending->id);
+    if (pending->stream) shared->client_streams.erase(pending->id);
     if (key != nullptr) shared->key_in_flight.give_back(*key);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     const Key job_key{pipeline, model};
     shared->metrics.job_finished(job_key, outcome, outcome_status(outcome.status, shared->stopping), seconds, work);
     shared->history.job_ended(job_key, unix_seconds(), outcome.status == JobStatus::kOk, seconds * 1000);
-    exchange->post([shared, exchange, outcome, pipeline, model, key, started] {
+    const bool streamed = pending->stream != nullptr;
+    if (streamed) {  // LLM-3, LLM-5
+      end_client_stream(pending->stream, outcome,
+                        outcome.status == JobStatus::kOk ? HttpResponse{}
+                                                         : outcome_response(pipeline, outcome, shared->stopping));
+    }
+    exchange->post([shared, exchange, outcome, pipeline, model, key, started, streamed] {
       const double ms =
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
       log_job(outcome, outcome.job, pipeline, model, key, ms);
-      exchange->respond(outcome_response(pipeline, outcome, shared->stopping));
+      if (!streamed) exchange->respond(outcome_response(pipeline, outcome, shared->stopping));
     });
   };
   {
@@ -181,6 +192,7 @@ void submit_job(const std::shared_ptr<OrchestratorNode::Shared>& shared, Pipelin
     shared->metrics.job_requested(job.key);  // MET-3
     pending->id = shared->broker->submit(job.key, std::move(job.job_json), std::move(on_done));
     if (!pending->done) shared->waiting_jobs.insert(pending->id);
+    if (!pending->done && pending->stream) shared->client_streams.emplace(pending->id, pending->stream);
   }
   exchange->on_gone([shared, pending] {
     CoreLock lock(*shared);
@@ -242,23 +254,6 @@ std::optional<Report> report_of(codec::DecodeResult& decoded, std::string_view c
     return std::nullopt;
   }
   return report;
-}
-
-HttpResponse verdict_response(ReportVerdict verdict, TaskId task) {
-  switch (verdict) {
-    case ReportVerdict::kAccepted:
-      return json_response(200, "{\"status\":\"ok\"}");
-    case ReportVerdict::kUnauthorized:
-      return error_response(401, "invalid secret");
-    case ReportVerdict::kUnknownTask:
-      return error_response(404, "unknown task " + std::to_string(task));
-    case ReportVerdict::kWrongWorker:
-      return error_response(409, "task " + std::to_string(task) + " was sent to another worker");
-    case ReportVerdict::kEnded:
-    case ReportVerdict::kLateReleased:
-      return error_response(409, "task " + std::to_string(task) + " has already ended");
-  }
-  return error_response(500, "unknown verdict");
 }
 
 // RES-1, RES-4: true when the post carries the orchestrator's secret.
@@ -357,11 +352,37 @@ HttpResponse handle_metrics(OrchestratorNode::Shared& shared) {
 
 }  // namespace
 
+HttpResponse verdict_response(ReportVerdict verdict, TaskId task) {
+  switch (verdict) {
+    case ReportVerdict::kAccepted:
+      return json_response(200, "{\"status\":\"ok\"}");
+    case ReportVerdict::kUnauthorized:
+      return error_response(401, "invalid secret");
+    case ReportVerdict::kUnknownTask:
+      return error_response(404, "unknown task " + std::to_string(task));
+    case ReportVerdict::kWrongWorker:
+      return error_response(409, "task " + std::to_string(task) + " was sent to another worker");
+    case ReportVerdict::kEnded:
+    case ReportVerdict::kLateReleased:
+      return error_response(409, "task " + std::to_string(task) + " has already ended");
+  }
+  return error_response(500, "unknown verdict");
+}
+
+
 HttpHandler make_http_handler(std::shared_ptr<OrchestratorNode::Shared> shared) {
   return [shared](HttpRequest&& request, std::shared_ptr<HttpExchange> exchange) {
     const std::string& path = request.path;
     if (path == "/aiResults") {
-      exchange->respond(handle_result(*shared, request));
+      if (!is_stream_post(request)) {
+        exchange->respond(handle_result(*shared, request));
+      } else if (!authorized(*shared, request)) {  // RES-4, LLM-5: before the body is read
+        HttpResponse response = error_response(401, "invalid secret");
+        response.close = true;
+        exchange->respond(std::move(response));
+      } else {
+        handle_stream_post(shared, request, exchange);
+      }
     } else if (path == "/healthz") {
       exchange->respond(json_response(200, "{\"status\":\"ok\"}"));
     } else if (is_admin_path(path)) {

@@ -26,6 +26,9 @@ HttpHandler make_http_handler(std::shared_ptr<OrchestratorNode::Shared> shared);
 std::function<void(const HttpRequest&, std::uint64_t)> make_oversize_hook(
     std::shared_ptr<OrchestratorNode::Shared> shared);
 
+// The answer to a result post the core judged (RES-4, RES-5, TASK-2, TASK-4).
+HttpResponse verdict_response(ReportVerdict verdict, TaskId task);
+
 // STOP-1: cancels every job still waiting for its outcome; their clients get 503.
 void cancel_waiting_jobs(OrchestratorNode::Shared& shared);
 

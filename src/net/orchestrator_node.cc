@@ -11,6 +11,7 @@
 #include "codec/json_text.h"
 #include "net/orchestrator_http.h"
 #include "net/orchestrator_state.h"
+#include "net/orchestrator_stream.h"
 #include "net/os_random.h"
 
 namespace aipool::net {
@@ -102,6 +103,7 @@ bool OrchestratorNode::listen_http(std::string& error) {
   http.max_body_bytes = config_.max_message_bytes;
   http.reserved_paths = {"/aiResults"};  // HTTP-4: results get through beyond the caps
   http.on_body_too_large = make_oversize_hook(shared_);
+  http.streams_body = is_stream_post;  // LLM-5: a streamed result is read as it arrives
   http.screen = make_access_screen(shared_->config);  // SEC-3, SEC-6: before the body is read
   if (config_.tls) {
     http.tls_cert_pem = config_.tls->cert_pem;

@@ -36,6 +36,7 @@ struct OrchestratorConfig {
   std::string results_url;                  // sent to workers; empty: derived from http_addr
   std::size_t max_message_bytes = 64u << 20;  // gRPC messages and HTTP bodies (API-8)
   std::uint64_t max_pixels = media::kDefaultMaxPixels;  // largest input image, width x height (API-12)
+  std::size_t max_stream_buffer = 1u << 20;  // LLM-6: unsent bytes of a streamed answer before its job is cancelled
   // HTTP limits and deadlines (spec/http.md); its address and body limit are
   // http_addr and max_message_bytes.
   HttpServerConfig http;

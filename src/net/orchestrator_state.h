@@ -23,6 +23,7 @@
 #include "core/broker.h"
 #include "net/orchestrator_access.h"
 #include "net/orchestrator_node.h"
+#include "net/orchestrator_stream.h"
 #include "net/log_line.h"
 #include "net/pool_history.h"
 #include "net/pool_metrics.h"
@@ -91,6 +92,8 @@ struct OrchestratorNode::Shared {
   // STOP-1: set first by stop(); API requests waiting for a job end with 503.
   std::atomic<bool> stopping{false};
   std::set<JobId> waiting_jobs;  // API jobs without an outcome yet; under core_mutex
+  // Streamed llm jobs without an outcome yet (LLM-3), for their workers' posts; under core_mutex.
+  std::map<JobId, std::shared_ptr<ClientStream>> client_streams;
 };
 
 // The core's mutex, taken for one core call. Job notices the core sends meanwhile

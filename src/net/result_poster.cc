@@ -1,4 +1,5 @@
 #include "net/result_poster.h"
+#include "net/result_stream.h"
 
 #include <Poco/Exception.h>
 #include <Poco/Net/HTTPClientSession.h>
@@ -146,6 +147,10 @@ std::unique_ptr<Poco::Net::HTTPClientSession> ResultPoster::take_session(const s
     }
     ++e.open;
   }
+  return new_session(target);
+}
+
+std::unique_ptr<Poco::Net::HTTPClientSession> ResultPoster::new_session(const ResultTarget& target) const {
   std::unique_ptr<Poco::Net::HTTPClientSession> session;
   if (target.https) {
     session = std::make_unique<Poco::Net::HTTPSClientSession>(target.host, target.port, tls_->context);
@@ -155,6 +160,26 @@ std::unique_ptr<Poco::Net::HTTPClientSession> ResultPoster::take_session(const s
   session->setKeepAlive(true);
   session->setTimeout(Poco::Timespan(std::chrono::duration_cast<std::chrono::microseconds>(policy_.timeout).count()));
   return session;
+}
+
+void ResultPoster::set_result_headers(Poco::Net::HTTPRequest& request, TaskId task, std::string_view worker_id) const {
+  request.set("Authorization", std::string(codec::kResultAuthorization));
+  request.set("Credentials", secret_);
+  request.set(std::string(codec::kTaskIdHeader), std::to_string(task));
+  if (!worker_id.empty()) request.set(std::string(codec::kWorkerIdHeader), std::string(worker_id));
+}
+
+std::unique_ptr<ResultStreamPost> ResultPoster::open_stream(const ResultTarget& target, TaskId task,
+                                                            std::string_view worker_id, std::string& error) {
+  if (target.https && !tls_) {
+    error = "the results URL " + target.url + " is https:// but this worker was started with -insecure";
+    return nullptr;
+  }
+  auto stream = std::make_unique<ResultStreamPost>(new_session(target));
+  Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_POST, target.path, Poco::Net::HTTPMessage::HTTP_1_1);
+  set_result_headers(request, task, worker_id);
+  if (!stream->begin(request, error)) return nullptr;
+  return stream;
 }
 
 void ResultPoster::keep_session(const std::string& endpoint, std::unique_ptr<Poco::Net::HTTPClientSession> session) {
@@ -190,10 +215,7 @@ bool ResultPoster::send_once(Poco::Net::HTTPClientSession& session, const Result
                              std::string_view worker_id, const codec::EncodedPost& body, PostOutcome& outcome) {
   Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_POST, target.path, Poco::Net::HTTPMessage::HTTP_1_1);
   request.setKeepAlive(true);
-  request.set("Authorization", std::string(codec::kResultAuthorization));
-  request.set("Credentials", secret_);
-  request.set(std::string(codec::kTaskIdHeader), std::to_string(task));
-  if (!worker_id.empty()) request.set(std::string(codec::kWorkerIdHeader), std::string(worker_id));
+  set_result_headers(request, task, worker_id);
   request.setContentType(body.content_type);
   const std::size_t size = body.size();
   request.setContentLength(static_cast<std::streamsize>(size));

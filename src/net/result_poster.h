@@ -28,9 +28,12 @@
 
 namespace Poco::Net {
 class HTTPClientSession;
+class HTTPRequest;
 }
 
 namespace aipool::net {
+
+class ResultStreamPost;  // result_stream.h
 
 // Where results go: parsed from `http://host[:port]/path` or `https://...`.
 struct ResultTarget {
@@ -74,10 +77,18 @@ class ResultPoster {
 
   PostOutcome post(const ResultTarget& target, TaskId task, std::string_view worker_id,
                    const codec::EncodedPost& body);
+  // A streamed result post (spec/llm.md LLM-4, result_stream.h) on a new connection
+  // of its own, its head sent; nullptr with `error` set when it cannot be opened.
+  std::unique_ptr<ResultStreamPost> open_stream(const ResultTarget& target, TaskId task,
+                                                     std::string_view worker_id, std::string& error);
 
  private:
   struct Sessions;
 
+  // A new session to `target`, with the poster's TLS trust and timeout.
+  std::unique_ptr<Poco::Net::HTTPClientSession> new_session(const ResultTarget& target) const;
+  // The headers of every result post (RES-1).
+  void set_result_headers(Poco::Net::HTTPRequest& request, TaskId task, std::string_view worker_id) const;
   // An idle kept-alive session to `endpoint` (reused: true), or a new one.
   std::unique_ptr<Poco::Net::HTTPClientSession> take_session(const std::string& endpoint, const ResultTarget& target,
                                                              bool& reused);

@@ -24,6 +24,7 @@
 #include "net/capabilities.h"
 #include "net/log_line.h"
 #include "net/result_poster.h"
+#include "net/streamed_job.h"
 #include "net/stream_status.h"
 #include "net/work_queue.h"
 #include "net/worker_metrics.h"
@@ -483,15 +484,21 @@ struct WorkerNode::Impl {
                const Payload& request_json, SteadyClock::time_point received) {
     auto called = std::make_shared<std::atomic<bool>>(false);
     if (config.metrics != nullptr) config.metrics->job_started(key);  // MET-7
-    auto done = [this, &link, session, key, task, received, called](ExecResult result) {
+    ExecRequest request{key, task, request_json, nullptr};
+    std::shared_ptr<StreamedJob> streamed;  // LLM-4
+    if (is_streamed_job(key, *request_json)) {
+      streamed = std::make_shared<StreamedJob>(*link.poster, session->target, task, session->worker_id);
+      request.stream = streamed->sink();
+    }
+    auto done = [this, &link, session, key, task, received, called, streamed](ExecResult result) {
       if (called->exchange(true)) {
         spdlog::error("executor reported task {} twice; the second report is ignored", task);
         return;
       }
-      finish_job(link, *session, key, task, std::move(result), received);
+      finish_job(link, *session, key, task, std::move(result), received, streamed.get());
     };
     try {
-      executor.execute(ExecRequest{key, task, request_json}, done);
+      executor.execute(request, done);
     } catch (const std::exception& e) {
       done(ExecResult{false, std::string("executor failed: ") + e.what(), {}});
     } catch (...) {
@@ -500,15 +507,20 @@ struct WorkerNode::Impl {
   }
 
   void finish_job(Link& link, const Session& session, const Key& key, TaskId task, ExecResult result,
-                  SteadyClock::time_point received) {
+                  SteadyClock::time_point received, StreamedJob* streamed) {
+    const bool via_stream = streamed != nullptr && streamed->carries(result);
+    PostOutcome outcome;
+    if (via_stream) outcome = streamed->finish(result);  // LLM-4: the slot is held until the post ends
     {
       std::lock_guard<std::mutex> lock(mutex);
       gate.release(key);
     }
     if (config.metrics != nullptr) config.metrics->job_finished(key, result.ok, std::chrono::duration<double>(SteadyClock::now() - received).count());
     // RES-2, RES-3; a post over the limit becomes a worker error (RES-11).
-    const codec::EncodedPost body = codec::encode_worker_result(key.pipeline, task, result, post_limit_bytes());
-    const PostOutcome outcome = link.poster->post(session.target, task, session.worker_id, body);
+    if (!via_stream) {
+      const codec::EncodedPost body = codec::encode_worker_result(key.pipeline, task, result, post_limit_bytes());
+      outcome = link.poster->post(session.target, task, session.worker_id, body);
+    }
     if (config.metrics != nullptr) config.metrics->result_posted(key, link.name, outcome.ok(), outcome.elapsed_ms / 1000);
     log_job(link, task, key_name(key), result.ok ? "ok" : "error: " + result.error, received, outcome);
     bool draining = false;

@@ -51,7 +51,7 @@ for d in tests sim bench; do [ -d "$root/$d" ] && search+=("$root/$d"); done
 cited_file=$(mktemp)
 trap 'rm -f "$cited_file"' EXIT
 if [ "${#search[@]}" -gt 0 ]; then
-  find "${search[@]}" -path "$root/tests/lint" -prune -o -type f -print0 |
+  find "${search[@]}" \( -path "$root/tests/lint" -o -path "$root/tests/sdk/node_modules" \) -prune -o -type f -print0 |
     xargs -0 -r grep -hoIwE '[A-Z]+-[0-9]+' 2>/dev/null | sort -u >"$cited_file" || true
 fi
 

@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace aipool::testing {
 
@@ -85,6 +86,17 @@ class RawSocket {
       }
     }
   }
+  // Reads until `needle` is among the bytes received and not yet taken by
+  // read_response() or take(); returns them all (kept), or what came before `timeout`.
+  std::string read_until(std::string_view needle, std::chrono::milliseconds timeout) {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    while (pending_.find(needle) == std::string::npos) {
+      if (read_some(pending_, until) <= 0) break;
+    }
+    return pending_;
+  }
+  // Takes (and forgets) what read_until() has kept.
+  std::string take() { return std::exchange(pending_, std::string()); }
   // True when the peer has closed the connection within `timeout` (what it sent
   // meanwhile is dropped).
   bool closed_within(std::chrono::milliseconds timeout) {
