@@ -143,11 +143,15 @@ std::optional<DataUrl> decode_data_url(std::string_view url, std::string& error)
 bool take_data_url(std::string_view url_value, const std::string& stem, const std::string& where, ExecResult& result,
                    std::vector<std::pair<std::string_view, std::string>>& edits, std::string& error) {
   if (url_value.size() < 7 || url_value.substr(0, 6) != "\"data:") return true;  // a plain URL: passed on
-  const std::optional<std::string> url = runner_json::string_value(url_value);
+  // Base64 holds no escapes: the URL is read in place unless it has some.
+  const std::string_view inner = url_value.substr(1, url_value.size() - 2);
+  const bool escaped = inner.find('\\') != std::string_view::npos;
+  const std::optional<std::string> unescaped = escaped ? runner_json::string_value(url_value) : std::nullopt;
   std::string why;
-  std::optional<DataUrl> data = url ? decode_data_url(*url, why) : std::nullopt;
+  std::optional<DataUrl> data;
+  if (!escaped || unescaped) data = decode_data_url(unescaped ? std::string_view(*unescaped) : inner, why);
   if (!data) {
-    error = "answer's " + where + " " + (url ? why : "is not a JSON string");
+    error = "answer's " + where + " " + (escaped && !unescaped ? "is not a JSON string" : why);
     return false;
   }
   const std::string name = stem + "." + data->extension;
