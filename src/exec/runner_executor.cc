@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cmath>
+#include <system_error>
 
 namespace aipool::exec {
 namespace {
@@ -139,12 +140,22 @@ void RunnerExecutor::execute(const ExecRequest& request, std::function<void(Exec
     std::lock_guard lock(mutex_);
     ++in_flight_;
   }
-  std::thread([this, request, done = std::move(done)]() mutable {
-    done(run(request));
-    std::unique_lock lock(mutex_);
-    --in_flight_;
-    std::notify_all_at_thread_exit(changed_, std::move(lock));  // the destructor may proceed once we are gone
-  }).detach();
+  auto shared_done = std::make_shared<std::function<void(ExecResult)>>(std::move(done));
+  try {
+    std::thread([this, request, shared_done] {
+      (*shared_done)(run(request));
+      std::unique_lock lock(mutex_);
+      --in_flight_;
+      std::notify_all_at_thread_exit(changed_, std::move(lock));  // the destructor may proceed once we are gone
+    }).detach();
+  } catch (const std::system_error& e) {  // no thread to be had: the job fails, nothing waits for it
+    {
+      std::lock_guard lock(mutex_);
+      --in_flight_;
+      changed_.notify_all();
+    }
+    (*shared_done)(failed(std::string("runner job not started: ") + e.what()));
+  }
 }
 
 ExecResult RunnerExecutor::runner_error(const std::string& what) const {
