@@ -40,7 +40,7 @@ TEST(RunnerE2e, WorkerServesThroughItsRunners) {
           R"(","token":"e2e-t0ken","capacity":2},)"
           R"({"pipeline":"llm","model_id":"meta/llama","url":")" + runner.url() + R"(","runner":"openai","timeout_s":60}])");
   Orchestrator orch = start_orchestrator();
-  auto worker = start_worker({orch.grpc_port}, models, {"-runnerHealthInterval", "0.1", "-runnerTimeout", "30"});
+  auto worker = start_worker({orch.grpc_port}, models, {"-runnerHealthInterval", "1", "-runnerTimeout", "30"});
   ASSERT_TRUE(wait_for_workers(orch.http_port, 1, 30s)) << worker->output();
 
   const HttpReply t2i = http_request(orch.http_port, "POST", "/text-to-image", "application/json",
@@ -76,8 +76,8 @@ TEST(RunnerE2e, LoadingRunnerSendsJobsToTheOtherWorker) {
     return R"([{"pipeline":"text-to-image","model_id":"sd/turbo","capacity":4,"url":")" + r.url() + "\"}]";
   };
   Orchestrator orch = start_orchestrator();
-  auto slow = start_worker({orch.grpc_port}, models_file("loading.json", entry(loading)), {"-runnerHealthInterval", "0.1"});
-  auto good = start_worker({orch.grpc_port}, models_file("ready.json", entry(ready)), {"-runnerHealthInterval", "0.1"});
+  auto slow = start_worker({orch.grpc_port}, models_file("loading.json", entry(loading)), {"-runnerHealthInterval", "1"});
+  auto good = start_worker({orch.grpc_port}, models_file("ready.json", entry(ready)), {"-runnerHealthInterval", "1"});
   ASSERT_TRUE(wait_for_workers(orch.http_port, 2, 30s)) << slow->output() << good->output();
   for (int i = 0; i < 12; ++i) {
     const HttpReply reply = http_request(orch.http_port, "POST", "/text-to-image", "application/json",

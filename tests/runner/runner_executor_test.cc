@@ -115,7 +115,7 @@ TEST(RunnerExecutor, BrokenConnections) {
 TEST(RunnerExecutor, HealthFlapping) {
   testing::FakeRunner runner;
   runner.set_health("LOADING");
-  auto executor = executor_on(runner, kT2i);
+  auto executor = executor_on(runner, kT2i, "{}", "", 1s);
   EXPECT_FALSE(executor->ready());  // the first check was made in the constructor
   const std::string refused = "runner not ready: text-to-image/sd/turbo at " + runner.url() + " is LOADING";
   EXPECT_EQ(run(*executor, job(kT2i, "{}")).error, refused);

@@ -17,10 +17,13 @@ namespace aipool::runner_test {
 
 using namespace std::chrono_literals;
 
+// An executor for `key` on `runner`. Each health check has as long as the interval
+// (RUN-5): a short one would let a loaded machine's slow answer count as "not ready".
 inline std::unique_ptr<exec::RunnerExecutor> executor_on(const testing::FakeRunner& runner, Key key,
                                                          const std::string& fields = "{}",
-                                                         const std::string& token = "") {
-  const exec::RunnerDefaults defaults{std::chrono::seconds(30), std::chrono::milliseconds(20)};
+                                                         const std::string& token = "",
+                                                         std::chrono::milliseconds health_interval = 5s) {
+  const exec::RunnerDefaults defaults{std::chrono::seconds(30), health_interval};
   auto config = exec::runner_config(key, runner.url(), token, fields, defaults);
   if (auto* error = std::get_if<std::string>(&config)) ADD_FAILURE() << *error;
   return std::make_unique<exec::RunnerExecutor>(std::get<exec::RunnerConfig>(std::move(config)));
