@@ -312,7 +312,9 @@ aipool::exec::ImageLimits image_limits_from_flags() {
 // -runnerTimeout, -runnerHealthInterval (RUN-4, RUN-5): seconds, above 0 and at most a day.
 std::chrono::milliseconds runner_seconds(const std::string& flag, double seconds) {
   if (!(seconds >= 0.001) || !(seconds <= 86400)) {
-    die(flag + " must be a number of seconds from 0.001 to 86400 (got " + std::to_string(seconds) + ")");
+    std::ostringstream got;
+    got << seconds;
+    die(flag + " must be a number of seconds from 0.001 to 86400 (got " + got.str() + ")");
   }
   return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000 + 0.5));
 }

@@ -89,5 +89,24 @@ TEST(RunnerE2e, LoadingRunnerSendsJobsToTheOtherWorker) {
   EXPECT_NE(slow->output().find("not ready (LOADING)"), std::string::npos) << slow->output();
 }
 
+// RUN-1: a url that is not http(s), or runner openai off llm, stops the worker at start
+// (exit 2) with a message naming the entry.
+TEST(RunnerE2e, BadEntriesStopTheWorker) {
+  const std::pair<std::string, std::string> cases[] = {
+      {R"([{"pipeline":"upscale","model_id":"m","url":"runner:8000"}])",
+       "-aiModels entry 0: url must start with http:// or https:// (got \"runner:8000\")"},
+      {R"([{"pipeline":"upscale","model_id":"m","url":"http://127.0.0.1:9","runner":"openai"}])",
+       "-aiModels entry 0: runner \"openai\" serves the llm pipeline only, not upscale"},
+  };
+  for (const auto& [json, message] : cases) {
+    std::string output;
+    const int code = run_to_exit({bin_path("aipool-worker"), "-orchAddr", "127.0.0.1:1", "-orchSecret", "s3cret",
+                                  "-insecure", "-aiModels", models_file("bad-runner.json", json)},
+                                 output);
+    EXPECT_EQ(code, 2) << output;
+    EXPECT_NE(output.find(message), std::string::npos) << output;
+  }
+}
+
 }  // namespace
 }  // namespace aipool::e2e
