@@ -63,6 +63,12 @@ DEFINE_string(aiModels, "",
               "an entry's \"executor\" field names the engine model that runs it (by default its model_id)");
 DEFINE_string(aiModelsDir, "",
               "directory holding model files: the base of a torchscript entry's relative \"file\" (checked to exist)");
+DEFINE_double(runnerTimeout, 600,
+              "seconds an external runner (an aiModels entry with a url) has to answer one job, unless its entry "
+              "gives timeout_s; past it the job fails with `runner <url>: no answer within ...`");
+DEFINE_double(runnerHealthInterval, 2,
+              "seconds between two health checks of each external runner (each check has as long to answer); "
+              "while a runner is not ready its jobs are refused at once");
 DEFINE_string(nvidia, "", "GPU ids to use, comma-separated, or \"all\"; empty: CPU");
 DEFINE_int32(orchHttpPort, 8936, "orchestrator HTTP port for results when it sends no results URL");
 DEFINE_int32(maxMessageBytes, 64 << 20,
@@ -110,6 +116,8 @@ const aipool::bin::ProgramHelp kHelp{
         {"Models", "aiModels", "-aiModels text-to-image:test/echo:true:2,upscale:builtin/bicubic"},
         {"Models", "aiModelsDir", "-aiModelsDir /var/lib/aipool/models"},
         {"Models", "nvidia", "-nvidia 0,1"},
+        {"Models", "runnerTimeout", "-runnerTimeout 300"},
+        {"Models", "runnerHealthInterval", "-runnerHealthInterval 5"},
         {"Limits", "maxMessageBytes", "-maxMessageBytes 134217728"},
         {"Limits", "maxPixels", "-maxPixels 4194304"},
         {"Limits", "maxPostConns", "-maxPostConns 64"},
@@ -301,6 +309,16 @@ aipool::exec::ImageLimits image_limits_from_flags() {
   return limits;
 }
 
+// -runnerTimeout, -runnerHealthInterval (RUN-4, RUN-5): seconds, above 0 and at most a day.
+std::chrono::milliseconds runner_seconds(const std::string& flag, double seconds) {
+  if (!(seconds >= 0.001) || !(seconds <= 86400)) {
+    std::ostringstream got;
+    got << seconds;
+    die(flag + " must be a number of seconds from 0.001 to 86400 (got " + got.str() + ")");
+  }
+  return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000 + 0.5));
+}
+
 // The executor of the -aiModels entries; sets config.adverts.
 std::unique_ptr<aipool::exec::ServedModels> models_from_flags(aipool::net::WorkerConfig& config) {
   if (trimmed(FLAGS_aiModels).empty()) die("-aiModels is required (a JSON file or pipeline:model_id[:warm[:capacity]],...)");
@@ -313,6 +331,8 @@ std::unique_ptr<aipool::exec::ServedModels> models_from_flags(aipool::net::Worke
   options.gpu_ids = config.gpu_ids;
   options.limits = image_limits_from_flags();
   options.audio_decoder = aipool::exec::decode_audio_16k;
+  options.runner_timeout = runner_seconds("-runnerTimeout", FLAGS_runnerTimeout);
+  options.runner_health_interval = runner_seconds("-runnerHealthInterval", FLAGS_runnerHealthInterval);
   auto built = aipool::exec::build_router(aipool::exec::model_specs(entries), std::move(options),
                                           [](const std::string& warning) { spdlog::warn("{}", warning); });
   if (const auto* error = std::get_if<std::string>(&built)) die("-" + *error);
@@ -355,6 +375,7 @@ int run_until_stopped(aipool::net::WorkerNode& node, const sigset_t& signals) {
 
 int main(int argc, char** argv) {
   const sigset_t signals = block_stop_signals();
+  std::signal(SIGPIPE, SIG_IGN);  // a peer (an external runner, RUN-7) that closes gives EPIPE, not a signal
 #ifdef AIPOOL_HAVE_TORCH
   gflags::SetCommandLineOptionWithMode("v", "3", gflags::SET_FLAGS_DEFAULT);  // our default (info) for glog's flag
 #endif

@@ -26,6 +26,7 @@
 // executors it hands out are thread-safe and live as long as it does.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
@@ -48,7 +49,13 @@ struct EngineOptions {
   std::string font_path;             // builtin/text-render's font; "": DejaVu Sans from fonts-dejavu-core
   media::PngOptions png;
   AudioDecoder audio_decoder;        // for torchscript audio-to-text (MODEL-17); empty: such jobs fail
+  std::chrono::milliseconds runner_timeout{600'000};         // -runnerTimeout: an external runner's default (RUN-4)
+  std::chrono::milliseconds runner_health_interval{2'000};   // -runnerHealthInterval (RUN-5)
 };
+
+// The name under which the worker's warnings speak of the external runner engine
+// (spec/runners.md), which serves the entries that have a `url`.
+inline constexpr std::string_view kExternalRunnerEngine = "external runner";
 
 // Whether this build has libtorch (CMake option AIPOOL_WITH_TORCH).
 bool have_torch();
@@ -72,7 +79,8 @@ std::variant<std::unique_ptr<Executor>, std::string> make_torchscript_executor(P
                                                                                 const EngineOptions& options);
 
 // The entry fields an engine reads besides `executor` (for the worker's warning about
-// unused fields): {"file"} for torchscript, none otherwise.
+// unused fields): {"file"} for torchscript, {"runner", "timeout_s"} for the external
+// runner engine (kExternalRunnerEngine, RUN-1), none otherwise.
 std::vector<std::string> engine_fields(std::string_view engine);
 
 class Engines {

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "exec/runner_executor.h"
 #include "exec/speech_ocr_engines.h"
 
 namespace aipool::exec {
@@ -44,6 +45,33 @@ std::variant<std::vector<Routed>, std::string> route_entries(const std::vector<M
 }
 
 // The jobs at once of the entries whose engine model is `engine`, as engine instances.
+// The fields of entry `index` that `engine` does not read, as warnings.
+void warn_unused_fields(std::size_t index, std::string_view engine, const Routed& routed,
+                        const std::function<void(const std::string&)>& warn) {
+  const std::vector<std::string> known = engine_fields(engine);
+  for (const std::string& name : routed.fields) {
+    if (name != "executor" && std::find(known.begin(), known.end(), name) == known.end()) {
+      warn(where(index) + "field '" + name + "' is not used by engine " + std::string(engine));
+    }
+  }
+}
+
+// RUN-1: the runner engine of an entry with a url; nullptr and `error` set when the
+// entry is wrong. Asks the runner for its health (RUN-5).
+std::unique_ptr<Executor> make_runner(const ModelSpec& spec, const Routed& routed, const RunnerDefaults& defaults,
+                                      std::string& error) {
+  if (std::find(routed.fields.begin(), routed.fields.end(), "executor") != routed.fields.end()) {
+    error = "an entry with a url is served by its runner; leave out \"executor\"";
+    return nullptr;
+  }
+  auto config = runner_config(spec.key, spec.url, spec.token, spec.executor_json, defaults);
+  if (auto* message = std::get_if<std::string>(&config)) {
+    error = std::move(*message);
+    return nullptr;
+  }
+  return std::make_unique<RunnerExecutor>(std::get<RunnerConfig>(std::move(config)));
+}
+
 int instances_of(std::string_view engine, const std::vector<ModelSpec>& specs, const std::vector<Routed>& routed) {
   std::uint32_t slots = 0;
   for (std::size_t i = 0; i < specs.size(); ++i) {
@@ -57,8 +85,7 @@ int instances_of(std::string_view engine, const std::vector<ModelSpec>& specs, c
 std::vector<ModelSpec> model_specs(const std::vector<codec::ModelEntry>& entries) {
   std::vector<ModelSpec> specs;
   for (const codec::ModelEntry& entry : entries) {
-    specs.push_back({entry.key, entry.warm, entry.capacity, entry.executor_json,
-                     !entry.url.empty() || !entry.token.empty()});
+    specs.push_back({entry.key, entry.warm, entry.capacity, entry.executor_json, entry.url, entry.token});
   }
   return specs;
 }
@@ -76,6 +103,7 @@ std::variant<std::unique_ptr<ServedModels>, std::string> build_router(
   const std::vector<Routed>& routed = std::get<std::vector<Routed>>(routed_or_error);
 
   const std::uint64_t max_input_pixels = options.limits.max_input_pixels;
+  const RunnerDefaults runner_defaults{options.runner_timeout, options.runner_health_interval};
   std::unique_ptr<ServedModels> models(new ServedModels(std::move(options)));
   std::string error;
   if (const int ocr = instances_of(kOcrEngineModel, specs, routed); ocr > 0) {  // loaded only when an entry uses it
@@ -91,17 +119,17 @@ std::variant<std::unique_ptr<ServedModels>, std::string> build_router(
   for (std::size_t i = 0; i < specs.size(); ++i) {
     const ModelSpec& spec = specs[i];
     const std::string& engine = routed[i].engine;
-    const std::vector<std::string> known = engine_fields(engine);
-    for (const std::string& name : routed[i].fields) {
-      if (name != "executor" && std::find(known.begin(), known.end(), name) == known.end()) {
-        warn(where(i) + "field '" + name + "' is not used by engine " + engine);
-      }
+    if (!spec.url.empty()) {
+      warn_unused_fields(i, kExternalRunnerEngine, routed[i], warn);
+      models->runners_.push_back(make_runner(spec, routed[i], runner_defaults, error));
+      if (!models->runners_.back()) return where(i) + error;
+      models->router_.add(spec.key, *models->runners_.back(), spec.key.model);
+      continue;
     }
+    warn_unused_fields(i, engine, routed[i], warn);
+    if (!spec.token.empty()) warn(where(i) + "token is used with a url only (an external runner); ignored");
     auto found = models->engines_.executor_for(spec.key.pipeline, engine, spec.executor_json, spec.warm);
     if (auto* found_error = std::get_if<std::string>(&found)) return where(i) + *found_error;
-    if (spec.names_runner) {
-      warn(where(i) + "url/token (external runners) are not supported yet; ignored");
-    }
     models->router_.add(spec.key, *std::get<Executor*>(found), engine);
   }
   return models;

@@ -16,12 +16,16 @@
 //   aiModels entry 1: executor must be a string naming an engine model
 //   aiModels entry 0: no executor serves text-to-image/nobody/serves-this; the engine models are ...
 //   aiModels: <why Tesseract or PocketSphinx did not load, naming the Debian package>
-// Warnings, handed to `warn` entry by entry as they are found (so those before an
-// error too): an entry field its engine does not read; url/token (external runners,
-// not supported yet). The token itself is never kept, so never logged.
+// An entry with a `url` is served by the external runner engine (runner_executor.h,
+// spec/runners.md RUN-1): its `runner` and `timeout_s` fields are read, its runner is
+// asked for its health before build_router returns, and a `url` that is not http(s),
+// an `executor` field beside it, or `runner: openai` on another pipeline than llm is
+// an error. Warnings, handed to `warn` entry by entry as they are found (so those
+// before an error too): an entry field its engine does not read; a `token` without a
+// `url`. The token is passed to the runner engine only: no message holds it.
 //
 // Contract: build_router() runs at start, on one thread, before the worker starts
-// (warm entries' models are loaded then); it calls `warn` on that thread. The ServedModels it returns owns every
+// (warm entries' models are loaded then, runners asked for their health); it calls `warn` on that thread. The ServedModels it returns owns every
 // executor it routes to; it is thread-safe once built and must outlive the
 // WorkerNode that runs jobs on it.
 #pragma once
@@ -47,7 +51,8 @@ struct ModelSpec {
   bool warm = false;                 // load the model now, not at the first job
   std::uint32_t capacity = 1;        // jobs at once (sizes the Tesseract and PocketSphinx pools)
   std::string executor_json = "{}";  // the entry's own fields, as one JSON object (`executor` among them)
-  bool names_runner = false;         // the entry gives url or token (an external runner)
+  std::string url;                   // an external runner's base URL ("" : none, RUN-1)
+  std::string token;                 // its bearer token: never log it, never put it in a message
 };
 
 // One ModelSpec per entry, in order.
@@ -68,6 +73,7 @@ class ServedModels final : public Executor {
   Engines engines_;
   std::unique_ptr<Executor> ocr_;
   std::unique_ptr<Executor> speech_;
+  std::vector<std::unique_ptr<Executor>> runners_;  // one RunnerExecutor per entry with a url
   ModelRouter router_;
 };
 

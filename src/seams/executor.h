@@ -32,7 +32,7 @@ struct ExecRequest {
   TaskId task = 0;
   Payload request_json;  // the job's request JSON as received (WIRE-4)
   // Set for a streamed job only (see above); returns false once the consumer has gone.
-  std::function<bool(std::string_view chunk_json)> stream;
+  std::function<bool(std::string_view chunk_json)> stream = nullptr;
 };
 
 struct ExecResult {

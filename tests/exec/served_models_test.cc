@@ -39,26 +39,28 @@ Built build(const std::vector<ModelSpec>& specs) {
   return out;
 }
 
-// Proves model_specs keeps what an executor needs, and only whether url/token were given.
+// Proves model_specs keeps what an executor needs, the runner's url and token included (RUN-1).
 TEST(ServedModels, SpecsKeepWhatTheExecutorNeeds) {
   const std::vector<ModelSpec> specs = specs_of(
       R"([{"pipeline":"upscale","model_id":"m","warm":true,"capacity":3,"executor":"test/echo","steps":4},
-          {"pipeline":"text-to-image","model_id":"test/fail","token":"t0ken"}])");
+          {"pipeline":"text-to-image","model_id":"test/fail","url":"http://runner:8000","token":"t0ken"}])");
   ASSERT_EQ(specs.size(), 2u);
   EXPECT_EQ(specs[0].key, (Key{Pipeline::kUpscale, "m"}));
   EXPECT_TRUE(specs[0].warm);
   EXPECT_EQ(specs[0].capacity, 3u);
   EXPECT_NE(specs[0].executor_json.find("\"executor\""), std::string::npos) << specs[0].executor_json;
-  EXPECT_FALSE(specs[0].names_runner);
-  EXPECT_TRUE(specs[1].names_runner);
+  EXPECT_TRUE(specs[0].url.empty());
+  EXPECT_TRUE(specs[0].token.empty());
+  EXPECT_EQ(specs[1].url, "http://runner:8000");
+  EXPECT_EQ(specs[1].token, "t0ken");
 }
 
 // MODEL-1: each served key runs on the engine its entry names (its `executor` field, else
-// its model_id); a key no entry serves fails; unused fields and url/token are warned about.
+// its model_id); a key no entry serves fails; unused fields and a token without a url are warned about.
 TEST(ServedModels, EachEntryRunsOnItsEngine) {
   Built built = build(specs_of(
       R"([{"pipeline":"text-to-image","model_id":"ByteDance/SDXL-Lightning","executor":"test/echo","steps":4},
-          {"pipeline":"text-to-image","model_id":"test/fail","url":"http://runner:8000","token":"t0ken"}])"));
+          {"pipeline":"text-to-image","model_id":"test/fail","token":"t0ken"}])"));
   ASSERT_TRUE(built.models) << built.error;
   ServedModels& models = *built.models;
   EXPECT_TRUE(models.supports({Pipeline::kTextToImage, "ByteDance/SDXL-Lightning"}));
@@ -71,7 +73,7 @@ TEST(ServedModels, EachEntryRunsOnItsEngine) {
             "model not served by this worker: upscale/test/echo");
   ASSERT_EQ(built.warnings.size(), 2u);
   EXPECT_EQ(built.warnings[0], "aiModels entry 0: field 'steps' is not used by engine test/echo");
-  EXPECT_EQ(built.warnings[1], "aiModels entry 1: url/token (external runners) are not supported yet; ignored");
+  EXPECT_EQ(built.warnings[1], "aiModels entry 1: token is used with a url only (an external runner); ignored");
   for (const std::string& warning : built.warnings) EXPECT_EQ(warning.find("t0ken"), std::string::npos);
 }
 

@@ -1,0 +1,257 @@
+#include "exec/runner_executor.h"
+
+#include <Poco/Dynamic/Var.h>
+#include <Poco/Exception.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <spdlog/spdlog.h>
+
+#include <cmath>
+#include <system_error>
+
+namespace aipool::exec {
+namespace {
+
+constexpr std::size_t kMaxIdleConnections = 64;
+
+ExecResult failed(std::string error) {
+  ExecResult result;
+  result.error = std::move(error);
+  return result;
+}
+
+// The fields `runner` and `timeout_s` into `config`; an error text, or "".
+std::string read_fields(std::string_view executor_json, RunnerConfig& config) {
+  Poco::JSON::Object::Ptr fields;
+  try {
+    Poco::JSON::Parser parser;
+    const Poco::Dynamic::Var parsed = parser.parse(std::string(executor_json.empty() ? "{}" : executor_json));
+    if (parsed.type() != typeid(Poco::JSON::Object::Ptr)) return "the entry's fields are not a JSON object";
+    fields = parsed.extract<Poco::JSON::Object::Ptr>();
+  } catch (const Poco::Exception& e) {
+    return "the entry's fields are not valid JSON: " + e.message();
+  }
+  const Poco::Dynamic::Var api = fields->get("runner");
+  if (!api.isEmpty()) {
+    const std::string name = api.isString() ? api.toString() : "";
+    if (name == "openai") {
+      config.api = runner::Api::kOpenAi;
+    } else if (name != "ai-runner") {
+      return "runner must be \"ai-runner\" or \"openai\"";
+    }
+  }
+  if (config.api == runner::Api::kOpenAi && config.key.pipeline != Pipeline::kLlm) {
+    return "runner \"openai\" serves the llm pipeline only, not " + std::string(pipeline_name(config.key.pipeline));
+  }
+  const Poco::Dynamic::Var timeout = fields->get("timeout_s");
+  if (!timeout.isEmpty()) {
+    double seconds = 0;
+    try {
+      seconds = timeout.isNumeric() && !timeout.isBoolean() ? timeout.convert<double>() : 0;
+    } catch (const Poco::Exception&) {
+      seconds = 0;
+    }
+    if (!(seconds > 0) || !std::isfinite(seconds) || seconds > 86400) {
+      return "timeout_s must be a number of seconds above 0 and at most 86400";
+    }
+    config.timeout = std::chrono::milliseconds(static_cast<std::int64_t>(std::ceil(seconds * 1000)));
+  }
+  return "";
+}
+
+}  // namespace
+
+std::variant<RunnerConfig, std::string> runner_config(const Key& key, std::string_view url, std::string token,
+                                                      std::string_view executor_json, const RunnerDefaults& defaults) {
+  auto endpoint = runner::parse_endpoint(url);
+  if (auto* error = std::get_if<std::string>(&endpoint)) return std::move(*error);
+  RunnerConfig config;
+  config.key = key;
+  config.endpoint = std::get<runner::Endpoint>(std::move(endpoint));
+  config.token = std::move(token);
+  config.timeout = defaults.timeout;
+  config.health_interval = defaults.health_interval;
+  if (std::string error = read_fields(executor_json, config); !error.empty()) return error;
+  return config;
+}
+
+RunnerExecutor::RunnerExecutor(RunnerConfig config) : config_(std::move(config)) {
+  auto connection = std::make_unique<runner::Connection>(config_.endpoint);
+  check_health(*connection);  // RUN-5: before the worker registers
+  health_thread_ = std::thread([this, c = std::move(connection)]() mutable {
+    std::unique_lock lock(mutex_);
+    while (!changed_.wait_for(lock, config_.health_interval, [this] { return stopping_; })) {
+      lock.unlock();
+      check_health(*c);
+      lock.lock();
+    }
+  });
+}
+
+RunnerExecutor::~RunnerExecutor() {
+  {
+    std::unique_lock lock(mutex_);
+    stopping_ = true;
+    changed_.notify_all();
+  }
+  health_thread_.join();
+  std::unique_lock lock(mutex_);
+  changed_.wait(lock, [this] { return in_flight_ == 0; });
+}
+
+std::string RunnerExecutor::state() const {
+  std::lock_guard lock(mutex_);
+  return state_;
+}
+
+void RunnerExecutor::check_health(runner::Connection& connection) {
+  const auto deadline = runner::Clock::now() + config_.health_interval;
+  const bool openai = config_.api == runner::Api::kOpenAi;
+  runner::Health health;
+  try {
+    const int status = connection.send("GET", openai ? "/v1/models" : "/health", config_.token, "", "", deadline);
+    const std::string body = connection.read_body(deadline);
+    health = openai ? runner::openai_health(status) : runner::ai_runner_health(status, body);
+  } catch (const runner::RunnerFailure& e) {
+    health = {false, std::string("unreachable (") + e.what() + ")"};
+  }
+  if (!connection.reusable()) connection.close();
+  std::string before;
+  {
+    std::lock_guard lock(mutex_);
+    before = state_;
+    state_ = health.state;
+    ready_.store(health.ready);
+  }
+  if (before == health.state) return;
+  if (health.ready) {
+    spdlog::info("runner {} at {}: ready ({})", key_name(config_.key), config_.endpoint.url, health.state);
+  } else {
+    spdlog::warn("runner {} at {}: not ready ({})", key_name(config_.key), config_.endpoint.url, health.state);
+  }
+}
+
+void RunnerExecutor::execute(const ExecRequest& request, std::function<void(ExecResult)> done) {
+  if (!ready_.load()) {  // RUN-5: refused at once, never sent to the runner
+    done(failed("runner not ready: " + key_name(config_.key) + " at " + config_.endpoint.url + " is " + state()));
+    return;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    ++in_flight_;
+  }
+  auto shared_done = std::make_shared<std::function<void(ExecResult)>>(std::move(done));
+  try {
+    std::thread([this, request, shared_done] {
+      (*shared_done)(run(request));
+      std::unique_lock lock(mutex_);
+      --in_flight_;
+      std::notify_all_at_thread_exit(changed_, std::move(lock));  // the destructor may proceed once we are gone
+    }).detach();
+  } catch (const std::system_error& e) {  // no thread to be had: the job fails, nothing waits for it
+    {
+      std::lock_guard lock(mutex_);
+      --in_flight_;
+      changed_.notify_all();
+    }
+    (*shared_done)(failed(std::string("runner job not started: ") + e.what()));
+  }
+}
+
+ExecResult RunnerExecutor::runner_error(const std::string& what) const {
+  return failed("runner " + config_.endpoint.url + ": " + what);
+}
+
+ExecResult RunnerExecutor::run(const ExecRequest& request) {
+  if (!request.request_json) return failed("invalid request: empty request");
+  auto built = config_.api == runner::Api::kOpenAi ? runner::openai_request(config_.key.model, *request.request_json)
+                                                    : runner::ai_runner_request(config_.key.pipeline, *request.request_json);
+  if (auto* error = std::get_if<std::string>(&built)) return failed(std::move(*error));
+  std::unique_ptr<runner::Connection> connection = take_connection();
+  ExecResult result;
+  try {
+    result = exchange(*connection, request, std::get<runner::Request>(built));
+  } catch (const runner::RunnerFailure& e) {
+    result = runner_error(e.what());
+  }
+  if (connection->reusable()) keep_connection(std::move(connection));
+  return result;
+}
+
+ExecResult RunnerExecutor::exchange(runner::Connection& connection, const ExecRequest& request,
+                                    const runner::Request& sent) {
+  const auto deadline = runner::Clock::now() + config_.timeout;
+  const int status = connection.send("POST", sent.path, config_.token, sent.content_type, sent.body, deadline);
+  const bool event_stream = connection.content_type().rfind("text/event-stream", 0) == 0;
+  if (status == 200 && event_stream) {
+    if (!request.stream) {
+      connection.close();
+      return runner_error("answered an event stream to a job that is not streamed");
+    }
+    return read_stream(connection, request, deadline);
+  }
+  const std::string body = connection.read_body(deadline);
+  if (status >= 400 && status < 500) return failed("invalid request: " + runner::error_message(body));  // RUN-4
+  if (status != 200) return runner_error("answered " + std::to_string(status) + ": " + runner::error_message(body));
+  runner::Answer answer = config_.api == runner::Api::kOpenAi ? runner::openai_result(config_.key.model, body)
+                                                              : runner::ai_runner_result(config_.key.pipeline, body);
+  if (auto* error = std::get_if<std::string>(&answer)) return runner_error(*error);
+  ExecResult result = std::get<ExecResult>(std::move(answer));
+  if (request.stream) {  // a whole answer to a streamed job: one chunk is not what the client expects
+    return runner_error("answered whole to a streamed job (send \"stream\": true to the runner)");
+  }
+  return result;
+}
+
+// RUN-6, RUN-7: each `data:` line one chunk, `[DONE]` the end.
+ExecResult RunnerExecutor::read_stream(runner::Connection& connection, const ExecRequest& request,
+                                       runner::Clock::time_point deadline) {
+  const bool ai_runner = config_.api == runner::Api::kAiRunner;
+  bool last_finishes = false;
+  std::string line;
+  while (connection.read_line(line, deadline)) {
+    const runner::StreamLine read = runner::read_stream_line(line);
+    if (read.kind == runner::StreamLine::Kind::kOther) continue;
+    if (read.kind == runner::StreamLine::Kind::kDone) {
+      connection.close();  // what follows [DONE] is of no use; the connection is not reused
+      ExecResult result;
+      result.ok = true;
+      return result;
+    }
+    if (!runner::chunk_is_object(read.chunk)) {
+      connection.close();
+      return runner_error("a stream chunk is not a JSON object");
+    }
+    last_finishes = ai_runner && runner::chunk_finishes(read.chunk);
+    if (!request.stream(read.chunk)) {
+      connection.close();  // RUN-7: the runner learns that its client has gone
+      return runner_error("stream stopped: the client has gone");
+    }
+  }
+  connection.close();
+  if (last_finishes) {  // an ai-runner stream that ends after its finishing chunk
+    ExecResult result;
+    result.ok = true;
+    return result;
+  }
+  return runner_error("the stream ended without [DONE]");
+}
+
+std::unique_ptr<runner::Connection> RunnerExecutor::take_connection() {
+  {
+    std::lock_guard lock(mutex_);
+    if (!idle_.empty()) {
+      std::unique_ptr<runner::Connection> connection = std::move(idle_.back());
+      idle_.pop_back();
+      return connection;
+    }
+  }
+  return std::make_unique<runner::Connection>(config_.endpoint);
+}
+
+void RunnerExecutor::keep_connection(std::unique_ptr<runner::Connection> connection) {
+  std::lock_guard lock(mutex_);
+  if (idle_.size() < kMaxIdleConnections) idle_.push_back(std::move(connection));
+}
+
+}  // namespace aipool::exec

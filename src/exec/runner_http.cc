@@ -1,0 +1,195 @@
+#include "exec/runner_http.h"
+
+#include <Poco/Exception.h>
+#include <Poco/Net/Context.h>
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/HTTPSClientSession.h>
+#include <Poco/Net/NetException.h>
+#include <Poco/Net/SSLManager.h>
+#include <Poco/Timespan.h>
+#include <Poco/URI.h>
+
+#include <algorithm>
+#include <mutex>
+#include <ostream>
+
+namespace aipool::exec::runner {
+namespace {
+
+constexpr std::size_t kReadBytes = 64 * 1024;
+
+// The client TLS context: the system's CAs, the chain and the host name checked.
+Poco::Net::Context::Ptr tls_context() {
+  static std::once_flag once;
+  static Poco::Net::Context::Ptr context;
+  std::call_once(once, [] {
+    Poco::Net::initializeSSL();
+    Poco::Net::Context::Params params;
+    params.verificationMode = Poco::Net::Context::VERIFY_RELAXED;
+    params.loadDefaultCAs = true;
+    context = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, params);
+    context->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
+  });
+  return context;
+}
+
+Poco::Timespan until(Clock::time_point deadline) {
+  const auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - Clock::now()).count();
+  return Poco::Timespan(std::max<std::int64_t>(left, 1000));
+}
+
+std::string seconds_text(Clock::duration d) {
+  const double s = static_cast<double>(std::chrono::round<std::chrono::milliseconds>(d).count()) / 1000;
+  std::string text = std::to_string(s);
+  text.erase(text.find_last_not_of('0') + 1);
+  if (text.back() == '.') text.pop_back();
+  return text;
+}
+
+}  // namespace
+
+std::variant<Endpoint, std::string> parse_endpoint(std::string_view url) {
+  try {
+    const Poco::URI uri{std::string(url)};
+    if (uri.getScheme() != "http" && uri.getScheme() != "https") {
+      return std::string("url must start with http:// or https:// (got \"") + std::string(url) + "\")";
+    }
+    if (uri.getHost().empty()) return "url \"" + std::string(url) + "\" has no host";
+    if (!uri.getQuery().empty() || !uri.getFragment().empty()) {
+      return "url \"" + std::string(url) + "\" must be a base URL, without a query or fragment";
+    }
+    Endpoint endpoint;
+    endpoint.https = uri.getScheme() == "https";
+    endpoint.host = uri.getHost();
+    endpoint.port = uri.getPort();
+    endpoint.base_path = uri.getPath();
+    while (!endpoint.base_path.empty() && endpoint.base_path.back() == '/') endpoint.base_path.pop_back();
+    endpoint.url = std::string(url);
+    while (!endpoint.url.empty() && endpoint.url.back() == '/') endpoint.url.pop_back();
+    return endpoint;
+  } catch (const Poco::Exception& e) {
+    return "url \"" + std::string(url) + "\" is not a URL: " + e.message();
+  }
+}
+
+Connection::Connection(const Endpoint& endpoint) : endpoint_(endpoint) {}
+
+Connection::~Connection() = default;
+
+void Connection::open() {
+  if (endpoint_.https) {
+    session_ = std::make_unique<Poco::Net::HTTPSClientSession>(endpoint_.host, endpoint_.port, tls_context());
+  } else {
+    session_ = std::make_unique<Poco::Net::HTTPClientSession>(endpoint_.host, endpoint_.port);
+  }
+  session_->setKeepAlive(true);
+  used_ = false;
+}
+
+void Connection::fail(const std::string& what, Clock::time_point deadline) {
+  reusable_ = false;
+  session_.reset();
+  body_ = nullptr;
+  if (Clock::now() >= deadline) throw RunnerFailure("no answer within " + seconds_text(deadline - started_) + " s");
+  throw RunnerFailure(what);
+}
+
+int Connection::send(const std::string& method, const std::string& path, const std::string& token,
+                     const std::string& content_type, std::string_view body, Clock::time_point deadline) {
+  started_ = Clock::now();
+  for (int attempt = 0;; ++attempt) {
+    if (!session_) open();
+    const bool reused = used_;
+    used_ = true;
+    reusable_ = false;
+    try {
+      session_->setTimeout(until(deadline));
+      Poco::Net::HTTPRequest request(method, endpoint_.base_path + path, Poco::Net::HTTPMessage::HTTP_1_1);
+      request.setKeepAlive(true);
+      if (!token.empty()) request.set("Authorization", "Bearer " + token);
+      if (!content_type.empty() || !body.empty()) {
+        request.setContentType(content_type);
+        request.setContentLength(static_cast<std::streamsize>(body.size()));
+      }
+      std::ostream& out = session_->sendRequest(request);
+      out.exceptions(std::ios::badbit);
+      out.write(body.data(), static_cast<std::streamsize>(body.size()));
+      out.flush();
+      response_ = std::make_unique<Poco::Net::HTTPResponse>();
+      body_ = &session_->receiveResponse(*response_);
+      body_->exceptions(std::ios::badbit);
+      return static_cast<int>(response_->getStatus());
+    } catch (const Poco::Net::NoMessageException&) {
+      if (!reused || attempt > 0) fail("connection closed without an answer", deadline);
+      session_.reset();  // the runner had closed the kept-alive connection: open a new one
+    } catch (const Poco::TimeoutException&) {
+      fail("no answer", deadline);
+    } catch (const Poco::Exception& e) {
+      if (!reused || attempt > 0 || Clock::now() >= deadline) fail(e.displayText(), deadline);
+      session_.reset();
+    } catch (const std::ios::failure&) {
+      fail("connection broke while sending", deadline);
+    }
+  }
+}
+
+std::string Connection::content_type() const { return response_ ? response_->getContentType() : std::string(); }
+
+std::string Connection::read_body(Clock::time_point deadline) {
+  if (!body_) throw RunnerFailure("no answer to read");
+  std::string text;
+  const std::streamsize expected = response_->getContentLength();
+  if (expected > 0) text.reserve(static_cast<std::size_t>(expected));
+  try {
+    char buffer[kReadBytes];
+    for (;;) {
+      session_->setTimeout(until(deadline));
+      body_->read(buffer, sizeof buffer);
+      const std::streamsize got = body_->gcount();
+      text.append(buffer, static_cast<std::size_t>(got));
+      if (got < static_cast<std::streamsize>(sizeof buffer) && body_->eof()) break;
+      if (Clock::now() >= deadline) fail("", deadline);
+    }
+  } catch (const Poco::Exception& e) {
+    fail("the answer broke off: " + e.displayText(), deadline);
+  } catch (const std::ios::failure&) {
+    fail("the answer broke off", deadline);
+  }
+  if (expected >= 0 && static_cast<std::streamsize>(text.size()) != expected) {
+    fail("the answer broke off after " + std::to_string(text.size()) + " of " + std::to_string(expected) + " bytes",
+         deadline);
+  }
+  body_ = nullptr;
+  reusable_ = response_->getKeepAlive();
+  return text;
+}
+
+bool Connection::read_line(std::string& line, Clock::time_point deadline) {
+  if (!body_) return false;
+  try {
+    session_->setTimeout(until(deadline));
+    if (std::getline(*body_, line)) return true;
+  } catch (const Poco::Exception& e) {
+    fail("the stream broke off: " + e.displayText(), deadline);
+  } catch (const std::ios::failure&) {
+    fail("the stream broke off", deadline);
+  }
+  body_ = nullptr;
+  return false;
+}
+
+void Connection::close() {
+  if (session_) {
+    try {
+      session_->abort();
+    } catch (const Poco::Exception&) {  // closing what is already broken
+    }
+  }
+  session_.reset();
+  body_ = nullptr;
+  reusable_ = false;
+}
+
+}  // namespace aipool::exec::runner
