@@ -491,7 +491,7 @@ struct WorkerNode::Impl {
       finish_job(link, *session, key, task, std::move(result), received);
     };
     try {
-      executor.execute(ExecRequest{key, task, request_json}, done);
+      executor.execute(ExecRequest{key, task, request_json, {}}, done);
     } catch (const std::exception& e) {
       done(ExecResult{false, std::string("executor failed: ") + e.what(), {}});
     } catch (...) {
