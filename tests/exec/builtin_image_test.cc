@@ -218,7 +218,7 @@ TEST(BuiltinImage, InputsAreCheckedOnDecode) {
   r = upscale(executor, "", "");
   EXPECT_EQ(r.error, "invalid request: field 'image' is required (base64)");
   r = run(executor, ExecRequest{Key{Pipeline::kUpscale, "builtin/bicubic"}, 1,
-                                std::make_shared<const std::string>("[1]")});
+                                std::make_shared<const std::string>("[1]"), {}});
   EXPECT_EQ(r.error, "invalid request: not a JSON object");
 }
 

@@ -25,7 +25,7 @@ using aipool::exec::DiagnosticExecutor;
 const std::string kPng("\x89PNG\r\n\x1a\n-fake-png-body", 22);
 
 ExecRequest request_of(Pipeline pipeline, const std::string& model, const std::string& json) {
-  return ExecRequest{Key{pipeline, model}, 1, std::make_shared<const std::string>(json)};
+  return ExecRequest{Key{pipeline, model}, 1, std::make_shared<const std::string>(json), {}};
 }
 
 ExecResult execute(const ExecRequest& request) {

@@ -60,7 +60,7 @@ inline ExecRequest request(Pipeline pipeline, const std::string& model, const st
   if (!fields.empty()) json += "," + fields;
   if (!image_bytes.empty()) json += ",\"image\":" + codec::json_string(codec::base64_encode(image_bytes));
   json += "}";
-  return ExecRequest{Key{pipeline, model}, 1, std::make_shared<const std::string>(json)};
+  return ExecRequest{Key{pipeline, model}, 1, std::make_shared<const std::string>(json), {}};
 }
 
 // Runs `executor` and checks that `done` is called exactly once, before execute() returns.
