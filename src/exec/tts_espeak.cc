@@ -183,6 +183,22 @@ std::map<std::string, std::string, std::less<>> voices_of(const Library& library
   return out;
 }
 
+// Lower-case name -> file name of espeak-ng's voice variants (voices/!v), e.g. "klatt2".
+std::map<std::string, std::string, std::less<>> variants_of(const Library& library) {
+  std::map<std::string, std::string, std::less<>> out;
+  espeak_VOICE spec{};
+  spec.languages = "variant";
+  const espeak_VOICE** variants = library.list_voices(&spec);
+  constexpr std::string_view kFolder = "!v/";
+  for (std::size_t i = 0; variants != nullptr && variants[i] != nullptr; ++i) {
+    const std::string_view id = variants[i]->identifier != nullptr ? variants[i]->identifier : "";
+    if (id.rfind(kFolder, 0) != 0 || id.find(' ') != std::string_view::npos) continue;
+    const std::string file(id.substr(kFolder.size()));
+    out.emplace(lower_ascii(file), file);
+  }
+  return out;
+}
+
 std::size_t utf8_characters(std::string_view text) {
   std::size_t n = 0;
   for (const char c : text) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
@@ -236,6 +252,7 @@ std::unique_ptr<EspeakExecutor> EspeakExecutor::create(const Options& options, s
   std::unique_ptr<EspeakExecutor> executor(new EspeakExecutor(options));
   executor->sample_rate_ = library->sample_rate;
   executor->voices_ = voices_of(*library);
+  executor->variants_ = variants_of(*library);
   if (!executor->has_language("en-us")) {
     error = "espeak-ng has no voice for en-us; " + std::string(kInstallLibrary);
     return nullptr;
@@ -249,8 +266,12 @@ bool EspeakExecutor::supports(const Key& key) const {
 
 bool EspeakExecutor::has_language(std::string_view code) const { return voices_.find(code) != voices_.end(); }
 
+bool EspeakExecutor::has_variant(std::string_view name) const { return variants_.find(name) != variants_.end(); }
+
 SpeechVoice EspeakExecutor::voice_for(std::string_view description) const {
-  return voice_from_description(description, [this](std::string_view code) { return has_language(code); });
+  return voice_from_description(
+      description, [this](std::string_view code) { return has_language(code); },
+      [this](std::string_view name) { return has_variant(name); });
 }
 
 std::variant<std::vector<short>, std::string> EspeakExecutor::synthesize(const std::string& text,
@@ -261,7 +282,11 @@ std::variant<std::vector<short>, std::string> EspeakExecutor::synthesize(const s
   if (auto* why = std::get_if<std::string>(&opened)) return "builtin/espeak: " + *why;
   const Library& library = *std::get<std::unique_ptr<Library>>(opened);
   std::string name = voices_.at(voice.language);
-  if (voice.female) name.append("+").append(kFemaleVariant);
+  if (!voice.variant.empty()) {
+    name.append("+").append(variants_.at(voice.variant));
+  } else if (voice.female) {
+    name.append("+").append(kFemaleVariant);
+  }
   if (const espeak_ng_STATUS status = library.set_voice(name.c_str()); status != ENS_OK) {
     return "builtin/espeak: cannot select the voice " + name + ": " + library.status_text(status);
   }

@@ -65,6 +65,8 @@ class EspeakExecutor final : public Executor {
   int sample_rate() const { return sample_rate_; }
   // Whether an installed voice speaks the language `code` (lower case, e.g. "fr", "en-us").
   bool has_language(std::string_view code) const;
+  // Whether espeak-ng has the voice variant `name` (lower case, e.g. "klatt2", "f3").
+  bool has_variant(std::string_view name) const;
   // The voice `description` picks (MODEL-21), with this machine's languages.
   SpeechVoice voice_for(std::string_view description) const;
 
@@ -75,7 +77,8 @@ class EspeakExecutor final : public Executor {
 
   Options options_;
   int sample_rate_ = 0;
-  std::map<std::string, std::string, std::less<>> voices_;  // language code -> voice identifier ("roa/fr")
+  std::map<std::string, std::string, std::less<>> voices_;    // language code -> voice identifier ("roa/fr")
+  std::map<std::string, std::string, std::less<>> variants_;  // lower-case name -> variant file ("Alex")
   std::mutex mutex_;                                        // one synthesis at a time
 };
 

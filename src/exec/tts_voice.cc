@@ -100,28 +100,37 @@ int pitch_of(const std::vector<std::string>& words) {
   return SpeechVoice::kDefaultPitch;
 }
 
-// The first code given as "language: X", "lang=X", "voice: X" (':' or '=') or as a
-// hyphenated code anywhere, or the whole description when it is one code.
-std::optional<std::string> code_of(const std::string& text,
-                                   const std::function<bool(std::string_view)>& known_language) {
+// The first token after one of `tags` and one ':' or '=' (spaces around it allowed)
+// for which `known` holds.
+std::optional<std::string> tagged(const std::string& text, std::initializer_list<std::string_view> tags,
+                                  const NameCheck& known) {
+  const auto tokens = runs(text, is_code_char);
+  for (std::size_t i = 0; i + 1 < tokens.size(); ++i) {
+    if (!one_of(tokens[i].second, tags)) continue;
+    const std::size_t from = tokens[i].first + tokens[i].second.size();
+    const std::string between = text.substr(from, tokens[i + 1].first - from);
+    const bool separated =
+        std::count_if(between.begin(), between.end(), [](char c) { return c == ':' || c == '='; }) == 1 &&
+        std::all_of(between.begin(), between.end(), [](char c) { return c == ':' || c == '=' || c == ' ' || c == '\t'; });
+    if (separated && known(tokens[i + 1].second)) return tokens[i + 1].second;
+  }
+  return std::nullopt;
+}
+
+// A language code given as "language: X", "lang=X" or "voice: X", or as the whole
+// description, or else the first hyphenated code anywhere.
+std::optional<std::string> code_of(const std::string& text, const NameCheck& known_language) {
   const auto tokens = runs(text, is_code_char);
   if (tokens.size() == 1 && known_language(tokens[0].second)) return tokens[0].second;
-  for (std::size_t i = 0; i < tokens.size(); ++i) {
-    const std::string& token = tokens[i].second;
+  if (auto code = tagged(text, {"language", "lang", "voice"}, known_language)) return code;
+  for (const auto& [offset, token] : tokens) {
     if (token.find('-') != std::string::npos && known_language(token)) return token;
-    if (i + 1 == tokens.size() || !one_of(token, {"language", "lang", "voice"})) continue;
-    const std::size_t from = tokens[i].first + token.size();
-    const std::string between = text.substr(from, tokens[i + 1].first - from);
-    const bool separated = std::count_if(between.begin(), between.end(), [](char c) { return c == ':' || c == '='; }) == 1 &&
-                           std::all_of(between.begin(), between.end(),
-                                       [](char c) { return c == ':' || c == '=' || c == ' ' || c == '\t'; });
-    if (separated && known_language(tokens[i + 1].second)) return tokens[i + 1].second;
   }
   return std::nullopt;
 }
 
 std::optional<std::string> named_language(const std::vector<std::string>& words,
-                                          const std::function<bool(std::string_view)>& known_language) {
+                                          const NameCheck& known_language) {
   bool english = false;
   for (const std::string& w : words) {
     if (w == kEnglish) english = true;
@@ -135,13 +144,14 @@ std::optional<std::string> named_language(const std::vector<std::string>& words,
 
 }  // namespace
 
-SpeechVoice voice_from_description(std::string_view description,
-                                   const std::function<bool(std::string_view code)>& known_language) {
+SpeechVoice voice_from_description(std::string_view description, const NameCheck& known_language,
+                                   const NameCheck& known_variant) {
   const std::string text = lower_ascii(description);
   std::vector<std::string> words;
   for (auto& [offset, word] : runs(text, is_word_char)) words.push_back(std::move(word));
   SpeechVoice voice;
   voice.female = female_of(words).value_or(false);
+  voice.variant = tagged(text, {"variant"}, known_variant).value_or("");
   voice.words_per_minute = rate_of(words);
   voice.pitch = pitch_of(words);
   if (auto code = code_of(text, known_language)) {

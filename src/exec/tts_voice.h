@@ -3,12 +3,13 @@
 // MODEL-21): which language, voice variant, speed and pitch the words ask for.
 //
 //   SpeechVoice voice = voice_from_description("A female speaker, very fast, in French",
-//                                              [&](std::string_view code) { return has_voice(code); });
+//                                              has_language, has_variant);
 //   // voice.language == "fr-fr", voice.female, voice.words_per_minute == 300
 //
 // Contract: pure; thread-safe; never fails (words it does not know are ignored, so any
 // description gives a voice). `known_language` tells whether espeak-ng has a voice for
-// a language code (lower case, e.g. "fr", "en-us"); a code it does not know is ignored.
+// a language code (lower case, e.g. "fr", "en-us"), `known_variant` whether it has a
+// voice variant of that name (lower case, e.g. "klatt2"); others are ignored.
 #pragma once
 
 #include <functional>
@@ -25,6 +26,7 @@ struct SpeechVoice {
 
   std::string language = "en-us";  // an espeak-ng language code, lower case
   bool female = false;             // espeak-ng's variant f3, else the language's own voice
+  std::string variant;             // a variant named in the description (lower case); replaces `female`
   int words_per_minute = kDefaultWordsPerMinute;
   int pitch = kDefaultPitch;       // 0..100
 
@@ -35,7 +37,8 @@ struct SpeechVoice {
 inline constexpr std::string_view kFemaleVariant = "f3";
 
 // MODEL-21: the voice `description` asks for.
-SpeechVoice voice_from_description(std::string_view description,
-                                   const std::function<bool(std::string_view code)>& known_language);
+using NameCheck = std::function<bool(std::string_view name)>;
+SpeechVoice voice_from_description(std::string_view description, const NameCheck& known_language,
+                                   const NameCheck& known_variant);
 
 }  // namespace aipool::exec

@@ -131,7 +131,7 @@ TEST(Espeak, SpeedFollowsTheDescription) {
   EXPECT_EQ(engine().voice_for("10 wpm").words_per_minute, 80);
 }
 
-// MODEL-21: female and male voices differ; pitch words change the sound.
+// MODEL-21: female and male voices differ; pitch words and a named variant change the sound.
 TEST(Espeak, FemaleDiffersFromMale) {
   EXPECT_TRUE(engine().voice_for("A Female speaker").female);
   EXPECT_FALSE(engine().voice_for("A male speaker").female);
@@ -141,6 +141,13 @@ TEST(Espeak, FemaleDiffersFromMale) {
   EXPECT_FALSE(male.empty());
   EXPECT_NE(male, female);
   EXPECT_NE(male, high);
+  // A named variant replaces the female/male choice.
+  EXPECT_TRUE(engine().has_variant("klatt2"));
+  EXPECT_EQ(engine().voice_for("female, variant: KLATT2").variant, "klatt2");
+  const std::string klatt = wav_of(run(engine(), speech_request(kSentence, "variant: klatt2")));
+  EXPECT_FALSE(klatt.empty());
+  EXPECT_NE(klatt, male);
+  EXPECT_EQ(klatt, wav_of(run(engine(), speech_request(kSentence, "variant: klatt2"))));  // its noise is seeded
 }
 
 // MODEL-21: a language name or an espeak-ng code picks the language; the words are spoken differently.
@@ -159,8 +166,11 @@ TEST(Espeak, LanguageFollowsTheDescription) {
 // MODEL-21: the parsing itself, with a fixed set of languages: defaults, case, precedence, unknown words.
 TEST(EspeakVoice, DescriptionWords) {
   const std::set<std::string, std::less<>> known = {"en-us", "en-gb", "fr-fr", "fr", "de", "is", "pt-br"};
+  const std::set<std::string, std::less<>> variants = {"klatt2", "f3", "whisper"};
   const auto voice = [&](std::string_view d) {
-    return voice_from_description(d, [&](std::string_view code) { return known.count(code) > 0; });
+    return voice_from_description(
+        d, [&](std::string_view code) { return known.count(code) > 0; },
+        [&](std::string_view name) { return variants.count(name) > 0; });
   };
   const SpeechVoice standard;
   EXPECT_EQ(voice("A male speaker delivers a slightly expressive and animated speech with a moderate speed and pitch."),
@@ -184,6 +194,10 @@ TEST(EspeakVoice, DescriptionWords) {
   EXPECT_EQ(voice("voice: is").language, "is");
   EXPECT_EQ(voice("language xx-yy").language, "en-us");
   EXPECT_EQ(voice("Klingon").language, "en-us");
+  EXPECT_EQ(voice("variant: Klatt2, female").variant, "klatt2");
+  EXPECT_EQ(voice("variant=whisper").variant, "whisper");
+  EXPECT_EQ(voice("variant klatt2").variant, "");  // without ':' or '='
+  EXPECT_EQ(voice("variant: robot").variant, "");  // not installed
 }
 
 // MODEL-22: bad requests fail with invalid request and say why; other pipelines are not served.
