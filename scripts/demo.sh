@@ -9,6 +9,8 @@
 #   3. turns it to grayscale with image-to-image  (builtin/grayscale)
 #   4. reads its text back with image-to-text     (tesseract/eng)
 #   5. transcribes a sentence spoken by espeak-ng (pocketsphinx/en-us)
+#   6. speaks a sentence with text-to-speech      (builtin/espeak) and transcribes
+#      that speech back with audio-to-text        (pocketsphinx/en-us)
 # Each step is sent twice, so the table shows round robin across the two workers.
 # Every output goes to demo-out/; a table says which worker served what, how long it
 # took and what was recognised, and the orchestrator's job counters (/metrics) close
@@ -60,7 +62,8 @@ cat >"$run/models.json" <<'JSON'
   {"pipeline": "upscale",        "model_id": "builtin/bicubic",     "capacity": 2},
   {"pipeline": "image-to-image", "model_id": "builtin/grayscale",   "capacity": 2},
   {"pipeline": "image-to-text",  "model_id": "tesseract/eng",       "capacity": 1},
-  {"pipeline": "audio-to-text",  "model_id": "pocketsphinx/en-us",  "capacity": 1}
+  {"pipeline": "audio-to-text",  "model_id": "pocketsphinx/en-us",  "capacity": 1},
+  {"pipeline": "text-to-speech", "model_id": "builtin/espeak",      "capacity": 1}
 ]
 JSON
 for w in 1 2; do
@@ -135,6 +138,15 @@ espeak-ng -v en-us+klatt2 -s 150 -w "$out/sentence.wav" "$sentence"
 call audio-to-text audio-to-text pocketsphinx/en-us audio-to-text.json \
   -F model_id=pocketsphinx/en-us -F return_timestamps=word -F "audio=@$out/sentence.wav;type=audio/wav"
 heard=$(jq -r '.text' "$out/audio-to-text.json")
+# Text to speech and back: the Klatt voice is the one PocketSphinx hears best.
+spoken="the quick brown fox jumps over the lazy dog."
+call text-to-speech text-to-speech builtin/espeak text-to-speech.wav \
+  -H "Content-Type: application/json" \
+  -d "{\"model_id\":\"builtin/espeak\",\"text\":\"$spoken\",\"description\":\"A male speaker, 150 words per minute, variant: klatt2.\"}"
+jq -r '.audio.url' "$out/text-to-speech.json" | sed 's/^data:[^,]*,//' | base64 -d >"$out/text-to-speech.wav"
+call speech-to-text audio-to-text pocketsphinx/en-us speech-to-text.json \
+  -F model_id=pocketsphinx/en-us -F "audio=@$out/text-to-speech.wav;type=audio/wav"
+round_trip=$(jq -r '.text' "$out/speech-to-text.json")
 
 echo
 printf '%-15s %-20s %-7s %-9s %s\n' pipeline model worker latency "output (in $out/)"
@@ -147,6 +159,8 @@ echo "text-to-image prompt : $prompt"
 echo "image-to-text read   : $read_text"
 echo "espeak-ng said       : $sentence"
 echo "audio-to-text heard  : $heard"
+echo "text-to-speech said  : $spoken"
+echo "audio-to-text heard  : $round_trip"
 echo
 echo "jobs by outcome, from $api/metrics:"
 curl -s "${tls[@]}" "$api/metrics" | grep '^aipool_jobs_total' | sed 's/^/  /'

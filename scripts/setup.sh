@@ -11,6 +11,7 @@ packages=(
   libspdlog-dev libfmt-dev libgflags-dev
   libtorch-dev libspng-dev libturbojpeg0-dev libfreetype-dev fonts-dejavu-core
   libtesseract-dev tesseract-ocr-eng libleptonica-dev libpocketsphinx-dev pocketsphinx-en-us libsndfile1-dev libsamplerate0-dev libogg-dev libvorbis-dev espeak-ng
+  libespeak-ng-dev  # builtin/espeak (text-to-speech): headers; the library is loaded at run time
   clang-14 libfuzzer-14-dev libclang-rt-14-dev  # the fuzz build (tests/fuzz)
   prometheus-cpp-dev prometheus  # /metrics (its registry and text format) and promtool in a test
   chromium chromium-driver python3-selenium  # the dashboard in a real browser (tests/browser)

@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "exec/text_render.h"
+#include "exec/tts_espeak.h"
 #if AIPOOL_HAVE_TORCH
 #include "exec/builtin_image.h"
 #endif
@@ -20,7 +21,7 @@ const char* const kNoTorch = "this build has no libtorch (built with -DAIPOOL_WI
 
 const char* const kEngineList =
     "builtin/bicubic (upscale); builtin/grayscale, builtin/blur, builtin/sharpen, builtin/edges (image-to-image); "
-    "builtin/text-render (text-to-image); torchscript (any pipeline, with the entry field \"file\")";
+    "builtin/text-render (text-to-image); builtin/espeak (text-to-speech); torchscript (any pipeline, with the entry field \"file\")";
 
 bool is_builtin_name(std::string_view engine) { return engine.rfind("builtin/", 0) == 0; }
 
@@ -56,6 +57,12 @@ BuiltinExecutors make_builtin_executors(const EngineOptions& options) {
     out.executors.push_back(std::make_unique<TextRenderExecutor>(text));
   } catch (const std::runtime_error& e) {
     out.unavailable[std::string(TextRenderExecutor::kModel)] = e.what();
+  }
+  std::string espeak_error;
+  if (auto espeak = EspeakExecutor::create(options.espeak, espeak_error)) {
+    out.executors.push_back(std::move(espeak));
+  } else {
+    out.unavailable[std::string(EspeakExecutor::kModel)] = espeak_error;
   }
   return out;
 }

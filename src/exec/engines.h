@@ -19,7 +19,7 @@
 //
 // Engine models: builtin/bicubic (upscale), builtin/grayscale, builtin/blur,
 // builtin/sharpen, builtin/edges (image-to-image; these need libtorch),
-// builtin/text-render (text-to-image), torchscript (any pipeline, entry field `file`;
+// builtin/text-render (text-to-image), builtin/espeak (text-to-speech), torchscript (any pipeline, entry field `file`;
 // needs libtorch), and whatever executors the caller adds (the test models).
 //
 // Contract: Engines is set up before the worker starts (not thread-safe); the
@@ -36,6 +36,7 @@
 
 #include "exec/job_request.h"
 #include "exec/torchscript.h"
+#include "exec/tts_espeak.h"
 #include "media/image_codec.h"
 #include "seams/executor.h"
 
@@ -51,6 +52,7 @@ struct EngineOptions {
   AudioDecoder audio_decoder;        // for torchscript audio-to-text (MODEL-17); empty: such jobs fail
   std::chrono::milliseconds runner_timeout{600'000};         // -runnerTimeout: an external runner's default (RUN-4)
   std::chrono::milliseconds runner_health_interval{2'000};   // -runnerHealthInterval (RUN-5)
+  EspeakExecutor::Options espeak;    // builtin/espeak's library and data (MODEL-20); defaults: Debian's
 };
 
 // The name under which the worker's warnings speak of the external runner engine
@@ -65,8 +67,9 @@ struct BuiltinExecutors {
   // Engine models this build or machine lacks, with why (e.g. the font is missing).
   std::map<std::string, std::string> unavailable;
 };
-// The built-in executors (no model file): BuiltinImageExecutor (with libtorch) and
-// TextRenderExecutor (when its font can be read).
+// The built-in executors (no model file): BuiltinImageExecutor (with libtorch),
+// TextRenderExecutor (when its font can be read) and EspeakExecutor (when libespeak-ng
+// and its data load).
 BuiltinExecutors make_builtin_executors(const EngineOptions& options);
 
 // MODEL-12: the executor of one entry served by the engine `torchscript`. Reads the

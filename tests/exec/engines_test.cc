@@ -71,7 +71,32 @@ TEST(Engines, MissingFontMakesTextRenderUnavailable) {
             "builtin/text-render is not available: builtin/text-render: cannot read the font /nonexistent/DejaVuSans.ttf");
   const BuiltinExecutors builtins = make_builtin_executors(options);
   EXPECT_EQ(builtins.unavailable.count("builtin/text-render"), 1u);
-  EXPECT_EQ(builtins.executors.size(), have_torch() ? 1u : 0u);
+  EXPECT_EQ(builtins.executors.size(), have_torch() ? 2u : 1u);  // the image operators and builtin/espeak
+}
+
+// MODEL-1, MODEL-20: builtin/espeak serves text-to-speech only, and a job there gives a WAV.
+TEST(Engines, EspeakServesTextToSpeech) {
+  Engines engines(EngineOptions{});
+  auto found = engines.executor_for(Pipeline::kTextToSpeech, "builtin/espeak", "{}", false);
+  ASSERT_TRUE(std::holds_alternative<Executor*>(found)) << error_of(found);
+  const ExecResult result = run(*std::get<Executor*>(found), request(Pipeline::kTextToSpeech, "builtin/espeak",
+                                                                     R"("text":"hello")"));
+  ASSERT_TRUE(result.ok) << result.error;
+  ASSERT_EQ(result.body.files.size(), 1u);
+  EXPECT_EQ(result.body.files[0].bytes->substr(0, 4), "RIFF");
+  const std::string llm = error_of(engines.executor_for(Pipeline::kLlm, "builtin/espeak", "{}", false));
+  EXPECT_EQ(llm.rfind("no executor serves llm/builtin/espeak (a built-in model serves one pipeline only)", 0), 0u) << llm;
+  EXPECT_NE(llm.find("builtin/espeak (text-to-speech)"), std::string::npos) << llm;
+}
+
+// MODEL-1, MODEL-20: without libespeak-ng, builtin/espeak is unavailable and the error names the Debian packages.
+TEST(Engines, MissingEspeakMakesItUnavailable) {
+  EngineOptions options;
+  options.espeak.library = "libespeak-ng-absent.so.99";
+  Engines engines(options);
+  const std::string error = error_of(engines.executor_for(Pipeline::kTextToSpeech, "builtin/espeak", "{}", false));
+  EXPECT_EQ(error.rfind("builtin/espeak is not available: cannot load libespeak-ng-absent.so.99 (", 0), 0u) << error;
+  EXPECT_NE(error.find("libespeak-ng1 and espeak-ng-data"), std::string::npos) << error;
 }
 
 }  // namespace
