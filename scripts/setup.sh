@@ -21,6 +21,16 @@ packages=(
 # machine already has a node with its npm.
 if ! command -v npm >/dev/null 2>&1; then packages+=(nodejs npm); fi
 
+# The SDK's npm packages, pinned by tests/sdk/package-lock.json, from npm's registry.
+npm_packages() {
+  local sdk
+  sdk="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/sdk"
+  if [ ! -d "$sdk/node_modules/@livepeer/ai" ]; then
+    echo "setup: npm ci in tests/sdk"
+    (cd "$sdk" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+}
+
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
@@ -30,6 +40,7 @@ done
 
 if [ "${#missing[@]}" -eq 0 ]; then
   echo "setup: all ${#packages[@]} packages present"
+  npm_packages
   exit 0
 fi
 
@@ -39,4 +50,5 @@ if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
 export DEBIAN_FRONTEND=noninteractive
 "${sudo_cmd[@]}" apt-get update -qq
 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+npm_packages
 echo "setup: done"

@@ -7,8 +7,10 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <thread>
 
 #include "codec/base64.h"
+#include "../support/raw_socket.h"
 #include "e2e_support.h"
 #include "fake_runner.h"
 
@@ -87,6 +89,63 @@ TEST(RunnerE2e, LoadingRunnerSendsJobsToTheOtherWorker) {
   EXPECT_TRUE(loading.requests().empty());
   EXPECT_EQ(ready.requests().size(), 12u);
   EXPECT_NE(slow->output().find("not ready (LOADING)"), std::string::npos) << slow->output();
+}
+
+// LLM-3, RUN-6: an OpenAI server's stream reaches the client through worker and
+// orchestrator chunk by chunk: the first chunk arrives while the server still holds
+// its last one; then the rest and data: [DONE].
+TEST(RunnerE2e, OpenAiStreamReachesTheClientChunkByChunk) {
+  testing::FakeRunner runner;
+  testing::FakeRunner::Stream stream;
+  stream.chunks = 3;
+  stream.hold_last = true;
+  runner.set_stream(stream);
+  const std::string models = models_file(
+      "stream-models.json",
+      R"([{"pipeline":"llm","model_id":"meta/llama","url":")" + runner.url() + R"(","runner":"openai"}])");
+  Orchestrator orch = start_orchestrator();
+  auto worker = start_worker({orch.grpc_port}, models, {"-runnerHealthInterval", "1"});
+  ASSERT_TRUE(wait_for_workers(orch.http_port, 1, 30s)) << worker->output();
+  const std::string body = R"({"model":"meta/llama","messages":[{"role":"user","content":"hi"}],"stream":true})";
+  testing::RawSocket client(orch.http_port);
+  ASSERT_TRUE(client.send("POST /llm HTTP/1.1\r\nHost: o\r\nContent-Type: application/json\r\nContent-Length: " +
+                          std::to_string(body.size()) + "\r\n\r\n" + body));
+  const std::string first = client.read_until("word0", 20s);
+  ASSERT_NE(first.find("word0"), std::string::npos) << first << worker->output();
+  EXPECT_EQ(first.find("[DONE]"), std::string::npos) << first;
+  runner.release_last();
+  const std::string all = client.read_until("data: [DONE]", 20s);
+  EXPECT_NE(all.find("word2"), std::string::npos) << all;
+  EXPECT_NE(all.find("data: [DONE]"), std::string::npos) << all;
+  EXPECT_EQ(all.find("event: error"), std::string::npos) << all;
+}
+
+// LLM-6, RUN-7: a client that leaves mid-stream stops the worker, which closes its
+// connection to the OpenAI server (the server sees its client go).
+TEST(RunnerE2e, ClientLeavingCutsTheRunnerOff) {
+  testing::FakeRunner runner;
+  testing::FakeRunner::Stream stream;
+  stream.forever = true;
+  stream.gap = 100ms;
+  runner.set_stream(stream);
+  const std::string models = models_file(
+      "forever-models.json",
+      R"([{"pipeline":"llm","model_id":"meta/llama","url":")" + runner.url() + R"(","runner":"openai"}])");
+  Orchestrator orch = start_orchestrator();
+  auto worker = start_worker({orch.grpc_port}, models, {"-runnerHealthInterval", "1"});
+  ASSERT_TRUE(wait_for_workers(orch.http_port, 1, 30s)) << worker->output();
+  {
+    const std::string body = R"({"model":"meta/llama","messages":[{"role":"user","content":"hi"}],"stream":true})";
+    testing::RawSocket client(orch.http_port);
+    ASSERT_TRUE(client.send("POST /llm HTTP/1.1\r\nHost: o\r\nContent-Type: application/json\r\nContent-Length: " +
+                            std::to_string(body.size()) + "\r\n\r\n" + body));
+    ASSERT_NE(client.read_until("word1", 20s).find("word1"), std::string::npos) << worker->output();
+  }
+  for (int i = 0; i < 400 && runner.disconnects() == 0; ++i) std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(runner.disconnects(), 1) << worker->output();
+  const int sent = runner.chunks_sent();
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(runner.chunks_sent(), sent) << "the runner still streams to nobody";
 }
 
 // RUN-1: a url that is not http(s), or runner openai off llm, stops the worker at start

@@ -4,7 +4,7 @@
 # text-to-speech with the test model test/echo, waits for the worker to register,
 # then runs sdk_test.mjs against the orchestrator and exits with its status.
 # Usage: tests/sdk/run.sh [BIN_DIR]   (BIN_DIR: default build/bin of the repository)
-# Installs the SDK (npm ci, from package-lock.json) when node_modules is missing.
+# The SDK is installed by scripts/setup.sh (npm ci, from package-lock.json).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -12,11 +12,10 @@ bin=$(cd "${1:-$root/build/bin}" 2>/dev/null && pwd) || { echo "run.sh: no folde
 for b in aipool-orchestrator aipool-worker; do
   [ -x "$bin/$b" ] || { echo "run.sh: $bin/$b is missing (build the project first)" >&2; exit 1; }
 done
-command -v node >/dev/null || { echo "run.sh: node is missing (apt-get install nodejs npm)" >&2; exit 1; }
-
+command -v node >/dev/null || { echo "run.sh: node is missing (scripts/setup.sh installs it)" >&2; exit 1; }
 if [ ! -d "$here/node_modules/@livepeer/ai" ]; then
-  command -v npm >/dev/null || { echo "run.sh: npm is missing (apt-get install npm)" >&2; exit 1; }
-  (cd "$here" && npm ci --no-audit --no-fund)
+  echo "run.sh: the SDK is not installed in tests/sdk/node_modules (scripts/setup.sh runs npm ci there)" >&2
+  exit 1
 fi
 
 run=$(mktemp -d)

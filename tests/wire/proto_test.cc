@@ -104,7 +104,7 @@ TEST(WireProto, ModelConstraintFieldNumbers) {
   expect_field(m, "capacityInUse", 4, FieldDescriptor::TYPE_UINT32);
 }
 
-// Proves NotifyAIJob is type 1, taskID 2 (int64), data 3 (bytes) and AIRequestType's five values are 0..4 in spec order (WIRE-4).
+// Proves NotifyAIJob is type 1, taskID 2 (int64), data 3 (bytes) and AIRequestType's seven values are 0..6 in spec order: the seed's five first, LLM and TextToSpeech after them (WIRE-4).
 TEST(WireProto, NotifyAIJobAndRequestType) {
   const Descriptor* m = net::NotifyAIJob::descriptor();
   EXPECT_EQ(m->field_count(), 3);
@@ -113,12 +113,14 @@ TEST(WireProto, NotifyAIJobAndRequestType) {
   expect_field(m, "taskID", 2, FieldDescriptor::TYPE_INT64);
   expect_field(m, "data", 3, FieldDescriptor::TYPE_BYTES);
 
-  EXPECT_EQ(net::AIRequestType_descriptor()->value_count(), 5);
+  EXPECT_EQ(net::AIRequestType_descriptor()->value_count(), 7);
   EXPECT_EQ(net::TextToImage, 0);
   EXPECT_EQ(net::ImageToText, 1);
   EXPECT_EQ(net::ImageToImage, 2);
   EXPECT_EQ(net::Upscale, 3);
   EXPECT_EQ(net::AudioToText, 4);
+  EXPECT_EQ(net::LLM, 5);
+  EXPECT_EQ(net::TextToSpeech, 6);
 }
 
 // Proves a per-model capacity at constraints.PerCapability[27].models["m"].capacity survives serialisation, as does a NotifyAIJob (WIRE-3, WIRE-4).
