@@ -48,4 +48,10 @@ std::string log_safe(std::string_view text, std::size_t max_bytes) {
   return out;
 }
 
+std::size_t utf8_characters(std::string_view text) {
+  std::size_t n = 0;
+  for (const char c : text) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  return n;
+}
+
 }  // namespace aipool::codec

@@ -22,6 +22,9 @@ std::string_view trim(std::string_view text, std::string_view chars = kAsciiSpac
 // `text` with A-Z turned to a-z.
 std::string ascii_lower(std::string_view text);
 
+// The characters of UTF-8 text: its bytes that do not continue a multi-byte one.
+std::size_t utf8_characters(std::string_view text);
+
 // `text` made safe for one log line (LOG-1): a backslash becomes `\\`, control
 // bytes and DEL become `\n`, `\r`, `\t` or `\xHH`, so a string from a request
 // or a worker can never start a line of its own. Beyond `max_bytes` of input the

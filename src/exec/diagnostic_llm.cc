@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "codec/json_text.h"
+#include "codec/wav.h"
 #include "exec/request_json.h"
 
 namespace aipool::exec::diagnostic {
@@ -131,28 +132,7 @@ ExecResult echo_speech(const ExecRequest& request) {
   if (!text.isString() || text.toString().empty()) return failed("invalid request: text is required");
   constexpr std::uint32_t kRate = 16000;
   const std::size_t samples = std::min<std::size_t>(text.toString().size(), 6000) * kRate / 100;
-  const std::uint32_t data_bytes = static_cast<std::uint32_t>(samples * 2);
-  std::string wav;
-  const auto u32 = [&wav](std::uint32_t v) {
-    for (int i = 0; i < 4; ++i) wav += static_cast<char>((v >> (8 * i)) & 0xff);
-  };
-  const auto u16 = [&wav](std::uint16_t v) {
-    wav += static_cast<char>(v & 0xff);
-    wav += static_cast<char>(v >> 8);
-  };
-  wav += "RIFF";
-  u32(36 + data_bytes);
-  wav += "WAVEfmt ";
-  u32(16);
-  u16(1);  // PCM
-  u16(1);  // mono
-  u32(kRate);
-  u32(kRate * 2);
-  u16(2);
-  u16(16);
-  wav += "data";
-  u32(data_bytes);
-  wav.append(data_bytes, '\0');
+  std::string wav = codec::pcm16_mono_wav(nullptr, samples, kRate);
   ExecResult result;
   result.ok = true;
   result.body.json = std::make_shared<const std::string>("{\"audio\":{\"url\":\"audio.wav\"}}");

@@ -114,6 +114,9 @@ int Connection::send(const std::string& method, const std::string& path, const s
         request.setContentLength(static_cast<std::streamsize>(body.size()));
       }
       std::ostream& out = session_->sendRequest(request);
+      // The head and the body are two writes: without this, Nagle's algorithm holds
+      // the body until the head is acknowledged, up to 40 ms on a kept-alive connection.
+      session_->socket().setNoDelay(true);
       out.exceptions(std::ios::badbit);
       out.write(body.data(), static_cast<std::streamsize>(body.size()));
       out.flush();

@@ -14,6 +14,8 @@
 #include <exception>
 #include <optional>
 
+#include "codec/text.h"
+#include "codec/wav.h"
 #include "exec/request_json.h"
 
 #ifndef AIPOOL_ESPEAK_NG_SONAME
@@ -27,7 +29,7 @@ constexpr const char* kInstallLibrary = "install the Debian packages libespeak-n
 constexpr unsigned int kRandSeed = 1;  // what rand() starts from in a new process
 
 // The samples of the synthesis under way. The callback has no argument of ours, so it
-// finds them here; only the holder of EspeakExecutor::mutex_ sets them.
+// finds them here; only the holder of g_synthesis sets them.
 struct Collector {
   std::vector<short> samples;
   std::size_t limit = 0;
@@ -61,8 +63,10 @@ class CtypeGuard {
   std::optional<std::string> saved_;
 };
 
-// One load of the library, initialised for synchronous output; terminated and
-// unloaded by the destructor, which leaves no state behind.
+// The library, loaded and initialised for synchronous output. Once initialised it is
+// kept for the process's life (shared_library): libespeak-ng frees its buffers only in
+// espeak_ng_Terminate, after which 1.51 cannot be initialised again, so a load per
+// job leaked several KiB each time. A load that fails before initialising is undone.
 class Library {
  public:
   static std::variant<std::unique_ptr<Library>, std::string> open(const EspeakExecutor::Options& options) {
@@ -80,8 +84,7 @@ class Library {
     return library;
   }
   ~Library() {
-    if (initialized_) terminate_();
-    dlclose(handle_);
+    if (!initialized_) dlclose(handle_);  // an initialised library is never destroyed
   }
   Library(const Library&) = delete;
   Library& operator=(const Library&) = delete;
@@ -118,7 +121,6 @@ class Library {
     find(clear_context_, "espeak_ng_ClearErrorContext", missing);
     find(get_rate_, "espeak_ng_GetSampleRate", missing);
     find(set_callback_, "espeak_SetSynthCallback", missing);
-    find(terminate_, "espeak_ng_Terminate", missing);
     find(set_voice, "espeak_ng_SetVoiceByName", missing);
     find(set_parameter, "espeak_ng_SetParameter", missing);
     find(synthesize, "espeak_ng_Synthesize", missing);
@@ -153,7 +155,6 @@ class Library {
   decltype(&espeak_ng_ClearErrorContext) clear_context_ = nullptr;
   decltype(&espeak_ng_GetSampleRate) get_rate_ = nullptr;
   decltype(&espeak_SetSynthCallback) set_callback_ = nullptr;
-  decltype(&espeak_ng_Terminate) terminate_ = nullptr;
 };
 
 std::string lower_ascii(std::string text) {
@@ -199,39 +200,7 @@ std::map<std::string, std::string, std::less<>> variants_of(const Library& libra
   return out;
 }
 
-std::size_t utf8_characters(std::string_view text) {
-  std::size_t n = 0;
-  for (const char c : text) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-  return n;
-}
 
-// 16-bit mono PCM in a RIFF WAVE file.
-std::string wav_of(const std::vector<short>& samples, int rate) {
-  const auto data_bytes = static_cast<std::uint32_t>(samples.size() * 2);
-  std::string wav;
-  wav.reserve(44 + data_bytes);
-  const auto u32 = [&wav](std::uint32_t v) {
-    for (int i = 0; i < 4; ++i) wav += static_cast<char>((v >> (8 * i)) & 0xff);
-  };
-  const auto u16 = [&wav](std::uint16_t v) {
-    wav += static_cast<char>(v & 0xff);
-    wav += static_cast<char>(v >> 8);
-  };
-  wav += "RIFF";
-  u32(36 + data_bytes);
-  wav += "WAVEfmt ";
-  u32(16);
-  u16(1);  // PCM
-  u16(1);  // mono
-  u32(static_cast<std::uint32_t>(rate));
-  u32(static_cast<std::uint32_t>(rate) * 2);
-  u16(2);   // bytes per frame
-  u16(16);  // bits per sample
-  wav += "data";
-  u32(data_bytes);
-  for (const short s : samples) u16(static_cast<std::uint16_t>(s));
-  return wav;
-}
 
 ExecResult failed(std::string error) {
   ExecResult result;
@@ -239,16 +208,43 @@ ExecResult failed(std::string error) {
   return result;
 }
 
+// One synthesis at a time in the process: the library's state is global.
+std::mutex g_synthesis;
+
+// The process's one initialised library (see Library), loaded at the first call; a
+// failed load is not kept, so a later call tries again. Call with g_synthesis held.
+std::variant<const Library*, std::string> shared_library(const EspeakExecutor::Options& options) {
+  static Library* loaded = nullptr;  // never freed: reachable for the process's life
+  static std::string loaded_from;
+  const std::string name = options.library.empty() ? AIPOOL_ESPEAK_NG_SONAME : options.library;
+  if (loaded != nullptr) {
+    if (name == loaded_from) return loaded;
+    void* other = dlopen(name.c_str(), RTLD_LAZY | RTLD_LOCAL);
+    if (other == nullptr) {
+      const char* why = dlerror();
+      return "cannot load " + name + " (" + (why ? why : "unknown error") + "); " + kInstallLibrary;
+    }
+    dlclose(other);
+    return "libespeak-ng is already loaded from " + loaded_from + ", not " + name;
+  }
+  auto opened = Library::open(options);
+  if (auto* why = std::get_if<std::string>(&opened)) return std::move(*why);
+  loaded = std::get<std::unique_ptr<Library>>(opened).release();
+  loaded_from = name;
+  return loaded;
+}
+
 }  // namespace
 
 std::unique_ptr<EspeakExecutor> EspeakExecutor::create(const Options& options, std::string& error) {
+  const std::lock_guard<std::mutex> lock(g_synthesis);
   const CtypeGuard ctype;
-  auto opened = Library::open(options);
+  auto opened = shared_library(options);
   if (auto* why = std::get_if<std::string>(&opened)) {
     error = std::move(*why);
     return nullptr;
   }
-  const auto& library = std::get<std::unique_ptr<Library>>(opened);
+  const Library* library = std::get<const Library*>(opened);
   std::unique_ptr<EspeakExecutor> executor(new EspeakExecutor(options));
   executor->sample_rate_ = library->sample_rate;
   executor->voices_ = voices_of(*library);
@@ -276,11 +272,11 @@ SpeechVoice EspeakExecutor::voice_for(std::string_view description) const {
 
 std::variant<std::vector<short>, std::string> EspeakExecutor::synthesize(const std::string& text,
                                                                          const SpeechVoice& voice) {
-  const std::lock_guard<std::mutex> lock(mutex_);
+  const std::lock_guard<std::mutex> lock(g_synthesis);
   const CtypeGuard ctype;
-  auto opened = Library::open(options_);
+  auto opened = shared_library(options_);
   if (auto* why = std::get_if<std::string>(&opened)) return "builtin/espeak: " + *why;
-  const Library& library = *std::get<std::unique_ptr<Library>>(opened);
+  const Library& library = *std::get<const Library*>(opened);
   std::string name = voices_.at(voice.language);
   if (!voice.variant.empty()) {
     name.append("+").append(variants_.at(voice.variant));
@@ -317,7 +313,7 @@ ExecResult EspeakExecutor::run(const ExecRequest& request) {
     if (text.isEmpty()) return failed("invalid request: text is required");
     if (!text.isString()) return failed("invalid request: text must be a string");
     const std::string words = text.extract<std::string>();
-    if (const std::size_t n = utf8_characters(words); n == 0 || n > kMaxCharacters) {
+    if (const std::size_t n = codec::utf8_characters(words); n == 0 || n > kMaxCharacters) {
       return failed("invalid request: text must hold 1 to " + std::to_string(kMaxCharacters) + " characters (got " +
                     std::to_string(n) + ")");
     }
@@ -331,9 +327,11 @@ ExecResult EspeakExecutor::run(const ExecRequest& request) {
     ExecResult result;
     result.ok = true;
     result.body.json = std::make_shared<const std::string>(R"({"audio":{"url":"audio.wav"}})");
-    result.body.files.push_back(ResultFile{"audio.wav", "audio/wav",
-                                           std::make_shared<const std::string>(
-                                               wav_of(std::get<std::vector<short>>(spoken), sample_rate_))});
+    const std::vector<short>& samples = std::get<std::vector<short>>(spoken);
+    std::string wav = codec::pcm16_mono_wav(reinterpret_cast<const std::int16_t*>(samples.data()), samples.size(),
+                                            static_cast<std::uint32_t>(sample_rate_));
+    result.body.files.push_back(
+        ResultFile{"audio.wav", "audio/wav", std::make_shared<const std::string>(std::move(wav))});
     return result;
   } catch (const std::exception& e) {
     return failed(std::string("builtin/espeak: ") + e.what());

@@ -9,20 +9,21 @@
 // PCM at espeak-ng's sample rate) with {"audio":{"url":"audio.wav"}}. Bad requests fail
 // with `invalid request: ...`; speech longer than kMaxSeconds is stopped and fails.
 //
-// libespeak-ng keeps its state in globals: it is not thread-safe, and one synthesis
-// leaves state behind (the waveform generator's phase and flutter) that changes the
-// samples of the next. So each job, behind one mutex, loads the library afresh
-// (dlopen; it is never linked into the process), initialises it in synchronous mode
-// with a callback that collects the samples, synthesises, terminates and unloads it:
-// the same request always gives the same bytes (MODEL-4). libespeak-ng 1.51 leaks about
-// 100 bytes per load.
+// libespeak-ng keeps its state in globals: it is not thread-safe. It is loaded once
+// per process (dlopen; it is never linked into the process), initialised in
+// synchronous mode with a callback that collects the samples, and kept until the
+// process ends: it frees its buffers only when terminated, after which it cannot be
+// initialised again, so loading it per job leaked several KiB a job. One synthesis
+// runs at a time in the process, behind one mutex. A synthesis leaves state behind
+// (the waveform generator's phase and flutter), so the same request gives the same
+// words, voice, speed and length, but not always the same bytes (MODEL-20).
 //
 // Contract: thread-safe; jobs run one at a time, in the calling thread of execute(),
 // which calls `done` before it returns (others wait on the mutex). create() loads the
-// library once to check it, read the sample rate and list the languages; when the
-// library or its data is missing it returns nullptr and an error naming the Debian
-// package. espeak-ng sets the process's LC_CTYPE to C.UTF-8 while it is loaded; it is
-// put back after each load. It also seeds the C library's rand() (srand) before each
+// library (the first time) to check it, read the sample rate and list the languages;
+// when the library or its data is missing it returns nullptr and an error naming the
+// Debian package. espeak-ng sets the process's LC_CTYPE to C.UTF-8; it is put back
+// after each call. It also seeds the C library's rand() (srand) before each
 // synthesis, since its breath noise draws from it.
 #pragma once
 
@@ -79,7 +80,6 @@ class EspeakExecutor final : public Executor {
   int sample_rate_ = 0;
   std::map<std::string, std::string, std::less<>> voices_;    // language code -> voice identifier ("roa/fr")
   std::map<std::string, std::string, std::less<>> variants_;  // lower-case name -> variant file ("Alex")
-  std::mutex mutex_;                                        // one synthesis at a time
 };
 
 }  // namespace aipool::exec

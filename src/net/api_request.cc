@@ -334,12 +334,6 @@ ParsedApiRequest finish_job(Pipeline pipeline, const std::string& model, std::ma
 
 constexpr std::size_t kMaxSpeechCharacters = 10000;
 
-std::size_t utf8_characters(std::string_view text) {
-  std::size_t n = 0;
-  for (const char c : text) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-  return n;
-}
-
 ParsedApiRequest parse_json_body(Pipeline pipeline, std::string_view body, const ModelLister& models) {
   Poco::JSON::Object::Ptr object;
   try {
@@ -380,7 +374,7 @@ ParsedApiRequest parse_json_body(Pipeline pipeline, std::string_view body, const
   }
   double media_size = 0;
   if (pipeline == Pipeline::kTextToSpeech) {  // API-2
-    const std::size_t characters = utf8_characters(object->getValue<std::string>("text"));
+    const std::size_t characters = codec::utf8_characters(object->getValue<std::string>("text"));
     if (characters == 0 || characters > kMaxSpeechCharacters) {
       return bad(400, "field 'text' must hold 1 to " + std::to_string(kMaxSpeechCharacters) + " characters (got " +
                           std::to_string(characters) + ")");

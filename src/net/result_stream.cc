@@ -35,6 +35,9 @@ bool ResultStreamPost::begin(Poco::Net::HTTPRequest& request, std::string& error
     request.setChunkedTransferEncoding(true);
     request.set("Cache-Control", "no-cache");
     body_ = &session_->sendRequest(request);
+    // Each chunk is one small write: without this, Nagle's algorithm holds the first
+    // chunk until the head is acknowledged, which a delayed ACK makes up to 40 ms.
+    session_->socket().setNoDelay(true);
     body_->flush();
     return body_->good();
   } catch (const Poco::Exception& e) {

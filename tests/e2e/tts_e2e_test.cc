@@ -52,8 +52,10 @@ TEST_F(TextToSpeech, AnswersWithAWavDataUrl) {
   EXPECT_EQ(std::get<media::AudioInfo>(info).channels, 1);
   EXPECT_EQ(std::get<media::AudioInfo>(info).sample_rate, 22050);
   EXPECT_GT(std::get<media::AudioInfo>(info).duration_s(), 0.5);
-  // MODEL-4: the same request, again, gives the same bytes.
-  EXPECT_EQ(speak("Hello from the pool.", "A female speaker, fast."), wav);
+  // MODEL-20: the same request, again, gives speech of the same format and about the same length.
+  const std::string again = speak("Hello from the pool.", "A female speaker, fast.");
+  EXPECT_EQ(again.substr(8, 28), wav.substr(8, 28));
+  EXPECT_NEAR(static_cast<double>(again.size()), static_cast<double>(wav.size()), 0.1 * static_cast<double>(wav.size()));
 }
 
 // MODEL-20, MODEL-21, ASR-1: speech made by text-to-speech and sent to audio-to-text is heard back, in part at least.
