@@ -55,7 +55,7 @@ TEST(RunnerWire, JsonPipelinesSendTheJobAsReceived) {
 // RUN-2: the file pipelines send multipart/form-data: the file decoded in its part,
 // every other field a text part (strings as they are, numbers and booleans as JSON text).
 TEST(RunnerWire, FilePipelinesSendMultipart) {
-  const std::string png = std::string("\x89PNG\r\n\x1a\n\0\x01binary", 17);
+  const std::string png = std::string("\x89PNG\r\n\x1a\n\0\x01" "binary", 16);
   const std::string job = R"({"model_id":"m","prompt":"say \"hi\"","strength":0.75,"steps":4,"safety_check":false,"x":null,"image":")" +
                           codec::base64_encode(png) + "\"}";
   const Request r = request_of(ai_runner_request(Pipeline::kImageToImage, job));
