@@ -42,6 +42,24 @@ const ResultFile* file_named(const ResultBody& result, const std::string& name) 
   return found;
 }
 
+// The JSON string of a result's `url`: a file of the result becomes a data: URL whose
+// base64 is a part of its own (API-6), a data: URL stays as it is. `json` holds the
+// text since the last file. False when the url names neither.
+bool append_url(const std::string& url, const ResultBody& result, RenderedResponse& out, std::string& json) {
+  if (const ResultFile* file = file_named(result, url)) {
+    const std::string type =
+        file->content_type.empty() ? "application/octet-stream" : codec::media_type(file->content_type);
+    json += "\"data:" + type + ";base64,";
+    out.parts.push_back(ResponsePart{std::move(json), file->bytes});
+    json.clear();
+    json += '"';
+    return true;
+  }
+  if (url.rfind("data:", 0) != 0) return false;
+  codec::append_json_string(json, url);
+  return true;
+}
+
 // {"images":[{"url","seed","nsfw"},...]}: a url naming a result file becomes a
 // data: URL whose base64 is a part of its own (API-6). `json` holds the text since
 // the last file. Returns the error, or nullopt.
@@ -53,20 +71,9 @@ std::optional<std::string> render_images(const Poco::JSON::Object& object, const
   for (std::size_t i = 0; i < images->size(); ++i) {
     Poco::JSON::Object::Ptr item = images->getObject(static_cast<unsigned>(i));
     if (!item) return "images[" + std::to_string(i) + "] is not an object";
-    const std::string url = item->optValue<std::string>("url", "");
-    const ResultFile* file = file_named(result, url);
     if (i != 0) json += ',';
     json += "{\"url\":";
-    if (file != nullptr) {
-      const std::string type =
-          file->content_type.empty() ? "application/octet-stream" : codec::media_type(file->content_type);
-      json += "\"data:" + type + ";base64,";
-      out.parts.push_back(ResponsePart{std::move(json), file->bytes});
-      json.clear();
-      json += '"';
-    } else if (url.rfind("data:", 0) == 0) {
-      codec::append_json_string(json, url);
-    } else {
+    if (!append_url(item->optValue<std::string>("url", ""), result, out, json)) {
       return "images[" + std::to_string(i) + "].url names no file of the result";
     }
     json += ",\"seed\":" + std::to_string(item->optValue<Poco::Int64>("seed", 0));
@@ -97,19 +104,8 @@ std::optional<std::string> render_audio(const Poco::JSON::Object& object, const 
                                         RenderedResponse& out, std::string& json) {
   Poco::JSON::Object::Ptr audio = object.getObject("audio");
   if (!audio) return "no 'audio' object";
-  const std::string url = audio->optValue<std::string>("url", "");
-  const ResultFile* file = file_named(result, url);
   json += "{\"audio\":{\"url\":";
-  if (file != nullptr) {
-    const std::string type =
-        file->content_type.empty() ? "application/octet-stream" : codec::media_type(file->content_type);
-    json += "\"data:" + type + ";base64,";
-    out.parts.push_back(ResponsePart{std::move(json), file->bytes});
-    json.clear();
-    json += '"';
-  } else if (url.rfind("data:", 0) == 0) {
-    codec::append_json_string(json, url);
-  } else {
+  if (!append_url(audio->optValue<std::string>("url", ""), result, out, json)) {
     return "audio.url names no file of the result";
   }
   json += "}}";
