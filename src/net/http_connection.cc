@@ -264,14 +264,20 @@ void Connection::dispatch() {
   phase_ = Phase::kWaiting;
   RequestMessage message = parser_->release();
   parser_.reset();
-  HttpRequest request = to_request(message);
+  hand_over(to_request(message));
+  release_body();
+  if (answer_due_) watch_for_gone();
+}
+
+// The request to the handler, with the exchange that answers it: the answer is due
+// from now. The exchange holds the connection while the answer is due: no read or
+// wait may be pending meanwhile (a pipelined request waits in the buffer).
+void Connection::hand_over(HttpRequest&& request) {
   ++seq_;
   answer_due_ = true;
   server_.answers_due.fetch_add(1);
   on_gone_ = nullptr;
   gone_ = false;
-  // The exchange holds the connection while the answer is due: no read or wait may
-  // be pending meanwhile (a pipelined request waits in the buffer).
   auto exchange = std::make_shared<Exchange>(shared_from_this(), strand_, seq_);
   try {
     server_.handler(std::move(request), std::move(exchange));
@@ -279,8 +285,6 @@ void Connection::dispatch() {
     spdlog::error("http: handler failed on {}: {}", codec::log_safe(peer_), e.what());
     answer(seq_, HttpResponse{500, "application/json", {}, api_error_json("internal error"), {}, true});
   }
-  release_body();
-  if (answer_due_) watch_for_gone();
 }
 
 HttpRequest Connection::to_request(RequestMessage& message) {

@@ -132,6 +132,7 @@ class Connection final : public std::enable_shared_from_this<Connection> {
   void on_body(error_code ec);
   void on_read_error(error_code ec);
   void dispatch();
+  void hand_over(HttpRequest&& request);
   bool dispatch_streamed();
   void read_stream_piece();
   void on_stream_piece(error_code ec);

@@ -61,18 +61,7 @@ bool Connection::dispatch_streamed() {
   disarm();
   phase_ = Phase::kReaderWait;
   streamed_body_ = true;
-  ++seq_;
-  answer_due_ = true;
-  server_.answers_due.fetch_add(1);
-  on_gone_ = nullptr;
-  gone_ = false;
-  auto exchange = std::make_shared<Exchange>(shared_from_this(), strand_, seq_);
-  try {
-    server_.handler(to_request(head), std::move(exchange));
-  } catch (const std::exception& e) {
-    spdlog::error("http: handler failed on {}: {}", codec::log_safe(peer_), e.what());
-    answer(seq_, HttpResponse{500, "application/json", {}, api_error_json("internal error"), {}, true});
-  }
+  hand_over(to_request(head));
   return true;
 }
 
