@@ -15,6 +15,7 @@ packages=(
   clang-14 libfuzzer-14-dev libclang-rt-14-dev  # the fuzz build (tests/fuzz)
   prometheus-cpp-dev prometheus  # /metrics (its registry and text format) and promtool in a test
   chromium chromium-driver python3-selenium  # the dashboard in a real browser (tests/browser)
+  haproxy  # scripts/cluster.sh: several orchestrators behind one load balancer
 )
 
 # The @livepeer/ai SDK test (tests/sdk) needs node and npm: Debian's, unless this
