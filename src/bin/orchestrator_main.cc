@@ -13,6 +13,8 @@
 #include <cstdlib>
 #include <cstdio>
 #include <algorithm>
+#include <cctype>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -80,6 +82,17 @@ DEFINE_string(httpHeaderTimeout, "10s", "time a client has to send a request's h
 DEFINE_string(httpBodyTimeout, "120s", "time a client has to send a request's body (408 after)");
 DEFINE_string(httpIdleTimeout, "60s", "time an idle keep-alive connection is kept open between requests");
 DEFINE_string(httpWriteTimeout, "60s", "time a client has to take each piece of an answer before it is cut");
+DEFINE_string(nodeId, "",
+              "this orchestrator's prefix of asynchronous job ids (1 to 16 of a-z0-9), for a load balancer to route "
+              "/jobs/{id} by; empty: the host name's letters and digits (10 at most) and the -httpAddr port");
+DEFINE_string(resultTTL, "10m", "time an asynchronous job's result is kept after it finished");
+DEFINE_int64(resultMemory, 1LL << 30, "bytes of finished asynchronous results kept at most; the oldest go first");
+DEFINE_int32(asyncQueueLimit, 100000, "asynchronous jobs that may be unfinished at once (503 beyond)");
+DEFINE_int32(webhookRetries, 5, "times a failed X-Callback-URL delivery is tried again");
+DEFINE_string(webhookTimeout, "10s", "time one X-Callback-URL delivery may take");
+DEFINE_string(webhookBackoff, "1s", "wait before the first retry of a callback; doubles each time up to 5m");
+DEFINE_bool(webhookAllowPrivate, false,
+            "let callbacks go to loopback, private and link-local addresses (refused by default: SSRF)");
 DEFINE_int32(v, 3, aipool::bin::kLogLevelHelp);
 DEFINE_string(logFormat, "text", aipool::bin::kLogFormatHelp);
 
@@ -121,6 +134,14 @@ const aipool::bin::ProgramHelp kHelp{
         {"HTTP", "httpIdleTimeout", "-httpIdleTimeout 30s"},
         {"HTTP", "httpWriteTimeout", "-httpWriteTimeout 2m"},
         {"HTTP", "httpThreads", "-httpThreads 4"},
+        {"Async jobs", "nodeId", "-nodeId orch1"},
+        {"Async jobs", "resultTTL", "-resultTTL 30m"},
+        {"Async jobs", "resultMemory", "-resultMemory 4294967296"},
+        {"Async jobs", "asyncQueueLimit", "-asyncQueueLimit 1000000"},
+        {"Async jobs", "webhookRetries", "-webhookRetries 8"},
+        {"Async jobs", "webhookTimeout", "-webhookTimeout 30s"},
+        {"Async jobs", "webhookBackoff", "-webhookBackoff 5s"},
+        {"Async jobs", "webhookAllowPrivate", "-webhookAllowPrivate"},
         {"Logging", "v", "-v 4"},
         {"Logging", "logFormat", "-logFormat json"},
     }};
@@ -237,6 +258,43 @@ std::optional<aipool::net::TlsIdentity> tls_from_flags() {
   return identity;
 }
 
+// ASYNC-2: -nodeId, or the host name's letters and digits and the HTTP port.
+std::string node_id_from_flags() {
+  if (!FLAGS_nodeId.empty()) {
+    const bool valid = FLAGS_nodeId.size() <= 16 &&
+                       std::all_of(FLAGS_nodeId.begin(), FLAGS_nodeId.end(),
+                                   [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); });
+    if (!valid) die("-nodeId: \"" + FLAGS_nodeId + "\" must be 1 to 16 characters of a-z and 0-9");
+    return FLAGS_nodeId;
+  }
+  char hostname[256] = {0};
+  gethostname(hostname, sizeof hostname - 1);
+  std::string id;
+  for (const char* c = hostname; *c != '\0' && id.size() < 10; ++c) {
+    const char l = static_cast<char>(std::tolower(static_cast<unsigned char>(*c)));
+    if ((l >= 'a' && l <= 'z') || (l >= '0' && l <= '9')) id += l;
+  }
+  if (id.empty()) id = "orch";
+  const std::string port = FLAGS_httpAddr.substr(FLAGS_httpAddr.rfind(':') + 1);
+  if (port != "0" && std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) id += port;
+  return id.substr(0, 16);
+}
+
+// spec/async.md: the asynchronous jobs' limits (ASYNC-4, ASYNC-8) and callbacks (ASYNC-10, ASYNC-11).
+void async_from_flags(aipool::net::OrchestratorConfig& config) {
+  config.node_id = node_id_from_flags();
+  config.async.result_ttl = parse_duration("resultTTL", FLAGS_resultTTL);
+  if (FLAGS_resultMemory < 0) die("-resultMemory: must be 0 or more bytes");
+  config.async.result_memory = static_cast<std::size_t>(FLAGS_resultMemory);
+  if (FLAGS_asyncQueueLimit < 0) die("-asyncQueueLimit: must be 0 or more");
+  config.async.max_unfinished = static_cast<std::size_t>(FLAGS_asyncQueueLimit);
+  if (FLAGS_webhookRetries < 0 || FLAGS_webhookRetries > 100) die("-webhookRetries: must be between 0 and 100");
+  config.webhooks.retries = FLAGS_webhookRetries;
+  config.webhooks.timeout = std::chrono::milliseconds(millis("webhookTimeout", FLAGS_webhookTimeout));
+  config.webhooks.backoff = std::chrono::milliseconds(millis("webhookBackoff", FLAGS_webhookBackoff));
+  config.webhooks.allow_private = FLAGS_webhookAllowPrivate;
+}
+
 aipool::net::OrchestratorConfig config_from_flags() {
   aipool::net::OrchestratorConfig config;
   config.broker.secret = aipool::bin::read_secret(
@@ -275,6 +333,7 @@ aipool::net::OrchestratorConfig config_from_flags() {
   config.service_addr = FLAGS_serviceAddr;
   config.http_addr = FLAGS_httpAddr;
   config.results_url = FLAGS_resultsURL;
+  async_from_flags(config);
   config.tls = tls_from_flags();  // last: a bad flag stops the start before a certificate is made
   if (!config.api_keys && !loopback_address(config.http_addr)) {
     spdlog::warn("the AI API on {} answers anyone who reaches it: give -apiKeys to require client keys",

@@ -206,6 +206,9 @@ class Broker {
   std::vector<KeyView> keys() const;
   std::optional<KeyView> key_view(const Key& key) const;
   std::optional<JobView> job(JobId job) const;
+  // The job's place in its key's wait queue (ADM-2), 1 for the head; 0 when it is
+  // not waiting. Walks the queue: O(its length).
+  std::size_t wait_position(JobId job) const;
   std::optional<TaskView> task(TaskId task) const;
   // The key's rotation queue, head first (SEL-1).
   std::vector<WorkerId> rotation(const Key& key) const;

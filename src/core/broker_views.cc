@@ -102,6 +102,17 @@ std::optional<JobView> Broker::job(JobId id) const {
   return view;
 }
 
+std::size_t Broker::wait_position(JobId id) const {
+  const Job* job = jobs_.find(id);
+  if (job == nullptr || !job->waiting) return 0;
+  std::size_t position = 1;
+  for (const JobId waiting : wait_[job->key]) {
+    if (waiting == id) return position;
+    ++position;
+  }
+  return 0;
+}
+
 std::optional<TaskView> Broker::task(TaskId id) const {
   const Task* task = id > 0 ? tasks_.find(task_ids_.decode(static_cast<std::uint64_t>(id))) : nullptr;
   if (task == nullptr) return std::nullopt;

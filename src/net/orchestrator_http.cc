@@ -12,6 +12,8 @@
 #include "codec/text.h"
 #include "core/secret.h"
 #include "net/api_request.h"
+#include "net/async_jobs.h"
+#include "net/job_answer.h"
 #include "net/orchestrator_state.h"
 #include "net/orchestrator_stream.h"
 #include "net/dashboard_page.h"
@@ -20,47 +22,6 @@
 
 namespace aipool::net {
 namespace {
-
-// A large answer is produced and written in pieces of this size.
-constexpr std::size_t kStreamChunkBytes = 256 * 1024;
-constexpr const char* kShuttingDown = "orchestrator is shutting down";
-
-HttpResponse json_response(int status, std::string body) {
-  HttpResponse response;
-  response.status = status;
-  response.body = std::move(body);
-  return response;
-}
-
-HttpResponse error_response(int status, std::string_view message) {
-  return json_response(status, api_error_json(message));
-}
-
-HttpResponse retry_later(int status, std::string_view message) {
-  HttpResponse response = error_response(status, message);
-  response.headers.emplace_back("Retry-After", "1");
-  return response;
-}
-
-HttpResponse shutting_down() {  // STOP-1
-  HttpResponse response = retry_later(503, kShuttingDown);
-  response.close = true;
-  return response;
-}
-
-// The rendered API answer: small ones in one piece; large ones (data: URLs of large
-// outputs) encoded piece by piece as the previous piece goes out.
-HttpResponse rendered_response(std::shared_ptr<const RenderedResponse> rendered) {
-  HttpResponse response;
-  if (rendered->size() <= kStreamChunkBytes) {
-    response.body = rendered->json();
-    return response;
-  }
-  auto cursor = std::make_shared<RenderedCursor>(*rendered, kStreamChunkBytes);
-  response.stream = HttpResponse::Stream{
-      rendered->size(), [rendered, cursor](std::string& out) { return cursor->next(out); }};
-  return response;
-}
 
 // The models offered now for a pipeline, for the "no such model" answer (API-4).
 ModelLister model_lister(OrchestratorNode::Shared& shared) {
@@ -74,83 +35,12 @@ ModelLister model_lister(OrchestratorNode::Shared& shared) {
   };
 }
 
-// The HTTP status a job's outcome is answered with (a result that fails to render
-// aside): API-7, RETRY-2, RETRY-6, TIME-3, STOP-1.
-int outcome_status(JobStatus status, bool stopping) {
-  if (stopping && status != JobStatus::kOk) return 503;
-  switch (status) {
-    case JobStatus::kOk:
-      return 200;
-    case JobStatus::kNoWorker:
-    case JobStatus::kQueueFull:
-      return 503;
-    case JobStatus::kAllFailed:
-      return 502;
-    case JobStatus::kRejected:
-      return 400;
-    case JobStatus::kDeadline:
-      return 504;
-    case JobStatus::kCancelled:
-      return 499;
-  }
-  return 500;
-}
-
-// The answer to a finished job (API-5..API-10, RETRY-6, STOP-1).
-HttpResponse outcome_response(Pipeline pipeline, const JobOutcome& outcome, bool stopping) {
-  if (stopping && outcome.status != JobStatus::kOk) return shutting_down();
-  const int status = outcome_status(outcome.status, stopping);
-  switch (outcome.status) {
-    case JobStatus::kOk: {
-      auto rendered = std::make_shared<const RenderedResponse>(
-          render_api_response(pipeline, outcome.result ? *outcome.result : ResultBody{}));
-      if (!rendered->ok) return error_response(rendered->error.status, rendered->error.message);
-      return rendered_response(std::move(rendered));
-    }
-    case JobStatus::kNoWorker:
-    case JobStatus::kQueueFull:
-      return retry_later(status, outcome.message);
-    case JobStatus::kAllFailed:
-    case JobStatus::kDeadline:
-      return error_response(status, outcome.message);
-    case JobStatus::kRejected:  // RETRY-6, RES-7
-      return error_response(status, codec::rejected_input_reason(outcome.message));
-    case JobStatus::kCancelled: {
-      HttpResponse response = error_response(status, outcome.message);
-      response.close = true;
-      return response;
-    }
-  }
-  return error_response(500, "unknown job status");
-}
-
 // One API request from submission to answer. Touched under the core's mutex only.
 struct PendingJob {
   JobId id = 0;
   bool done = false;
   std::shared_ptr<ClientStream> stream;  // a streamed llm job's (LLM-3); null otherwise
 };
-
-// API-11, SEC-4: the job's line names its client key's name, never the key.
-void log_job(const JobOutcome& outcome, JobId id, Pipeline pipeline, const std::string& model, const ApiKey* key,
-             double ms) {
-  if (json_logs()) {  // LOG-2
-    LogFields line("job");
-    line.add("job", id).add("pipeline", pipeline_name(pipeline)).add("model", model);
-    line.add("outcome", job_status_name(outcome.status)).add("attempts", outcome.attempts);
-    line.add_id("last_task", static_cast<std::uint64_t>(outcome.last_task)).add_id("worker", outcome.last_worker);
-    if (key != nullptr) line.add("key", key->name);
-    line.add("ms", ms);
-    if (!outcome.message.empty()) line.add("reason", outcome.message);
-    spdlog::info("{}", line.json());
-    return;
-  }
-  spdlog::info("job {} {} {} outcome={} attempts={} last_task={} worker={}{}{} ms={:.2f}{}{}", id,
-               pipeline_name(pipeline), codec::log_safe(model), job_status_name(outcome.status), outcome.attempts,
-               outcome.last_task, outcome.last_worker, key != nullptr ? " key=" : "",
-               key != nullptr ? std::string_view(key->name) : std::string_view(), ms,
-               outcome.message.empty() ? "" : " reason=", codec::log_safe(outcome.message));
-}
 
 // Submits the job; its answer is written when the outcome arrives. A client that
 // leaves cancels it (API-9).
@@ -171,9 +61,7 @@ void submit_job(const std::shared_ptr<OrchestratorNode::Shared>& shared, Pipelin
     if (pending->stream) shared->client_streams.erase(pending->id);
     if (key != nullptr) shared->key_in_flight.give_back(*key);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    const Key job_key{pipeline, model};
-    shared->metrics.job_finished(job_key, outcome, outcome_status(outcome.status, shared->stopping), seconds, work);
-    shared->history.job_ended(job_key, unix_seconds(), outcome.status == JobStatus::kOk, seconds * 1000);
+    job_ended(*shared, Key{pipeline, model}, outcome, seconds, work);
     const bool streamed = pending->stream != nullptr;
     if (streamed) {  // LLM-3, LLM-5
       end_client_stream(pending->stream, outcome,
@@ -223,6 +111,15 @@ void handle_pipeline(const std::shared_ptr<OrchestratorNode::Shared>& shared, Pi
   if (!parsed.ok) {
     exchange->respond(parsed.error.status == 503 ? retry_later(503, parsed.error.message)
                                                  : error_response(parsed.error.status, parsed.error.message));
+    return;
+  }
+  if (prefers_async(request)) {  // ASYNC-1
+    submit_async(shared, std::move(parsed.job), access.key, request, exchange);
+    return;
+  }
+  if (request.header("X-Callback-URL")) {  // ASYNC-9
+    exchange->respond(error_response(400, "X-Callback-URL needs Prefer: respond-async (a synchronous call is "
+                                          "answered on its own connection)"));
     return;
   }
   if (access.key != nullptr && !shared->key_in_flight.take(*access.key)) {  // SEC-5
@@ -352,6 +249,33 @@ HttpResponse handle_metrics(OrchestratorNode::Shared& shared) {
 
 }  // namespace
 
+// API-11, SEC-4: the job's line names its client key's name, never the key.
+void log_job(const JobOutcome& outcome, JobId id, Pipeline pipeline, const std::string& model, const ApiKey* key,
+             double ms) {
+  if (json_logs()) {  // LOG-2
+    LogFields line("job");
+    line.add("job", id).add("pipeline", pipeline_name(pipeline)).add("model", model);
+    line.add("outcome", job_status_name(outcome.status)).add("attempts", outcome.attempts);
+    line.add_id("last_task", static_cast<std::uint64_t>(outcome.last_task)).add_id("worker", outcome.last_worker);
+    if (key != nullptr) line.add("key", key->name);
+    line.add("ms", ms);
+    if (!outcome.message.empty()) line.add("reason", outcome.message);
+    spdlog::info("{}", line.json());
+    return;
+  }
+  spdlog::info("job {} {} {} outcome={} attempts={} last_task={} worker={}{}{} ms={:.2f}{}{}", id,
+               pipeline_name(pipeline), codec::log_safe(model), job_status_name(outcome.status), outcome.attempts,
+               outcome.last_task, outcome.last_worker, key != nullptr ? " key=" : "",
+               key != nullptr ? std::string_view(key->name) : std::string_view(), ms,
+               outcome.message.empty() ? "" : " reason=", codec::log_safe(outcome.message));
+}
+
+void job_ended(OrchestratorNode::Shared& shared, const Key& key, const JobOutcome& outcome, double seconds,
+               double work_units) {
+  shared.metrics.job_finished(key, outcome, outcome_status(outcome.status, shared.stopping), seconds, work_units);
+  shared.history.job_ended(key, unix_seconds(), outcome.status == JobStatus::kOk, seconds * 1000);
+}
+
 HttpResponse verdict_response(ReportVerdict verdict, TaskId task) {
   switch (verdict) {
     case ReportVerdict::kAccepted:
@@ -399,6 +323,8 @@ HttpHandler make_http_handler(std::shared_ptr<OrchestratorNode::Shared> shared) 
       page.content_type = "text/html; charset=utf-8";
       page.body = std::string(dashboard_page());
       exchange->respond(std::move(page));
+    } else if (path.rfind("/jobs/", 0) == 0) {  // spec/async.md
+      handle_job_path(shared, request, exchange);
     } else if (std::optional<Pipeline> pipeline = path.size() > 1 ? pipeline_from_name(path.substr(1)) : std::nullopt) {
       handle_pipeline(shared, *pipeline, request, exchange);
     } else if (ClientAccess access = check_client_key(shared->config, request); access.refusal) {

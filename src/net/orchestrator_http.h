@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "net/http_server.h"
 #include "net/orchestrator_node.h"
@@ -28,6 +29,15 @@ std::function<void(const HttpRequest&, std::uint64_t)> make_oversize_hook(
 
 // The answer to a result post the core judged (RES-4, RES-5, TASK-2, TASK-4).
 HttpResponse verdict_response(ReportVerdict verdict, TaskId task);
+
+// MET-3, API-14: a job's end counted in the metrics and the dashboard's history;
+// under the core's mutex (synchronous and asynchronous jobs alike).
+void job_ended(OrchestratorNode::Shared& shared, const Key& key, const JobOutcome& outcome, double seconds,
+               double work_units);
+
+// API-11, SEC-4: the job's log line; it names its client key's name, never the key.
+void log_job(const JobOutcome& outcome, JobId id, Pipeline pipeline, const std::string& model, const ApiKey* key,
+             double ms);
 
 // STOP-1: cancels every job still waiting for its outcome; their clients get 503.
 void cancel_waiting_jobs(OrchestratorNode::Shared& shared);

@@ -139,6 +139,7 @@ void OrchestratorNode::start_core() {
   broker.task_id_key = draw_id_key(entropy);
   shared->broker = std::make_unique<Broker>(std::move(broker), *shared->clock, *shared->streams);
   shared->broker->set_observer(&shared->attempt_log);
+  shared->webhooks = std::make_unique<WebhookSender>(config_.webhooks);  // ASYNC-10
 }
 
 bool OrchestratorNode::start_grpc(std::string& error) {
@@ -175,6 +176,7 @@ void OrchestratorNode::stop() {
   if (grpc_server_) grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   http_server_->stop(2000);  // the 503s are written first
   grpc_server_.reset();
+  if (shared_->webhooks) shared_->webhooks->stop();  // ASYNC-10: waiting callbacks are dropped
   shared_->clock.reset();  // joins the timer thread
   {
     std::lock_guard<std::mutex> lock(shared_->core_mutex);

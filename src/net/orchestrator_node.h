@@ -18,8 +18,10 @@
 #include "core/broker.h"
 #include "media/image_codec.h"
 #include "net/api_keys.h"
+#include "net/async_store.h"
 #include "net/http_server.h"
 #include "net/tls.h"
+#include "net/webhook_sender.h"
 namespace grpc {
 class Server;
 }
@@ -48,6 +50,11 @@ struct OrchestratorConfig {
   std::size_t metrics_max_models = 256;
   // SEC-7: the certificate both listeners serve; nullopt: plain text (-insecure).
   std::optional<TlsIdentity> tls;
+  // spec/async.md: the prefix of this orchestrator's job ids (ASYNC-2), the limits of
+  // its asynchronous jobs and results (ASYNC-4, ASYNC-8), and their callbacks.
+  std::string node_id = "orch";
+  AsyncStoreLimits async;
+  WebhookConfig webhooks;
 };
 
 struct NodeStats;

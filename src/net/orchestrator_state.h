@@ -21,14 +21,17 @@
 
 #include "codec/text.h"
 #include "core/broker.h"
+#include "net/async_store.h"
 #include "net/orchestrator_access.h"
 #include "net/orchestrator_node.h"
 #include "net/orchestrator_stream.h"
+#include "net/os_random.h"
 #include "net/log_line.h"
 #include "net/pool_history.h"
 #include "net/pool_metrics.h"
 #include "net/worker_health.h"
 #include "net/real_clock.h"
+#include "net/webhook_sender.h"
 #include "net/worker_streams.h"
 
 namespace aipool::net {
@@ -94,14 +97,29 @@ struct OrchestratorNode::Shared {
   std::set<JobId> waiting_jobs;  // API jobs without an outcome yet; under core_mutex
   // Streamed llm jobs without an outcome yet (LLM-3), for their workers' posts; under core_mutex.
   std::map<JobId, std::shared_ptr<ClientStream>> client_streams;
+  // spec/async.md: the asynchronous jobs (under core_mutex), the source of their ids
+  // (ASYNC-2) and their callbacks' sender (ASYNC-9; made at start, stopped at stop).
+  AsyncStore async_jobs{config.async};
+  OsRandom random;
+  std::unique_ptr<WebhookSender> webhooks;
 };
+
+// ASYNC-4: hands queued asynchronous jobs to the Broker while their keys have room.
+// Under the core's mutex, outside any Broker call (CoreLock's end calls it).
+void feed_async_jobs(OrchestratorNode::Shared& shared);
 
 // The core's mutex, taken for one core call. Job notices the core sends meanwhile
 // start on the wire when the lock is released (WorkerStreams::DeferWrites), so no
 // socket write happens under the mutex. Members are released in reverse order:
 // the mutex first, then the writes start.
+// Before the mutex goes, queued asynchronous jobs are handed to the Broker as the
+// call may have made room for them (ASYNC-4).
 struct CoreLock {
-  explicit CoreLock(OrchestratorNode::Shared& shared) : lock(shared.core_mutex) {}
+  explicit CoreLock(OrchestratorNode::Shared& shared_) : shared(shared_), lock(shared_.core_mutex) {}
+  ~CoreLock() { feed_async_jobs(shared); }
+  CoreLock(const CoreLock&) = delete;
+  CoreLock& operator=(const CoreLock&) = delete;
+  OrchestratorNode::Shared& shared;
   WorkerStreams::DeferWrites defer;
   std::lock_guard<std::mutex> lock;
 };
