@@ -52,6 +52,7 @@ struct EngineOptions {
   AudioDecoder audio_decoder;        // for torchscript audio-to-text (MODEL-17); empty: such jobs fail
   std::chrono::milliseconds runner_timeout{600'000};         // -runnerTimeout: an external runner's default (RUN-4)
   std::chrono::milliseconds runner_health_interval{2'000};   // -runnerHealthInterval (RUN-5)
+  std::size_t runner_max_answer_bytes = std::size_t{256} << 20;  // -runnerMaxAnswerBytes (RUN-8)
   EspeakExecutor::Options espeak;    // builtin/espeak's library and data (MODEL-20); defaults: Debian's
 };
 

@@ -71,6 +71,7 @@ std::variant<RunnerConfig, std::string> runner_config(const Key& key, std::strin
   config.token = std::move(token);
   config.timeout = defaults.timeout;
   config.health_interval = defaults.health_interval;
+  config.max_answer_bytes = defaults.max_answer_bytes;
   if (std::string error = read_fields(executor_json, config); !error.empty()) return error;
   return config;
 }
@@ -110,7 +111,7 @@ void RunnerExecutor::check_health(runner::Connection& connection) {
   runner::Health health;
   try {
     const int status = connection.send("GET", openai ? "/v1/models" : "/health", config_.token, "", "", deadline);
-    const std::string body = connection.read_body(deadline);
+    const std::string body = connection.read_body(deadline, kMaxHealthAnswerBytes);
     health = openai ? runner::openai_health(status) : runner::ai_runner_health(status, body);
   } catch (const runner::RunnerFailure& e) {
     health = {false, std::string("unreachable (") + e.what() + ")"};
@@ -190,7 +191,7 @@ ExecResult RunnerExecutor::exchange(runner::Connection& connection, const ExecRe
     }
     return read_stream(connection, request, deadline);
   }
-  const std::string body = connection.read_body(deadline);
+  const std::string body = connection.read_body(deadline, config_.max_answer_bytes);
   if (status >= 400 && status < 500) return failed("invalid request: " + runner::error_message(body));  // RUN-4
   if (status != 200) return runner_error("answered " + std::to_string(status) + ": " + runner::error_message(body));
   runner::Answer answer = config_.api == runner::Api::kOpenAi ? runner::openai_result(config_.key.model, body)
@@ -209,7 +210,7 @@ ExecResult RunnerExecutor::read_stream(runner::Connection& connection, const Exe
   const bool ai_runner = config_.api == runner::Api::kAiRunner;
   bool last_finishes = false;
   std::string line;
-  while (connection.read_line(line, deadline)) {
+  while (connection.read_line(line, deadline, kMaxEventLineBytes)) {
     const runner::StreamLine read = runner::read_stream_line(line);
     if (read.kind == runner::StreamLine::Kind::kOther) continue;
     if (read.kind == runner::StreamLine::Kind::kDone) {

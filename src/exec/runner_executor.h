@@ -46,10 +46,11 @@
 
 namespace aipool::exec {
 
-// The worker's defaults: -runnerTimeout and -runnerHealthInterval.
+// The worker's defaults: -runnerTimeout, -runnerHealthInterval, -runnerMaxAnswerBytes.
 struct RunnerDefaults {
   std::chrono::milliseconds timeout{600'000};
   std::chrono::milliseconds health_interval{2'000};
+  std::size_t max_answer_bytes = std::size_t{256} << 20;
 };
 
 struct RunnerConfig {
@@ -59,7 +60,12 @@ struct RunnerConfig {
   runner::Api api = runner::Api::kAiRunner;
   std::chrono::milliseconds timeout{600'000};        // per job (entry field timeout_s)
   std::chrono::milliseconds health_interval{2'000};  // and each check's own limit
+  std::size_t max_answer_bytes = std::size_t{256} << 20;  // RUN-8: a whole answer
 };
+
+// RUN-8: the longest health answer and event-stream line a runner may send.
+inline constexpr std::size_t kMaxHealthAnswerBytes = 64 * 1024;
+inline constexpr std::size_t kMaxEventLineBytes = 1 << 20;
 
 // RUN-1: the engine's settings for one entry: its url and token, and the entry fields
 // `runner` ("ai-runner" or "openai", the latter for llm only) and `timeout_s` (a

@@ -40,6 +40,10 @@ Poco::Timespan until(Clock::time_point deadline) {
   return Poco::Timespan(std::max<std::int64_t>(left, 1000));
 }
 
+std::string too_large(std::size_t max_bytes) {
+  return "the answer is larger than " + std::to_string(max_bytes) + " bytes";
+}
+
 std::string seconds_text(Clock::duration d) {
   const double s = static_cast<double>(std::chrono::round<std::chrono::milliseconds>(d).count()) / 1000;
   std::string text = std::to_string(s);
@@ -140,10 +144,11 @@ int Connection::send(const std::string& method, const std::string& path, const s
 
 std::string Connection::content_type() const { return response_ ? response_->getContentType() : std::string(); }
 
-std::string Connection::read_body(Clock::time_point deadline) {
+std::string Connection::read_body(Clock::time_point deadline, std::size_t max_bytes) {
   if (!body_) throw RunnerFailure("no answer to read");
   std::string text;
   const std::streamsize expected = response_->getContentLength();
+  if (expected > 0 && static_cast<std::size_t>(expected) > max_bytes) fail(too_large(max_bytes), deadline);
   if (expected > 0) text.reserve(static_cast<std::size_t>(expected));
   try {
     char buffer[kReadBytes];
@@ -152,6 +157,7 @@ std::string Connection::read_body(Clock::time_point deadline) {
       body_->read(buffer, sizeof buffer);
       const std::streamsize got = body_->gcount();
       text.append(buffer, static_cast<std::size_t>(got));
+      if (text.size() > max_bytes) fail(too_large(max_bytes), deadline);
       if (got < static_cast<std::streamsize>(sizeof buffer) && body_->eof()) break;
       if (Clock::now() >= deadline) fail("", deadline);
     }
@@ -169,11 +175,21 @@ std::string Connection::read_body(Clock::time_point deadline) {
   return text;
 }
 
-bool Connection::read_line(std::string& line, Clock::time_point deadline) {
+bool Connection::read_line(std::string& line, Clock::time_point deadline, std::size_t max_bytes) {
   if (!body_) return false;
   try {
     session_->setTimeout(until(deadline));
-    if (std::getline(*body_, line)) return true;
+    line.clear();
+    std::streambuf* in = body_->rdbuf();
+    for (;;) {
+      const int c = in->sbumpc();
+      if (c == std::char_traits<char>::eof()) break;
+      if (c == '\n') return true;
+      if (line.size() == max_bytes) fail("an event stream line is longer than " + std::to_string(max_bytes) + " bytes",
+                                         deadline);
+      line.push_back(static_cast<char>(c));
+    }
+    if (!line.empty()) return true;  // the last line, without its '\n'
   } catch (const Poco::Exception& e) {
     fail("the stream broke off: " + e.displayText(), deadline);
   } catch (const std::ios::failure&) {

@@ -59,11 +59,12 @@ class Connection {
            const std::string& content_type, std::string_view body, Clock::time_point deadline);
   // The answer's Content-Type (after send).
   std::string content_type() const;
-  // The rest of the answer's body. Throws RunnerFailure (cut short, or past the deadline).
-  std::string read_body(Clock::time_point deadline);
+  // The rest of the answer's body. Throws RunnerFailure (cut short, past the deadline,
+  // or longer than `max_bytes`: the connection is then closed, RUN-8).
+  std::string read_body(Clock::time_point deadline, std::size_t max_bytes);
   // The next line of the body, without its '\n'; false at the end of the body.
-  // Throws RunnerFailure.
-  bool read_line(std::string& line, Clock::time_point deadline);
+  // Throws RunnerFailure (also for a line longer than `max_bytes`, RUN-8).
+  bool read_line(std::string& line, Clock::time_point deadline, std::size_t max_bytes);
   // Closes the connection at once (RUN-7): the runner sees its client go.
   void close();
   // Whether the connection can carry another request: the last answer was read whole

@@ -103,7 +103,8 @@ std::variant<std::unique_ptr<ServedModels>, std::string> build_router(
   const std::vector<Routed>& routed = std::get<std::vector<Routed>>(routed_or_error);
 
   const std::uint64_t max_input_pixels = options.limits.max_input_pixels;
-  const RunnerDefaults runner_defaults{options.runner_timeout, options.runner_health_interval};
+  const RunnerDefaults runner_defaults{options.runner_timeout, options.runner_health_interval,
+                                       options.runner_max_answer_bytes};
   std::unique_ptr<ServedModels> models(new ServedModels(std::move(options)));
   std::string error;
   if (const int ocr = instances_of(kOcrEngineModel, specs, routed); ocr > 0) {  // loaded only when an entry uses it

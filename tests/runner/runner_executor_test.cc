@@ -150,6 +150,48 @@ TEST(RunnerExecutor, UnreachableRunnerIsNotReady) {
       << result.error;
 }
 
+// RUN-8: an answer larger than the entry's limit fails the attempt as a runner error
+// and the connection is dropped; a health answer over 64 KiB makes the runner not ready.
+TEST(RunnerExecutor, OversizedAnswersAreRefused) {
+  testing::FakeRunner runner;
+  const exec::RunnerDefaults defaults{std::chrono::seconds(30), std::chrono::milliseconds(50), 4096};
+  auto config = exec::runner_config(kT2i, runner.url(), "", "{}", defaults);
+  exec::RunnerExecutor executor(std::get<exec::RunnerConfig>(std::move(config)));
+  runner.set_failure(200, R"({"images":[{"url":")" + std::string(5000, 'x') + R"("}]})");
+  EXPECT_EQ(run(executor, job(kT2i, "{}")).error,
+            "runner " + runner.url() + ": the answer is larger than 4096 bytes");
+  runner.set_failure(0, "");
+  EXPECT_TRUE(run(executor, job(kT2i, "{}")).ok);  // a new connection serves the next job
+  runner.set_health(std::string(70 * 1024, 'A'));
+  ASSERT_TRUE(wait_ready(executor, false));
+  EXPECT_NE(executor.state().find("larger than 65536 bytes"), std::string::npos) << executor.state();
+  runner.set_health("OK");
+  ASSERT_TRUE(wait_ready(executor, true));
+}
+
+// RUN-8: one event-stream line over 1 MiB fails a streamed job; one just under it passes.
+TEST(RunnerExecutor, OversizedStreamLineIsRefused) {
+  testing::FakeRunner runner;
+  const Key llm{Pipeline::kLlm, "meta/llama"};
+  auto executor = executor_on(runner, llm, R"({"runner":"openai"})");
+  testing::FakeRunner::Stream stream;
+  stream.first_line_bytes = exec::kMaxEventLineBytes + 1;
+  runner.set_stream(stream);
+  std::vector<std::string> chunks;
+  ExecRequest request = job(llm, R"({"messages":[{"role":"user","content":"hi"}],"stream":true})");
+  request.stream = [&chunks](std::string_view chunk) {
+    chunks.emplace_back(chunk);
+    return true;
+  };
+  const ExecResult refused = run(*executor, request);
+  EXPECT_EQ(refused.error, "runner " + runner.url() + ": an event stream line is longer than 1048576 bytes");
+  EXPECT_TRUE(chunks.empty());
+  stream.first_line_bytes = exec::kMaxEventLineBytes - 16;
+  runner.set_stream(stream);
+  EXPECT_TRUE(run(*executor, request).ok);
+  EXPECT_EQ(chunks.size(), 3u);
+}
+
 // RUN-6: an llm job on an OpenAI server: the chat completion, mapped to the llm result.
 TEST(RunnerExecutor, OpenAiWhole) {
   testing::FakeRunner runner;
