@@ -69,12 +69,18 @@ DEFINE_double(runnerTimeout, 600,
 DEFINE_double(runnerHealthInterval, 2,
               "seconds between two health checks of each external runner (each check has as long to answer); "
               "while a runner is not ready its jobs are refused at once");
+DEFINE_int64(runnerMaxAnswerBytes, 256LL << 20,
+             "largest whole answer an external runner may send for one job, in bytes; larger: the attempt fails "
+             "and the connection is closed");
 DEFINE_string(nvidia, "", "GPU ids to use, comma-separated, or \"all\"; empty: CPU");
 DEFINE_int32(orchHttpPort, 8936, "orchestrator HTTP port for results when it sends no results URL");
 DEFINE_int32(maxMessageBytes, 64 << 20,
              "largest job message accepted from an orchestrator and largest result post sent to it, in bytes (at "
              "least 4096); a larger result is posted as a worker error instead (keep it at most the orchestrator's "
              "-maxMessageBytes)");
+DEFINE_double(capacityWait, 1,
+              "seconds a job that finds its model's slots full (taken by another orchestrator's jobs) waits for one "
+              "before it is refused `worker at capacity`; 0: refused at once");
 DEFINE_int32(maxPostConns, 32,
              "connections open at once to one orchestrator for result posts; more results wait for one (RES-12)");
 DEFINE_int64(maxPixels, 16777216,
@@ -118,9 +124,11 @@ const aipool::bin::ProgramHelp kHelp{
         {"Models", "nvidia", "-nvidia 0,1"},
         {"Models", "runnerTimeout", "-runnerTimeout 300"},
         {"Models", "runnerHealthInterval", "-runnerHealthInterval 5"},
+        {"Models", "runnerMaxAnswerBytes", "-runnerMaxAnswerBytes 536870912"},
         {"Limits", "maxMessageBytes", "-maxMessageBytes 134217728"},
         {"Limits", "maxPixels", "-maxPixels 4194304"},
         {"Limits", "maxPostConns", "-maxPostConns 64"},
+        {"Limits", "capacityWait", "-capacityWait 0.5"},
         {"Limits", "maxOutputPixels", "-maxOutputPixels 16777216"},
         {"Logging", "v", "-v 4", aipool::bin::kLogLevelHelp},
         {"Logging", "metricsAddr", "-metricsAddr 127.0.0.1:9101"},
@@ -289,6 +297,10 @@ aipool::net::WorkerConfig config_from_flags() {
     die("-maxPostConns must be from 1 to 4096 (got " + std::to_string(FLAGS_maxPostConns) + ")");
   }
   config.max_post_connections = static_cast<std::size_t>(FLAGS_maxPostConns);
+  if (!(FLAGS_capacityWait >= 0) || FLAGS_capacityWait > 3600) {
+    die("-capacityWait must be a number of seconds from 0 to 3600 (got " + std::to_string(FLAGS_capacityWait) + ")");
+  }
+  config.capacity_wait = std::chrono::milliseconds(static_cast<std::int64_t>(FLAGS_capacityWait * 1000 + 0.5));
   std::error_code ec;
   if (!FLAGS_aiModelsDir.empty() && !std::filesystem::is_directory(FLAGS_aiModelsDir, ec)) {
     die("-aiModelsDir: " + FLAGS_aiModelsDir + " is not a directory");
@@ -333,6 +345,10 @@ std::unique_ptr<aipool::exec::ServedModels> models_from_flags(aipool::net::Worke
   options.audio_decoder = aipool::exec::decode_audio_16k;
   options.runner_timeout = runner_seconds("-runnerTimeout", FLAGS_runnerTimeout);
   options.runner_health_interval = runner_seconds("-runnerHealthInterval", FLAGS_runnerHealthInterval);
+  if (FLAGS_runnerMaxAnswerBytes < 1024) {
+    die("-runnerMaxAnswerBytes must be at least 1024 bytes (got " + std::to_string(FLAGS_runnerMaxAnswerBytes) + ")");
+  }
+  options.runner_max_answer_bytes = static_cast<std::size_t>(FLAGS_runnerMaxAnswerBytes);
   auto built = aipool::exec::build_router(aipool::exec::model_specs(entries), std::move(options),
                                           [](const std::string& warning) { spdlog::warn("{}", warning); });
   if (const auto* error = std::get_if<std::string>(&built)) die("-" + *error);

@@ -21,6 +21,8 @@
 #include "codec/result_codec.h"
 #include "codec/text.h"
 #include "core/slot_gate.h"
+#include "net/job_model_id.h"
+#include "net/slot_waits.h"
 #include "net/capabilities.h"
 #include "net/log_line.h"
 #include "net/result_poster.h"
@@ -54,25 +56,6 @@ struct Session {
   ResultTarget target;
   std::string worker_id;  // empty when the orchestrator sent none
 };
-
-// The model_id of a job's request JSON (WIRE-4) (index 0), or what is wrong (index 1).
-// The job's model_id, read without parsing the job (which the executor does, once).
-std::variant<std::string, std::string> model_of(const std::string& json) {
-  using Result = std::variant<std::string, std::string>;
-  codec::JsonMember model = codec::top_level_string_member(json, "model_id");
-  switch (model.status) {
-    case codec::JsonMember::Status::kFound:
-      if (!model.value.empty()) return Result(std::in_place_index<0>, std::move(model.value));
-      break;
-    case codec::JsonMember::Status::kMissing:
-    case codec::JsonMember::Status::kNotString: break;
-    case codec::JsonMember::Status::kNotObject:
-      return Result(std::in_place_index<1>, "invalid job request: not a JSON object");
-    case codec::JsonMember::Status::kInvalid:
-      return Result(std::in_place_index<1>, "invalid job request: not valid JSON: " + model.error);
-  }
-  return Result(std::in_place_index<1>, "invalid job request: model_id is required");
-}
 
 }  // namespace
 
@@ -172,6 +155,7 @@ struct WorkerNode::Impl {
       stopping = true;
       running = running_jobs;
     }
+    waits.refuse_all(std::string(kShuttingDown));
     wake.notify_all();
     spdlog::info("stopping: taking no new jobs; {} running job(s) to finish and post", running);
   }
@@ -427,7 +411,7 @@ struct WorkerNode::Impl {
     }
     auto data = std::make_shared<std::string>();
     data->swap(*job.mutable_data());
-    std::variant<std::string, std::string> model = model_of(*data);
+    std::variant<std::string, std::string> model = job_model_id(*data);
     if (model.index() == 1) {
       post_error(link, session, task, type, std::string(pipeline_name(*pipeline)) + "/?", std::get<1>(model),
                  received);
@@ -441,10 +425,17 @@ struct WorkerNode::Impl {
         refusal = kShuttingDown;
       } else if (!gate.serves(key) || !executor.supports(key)) {
         refusal = "model not served by this worker: " + key_name(key);
-      } else if (!gate.try_acquire(key)) {
-        refusal = SlotGate::kAtCapacity;  // MULTI-2
-      } else {
+      } else if (gate.try_acquire(key)) {
         ++running_jobs;
+      } else if (waits.enabled()) {  // MULTI-2: added under the gate's lock, so no freed slot is missed
+        waits.add(key, [this, &link, session, key, task, data, received] { run_job(link, session, key, task, data, received); },
+                  [this, &link, session, key, task, type, received](const std::string& error) {
+                    if (config.metrics != nullptr) config.metrics->job_refused(key);  // MET-7
+                    post_error(link, session, task, type, key_name(key), error, received);
+                  });
+        return std::nullopt;
+      } else {
+        refusal = SlotGate::kAtCapacity;  // MULTI-2
       }
     }
     if (!refusal.empty()) {
@@ -511,10 +502,16 @@ struct WorkerNode::Impl {
     const bool via_stream = streamed != nullptr && streamed->carries(result);
     PostOutcome outcome;
     if (via_stream) outcome = streamed->finish(result);  // LLM-4: the slot is held until the post ends
+    std::optional<SlotWaits::Entry> next;  // MULTI-2: the oldest job waiting for this slot
     {
       std::lock_guard<std::mutex> lock(mutex);
       gate.release(key);
+      if ((next = waits.take(key))) {
+        gate.try_acquire(key);
+        ++running_jobs;
+      }
     }
+    if (next) job_pool->submit(std::move(next->start));
     if (config.metrics != nullptr) config.metrics->job_finished(key, result.ok, std::chrono::duration<double>(SteadyClock::now() - received).count());
     // RES-2, RES-3; a post over the limit becomes a worker error (RES-11).
     if (!via_stream) {
@@ -551,6 +548,7 @@ struct WorkerNode::Impl {
   mutable std::mutex mutex;
   std::condition_variable wake;
   SlotGate gate;  // under mutex
+  SlotWaits waits{config.capacity_wait};  // jobs waiting for a slot of gate (MULTI-2)
   bool started = false;
   bool stopping = false;
   bool waited = false;

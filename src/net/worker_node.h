@@ -86,6 +86,9 @@ struct WorkerConfig {
   std::chrono::milliseconds post_retry_delay{100};
   std::chrono::milliseconds post_timeout{30000};
   std::size_t max_post_connections = 32;  // per orchestrator (RES-12)
+  // MULTI-2: how long a job that finds its key full waits for a slot before it is
+  // refused `worker at capacity`; 0: refused at once.
+  std::chrono::milliseconds capacity_wait{1000};
   // SEC-8, SEC-9: how orchestrators are trusted over TLS (gRPC and result posts);
   // nullopt: plain text (-insecure).
   std::optional<TlsTrust> tls;

@@ -772,10 +772,12 @@ TEST_F(WorkerNodeTest, LogLinesEscapeStringsFromJobsAndOrchestrators) {
   EXPECT_NE(all.find("no\\nINFO forged refusal"), std::string::npos) << all;
 }
 
-// Proves a job beyond the worker's capacity gets `worker at capacity` at once, while the running job still runs (MULTI-2).
+// Proves that with -capacityWait 0 a job beyond the worker's capacity gets `worker at capacity` at once, while the running job still runs (MULTI-2).
 TEST_F(WorkerNodeTest, JobBeyondCapacityIsRefusedAtOnce) {
   GatedExecutor executor;
-  WorkerNode node(config_for({orch.address()}, {{echo_key(), 1}}), executor, random);
+  WorkerConfig config = config_for({orch.address()}, {{echo_key(), 1}});
+  config.capacity_wait = 0ms;
+  WorkerNode node(config, executor, random);
   node.start();
   ASSERT_TRUE(orch.wait_for_open_streams(1));
   orch.send(Pipeline::kTextToImage, 1, R"({"model_id":"test/echo","prompt":"a"})");
@@ -796,11 +798,14 @@ TEST_F(WorkerNodeTest, JobBeyondCapacityIsRefusedAtOnce) {
   EXPECT_EQ(node.wait(), WorkerNode::kExitOk);
 }
 
-// Proves one capacity per key is shared by two orchestrators: a job from the second while the first's runs is refused (MULTI-1, MULTI-2).
+// Proves one capacity per key is shared by two orchestrators: a job from the second while the first's runs waits
+// -capacityWait for the slot, then is refused; the running job still runs (MULTI-1, MULTI-2).
 TEST_F(WorkerNodeTest, CapacityIsSharedAcrossOrchestrators) {
   FakeOrchestrator second{results.url()};
   GatedExecutor executor;
-  WorkerNode node(config_for({orch.address(), second.address()}, {{echo_key(), 1}}), executor, random);
+  WorkerConfig config = config_for({orch.address(), second.address()}, {{echo_key(), 1}});
+  config.capacity_wait = 200ms;
+  WorkerNode node(config, executor, random);
   node.start();
   ASSERT_TRUE(orch.wait_for_open_streams(1));
   ASSERT_TRUE(second.wait_for_open_streams(1));
@@ -814,6 +819,54 @@ TEST_F(WorkerNodeTest, CapacityIsSharedAcrossOrchestrators) {
   ASSERT_TRUE(results.recorder.wait_for_task(1).has_value());
   node.request_stop();
   EXPECT_EQ(node.wait(), WorkerNode::kExitOk);
+}
+
+// Proves a job that finds its key full waits for the slot and runs as soon as the running job ends,
+// first come first served, instead of failing `worker at capacity` (MULTI-1, MULTI-2).
+TEST_F(WorkerNodeTest, JobWaitsForASlotFreedWithinCapacityWait) {
+  FakeOrchestrator second{results.url()};
+  GatedExecutor executor;
+  WorkerConfig config = config_for({orch.address(), second.address()}, {{echo_key(), 1}});
+  config.capacity_wait = 20s;
+  WorkerNode node(config, executor, random);
+  node.start();
+  ASSERT_TRUE(orch.wait_for_open_streams(1));
+  ASSERT_TRUE(second.wait_for_open_streams(1));
+  orch.send(Pipeline::kTextToImage, 1, R"({"model_id":"test/echo","prompt":"a"})");
+  ASSERT_TRUE(executor.wait_started(1));
+  second.send(Pipeline::kTextToImage, 101, R"({"model_id":"test/echo","prompt":"b"})");
+  orch.send(Pipeline::kTextToImage, 2, R"({"model_id":"test/echo","prompt":"c"})");
+  EXPECT_FALSE(executor.wait_started(2, 200ms));  // both wait: the one slot is taken
+  EXPECT_FALSE(results.recorder.wait_for_task(101, 0ms).has_value());
+  executor.release();
+  for (TaskId task : {TaskId{1}, TaskId{101}, TaskId{2}}) {
+    const auto posted = results.recorder.wait_for_task(task);
+    ASSERT_TRUE(posted.has_value()) << task;
+    EXPECT_TRUE(decode(*posted)->ok) << task << ": " << decode(*posted)->error;
+  }
+  node.request_stop();
+  EXPECT_EQ(node.wait(), WorkerNode::kExitOk);
+}
+
+// Proves a stop refuses the jobs waiting for a slot with `worker is shutting down` at once (MULTI-2).
+TEST_F(WorkerNodeTest, StopRefusesJobsWaitingForASlot) {
+  GatedExecutor executor;
+  WorkerConfig config = config_for({orch.address()}, {{echo_key(), 1}});
+  config.capacity_wait = 20s;
+  WorkerNode node(config, executor, random);
+  node.start();
+  ASSERT_TRUE(orch.wait_for_open_streams(1));
+  orch.send(Pipeline::kTextToImage, 1, R"({"model_id":"test/echo","prompt":"a"})");
+  ASSERT_TRUE(executor.wait_started(1));
+  orch.send(Pipeline::kTextToImage, 2, R"({"model_id":"test/echo","prompt":"b"})");
+  std::this_thread::sleep_for(100ms);
+  node.request_stop();
+  const auto refused = results.recorder.wait_for_task(2, 5s);
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(decode(*refused)->error, "worker is shutting down");
+  executor.release();
+  EXPECT_EQ(node.wait(), WorkerNode::kExitOk);
+  EXPECT_FALSE(executor.wait_started(2, 0ms));  // the refused job never ran
 }
 
 // Proves `invalid secret` is fatal: the node stops by itself with kExitFatal and says to check -orchSecret (CONN-1).
