@@ -103,10 +103,15 @@ for i in $(seq 1 "$count"); do
   grep -q "ready" "$dir/o$i.log" || { echo "cluster.sh: orchestrator o$i did not start:" >&2; tail -5 "$dir/o$i.log" >&2; exit 1; }
 done
 
+# HAProxy needs two descriptors per connection: stay within this shell's limit.
+fds=$(ulimit -n)
+[ "$fds" = unlimited ] && fds=40100
+maxconn=$(( (fds - 100) / 2 ))
+[ "$maxconn" -gt 20000 ] && maxconn=20000
 cat >"$dir/haproxy.cfg" <<CFG
 # Written by scripts/cluster.sh: HAProxy in front of $count aipool orchestrators.
 global
-    maxconn 20000
+    maxconn $maxconn
 
 defaults
     mode http
@@ -123,6 +128,8 @@ defaults
 
 frontend api
     bind 127.0.0.1:$port$bind_tls
+    # Which orchestrator answered, for logs and tests.
+    http-response set-header X-Aipool-Node %[srv_name]
     # Async jobs live on the orchestrator that took them: its node name leads the id.
 $job_rules    default_backend orchestrators
 
@@ -151,6 +158,7 @@ done
 curl_tls=()
 [ -z "$insecure" ] && curl_tls=(--cacert "$dir/cert.pem")
 for _ in $(seq 1 200); do
+  kill -0 "$haproxy_pid" 2>/dev/null || { echo "cluster.sh: HAProxy stopped:" >&2; tail -5 "$dir/haproxy.log" >&2; exit 1; }
   code=$(curl -s -o /dev/null -w '%{http_code}' "${curl_tls[@]}" "$scheme://127.0.0.1:$port/healthz" || true)
   [ "$code" = 200 ] && break
   sleep 0.1

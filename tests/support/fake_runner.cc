@@ -36,7 +36,27 @@ struct FakeRunner::Impl {
   int health_checks = 0;
   int chunks_sent = 0;
   int disconnects = 0;
+  int in_flight = 0;      // POSTs being answered now
+  int max_in_flight = 0;  // the most at once since the last take_max_in_flight()
   std::unique_ptr<Poco::Net::HTTPServer> server;
+};
+
+// Counts one POST in FakeRunner::Impl::in_flight while it is answered.
+class InFlight {
+ public:
+  explicit InFlight(FakeRunner::Impl& impl) : impl_(impl) {
+    std::lock_guard lock(impl_.mutex);
+    impl_.max_in_flight = std::max(impl_.max_in_flight, ++impl_.in_flight);
+  }
+  ~InFlight() {
+    std::lock_guard lock(impl_.mutex);
+    --impl_.in_flight;
+  }
+  InFlight(const InFlight&) = delete;
+  InFlight& operator=(const InFlight&) = delete;
+
+ private:
+  FakeRunner::Impl& impl_;
 };
 
 namespace {
@@ -89,6 +109,7 @@ class FakeRunnerHandler : public Poco::Net::HTTPRequestHandler {
     if (request.getMethod() == "GET") return health(request.getURI(), response);
     FakeRunner::Received received{request.getMethod(), request.getURI(), request.getContentType(),
                                   request.get("Authorization", ""), body, parts_of(request.getContentType(), body)};
+    const InFlight counted(impl_);
     std::unique_lock lock(impl_.mutex);
     impl_.requests.push_back(received);
     const auto delay = impl_.delay;
@@ -176,7 +197,9 @@ class FakeRunnerHandler : public Poco::Net::HTTPRequestHandler {
         std::unique_lock lock(impl_.mutex);
         impl_.changed.wait_for(lock, std::chrono::seconds(20), [this] { return impl_.released || impl_.stopping; });
       }
-      ok = event(out, k == 0 && stream.not_json ? "not json" : chunk(k, last && stream.finish_reason_last));
+      std::string data = k == 0 && stream.not_json ? "not json" : chunk(k, last && stream.finish_reason_last);
+      if (k == 0 && data.size() < stream.first_line_bytes) data.append(stream.first_line_bytes - data.size(), ' ');
+      ok = event(out, data);
       std::lock_guard lock(impl_.mutex);
       if (ok) ++impl_.chunks_sent;
     }
@@ -268,6 +291,12 @@ int FakeRunner::health_checks() const {
 int FakeRunner::chunks_sent() const {
   std::lock_guard lock(impl_->mutex);
   return impl_->chunks_sent;
+}
+int FakeRunner::take_max_in_flight() {
+  std::lock_guard lock(impl_->mutex);
+  const int most = impl_->max_in_flight;
+  impl_->max_in_flight = impl_->in_flight;
+  return most;
 }
 int FakeRunner::disconnects() const {
   std::lock_guard lock(impl_->mutex);

@@ -51,6 +51,7 @@ class FakeRunner {
     bool hold_last = false;                  // the last chunk waits for release_last()
     bool forever = false;                    // chunks until the client goes (gap apart)
     bool not_json = false;                   // the first chunk is not a JSON object
+    std::size_t first_line_bytes = 0;        // > 0: the first chunk's line padded to this length
   };
 
   FakeRunner();
@@ -81,11 +82,15 @@ class FakeRunner {
   int health_checks() const;
   int chunks_sent() const;     // stream chunks written so far (all streams)
   int disconnects() const;     // streams whose client went before their end
+  // The most POSTs answered at once since the last call (or the start); starts the
+  // next window at the number being answered now.
+  int take_max_in_flight();
   // Waits (at most `limit`) until disconnects() >= n.
   bool wait_disconnects(int n, std::chrono::milliseconds limit) const;
 
  private:
   struct Impl;
+  friend class InFlight;
   friend class FakeRunnerHandler;
   friend class FakeRunnerFactory;
   std::unique_ptr<Impl> impl_;
