@@ -21,7 +21,8 @@ trap 'stop_cluster; rm -rf "$work"' EXIT
 # run_side N: prints jobs/s of one load run against a cluster of N orchestrators.
 run_side() {
   local n=$1 port base
-  port=$((30000 + RANDOM % 10000)) base=$((40000 + (RANDOM % 5000) * 2))
+  # Below the ephemeral range (32768-60999), which outgoing connections take from.
+  port=$((20000 + RANDOM % 4000)) base=$((24000 + (RANDOM % 4000) * 2))
   rm -rf "$work/c"
   ./scripts/cluster.sh "$n" --workers 4 --insecure --models "text-to-image:test/echo:true:64" \
     --port "$port" --base-port "$base" --dir "$work/c" --orch-flag -queueLength=4096 --orch-flag -v=2 \

@@ -168,18 +168,23 @@ void base64_encode_append(std::string& out, std::string_view bytes, bool simd) {
   }
 }
 
-std::optional<std::string> base64_decode(std::string_view text, bool simd) {
+namespace {
+
+// The decoded size of `text`; nullopt when its length or padding is wrong.
+std::optional<std::size_t> decoded_size(std::string_view text, std::size_t& pad) {
   if (text.size() % 4 != 0) return std::nullopt;
-  std::size_t pad = 0;
+  pad = 0;
   if (!text.empty() && text.back() == '=') ++pad;
   if (text.size() >= 2 && text[text.size() - 2] == '=') ++pad;
-  std::string out;
-  out.resize(text.size() / 4 * 3 - pad);
-  char* o = out.data();
+  return text.size() / 4 * 3 - pad;
+}
+
+// Decodes `text` (whose padding is `pad`) into `o`, which has room for its decoded size.
+bool decode_into(char* o, std::string_view text, std::size_t pad, bool simd) {
   const std::size_t full = pad == 0 ? text.size() : text.size() - 4;
   std::size_t start = 0;
 #if defined(__x86_64__) && defined(__GNUC__)
-  // The block loop leaves at least 12 characters, so its last store stays inside `out`.
+  // The block loop leaves at least 12 characters, so its last store stays inside the output.
   if (simd && kHaveAvx2) {
     start = decode_avx2(o, text.data(), full);
     o += start / 4 * 3;
@@ -192,7 +197,7 @@ std::optional<std::string> base64_decode(std::string_view text, bool simd) {
     const int b = kDecode[static_cast<unsigned char>(text[i + 1])];
     const int c = kDecode[static_cast<unsigned char>(text[i + 2])];
     const int d = kDecode[static_cast<unsigned char>(text[i + 3])];
-    if ((a | b | c | d) < 0) return std::nullopt;
+    if ((a | b | c | d) < 0) return false;
     const std::uint32_t v = (std::uint32_t(a) << 18) | (std::uint32_t(b) << 12) | (std::uint32_t(c) << 6) | std::uint32_t(d);
     *o++ = static_cast<char>(v >> 16);
     *o++ = static_cast<char>(v >> 8);
@@ -203,15 +208,38 @@ std::optional<std::string> base64_decode(std::string_view text, bool simd) {
     const int a = kDecode[static_cast<unsigned char>(text[i])];
     const int b = kDecode[static_cast<unsigned char>(text[i + 1])];
     const int c = pad == 1 ? kDecode[static_cast<unsigned char>(text[i + 2])] : 0;
-    if ((a | b | c) < 0) return std::nullopt;
+    if ((a | b | c) < 0) return false;
     const std::uint32_t v = (std::uint32_t(a) << 18) | (std::uint32_t(b) << 12) | (std::uint32_t(c) << 6);
     // Bits below the last output byte must be zero (canonical form).
-    if (pad == 2 && (v & 0xFFFF) != 0) return std::nullopt;
-    if (pad == 1 && (v & 0xFF) != 0) return std::nullopt;
+    if (pad == 2 && (v & 0xFFFF) != 0) return false;
+    if (pad == 1 && (v & 0xFF) != 0) return false;
     *o++ = static_cast<char>(v >> 16);
     if (pad == 1) *o++ = static_cast<char>(v >> 8);
   }
+  return true;
+}
+
+}  // namespace
+
+std::optional<std::string> base64_decode(std::string_view text, bool simd) {
+  std::size_t pad = 0;
+  const std::optional<std::size_t> size = decoded_size(text, pad);
+  if (!size) return std::nullopt;
+  std::string out;
+  out.resize(*size);
+  if (!decode_into(out.data(), text, pad, simd)) return std::nullopt;
   return out;
+}
+
+bool base64_decode_append(std::string& out, std::string_view text) {
+  std::size_t pad = 0;
+  const std::optional<std::size_t> size = decoded_size(text, pad);
+  if (!size) return false;
+  const std::size_t at = out.size();
+  out.resize(at + *size);
+  if (decode_into(out.data() + at, text, pad, true)) return true;
+  out.resize(at);
+  return false;
 }
 
 }  // namespace aipool::codec

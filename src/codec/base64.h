@@ -19,5 +19,8 @@ void base64_encode_append(std::string& out, std::string_view bytes, bool simd = 
 // Whitespace is not accepted. 32 characters per step with AVX2 where the CPU has
 // it; `simd` false: the portable code only (tests compare the two).
 std::optional<std::string> base64_decode(std::string_view text, bool simd = true);
+// Appends the decoding of `text` to `out` (no temporary: for a large file decoded
+// straight into a request body); false, and `out` as it was, when it is not valid.
+bool base64_decode_append(std::string& out, std::string_view text);
 
 }  // namespace aipool::codec

@@ -63,39 +63,46 @@ std::optional<std::string> text_part(std::string_view value) {
   return std::string(value);
 }
 
+// The file is decoded from base64 straight into the body (no copy of it in between);
+// a file that holds the boundary gets the body made again with another one.
 std::variant<Request, std::string> multipart_request(Pipeline pipeline, const char* file,
                                                      const std::vector<Member>& members) {
   std::vector<std::pair<std::string, std::string>> parts;  // name, content
-  std::optional<std::string> decoded;
+  std::optional<std::string_view> encoded;
   for (const Member& member : members) {
     if (member.key == file) {
       if (member.value.empty() || member.value.front() != '"') return invalid(std::string(file) + " must be a base64 string");
-      decoded = codec::base64_decode(member.value.substr(1, member.value.size() - 2));
-      if (!decoded) return invalid(std::string(file) + " is not valid base64");
+      encoded = member.value.substr(1, member.value.size() - 2);
       continue;
     }
     std::optional<std::string> text = text_part(member.value);
     if (text) parts.emplace_back(member.key, std::move(*text));
   }
-  if (!decoded) return invalid(std::string(file) + " is required (base64)");
-  parts.emplace_back(file, std::move(*decoded));
-  const std::string boundary = boundary_for(parts);
-  Request request{pipeline_path(pipeline), "multipart/form-data; boundary=" + boundary, {}};
-  std::size_t size = 0;
-  for (const auto& part : parts) size += part.first.size() + part.second.size() + boundary.size() + 128;
-  request.body.reserve(size + boundary.size() + 8);
-  for (const auto& [name, content] : parts) {
-    request.body += "--" + boundary + "\r\nContent-Disposition: form-data; name=";
-    codec::append_json_string(request.body, name);  // a quoted string; names are plain field names
-    if (name == file) {
-      request.body += "; filename=\"" + name + "\"\r\nContent-Type: application/octet-stream";
+  if (!encoded) return invalid(std::string(file) + " is required (base64)");
+  for (;;) {
+    const std::string boundary = boundary_for(parts);
+    Request request{pipeline_path(pipeline), "multipart/form-data; boundary=" + boundary, {}};
+    std::size_t size = encoded->size() / 4 * 3 + 2 * boundary.size() + 256;
+    for (const auto& part : parts) size += part.first.size() + part.second.size() + boundary.size() + 128;
+    request.body.reserve(size);
+    const auto part_head = [&](const std::string& name) {
+      request.body += "--" + boundary + "\r\nContent-Disposition: form-data; name=";
+      codec::append_json_string(request.body, name);  // a quoted string; names are plain field names
+    };
+    for (const auto& [name, content] : parts) {
+      part_head(name);
+      request.body += "\r\n\r\n";
+      request.body += content;
+      request.body += "\r\n";
     }
-    request.body += "\r\n\r\n";
-    request.body += content;
-    request.body += "\r\n";
+    part_head(file);
+    request.body += "; filename=\"" + std::string(file) + "\"\r\nContent-Type: application/octet-stream\r\n\r\n";
+    const std::size_t at = request.body.size();
+    if (!codec::base64_decode_append(request.body, *encoded)) return invalid(std::string(file) + " is not valid base64");
+    if (request.body.find(boundary, at) != std::string::npos) continue;  // boundary_for gives another next time
+    request.body += "\r\n--" + boundary + "--\r\n";
+    return request;
   }
-  request.body += "--" + boundary + "--\r\n";
-  return request;
 }
 
 struct DataUrl {

@@ -97,6 +97,18 @@ TEST(Base64, AppendOfLargeInputsMatchesOnePieceEncoding) {
   }
 }
 
+// Proves decoding appends after what the string holds, and leaves it as it was when the
+// text is not valid base64 (a file decoded straight into a runner's request body, RUN-2).
+TEST(Base64, DecodeAppendKeepsThePrefixAndUndoesAFailure) {
+  std::string body = "head:";
+  EXPECT_TRUE(aipool::codec::base64_decode_append(body, base64_encode(std::string(1000, 'z') + "end")));
+  EXPECT_EQ(body, "head:" + std::string(1000, 'z') + "end");
+  std::string kept = "head:";
+  EXPECT_FALSE(aipool::codec::base64_decode_append(kept, std::string(100, 'A') + "!AAA"));
+  EXPECT_FALSE(aipool::codec::base64_decode_append(kept, "Zg="));
+  EXPECT_EQ(kept, "head:");
+}
+
 // Proves malformed base64 is refused rather than guessed at, so a bad Data is a decode error (RES-6).
 TEST(Base64, RejectsInvalidInput) {
   for (const char* bad : {"Z", "Zg", "Zg=", "Zm9", "Zg=a", "Z===", "====", "Zm9v!A==", "Zm 9v", "Zm9v\n",

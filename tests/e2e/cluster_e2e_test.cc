@@ -41,7 +41,7 @@ constexpr auto kJobTime = 150ms;                   // the runner's time per job
 // The first of 2 * kOrchestrators consecutive free ports on 127.0.0.1.
 int free_port_run() {
   for (int attempt = 0; attempt < 50; ++attempt) {
-    const int base = 20000 + (std::rand() % 20000) * 2;
+    const int base = 20000 + (std::rand() % 6000) * 2;  // below the ephemeral range (32768-60999)
     bool all_free = true;
     for (int p = base; p < base + 2 * kOrchestrators && all_free; ++p) {
       try {

@@ -84,6 +84,23 @@ TEST(RunnerWire, FilePipelinesSendMultipart) {
   }
 }
 
+// RUN-2: a file that holds the multipart boundary the body would use gets another
+// boundary, so the file still reaches the runner whole and unchanged.
+TEST(RunnerWire, FileHoldingTheBoundaryGetsAnother) {
+  std::string file;
+  for (int k = 0; k < 3000; ++k) file += "--aipool-runner-" + std::to_string(k) + "-x7Qe2bNf\r\n";
+  const std::string job = R"({"model_id":"m","image":")" + codec::base64_encode(file) + "\"}";
+  for (int round = 0; round < 2; ++round) {
+    const Request r = request_of(ai_runner_request(Pipeline::kUpscale, job));
+    const std::string boundary = *codec::header_param(r.content_type, "boundary");
+    EXPECT_EQ(file.find(boundary), std::string::npos) << boundary;
+    const codec::MultipartResult parsed = codec::parse_multipart(r.body, boundary);
+    ASSERT_TRUE(parsed.error.empty()) << parsed.error;
+    ASSERT_EQ(parsed.parts.size(), 2u);
+    EXPECT_EQ(parsed.parts[1].content, file);
+  }
+}
+
 // RUN-2: a file that is missing or not base64 is the job's fault.
 TEST(RunnerWire, BadFilesAreInvalidRequests) {
   auto missing = ai_runner_request(Pipeline::kUpscale, R"({"model_id":"m"})");
