@@ -27,6 +27,7 @@
 #include "core/attempt_observer.h"
 #include "core/id_cipher.h"
 #include "core/id_table.h"
+#include "core/quarantine.h"
 #include "core/worker_pool.h"
 #include "seams/clock.h"
 #include "seams/transport.h"
@@ -44,6 +45,7 @@ struct BrokerConfig {
   Micros job_deadline = 900 * kMicrosPerSecond;     // TIME-3
   Micros slot_reclaim = 300 * kMicrosPerSecond;     // SLOT-3
   std::size_t queue_limit = 256;                    // ADM-2, per key
+  QuarantineConfig quarantine;                      // QUAR-2
   // LIST-1: when set, only these keys are offered; when empty, any (LIST-2).
   std::optional<std::vector<ModelOffer>> model_list;
   // TASK-1: the key of the TaskID permutation, drawn from a Random (draw_id_key)
@@ -64,6 +66,7 @@ enum : std::uint32_t {
   kBugRetryTriedWorker = 4,   // a retry may go to a worker already tried (RETRY-1, RETRY-4)
   kBugNoSlotReclaim = 8,      // an abandoned attempt's slot is never reclaimed by time (SLOT-3)
   kBugKeepUnusedKeys = 16,    // a key no live worker offers is never forgotten (CAP-6)
+  kBugQuarantineIgnored = 32, // selection never skips a blocked seat (QUAR-4)
 };
 #endif
 
@@ -138,6 +141,12 @@ struct SeatView {
   Key key;
   std::uint32_t capacity = 0;
   std::uint32_t in_use = 0;
+  // QUAR-6: the seat's quarantine state.
+  SeatState state = SeatState::kHealthy;
+  std::uint32_t consecutive_failures = 0;
+  std::uint32_t strikes = 0;
+  Micros quarantined_until = 0;  // kQuarantined only, on the core's clock
+  TaskId probe_task = 0;         // kProbing only: the probe's TaskID
 };
 struct WorkerView {
   WorkerId id = 0;
@@ -203,6 +212,8 @@ class Broker {
   // Views (no side effects).
   const BrokerConfig& config() const { return config_; }
   std::vector<WorkerView> workers() const;
+  // One seat's view; nullopt when the worker is not live or does not offer the key.
+  std::optional<SeatView> seat_view(WorkerId worker, const Key& key) const;
   std::vector<KeyView> keys() const;
   std::optional<KeyView> key_view(const Key& key) const;
   std::optional<JobView> job(JobId job) const;
@@ -263,6 +274,15 @@ class Broker {
   void check_key(std::uint32_t key);
   void forget_unused_keys();
   bool send_attempt(Job& job, Seat& seat);
+  // QUAR-4 (broker_quarantine.cc): whether blocked seats are out of bounds for the
+  // job, that is the key has a live seat the job has not tried that is not blocked.
+  bool skips_blocked(const Job& job) const;
+  Seat* pick_for(Job& job);
+  // QUAR-1..QUAR-5: tells the Quarantine how an attempt on `seat` ended (or that it
+  // was sent, `sent`), and dispatches the key's waiting jobs when the seat's state changed.
+  void seat_sent(Seat& seat, std::uint64_t number);
+  void seat_ended(Seat& seat, std::uint64_t number, AttemptVerdict verdict);
+  void cooldown_ended(std::uint64_t number);
   bool tried_every_live_worker(const Job& job) const;
   void enqueue(Job& job, bool at_head);
   void unqueue(Job& job);
@@ -279,11 +299,13 @@ class Broker {
   bool bug_selection_for_test() const;
   Seat* bug_pick_for_test(const Job& job);
 #endif
+  SeatView view_of(const Seat& seat) const;
 
   BrokerConfig config_;
   Clock& clock_;
   WorkerTransport& transport_;
   WorkerPool pool_;
+  Quarantine quarantine_;
   IdTable<Job> jobs_;    // by JobId (increasing)
   IdTable<Task> tasks_;  // open and abandoned attempts, by attempt number (TASK-1)
   std::vector<std::list<JobId>> wait_;      // per key index
