@@ -80,6 +80,10 @@ WorldConfig WorldConfig::swarm_from_seed(std::uint64_t seed) {
   c.foreign_hold_max = seconds(static_cast<std::int64_t>(p.between(1, 120)));
   c.stale_timer = Ratio{static_cast<std::uint32_t>(p.between(0, 3)), 10};
   c.model_list = p.one_in(4);
+  // QUAR-2: quarantine, sometimes off; short cool-downs so that probes happen.
+  c.quarantine_after = p.one_in(8) ? 0 : static_cast<std::uint32_t>(p.between(1, 4));
+  c.quarantine_cooldown = seconds(static_cast<std::int64_t>(p.between(2, 90)));
+  c.quarantine_max_cooldown = c.quarantine_cooldown << p.between(0, 5);
   return c;
 }
 
@@ -117,7 +121,9 @@ std::string WorldConfig::describe() const {
        " forged_join=" + ratio_text(forged_join) +
        " foreign_interval_max=" + time_text(foreign_interval_max) +
        " foreign_hold_max=" + time_text(foreign_hold_max) +
-       " stale_timer=" + ratio_text(stale_timer) + " model_list=" + (model_list ? "yes" : "no");
+       " stale_timer=" + ratio_text(stale_timer) + " model_list=" + (model_list ? "yes" : "no") + "\n";
+  s += "quarantine: after=" + std::to_string(quarantine_after) + " cooldown=" + time_text(quarantine_cooldown) +
+       " max_cooldown=" + time_text(quarantine_max_cooldown);
   return s;
 }
 

@@ -44,6 +44,9 @@ struct WorldConfig {
   Micros job_deadline = seconds(120);
   Micros slot_reclaim = seconds(60);
   std::uint32_t queue_limit = 16;
+  std::uint32_t quarantine_after = 3;                // QUAR-2; 0: off
+  Micros quarantine_cooldown = seconds(30);
+  Micros quarantine_max_cooldown = seconds(600);
 
   // The workload; the faults stop at `duration`.
   std::uint64_t jobs = 3000;

@@ -410,6 +410,14 @@ void World::on_outcome(std::uint8_t orch, const JobOutcome& outcome) {
 }
 
 void AttemptRecorder::attempt_ended(const AttemptEvent& event) { world_.on_attempt_ended(orch_, event); }
+void AttemptRecorder::attempt_started(const AttemptEvent& event) { world_.on_attempt_started(orch_, event); }
+
+void World::on_attempt_started(std::uint8_t orch, const AttemptEvent& event) {
+  if (failed()) return;
+  if (auto v = check_quarantine_send(*orchs_[orch]->broker, event)) {
+    fail(FailureKind::kInvariant, v->rule, orch_prefix(orch) + v->message);
+  }
+}
 
 void World::on_attempt_ended(std::uint8_t orch, const AttemptEvent& event) {
   Orchestrator& o = *orchs_[orch];

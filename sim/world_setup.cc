@@ -68,6 +68,8 @@ void World::make_orchestrators() {
     broker_config.job_deadline = config_.job_deadline;
     broker_config.slot_reclaim = config_.slot_reclaim;
     broker_config.queue_limit = config_.queue_limit;
+    broker_config.quarantine =
+        QuarantineConfig{config_.quarantine_after, config_.quarantine_cooldown, config_.quarantine_max_cooldown};
 #ifdef AIPOOL_BUG_INJECTION
     broker_config.bugs_for_test = config_.bugs_for_test;
 #endif
@@ -79,6 +81,9 @@ void World::make_orchestrators() {
     if (config_.checks == CheckLevel::kFull) {
       ModelConfig model{secret_, config_.attempt_timeout, config_.job_deadline, config_.slot_reclaim,
                         config_.queue_limit, std::nullopt};
+      model.quarantine_after = config_.quarantine_after;
+      model.quarantine_cooldown = config_.quarantine_cooldown;
+      model.quarantine_max_cooldown = config_.quarantine_max_cooldown;
       if (broker_config.model_list) {
         model.model_list.emplace();
         for (const ModelOffer& offer : *broker_config.model_list) model.model_list->push_back(offer.key);
