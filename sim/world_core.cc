@@ -207,10 +207,10 @@ void World::core_timer(Orchestrator& o, TimerId id, bool stale) {
   if (stale) world_probes_.hit(Probe::kStaleTimer);
   if (tracing()) {
     const std::string target = name.kind == TimerKind::kDeadline
-                                   ? job_name(o, name.target)
-                                   : "task " + std::to_string(name.target);
-    trace(orch_prefix(o.index) + "timer: " + timer_kind_name(name.kind) + " of " + target +
-          (stale ? " (stale)" : ""));
+                                   ? " of " + job_name(o, name.target)
+                                   : name.kind == TimerKind::kCooldown ? " " + std::to_string(name.target) + " ends"
+                                                                       : " of task " + std::to_string(name.target);
+    trace(orch_prefix(o.index) + "timer: " + timer_kind_name(name.kind) + target + (stale ? " (stale)" : ""));
   }
   begin_call(o);
   if (o.model) o.model->timer_fired(name);

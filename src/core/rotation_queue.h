@@ -36,7 +36,7 @@ struct Seat {
   std::uint32_t in_use = 0;
   std::size_t label = 0;  // ring position, owned by the RotationQueue
   Worker* owner = nullptr;  // the worker it belongs to, set by the WorkerPool
-  SeatHealth health;        // QUAR-1, changed only by the Broker's Quarantine
+  SeatHealth health{};      // QUAR-1, changed only by the Broker's Quarantine
 
   bool has_free_slot() const { return in_use < capacity; }
 };
