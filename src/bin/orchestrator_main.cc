@@ -60,6 +60,11 @@ DEFINE_string(aiModels, "",
 DEFINE_string(attemptTimeout, "300s", "time one worker has for one attempt (e.g. 300s, 5m, 1500ms)");
 DEFINE_string(jobDeadline, "900s", "time a job may take across all attempts");
 DEFINE_string(slotReclaim, "300s", "time after which a slot held by an abandoned attempt is reclaimed");
+DEFINE_int32(quarantineAfter, 3,
+             "consecutive failures (worker errors, send failures, attempt timeouts) of one worker on one model "
+             "before it is skipped for that model for a cool-down; 0: never");
+DEFINE_string(quarantineCooldown, "30s", "first cool-down of a quarantined worker; doubles at each failed probe");
+DEFINE_string(quarantineMaxCooldown, "10m", "longest cool-down of a quarantined worker");
 DEFINE_int32(queueLength, 256, "jobs that may wait per pipeline and model when every worker is busy");
 DEFINE_int64(maxMessageBytes, 64LL << 20, "largest request body, gRPC message and result upload, in bytes");
 DEFINE_int64(maxPixels, 16777216,
@@ -106,6 +111,9 @@ const aipool::bin::ProgramHelp kHelp{
         {"Timing", "attemptTimeout", "-attemptTimeout 5m"},
         {"Timing", "jobDeadline", "-jobDeadline 30m"},
         {"Timing", "slotReclaim", "-slotReclaim 10m"},
+        {"Timing", "quarantineAfter", "-quarantineAfter 5"},
+        {"Timing", "quarantineCooldown", "-quarantineCooldown 1m"},
+        {"Timing", "quarantineMaxCooldown", "-quarantineMaxCooldown 30m"},
         {"Limits", "queueLength", "-queueLength 1024"},
         {"Limits", "maxMessageBytes", "-maxMessageBytes 134217728"},
         {"Limits", "maxPixels", "-maxPixels 33554432"},
@@ -248,6 +256,13 @@ aipool::net::OrchestratorConfig config_from_flags() {
   config.broker.attempt_timeout = parse_duration("attemptTimeout", FLAGS_attemptTimeout);
   config.broker.job_deadline = parse_duration("jobDeadline", FLAGS_jobDeadline);
   config.broker.slot_reclaim = parse_duration("slotReclaim", FLAGS_slotReclaim);
+  if (FLAGS_quarantineAfter < 0) die("-quarantineAfter: must be 0 (off) or more");
+  config.broker.quarantine.after = static_cast<std::uint32_t>(FLAGS_quarantineAfter);  // QUAR-2
+  config.broker.quarantine.cooldown = parse_duration("quarantineCooldown", FLAGS_quarantineCooldown);
+  config.broker.quarantine.max_cooldown = parse_duration("quarantineMaxCooldown", FLAGS_quarantineMaxCooldown);
+  if (config.broker.quarantine.max_cooldown < config.broker.quarantine.cooldown) {
+    die("-quarantineMaxCooldown: must be at least -quarantineCooldown");
+  }
   if (FLAGS_queueLength < 0) die("-queueLength: must be 0 or more");
   config.broker.queue_limit = static_cast<std::size_t>(FLAGS_queueLength);
   if (!FLAGS_aiModels.empty()) {
