@@ -553,7 +553,9 @@ bool Broker::bug_selection_for_test() const {
 // The deliberately wrong selections of the negative tests.
 Seat* Broker::bug_pick_for_test(const Job& job) {
   const bool any_worker = (config_.bugs_for_test & kBugRetryTriedWorker) != 0;
-  const auto eligible = [&job, any_worker](const Seat& seat) {
+  const bool skip = skips_blocked(job);  // QUAR-4 kept: each bug breaks one rule only
+  const auto eligible = [&job, any_worker, skip](const Seat& seat) {
+    if (skip && seat.health.blocked()) return false;
     return any_worker || std::find(job.tried.begin(), job.tried.end(), seat.worker) == job.tried.end();
   };
   if ((config_.bugs_for_test & kBugFirstFit) == 0) return pool_.pick(job.key, eligible);
