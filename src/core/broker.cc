@@ -60,6 +60,10 @@ Broker::Broker(BrokerConfig config, Clock& clock, WorkerTransport& transport)
   AIPOOL_CHECK(config_.attempt_timeout > 0, "attempt_timeout must be positive");
   AIPOOL_CHECK(config_.job_deadline > 0, "job_deadline must be positive");
   AIPOOL_CHECK(config_.slot_reclaim > 0, "slot_reclaim must be positive");
+  for (int p = 0; p < kPipelineCount; ++p) {
+    AIPOOL_CHECK(config_.pipeline_attempt_timeout[p] >= 0 && config_.pipeline_job_deadline[p] >= 0,
+                 "per-pipeline timeouts must not be negative");
+  }
   AIPOOL_CHECK(config_.quarantine.cooldown > 0, "quarantine cooldown must be positive");
   AIPOOL_CHECK(config_.quarantine.max_cooldown >= config_.quarantine.cooldown,
                "quarantine max cooldown must be at least the cooldown");
@@ -69,6 +73,7 @@ Broker::Broker(BrokerConfig config, Clock& clock, WorkerTransport& transport)
     listed_keys_ = pool_.key_slots();
     wait_.resize(pool_.key_slots());
     quarantine_.resize(pool_.key_slots());
+    for (std::uint32_t key = 0; key < listed_keys_; ++key) set_key_times(key);
   }
 }
 
@@ -107,6 +112,7 @@ JoinResult Broker::worker_joined(const JoinRequest& request) {
   }
   wait_.resize(pool_.key_slots());
   quarantine_.resize(pool_.key_slots());
+  for (const auto& [key_index, capacity] : seats) set_key_times(key_index);
   pool_.add(request.id, request.address, clock_.now(), seats);
   for (const auto& [key_index, capacity] : seats) work_.push_back({WorkKind::kPump, key_index});
   drain();
@@ -169,7 +175,9 @@ JobId Broker::submit(const Key& key, Payload request, JobCallback on_done) {
   job.request = std::move(request);
   job.on_done = std::move(on_done);
   job.submitted_at = clock_.now();
-  clock_.arm_timer(timer_id(TimerKind::kDeadline, id), job.submitted_at + config_.job_deadline);
+  job.attempt_timeout = key_times_[job.key].attempt;  // TIME-5
+  job.job_deadline = key_times_[job.key].deadline;
+  clock_.arm_timer(timer_id(TimerKind::kDeadline, id), job.submitted_at + job.job_deadline);
   work_.push_back({WorkKind::kPlace, id});
   drain();
   return id;
@@ -282,7 +290,7 @@ void Broker::timer_fired(TimerId id) {
       Job& job = job_at(task->job);
       job.last_error = "attempt timeout: task " + std::to_string(task->id) + " on worker " +
                        std::to_string(task->worker) + " took longer than " +
-                       seconds_text(config_.attempt_timeout);
+                       seconds_text(job.attempt_timeout);
       notify_ended(*task, AttemptEnd::kTimeout, job.last_error);
       abandon_running(job);
       work_.push_back({WorkKind::kPlace, job.id});
@@ -297,7 +305,7 @@ void Broker::timer_fired(TimerId id) {
       if (number != 0) notify_ended(task_at(number), AttemptEnd::kDeadline, "job deadline");
       abandon_running(*job);
       finish(*job, JobStatus::kDeadline,
-             "job deadline exceeded after " + seconds_text(config_.job_deadline), nullptr);
+             "job deadline exceeded after " + seconds_text(job->job_deadline), nullptr);
       if (seat != nullptr) seat_ended(*seat, number, AttemptVerdict::kUncounted);  // QUAR-5
       break;
     }
@@ -429,7 +437,7 @@ bool Broker::send_attempt(Job& job, Seat& seat) {
   job.running = number;
   job.last_task = task_id;
   job.tried.push_back(worker_id);
-  clock_.arm_timer(timer_id(TimerKind::kAttempt, number), clock_.now() + config_.attempt_timeout);
+  clock_.arm_timer(timer_id(TimerKind::kAttempt, number), clock_.now() + job.attempt_timeout);
   seat_sent(seat, number);  // QUAR-3
   const Key& key = pool_.key(job.key);
   if (observer_ != nullptr) {

@@ -15,6 +15,7 @@
 //    gives the same effects in the same order.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <list>
@@ -43,6 +44,10 @@ struct BrokerConfig {
   std::size_t max_model_id_bytes = 256;
   Micros attempt_timeout = 300 * kMicrosPerSecond;  // TIME-2
   Micros job_deadline = 900 * kMicrosPerSecond;     // TIME-3
+  // TIME-5: per pipeline, by Pipeline value; 0: attempt_timeout / job_deadline. A
+  // model list offer's own values (ModelOffer, LIST-4) come first.
+  std::array<Micros, kPipelineCount> pipeline_attempt_timeout{};
+  std::array<Micros, kPipelineCount> pipeline_job_deadline{};
   Micros slot_reclaim = 300 * kMicrosPerSecond;     // SLOT-3
   std::size_t queue_limit = 256;                    // ADM-2, per key
   QuarantineConfig quarantine;                      // QUAR-2
@@ -241,6 +246,8 @@ class Broker {
     std::string last_error;
     TaskId last_task = 0;  // the last attempt's TaskID
     Micros submitted_at = 0;
+    Micros attempt_timeout = 0;  // TIME-5: its key's, taken at submit
+    Micros job_deadline = 0;
     bool bound = false;  // RETRY-7: its open attempt's stream has reached the client
   };
   // An attempt, kept by its number (TASK-1); `id` is its TaskID on the wire.
@@ -264,6 +271,8 @@ class Broker {
   // accepted, `merged` holds the capacity per key to seat.
   JoinResult judge_join(const JoinRequest& request, std::map<Key, std::uint64_t>& merged) const;
   std::string nothing_offered_message(const JoinResult& result) const;
+  // TIME-5 (broker_join.cc): works out the key's attempt timeout and job deadline.
+  void set_key_times(std::uint32_t key);
 
   // The checks report() and stream_head() share; a verdict when they end the call
   // (SLOT-2's release done), nullopt with the attempt's number when it is open.
@@ -309,6 +318,11 @@ class Broker {
   IdTable<Job> jobs_;    // by JobId (increasing)
   IdTable<Task> tasks_;  // open and abandoned attempts, by attempt number (TASK-1)
   std::vector<std::list<JobId>> wait_;      // per key index
+  struct KeyTimes {
+    Micros attempt = 0;
+    Micros deadline = 0;
+  };
+  std::vector<KeyTimes> key_times_;  // per key index (TIME-5)
   std::vector<Work> work_;  // drained to empty by every public call
   // CAP-6: keys whose last worker left during this call, forgotten at its end if
   // still unused; key indices below listed_keys_ are the model list's, never forgotten.
