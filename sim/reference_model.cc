@@ -183,7 +183,7 @@ JobId ReferenceModel::submit(const Key& key) {
   Job& job = jobs_[id];
   job.id = id;
   job.key = key;
-  arm(TimerKind::kDeadline, id, now_ + config_.job_deadline);  // TIME-3
+  arm(TimerKind::kDeadline, id, now_ + job_deadline_for(key));  // TIME-3, TIME-5
   work_.push_back(Work{WorkKind::kPlace, id, {}});
   drain();
   return id;
@@ -291,7 +291,9 @@ void ReferenceModel::fire(TimerName timer) {
       const std::optional<Task> task = running != 0 ? std::optional<Task>(tasks_.at(running)) : std::nullopt;
       if (running != 0) ended(running, AttemptEnd::kDeadline);
       abandon_running(it->second);
-      finish(it->second, JobStatus::kDeadline, "job deadline exceeded", "");
+      const Micros deadline = job_deadline_for(it->second.key);
+      finish(it->second, JobStatus::kDeadline, "job deadline exceeded",
+             deadline % kMicrosPerSecond == 0 ? "after " + std::to_string(deadline / kMicrosPerSecond) + " s" : "");
       if (task) seat_ended(task->worker, task->key, running, Verdict::kUncounted);  // QUAR-5
       return;
     }
@@ -431,7 +433,7 @@ void ReferenceModel::send(Job& job, WorkerId worker) {
   job.running = task_id;
   job.last_task = task_id;
   job.tried.push_back(worker);
-  arm(TimerKind::kAttempt, static_cast<std::uint64_t>(task_id), now_ + config_.attempt_timeout);
+  arm(TimerKind::kAttempt, static_cast<std::uint64_t>(task_id), now_ + attempt_timeout_for(job.key));
   seat_sent(worker, job.key, task_id);  // QUAR-3
   Effect sent;
   sent.kind = Effect::Kind::kSend;

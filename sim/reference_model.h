@@ -40,6 +40,7 @@
 // broken so that a send to them fails (set_stream_broken).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -65,6 +66,10 @@ struct ModelConfig {
   std::optional<std::vector<Key>> model_list;
   std::size_t max_models_per_worker = 1024;  // CONN-7
   std::size_t max_model_id_bytes = 256;      // CONN-8
+  // TIME-5: per pipeline (0: the values above) and per listed key (LIST-4; 0: not set).
+  std::array<Micros, kPipelineCount> pipeline_attempt_timeout{};
+  std::array<Micros, kPipelineCount> pipeline_job_deadline{};
+  std::map<Key, std::pair<Micros, Micros>> model_timeouts{};  // attempt timeout, job deadline
   std::uint32_t quarantine_after = 3;                    // QUAR-2; 0: off
   Micros quarantine_cooldown = 30 * kMicrosPerSecond;    // QUAR-2
   Micros quarantine_max_cooldown = 600 * kMicrosPerSecond;
@@ -237,6 +242,9 @@ class ReferenceModel {
   void release_task(TaskId task);
   void remove_worker(WorkerId id);
   void finish(Job& job, JobStatus status, std::string must_contain, std::string must_contain_too);
+  // TIME-5: the key's attempt timeout and job deadline.
+  Micros attempt_timeout_for(const Key& key) const;
+  Micros job_deadline_for(const Key& key) const;
   // Quarantine (reference_quarantine.cc).
   static bool blocked(const Seat& seat);
   bool skips_blocked(const Key& key, const std::vector<WorkerId>& tried) const;

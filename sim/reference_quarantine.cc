@@ -32,6 +32,21 @@ std::optional<WorkerId> ReferenceModel::pick(const Key& key, const std::vector<W
   return std::nullopt;
 }
 
+// TIME-5: the listed key's own value, else its pipeline's, else the default.
+Micros ReferenceModel::attempt_timeout_for(const Key& key) const {
+  const auto own = config_.model_timeouts.find(key);
+  if (own != config_.model_timeouts.end() && own->second.first > 0) return own->second.first;
+  const Micros pipeline = config_.pipeline_attempt_timeout[static_cast<std::size_t>(key.pipeline)];
+  return pipeline > 0 ? pipeline : config_.attempt_timeout;
+}
+
+Micros ReferenceModel::job_deadline_for(const Key& key) const {
+  const auto own = config_.model_timeouts.find(key);
+  if (own != config_.model_timeouts.end() && own->second.second > 0) return own->second.second;
+  const Micros pipeline = config_.pipeline_job_deadline[static_cast<std::size_t>(key.pipeline)];
+  return pipeline > 0 ? pipeline : config_.job_deadline;
+}
+
 bool ReferenceModel::blocked(const Seat& seat) {
   return seat.state == SeatState::kQuarantined || seat.state == SeatState::kProbing;
 }

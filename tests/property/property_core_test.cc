@@ -347,7 +347,8 @@ std::set<std::string> check_conformance(const ModelConfig& config) {
 // gets each job (SEL-1, SEL-2, SEL-4), slots (CAP-1..CAP-5), retries
 // (RETRY-1..RETRY-4, RETRY-6), attempts and reports (TASK-1..TASK-5), abandoned slots
 // (SLOT-1..SLOT-3), admission (ADM-1..ADM-4), registrations (CONN-1..CONN-5),
-// timers (TIME-1..TIME-4), quarantine (QUAR-1..QUAR-5, seat by seat), without a
+// timers (TIME-1..TIME-4; TIME-5 with two pipelines' own timeouts), quarantine
+// (QUAR-1..QUAR-5, seat by seat), without a
 // model list (LIST-2); and that the cases
 // reached every path of kRequiredPaths.
 TEST(CoreConformance, BrokerMakesTheModelsDecisions) {
@@ -373,10 +374,13 @@ TEST(CoreConformance, QuarantinedSeatGetsNoJobButItsProbe) {
 }
 
 // Proves the same with a model list: keys outside it are ignored at join and a
-// join that offers only such keys is refused (LIST-1, CONN-2).
+// join that offers only such keys is refused (LIST-1, CONN-2); a listed key's own
+// timeouts beat its pipeline's (TIME-5, LIST-4).
 TEST(CoreConformance, BrokerWithAModelListMakesTheModelsDecisions) {
   ModelConfig config = property_config();
   config.model_list = std::vector<Key>{pool_keys()[0], pool_keys()[1], Key{Pipeline::kAudioToText, "listed-only"}};
+  config.model_timeouts[pool_keys()[0]] = {4 * kMicrosPerSecond, 0};
+  config.model_timeouts[pool_keys()[1]] = {0, 15 * kMicrosPerSecond};
   const std::set<std::string> seen = check_conformance(config);
   EXPECT_TRUE(seen.contains("outcome ok"));
   EXPECT_TRUE(seen.contains("join 2"));  // nothing offered, or only unlisted keys

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <charconv>
+#include <tuple>
 #include <set>
 #include <string>
 #include <vector>
@@ -35,6 +36,9 @@ inline ModelConfig property_config() {
   config.job_deadline = 35 * kMicrosPerSecond;
   config.slot_reclaim = 20 * kMicrosPerSecond;
   config.queue_limit = 2;
+  // TIME-5: two pipelines with timeouts of their own.
+  config.pipeline_attempt_timeout[static_cast<std::size_t>(Pipeline::kImageToText)] = 6 * kMicrosPerSecond;
+  config.pipeline_job_deadline[static_cast<std::size_t>(Pipeline::kUpscale)] = 25 * kMicrosPerSecond;
   config.quarantine_after = 2;  // QUAR-2: low, so that cases reach quarantine and probes
   config.quarantine_cooldown = 15 * kMicrosPerSecond;
   config.quarantine_max_cooldown = 40 * kMicrosPerSecond;
@@ -139,9 +143,16 @@ struct Harness {
     config.max_models_per_worker = model.max_models_per_worker;
     config.max_model_id_bytes = model.max_model_id_bytes;
     config.quarantine = QuarantineConfig{model.quarantine_after, model.quarantine_cooldown, model.quarantine_max_cooldown};
+    config.pipeline_attempt_timeout = model.pipeline_attempt_timeout;  // TIME-5
+    config.pipeline_job_deadline = model.pipeline_job_deadline;
     if (model.model_list) {
       config.model_list.emplace();
-      for (const Key& key : *model.model_list) config.model_list->push_back(ModelOffer{key, 1, 1, "USD"});
+      for (const Key& key : *model.model_list) {
+        const auto own = model.model_timeouts.find(key);
+        ModelOffer offer{key, 1, 1, "USD"};
+        if (own != model.model_timeouts.end()) std::tie(offer.attempt_timeout, offer.job_deadline) = own->second;
+        config.model_list->push_back(offer);
+      }
     }
     return config;
   }
