@@ -105,6 +105,7 @@ const char* timer_rule(TimerKind kind) {
     case TimerKind::kAttempt: return "TIME-2";
     case TimerKind::kDeadline: return "TIME-3";
     case TimerKind::kReclaim: return "SLOT-3";
+    case TimerKind::kCooldown: return "QUAR-3";
     case TimerKind::kUnknown: break;
   }
   return "TIME-1";
@@ -140,6 +141,33 @@ std::optional<Violation> check_timers(const ReferenceModel& model, const SimCloc
     message += " model has " + timer_text({static_cast<TimerKind>(std::get<0>(e)), std::get<1>(e)}, std::get<2>(e)) + ";";
   }
   return violation(timer_rule(name.kind), message);
+}
+
+// QUAR-1..QUAR-6: each seat's quarantine state against the model's.
+std::optional<Violation> check_model_health(const Broker& broker, const WorkerView& view,
+                                            const ReferenceModel::Worker& worker) {
+  for (std::size_t s = 0; s < view.seats.size(); ++s) {
+    const SeatView& core = view.seats[s];
+    const ReferenceModel::Seat& model = worker.seats[s];
+    const TaskId probe = core.probe_task > 0
+                             ? static_cast<TaskId>(broker.task_ids().decode(static_cast<std::uint64_t>(core.probe_task)))
+                             : 0;
+    const TaskId model_probe = model.state == SeatState::kProbing ? model.probe : 0;
+    const Micros model_until = model.state == SeatState::kQuarantined ? model.until : 0;
+    if (core.state != model.state || core.consecutive_failures != model.failures ||
+        core.strikes != model.strikes || core.quarantined_until != model_until || probe != model_probe) {
+      return violation("QUAR-1", "worker " + std::to_string(view.id) + "'s seat for " + key_name(core.key) +
+                                     " is " + std::string(seat_state_name(core.state)) + " (failures " +
+                                     std::to_string(core.consecutive_failures) + ", strikes " +
+                                     std::to_string(core.strikes) + ", until " +
+                                     std::to_string(core.quarantined_until) + "us, probe " + std::to_string(probe) +
+                                     "), model says " + std::string(seat_state_name(model.state)) + " (failures " +
+                                     std::to_string(model.failures) + ", strikes " + std::to_string(model.strikes) +
+                                     ", until " + std::to_string(model_until) + "us, probe " +
+                                     std::to_string(model_probe) + ")");
+    }
+  }
+  return std::nullopt;
 }
 
 std::optional<Violation> check_model_workers(const Broker& broker, const ReferenceModel& model) {
@@ -179,6 +207,7 @@ std::optional<Violation> check_model_workers(const Broker& broker, const Referen
       }
       return violation("CAP-2", message);
     }
+    if (auto v = check_model_health(broker, view, worker)) return v;
     std::size_t abandoned = 0;
     std::size_t open = 0;
     for (const auto& [id, task] : model.tasks()) {
@@ -359,6 +388,33 @@ std::optional<Violation> check_against_model(const Broker& broker, const Referen
   return check_timers(model, clock);
 }
 
+std::optional<Violation> check_quarantine_send(const Broker& broker, const AttemptEvent& event) {
+  if (event.key == nullptr) return std::nullopt;
+  const std::optional<SeatView> seat = broker.seat_view(event.worker, *event.key);
+  if (!seat) return violation("SEL-2", "task " + std::to_string(event.task) + " went to worker " +
+                                           std::to_string(event.worker) + ", which has no seat for " +
+                                           key_name(*event.key));
+  const bool probe = seat->state == SeatState::kProbing && seat->probe_task == event.task;
+  const bool blocked = seat->state == SeatState::kQuarantined || seat->state == SeatState::kProbing;
+  if (probe || !blocked) return std::nullopt;
+  const std::optional<JobView> job = broker.job(event.job);
+  if (!job) return std::nullopt;
+  for (const WorkerView& worker : broker.workers()) {
+    if (std::find(job->tried.begin(), job->tried.end(), worker.id) != job->tried.end()) continue;
+    for (const SeatView& other : worker.seats) {
+      if (other.key != *event.key || other.state == SeatState::kQuarantined || other.state == SeatState::kProbing) {
+        continue;
+      }
+      return violation("QUAR-4", "job " + std::to_string(event.job) + " went to worker " +
+                                     std::to_string(event.worker) + ", whose seat for " + key_name(*event.key) +
+                                     " is " + std::string(seat_state_name(seat->state)) +
+                                     " (not as its probe), while worker " + std::to_string(worker.id) +
+                                     "'s seat is " + std::string(seat_state_name(other.state)) + " and untried");
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<Violation> check_effects(const std::vector<Effect>& core,
                                        const std::vector<Effect>& model) {
   const std::size_t n = std::max(core.size(), model.size());
@@ -409,6 +465,9 @@ const char* probe_name(Probe probe) {
     case Probe::kListRefused: return "list-refused";
     case Probe::kRejectedInput: return "rejected-input";
     case Probe::kKeyForgotten: return "key-forgotten";
+    case Probe::kQuarantined: return "quarantined";
+    case Probe::kBlockedSkipped: return "blocked-skipped";
+    case Probe::kProbeCleared: return "quarantine-probe-ok";
     case Probe::kCount: break;
   }
   return "?";

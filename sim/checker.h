@@ -48,6 +48,10 @@ std::optional<Violation> check_against_model(const Broker& broker, const Referen
                                              const SimClock& clock);
 std::optional<Violation> check_effects(const std::vector<Effect>& core,
                                        const std::vector<Effect>& model);
+// QUAR-4, from the Broker's views while it starts attempt `event` (AttemptObserver):
+// a quarantined or probing seat gets no job but its probe while the key has a live
+// seat that the job has not tried and that is not blocked.
+std::optional<Violation> check_quarantine_send(const Broker& broker, const AttemptEvent& event);
 
 // Rare paths that a batch of seeds must reach at least once each (FoundationDB's
 // CODE_PROBE, Antithesis' SOMETIMES): a batch where one never fires is not
@@ -73,6 +77,9 @@ enum class Probe : std::uint8_t {
   kListRefused,      // a worker's join was refused: none of its keys is listed (LIST-1)
   kRejectedInput,    // a worker error rejected the input and ended its job (RETRY-6)
   kKeyForgotten,     // a key went with its last worker (CAP-6)
+  kQuarantined,      // a seat was quarantined (QUAR-2)
+  kBlockedSkipped,   // a scan passed over a blocked seat for a healthy one (QUAR-4)
+  kProbeCleared,     // a quarantine probe's result cleared its seat (QUAR-5)
   kCount,
 };
 const char* probe_name(Probe probe);

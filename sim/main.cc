@@ -56,7 +56,7 @@ const char kUsage[] =
 #ifdef AIPOOL_BUG_INJECTION
     "  --bug NAME            switch on a deliberate core bug: leak-slot-on-failure,\n"
     "                        first-fit, retry-tried-worker, no-slot-reclaim,\n"
-    "                        keep-unused-keys\n"
+    "                        keep-unused-keys, quarantine-ignored\n"
     "  --expect-failure KIND pass only if a seed fails with KIND (invariant, liveness)\n"
     "  --expect-rule RULE    ... and names RULE (e.g. CAP-4)\n"
 #endif
@@ -210,6 +210,7 @@ Parsed parse_bug_flag(const std::string& arg, ArgReader& in, Cli& cli) {
     else if (*v == "retry-tried-worker") cli.options.bugs_for_test |= kBugRetryTriedWorker;
     else if (*v == "no-slot-reclaim") cli.options.bugs_for_test |= kBugNoSlotReclaim;
     else if (*v == "keep-unused-keys") cli.options.bugs_for_test |= kBugKeepUnusedKeys;
+    else if (*v == "quarantine-ignored") cli.options.bugs_for_test |= kBugQuarantineIgnored;
     else return Parsed::kBad;
     return Parsed::kTaken;
   }

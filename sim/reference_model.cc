@@ -183,7 +183,7 @@ JobId ReferenceModel::submit(const Key& key) {
   Job& job = jobs_[id];
   job.id = id;
   job.key = key;
-  arm(TimerKind::kDeadline, id, now_ + config_.job_deadline);  // TIME-3
+  arm(TimerKind::kDeadline, id, now_ + job_deadline_for(key));  // TIME-3, TIME-5
   work_.push_back(Work{WorkKind::kPlace, id, {}});
   drain();
   return id;
@@ -193,12 +193,15 @@ void ReferenceModel::cancel(JobId id) {
   begin_step();
   auto it = jobs_.find(id);
   if (it == jobs_.end()) return;  // TASK-5: it already has its outcome
-  if (it->second.running != 0) {
+  const TaskId running = it->second.running;
+  const std::optional<Task> task = running != 0 ? std::optional<Task>(tasks_.at(running)) : std::nullopt;
+  if (running != 0) {
     ++stats_.cancels_running;
-    ended(it->second.running, AttemptEnd::kCancelled);
+    ended(running, AttemptEnd::kCancelled);
   }
   abandon_running(it->second);  // SLOT-1
   finish(it->second, JobStatus::kCancelled, "", "");
+  if (task) seat_ended(task->worker, task->key, running, Verdict::kUncounted);  // QUAR-5
   drain();
 }
 
@@ -234,6 +237,8 @@ ReportVerdict ReferenceModel::report(std::string_view credentials, TaskId task_i
     work_.push_back(Work{WorkKind::kPlace, job.id, {}});  // RETRY-1
     release_task(task_id);
   }
+  seat_ended(task.worker, task.key, task_id,
+             ok ? Verdict::kResult : rejected_input ? Verdict::kUncounted : Verdict::kCounted);  // QUAR-1
   drain();
   return ReportVerdict::kAccepted;
 }
@@ -272,17 +277,24 @@ void ReferenceModel::fire(TimerName timer) {
       Job& job = jobs_.at(it->second.job);
       job.last_worker_error.clear();
       ++stats_.attempt_timeouts;
+      const Task task = it->second;
       ended(static_cast<TaskId>(timer.target), AttemptEnd::kTimeout);
       abandon_running(job);
       work_.push_back(Work{WorkKind::kPlace, job.id, {}});  // RETRY-1
+      seat_ended(task.worker, task.key, static_cast<TaskId>(timer.target), Verdict::kCounted);  // QUAR-1
       return;
     }
     case TimerKind::kDeadline: {  // TIME-3
       auto it = jobs_.find(timer.target);
       if (it == jobs_.end()) return;  // TIME-4
-      if (it->second.running != 0) ended(it->second.running, AttemptEnd::kDeadline);
+      const TaskId running = it->second.running;
+      const std::optional<Task> task = running != 0 ? std::optional<Task>(tasks_.at(running)) : std::nullopt;
+      if (running != 0) ended(running, AttemptEnd::kDeadline);
       abandon_running(it->second);
-      finish(it->second, JobStatus::kDeadline, "job deadline exceeded", "");
+      const Micros deadline = job_deadline_for(it->second.key);
+      finish(it->second, JobStatus::kDeadline, "job deadline exceeded",
+             deadline % kMicrosPerSecond == 0 ? "after " + std::to_string(deadline / kMicrosPerSecond) + " s" : "");
+      if (task) seat_ended(task->worker, task->key, running, Verdict::kUncounted);  // QUAR-5
       return;
     }
     case TimerKind::kReclaim: {  // SLOT-3
@@ -292,6 +304,9 @@ void ReferenceModel::fire(TimerName timer) {
       release_task(static_cast<TaskId>(timer.target));
       return;
     }
+    case TimerKind::kCooldown:  // QUAR-3
+      cooldown_ended(timer.target);
+      return;
     case TimerKind::kUnknown:
       return;
   }
@@ -325,26 +340,6 @@ void ReferenceModel::drain() {
     if (!listed) ++stats_.keys_forgotten;
     return true;
   });
-}
-
-// SEL-2: the first worker from the head with a free slot, not yet tried for the
-// job, takes the attempt; it and every worker scanned before it go to the back in
-// scan order. No such worker: the order is unchanged.
-std::optional<WorkerId> ReferenceModel::pick(const Key& key, const std::vector<WorkerId>& tried) {
-  KeyState& state = key_state_or_add(key);
-  for (std::size_t i = 0; i < state.rotation.size(); ++i) {
-    const WorkerId id = state.rotation[i];
-    const Seat* seat = seat_of(id, key);
-    const bool free = seat != nullptr && seat->in_use < seat->capacity;
-    const bool untried = std::find(tried.begin(), tried.end(), id) == tried.end();
-    if (free && untried) {
-      if (i > 0) ++stats_.skipped_full;
-      std::rotate(state.rotation.begin(), state.rotation.begin() + static_cast<std::ptrdiff_t>(i + 1),
-                  state.rotation.end());
-      return id;
-    }
-  }
-  return std::nullopt;
 }
 
 bool ReferenceModel::any_free_slot(const Key& key) const {
@@ -438,7 +433,8 @@ void ReferenceModel::send(Job& job, WorkerId worker) {
   job.running = task_id;
   job.last_task = task_id;
   job.tried.push_back(worker);
-  arm(TimerKind::kAttempt, static_cast<std::uint64_t>(task_id), now_ + config_.attempt_timeout);
+  arm(TimerKind::kAttempt, static_cast<std::uint64_t>(task_id), now_ + attempt_timeout_for(job.key));
+  seat_sent(worker, job.key, task_id);  // QUAR-3
   Effect sent;
   sent.kind = Effect::Kind::kSend;
   sent.worker = worker;
@@ -540,7 +536,12 @@ void ReferenceModel::remove_worker(WorkerId id) {
     rotation.erase(std::find(rotation.begin(), rotation.end(), id));
     seat.in_use = 0;  // the slots vanish with the worker
   }
+  for (Seat& seat : worker->seats) {
+    if (seat.state == SeatState::kQuarantined) cancel_timer(TimerKind::kCooldown, seat.cooldown);
+    seat.state = SeatState::kHealthy;  // QUAR-1: the state goes with the worker
+  }
   for (const Seat& seat : worker->seats) work_.push_back(Work{WorkKind::kCheckKey, 0, seat.key});
+  for (const Seat& seat : worker->seats) work_.push_back(Work{WorkKind::kPump, 0, seat.key});  // QUAR-4
 }
 
 // TASK-3: the attempt ends now, exactly once, for this reason.

@@ -24,6 +24,12 @@
 //  - A report is checked for its secret (RES-4), then whether the TaskID was ever
 //    issued (RES-5, TASK-6), then whether the attempt ended (TASK-4), then its
 //    worker (TASK-2).
+//  - Quarantine (QUAR-1..QUAR-5): a seat's state changes in the order the core
+//    makes them: an attempt's start after its timer is armed; its end after
+//    everything else the end does (the retry placed, the slot released, the
+//    outcome delivered). Any change of a seat's state queues a pump of its key
+//    after the work queued so far; a leaving worker's keys are pumped after they
+//    are checked. Cool-downs are numbered 1, 2, 3, ... in the order they start.
 //  - Attempts are named by their numbers, 1, 2, 3, ... (TASK-1); the core's
 //    TaskIDs are those numbers under its key, and the simulator and the property
 //    tests translate between the two at the core's edge.
@@ -34,6 +40,7 @@
 // broken so that a send to them fails (set_stream_broken).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -59,6 +66,13 @@ struct ModelConfig {
   std::optional<std::vector<Key>> model_list;
   std::size_t max_models_per_worker = 1024;  // CONN-7
   std::size_t max_model_id_bytes = 256;      // CONN-8
+  // TIME-5: per pipeline (0: the values above) and per listed key (LIST-4; 0: not set).
+  std::array<Micros, kPipelineCount> pipeline_attempt_timeout{};
+  std::array<Micros, kPipelineCount> pipeline_job_deadline{};
+  std::map<Key, std::pair<Micros, Micros>> model_timeouts{};  // attempt timeout, job deadline
+  std::uint32_t quarantine_after = 3;                    // QUAR-2; 0: off
+  Micros quarantine_cooldown = 30 * kMicrosPerSecond;    // QUAR-2
+  Micros quarantine_max_cooldown = 600 * kMicrosPerSecond;
 };
 
 // One thing the core does to the outside world, as both the model and the
@@ -102,6 +116,11 @@ struct ModelStats {
   std::uint64_t no_worker_waiting = 0;   // ADM-4: a waiting job lost its last worker
   std::uint64_t skipped_full = 0;        // a scan skipped a full or tried worker (SEL-2)
   std::uint64_t keys_forgotten = 0;      // a key went with its last worker (CAP-6)
+  std::uint64_t quarantines = 0;         // a seat was quarantined (QUAR-2)
+  std::uint64_t probes = 0;              // a probe was sent (QUAR-3)
+  std::uint64_t probes_cleared = 0;      // a probe's result cleared its seat (QUAR-5)
+  std::uint64_t blocked_skipped = 0;     // a scan skipped a blocked seat for a healthy one (QUAR-4)
+  std::uint64_t blocked_taken = 0;       // a blocked seat took a job: nothing else was left (QUAR-4)
 };
 
 class ReferenceModel {
@@ -110,6 +129,13 @@ class ReferenceModel {
     Key key;
     std::uint32_t capacity = 0;
     std::uint32_t in_use = 0;
+    // QUAR-1: the quarantine state.
+    SeatState state = SeatState::kHealthy;
+    std::uint32_t failures = 0;
+    std::uint32_t strikes = 0;
+    Micros until = 0;            // kQuarantined
+    std::uint64_t cooldown = 0;  // kQuarantined: its number
+    TaskId probe = 0;            // kProbing
   };
   struct Worker {
     WorkerId id = 0;
@@ -193,6 +219,7 @@ class ReferenceModel {
 
  private:
   enum class WorkKind : std::uint8_t { kPlace, kPump, kCheckKey };
+  enum class Verdict : std::uint8_t { kResult, kCounted, kUncounted };  // QUAR-1
   struct Work {
     WorkKind kind;
     JobId job = 0;  // kPlace
@@ -215,6 +242,16 @@ class ReferenceModel {
   void release_task(TaskId task);
   void remove_worker(WorkerId id);
   void finish(Job& job, JobStatus status, std::string must_contain, std::string must_contain_too);
+  // TIME-5: the key's attempt timeout and job deadline.
+  Micros attempt_timeout_for(const Key& key) const;
+  Micros job_deadline_for(const Key& key) const;
+  // Quarantine (reference_quarantine.cc).
+  static bool blocked(const Seat& seat);
+  bool skips_blocked(const Key& key, const std::vector<WorkerId>& tried) const;
+  void seat_sent(WorkerId worker, const Key& key, TaskId task);
+  void seat_ended(WorkerId worker, const Key& key, TaskId task, Verdict verdict);
+  void quarantine(Seat& seat);
+  void cooldown_ended(std::uint64_t number);
   void ended(TaskId task, AttemptEnd end);
   std::size_t traced_effects() const;  // effects that are not kEnd
   void arm(TimerKind kind, std::uint64_t target, Micros at);
@@ -242,6 +279,7 @@ class ReferenceModel {
   ModelStats stats_;
   JobId next_job_ = 1;
   TaskId next_task_ = 1;
+  std::uint64_t next_cooldown_ = 1;
   std::uint64_t next_timer_seq_ = 1;
 };
 

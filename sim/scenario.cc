@@ -230,6 +230,14 @@ bool ScenarioRunner::command_config(const Command& c) {
       if (!d || *d <= 0) return usage(c.step, "bad duration " + value);
       (key == "attempt_timeout" ? config_.attempt_timeout
                                 : key == "job_deadline" ? config_.job_deadline : config_.slot_reclaim) = *d;
+    } else if (key == "quarantine_cooldown" || key == "quarantine_max_cooldown") {
+      const std::optional<Micros> d = parse_duration(value);
+      if (!d || *d <= 0) return usage(c.step, "bad duration " + value);
+      (key == "quarantine_cooldown" ? config_.quarantine_cooldown : config_.quarantine_max_cooldown) = *d;
+    } else if (key == "quarantine_after") {
+      const std::optional<std::uint64_t> n = parse_number(value);
+      if (!n || *n > 255) return usage(c.step, "bad number " + value);
+      config_.quarantine_after = static_cast<std::uint32_t>(*n);
     } else if (key == "queue_limit" || key == "orchestrators") {
       const std::optional<std::uint64_t> n = parse_number(value);
       if (!n || *n == 0 || *n > 255) return usage(c.step, "bad number " + value);

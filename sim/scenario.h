@@ -6,6 +6,7 @@
 //
 //   # a comment; cite the rules the file proves, e.g. SEL-2
 //   config attempt_timeout=10s job_deadline=60s slot_reclaim=30s queue_limit=4 orchestrators=2
+//          quarantine_after=3 quarantine_cooldown=30s quarantine_max_cooldown=10m   (QUAR-2)
 //   join w1 text-to-image/m cap=2 image-to-text/x cap=1 [orch=2] [secret=WRONG]
 //   exec w1 [latency=2s] [fail] [manual] [lose]  (lose: its job notices never arrive)
 //   submit j1 text-to-image/m [orch=2]
@@ -16,7 +17,8 @@
 //   post w1 task=3 ok|error="text" [rejected] [secret=WRONG] [from=w2|none] [orch=2]
 //                       rejected: the error rejects the request itself (RETRY-6)
 //   tick 5s             let 5 s of simulated time pass
-//   state [orch=2]      rotation queues with slots, waiting jobs, open jobs
+//   state [orch=2]      rotation queues with slots (and a seat's quarantine state
+//                       when it is not healthy, QUAR-6), waiting jobs, open jobs
 //   drain               run until nothing is left to happen
 //   ----
 //   @0s the expected trace lines of the command above, up to a blank line

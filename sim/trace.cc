@@ -98,8 +98,11 @@ std::string World::describe_event(const Event& event) const {
   switch (event.kind) {
     case EventKind::kTimer: {
       const TimerName name = decode_timer(event.a);
-      out += orch + " " + timer_kind_name(name.kind) + " of " +
-             (name.kind == TimerKind::kDeadline ? "job " : "task ") + std::to_string(name.target);
+      out += orch + " " + timer_kind_name(name.kind) +
+             (name.kind == TimerKind::kDeadline   ? " of job "
+              : name.kind == TimerKind::kCooldown ? " "
+                                                  : " of task ") +
+             std::to_string(name.target);
       if (event.flags != 0) out += " (stale)";
       break;
     }

@@ -101,7 +101,7 @@ class World;
 class AttemptRecorder final : public AttemptObserver {
  public:
   AttemptRecorder(World& world, std::uint8_t orch) : world_(world), orch_(orch) {}
-  void attempt_started(const AttemptEvent&) override {}
+  void attempt_started(const AttemptEvent& event) override;
   void attempt_ended(const AttemptEvent& event) override;
 
  private:
@@ -204,6 +204,8 @@ class World final : public TransportObserver {
   void on_close(std::uint8_t orch, WorkerId worker, std::string_view reason) override;
   // From AttemptRecorder: TASK-3, an attempt ends exactly once.
   void on_attempt_ended(std::uint8_t orch, const AttemptEvent& event);
+  // From AttemptRecorder: QUAR-4, checked as the core sends.
+  void on_attempt_started(std::uint8_t orch, const AttemptEvent& event);
 
  private:
   // set-up, and making and timing events (world_setup.cc)

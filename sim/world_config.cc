@@ -80,7 +80,28 @@ WorldConfig WorldConfig::swarm_from_seed(std::uint64_t seed) {
   c.foreign_hold_max = seconds(static_cast<std::int64_t>(p.between(1, 120)));
   c.stale_timer = Ratio{static_cast<std::uint32_t>(p.between(0, 3)), 10};
   c.model_list = p.one_in(4);
+  draw_quarantine_and_timeouts(p, c);
   return c;
+}
+
+// QUAR-2 and TIME-5 (drawn after everything else, so that older draws stay as they were).
+void WorldConfig::draw_quarantine_and_timeouts(Prng& p, WorldConfig& c) {
+  // QUAR-2: quarantine, sometimes off; short cool-downs so that probes happen.
+  c.quarantine_after = p.one_in(8) ? 0 : static_cast<std::uint32_t>(p.between(1, 4));
+  c.quarantine_cooldown = seconds(static_cast<std::int64_t>(p.between(2, 90)));
+  c.quarantine_max_cooldown = c.quarantine_cooldown << p.between(0, 5);
+  // TIME-5: some pipelines get shorter timeouts of their own; some listed keys too.
+  for (int i = 0; i < kPipelineCount; ++i) {
+    const auto at = static_cast<std::size_t>(i);
+    // Between shortest_timeout(t) and t: never so short that a healed world's job misses it.
+    const auto draw = [&p](Micros t) {
+      const Micros low = shortest_timeout(t);
+      return low + static_cast<Micros>(p.uniform(static_cast<std::uint64_t>(t - low) + 1));
+    };
+    if (p.one_in(3)) c.pipeline_attempt_timeout[at] = draw(c.attempt_timeout);
+    if (p.one_in(3)) c.pipeline_job_deadline[at] = draw(c.job_deadline);
+  }
+  c.model_timeouts = p.one_in(2);
 }
 
 std::string WorldConfig::describe() const {
@@ -117,7 +138,16 @@ std::string WorldConfig::describe() const {
        " forged_join=" + ratio_text(forged_join) +
        " foreign_interval_max=" + time_text(foreign_interval_max) +
        " foreign_hold_max=" + time_text(foreign_hold_max) +
-       " stale_timer=" + ratio_text(stale_timer) + " model_list=" + (model_list ? "yes" : "no");
+       " stale_timer=" + ratio_text(stale_timer) + " model_list=" + (model_list ? "yes" : "no") + "\n";
+  s += "quarantine: after=" + std::to_string(quarantine_after) + " cooldown=" + time_text(quarantine_cooldown) +
+       " max_cooldown=" + time_text(quarantine_max_cooldown) + "\n";
+  s += "timeouts per pipeline (attempt/deadline, 0: the core's):";
+  for (int i = 0; i < kPipelineCount; ++i) {
+    const auto at = static_cast<std::size_t>(i);
+    s += " " + std::string(pipeline_name(static_cast<Pipeline>(i))) + "=" + time_text(pipeline_attempt_timeout[at]) +
+         "/" + time_text(pipeline_job_deadline[at]);
+  }
+  s += std::string(" model_timeouts=") + (model_timeouts ? "yes" : "no");
   return s;
 }
 

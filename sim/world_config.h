@@ -8,6 +8,7 @@
 // Contract: plain value type.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 
@@ -26,6 +27,10 @@ enum class CheckLevel : std::uint8_t {
 
 constexpr Micros seconds(std::int64_t s) { return s * kMicrosPerSecond; }
 constexpr Micros millis(std::int64_t ms) { return ms * 1000; }
+// TIME-5: the shortest per-pipeline or per-model timeout drawn for a core value `t`:
+// half of it, but never under 30 s (or `t` itself when shorter), so that the
+// liveness phase's jobs (notice, execution and upload of a few seconds each) fit.
+constexpr Micros shortest_timeout(Micros t) { return t / 2 > seconds(30) ? t / 2 : (t < seconds(30) ? t : seconds(30)); }
 
 struct WorldConfig {
   std::uint64_t seed = 1;
@@ -44,6 +49,14 @@ struct WorldConfig {
   Micros job_deadline = seconds(120);
   Micros slot_reclaim = seconds(60);
   std::uint32_t queue_limit = 16;
+  // TIME-5: per pipeline (0: the values above), never longer than them so that the
+  // liveness bound holds; and, with a model list, listed keys' own values (LIST-4).
+  std::array<Micros, kPipelineCount> pipeline_attempt_timeout{};
+  std::array<Micros, kPipelineCount> pipeline_job_deadline{};
+  bool model_timeouts = false;
+  std::uint32_t quarantine_after = 3;                // QUAR-2; 0: off
+  Micros quarantine_cooldown = seconds(30);
+  Micros quarantine_max_cooldown = seconds(600);
 
   // The workload; the faults stop at `duration`.
   std::uint64_t jobs = 3000;
@@ -109,6 +122,9 @@ struct WorldConfig {
   static WorldConfig swarm_from_seed(std::uint64_t seed);
   // One line per group, every field.
   std::string describe() const;
+
+ private:
+  static void draw_quarantine_and_timeouts(Prng& p, WorldConfig& c);
 };
 
 }  // namespace aipool::sim

@@ -207,10 +207,10 @@ void World::core_timer(Orchestrator& o, TimerId id, bool stale) {
   if (stale) world_probes_.hit(Probe::kStaleTimer);
   if (tracing()) {
     const std::string target = name.kind == TimerKind::kDeadline
-                                   ? job_name(o, name.target)
-                                   : "task " + std::to_string(name.target);
-    trace(orch_prefix(o.index) + "timer: " + timer_kind_name(name.kind) + " of " + target +
-          (stale ? " (stale)" : ""));
+                                   ? " of " + job_name(o, name.target)
+                                   : name.kind == TimerKind::kCooldown ? " " + std::to_string(name.target) + " ends"
+                                                                       : " of task " + std::to_string(name.target);
+    trace(orch_prefix(o.index) + "timer: " + timer_kind_name(name.kind) + target + (stale ? " (stale)" : ""));
   }
   begin_call(o);
   if (o.model) o.model->timer_fired(name);
@@ -410,6 +410,14 @@ void World::on_outcome(std::uint8_t orch, const JobOutcome& outcome) {
 }
 
 void AttemptRecorder::attempt_ended(const AttemptEvent& event) { world_.on_attempt_ended(orch_, event); }
+void AttemptRecorder::attempt_started(const AttemptEvent& event) { world_.on_attempt_started(orch_, event); }
+
+void World::on_attempt_started(std::uint8_t orch, const AttemptEvent& event) {
+  if (failed()) return;
+  if (auto v = check_quarantine_send(*orchs_[orch]->broker, event)) {
+    fail(FailureKind::kInvariant, v->rule, orch_prefix(orch) + v->message);
+  }
+}
 
 void World::on_attempt_ended(std::uint8_t orch, const AttemptEvent& event) {
   Orchestrator& o = *orchs_[orch];

@@ -178,6 +178,9 @@ ProbeCounts World::probes() const {
     counts.hit(Probe::kDeadline, s.deadlines);
     counts.hit(Probe::kCancelRunning, s.cancels_running);
     counts.hit(Probe::kKeyForgotten, s.keys_forgotten);
+    counts.hit(Probe::kQuarantined, s.quarantines);
+    counts.hit(Probe::kBlockedSkipped, s.blocked_skipped);
+    counts.hit(Probe::kProbeCleared, s.probes_cleared);
   }
   return counts;
 }

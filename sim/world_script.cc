@@ -182,7 +182,15 @@ std::string World::scripted_state(std::uint8_t orch) const {
       for (const WorkerView& view : views) {
         if (view.id != rotation[i]) continue;
         for (const SeatView& seat : view.seats) {
-          if (seat.key == key->key) line += " " + std::to_string(seat.in_use) + "/" + std::to_string(seat.capacity);
+          if (seat.key != key->key) continue;
+          line += " " + std::to_string(seat.in_use) + "/" + std::to_string(seat.capacity);
+          if (seat.state == SeatState::kHealthy) continue;  // QUAR-6
+          line += " " + std::string(seat_state_name(seat.state));
+          if (seat.state == SeatState::kQuarantined) {
+            line += " until " + std::to_string(seat.quarantined_until / kMicrosPerSecond) + "s";
+          }
+          if (seat.state == SeatState::kProbing) line += " task " + std::to_string(o.number_of(seat.probe_task));
+          line += " strikes " + std::to_string(seat.strikes);
         }
       }
     }

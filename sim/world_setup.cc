@@ -35,6 +35,21 @@ World::World(const WorldConfig& config, bool scripted)
 
 World::~World() = default;
 
+namespace {
+
+// LIST-3: key k's price; LIST-4: with model_timeouts, every other listed key has
+// timeouts of its own, shorter than the core's (never below shortest_timeout).
+ModelOffer listed_offer(const WorldConfig& config, const Key& key, std::uint32_t k) {
+  ModelOffer offer{key, static_cast<double>(k + 1) / 4, 1 + k, "USD"};
+  if (config.model_timeouts && k % 2 == 0) {
+    offer.attempt_timeout = std::max(config.attempt_timeout * (k + 1) / (k + 2), shortest_timeout(config.attempt_timeout));
+    offer.job_deadline = std::max(config.job_deadline * (k + 2) / (k + 3), shortest_timeout(config.job_deadline));
+  }
+  return offer;
+}
+
+}  // namespace
+
 void World::make_orchestrators() {
   // TASK-1: each orchestrator's TaskID key, from a generator seeded apart from the
   // root so that the other streams draw what they drew before keys existed.
@@ -57,17 +72,19 @@ void World::make_orchestrators() {
         if (k == 0 || lists.one_in(2)) o->listed.push_back(k);
       }
       o->listed.push_back(keys_.add(Key{Pipeline::kAudioToText, "listed-only"}));
-      for (std::uint32_t k : o->listed) {
-        offers.push_back(ModelOffer{keys_.key(k), static_cast<double>(k + 1) / 4, 1 + k, "USD"});
-      }
+      for (std::uint32_t k : o->listed) offers.push_back(listed_offer(config_, keys_.key(k), k));
       broker_config.model_list = offers;
     }
     broker_config.secret = secret_;
     broker_config.task_id_key = o->task_ids.key();
     broker_config.attempt_timeout = config_.attempt_timeout;
     broker_config.job_deadline = config_.job_deadline;
+    broker_config.pipeline_attempt_timeout = config_.pipeline_attempt_timeout;
+    broker_config.pipeline_job_deadline = config_.pipeline_job_deadline;
     broker_config.slot_reclaim = config_.slot_reclaim;
     broker_config.queue_limit = config_.queue_limit;
+    broker_config.quarantine =
+        QuarantineConfig{config_.quarantine_after, config_.quarantine_cooldown, config_.quarantine_max_cooldown};
 #ifdef AIPOOL_BUG_INJECTION
     broker_config.bugs_for_test = config_.bugs_for_test;
 #endif
@@ -79,6 +96,16 @@ void World::make_orchestrators() {
     if (config_.checks == CheckLevel::kFull) {
       ModelConfig model{secret_, config_.attempt_timeout, config_.job_deadline, config_.slot_reclaim,
                         config_.queue_limit, std::nullopt};
+      model.pipeline_attempt_timeout = config_.pipeline_attempt_timeout;
+      model.pipeline_job_deadline = config_.pipeline_job_deadline;
+      if (broker_config.model_list) {
+        for (const ModelOffer& offer : *broker_config.model_list) {
+          model.model_timeouts[offer.key] = {offer.attempt_timeout, offer.job_deadline};
+        }
+      }
+      model.quarantine_after = config_.quarantine_after;
+      model.quarantine_cooldown = config_.quarantine_cooldown;
+      model.quarantine_max_cooldown = config_.quarantine_max_cooldown;
       if (broker_config.model_list) {
         model.model_list.emplace();
         for (const ModelOffer& offer : *broker_config.model_list) model.model_list->push_back(offer.key);

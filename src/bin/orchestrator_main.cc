@@ -26,6 +26,7 @@
 
 #include "bin/program.h"
 #include "net/log_line.h"
+#include "codec/durations.h"
 #include "codec/model_config.h"
 #include "net/orchestrator_node.h"
 #include "net/process_memory.h"
@@ -59,9 +60,23 @@ DEFINE_string(resultsURL, "",
 DEFINE_string(aiModels, "",
               "models to offer: a go-livepeer aiModels.json file (with prices) or inline "
               "pipeline:model_id[,...]; empty: offer whatever workers advertise");
-DEFINE_string(attemptTimeout, "300s", "time one worker has for one attempt (e.g. 300s, 5m, 1500ms)");
-DEFINE_string(jobDeadline, "900s", "time a job may take across all attempts");
+DEFINE_string(attemptTimeout,
+              "text-to-image=300s,image-to-text=60s,image-to-image=300s,upscale=300s,audio-to-text=300s,llm=600s,"
+              "text-to-speech=120s",
+              "time one worker has for one attempt: a duration for every pipeline (300s, 5m, 1500ms) and/or "
+              "pipeline=duration items, comma-separated; pipelines not named keep their defaults; a model list "
+              "entry's attempt_timeout comes first");
+DEFINE_string(jobDeadline,
+              "text-to-image=900s,image-to-text=300s,image-to-image=900s,upscale=900s,audio-to-text=900s,llm=1800s,"
+              "text-to-speech=600s",
+              "time a job may take across all attempts, in the form of -attemptTimeout; a model list entry's "
+              "job_deadline comes first");
 DEFINE_string(slotReclaim, "300s", "time after which a slot held by an abandoned attempt is reclaimed");
+DEFINE_int32(quarantineAfter, 3,
+             "consecutive failures (worker errors, send failures, attempt timeouts) of one worker on one model "
+             "before it is skipped for that model for a cool-down; 0: never");
+DEFINE_string(quarantineCooldown, "30s", "first cool-down of a quarantined worker; doubles at each failed probe");
+DEFINE_string(quarantineMaxCooldown, "10m", "longest cool-down of a quarantined worker");
 DEFINE_int32(queueLength, 256, "jobs that may wait per pipeline and model when every worker is busy");
 DEFINE_int64(maxMessageBytes, 64LL << 20, "largest request body, gRPC message and result upload, in bytes");
 DEFINE_int64(maxPixels, 16777216,
@@ -116,9 +131,12 @@ const aipool::bin::ProgramHelp kHelp{
         {"Access", "apiKeys", "-apiKeys /etc/aipool/api-keys"},
         {"Access", "adminKey", "-adminKey /etc/aipool/admin-key"},
         {"Models", "aiModels", "-aiModels /etc/aipool/aiModels.json"},
-        {"Timing", "attemptTimeout", "-attemptTimeout 5m"},
+        {"Timing", "attemptTimeout", "-attemptTimeout 5m,llm=15m"},
         {"Timing", "jobDeadline", "-jobDeadline 30m"},
         {"Timing", "slotReclaim", "-slotReclaim 10m"},
+        {"Timing", "quarantineAfter", "-quarantineAfter 5"},
+        {"Timing", "quarantineCooldown", "-quarantineCooldown 1m"},
+        {"Timing", "quarantineMaxCooldown", "-quarantineMaxCooldown 30m"},
         {"Limits", "queueLength", "-queueLength 1024"},
         {"Limits", "maxMessageBytes", "-maxMessageBytes 134217728"},
         {"Limits", "maxPixels", "-maxPixels 33554432"},
@@ -167,6 +185,14 @@ aipool::Micros parse_duration(const std::string& flag, const std::string& text) 
 }
 
 std::int64_t millis(const std::string& flag, const std::string& text) { return parse_duration(flag, text) / 1000; }
+
+// TIME-6: "300s", "text-to-image=120s,llm=600s" or both; stops at start on a bad value (FLAG-2).
+aipool::codec::PipelineDurations pipeline_durations(const std::string& flag, const std::string& text,
+                                                    const aipool::codec::PipelineDurations& defaults) {
+  auto parsed = aipool::codec::parse_pipeline_durations(flag, text, defaults);
+  if (const auto* error = std::get_if<aipool::codec::DurationsError>(&parsed)) die(error->message);
+  return std::get<aipool::codec::PipelineDurations>(parsed);
+}
 
 // The HTTP server's limits and deadlines (spec/http.md). The process may hold about
 // as many descriptors as its hard limit allows: the soft limit is raised to it.
@@ -303,9 +329,19 @@ aipool::net::OrchestratorConfig config_from_flags() {
        "AIPOOL_ORCH_SECRET in the environment)"});
   config.admin_key = aipool::bin::read_secret({"-adminKey", FLAGS_adminKey, "AIPOOL_ADMIN_KEY", ""});
   config.api_keys = api_keys_from_flag();
-  config.broker.attempt_timeout = parse_duration("attemptTimeout", FLAGS_attemptTimeout);
-  config.broker.job_deadline = parse_duration("jobDeadline", FLAGS_jobDeadline);
+  // TIME-5..TIME-7: per pipeline; the core's single values are then never used.
+  config.broker.pipeline_attempt_timeout =
+      pipeline_durations("attemptTimeout", FLAGS_attemptTimeout, aipool::codec::default_attempt_timeouts());
+  config.broker.pipeline_job_deadline =
+      pipeline_durations("jobDeadline", FLAGS_jobDeadline, aipool::codec::default_job_deadlines());
   config.broker.slot_reclaim = parse_duration("slotReclaim", FLAGS_slotReclaim);
+  if (FLAGS_quarantineAfter < 0) die("-quarantineAfter: must be 0 (off) or more");
+  config.broker.quarantine.after = static_cast<std::uint32_t>(FLAGS_quarantineAfter);  // QUAR-2
+  config.broker.quarantine.cooldown = parse_duration("quarantineCooldown", FLAGS_quarantineCooldown);
+  config.broker.quarantine.max_cooldown = parse_duration("quarantineMaxCooldown", FLAGS_quarantineMaxCooldown);
+  if (config.broker.quarantine.max_cooldown < config.broker.quarantine.cooldown) {
+    die("-quarantineMaxCooldown: must be at least -quarantineCooldown");
+  }
   if (FLAGS_queueLength < 0) die("-queueLength: must be 0 or more");
   config.broker.queue_limit = static_cast<std::size_t>(FLAGS_queueLength);
   if (!FLAGS_aiModels.empty()) {

@@ -15,6 +15,7 @@
 #include <map>
 #include <sstream>
 
+#include "codec/durations.h"
 #include "codec/json_scan.h"
 #include "codec/text.h"
 
@@ -92,7 +93,8 @@ std::optional<std::string> string_field(const Poco::JSON::Object& object, const 
 bool is_schema_field(const std::string& name) {
   static const char* const kSchema[] = {"pipeline", "model_id",       "warm",           "capacity",
                                         "price_per_unit", "pixels_per_unit", "currency", "gateway",
-                                        "url",      "token",          "optimization_flags"};
+                                        "url",      "token",          "optimization_flags", "attempt_timeout",
+                                        "job_deadline"};
   for (const char* field : kSchema) {
     if (name == field) return true;
   }
@@ -204,6 +206,28 @@ bool parse_texts(const Poco::JSON::Object& object, std::size_t index, ModelEntry
   return true;
 }
 
+// LIST-4: `attempt_timeout` and `job_deadline`, each a duration string or a number of
+// seconds, above 0; optional.
+bool parse_timeouts(const Poco::JSON::Object& object, std::size_t index, ModelEntry& entry, ModelConfigError& error) {
+  for (const char* name : {"attempt_timeout", "job_deadline"}) {
+    if (!present(object, name)) continue;
+    const Poco::Dynamic::Var v = object.get(name);
+    std::optional<Micros> duration;
+    if (v.isString()) {
+      duration = parse_duration_text(v.toString());
+    } else if (is_json_number(v)) {
+      duration = parse_duration_text(v.toString());  // a number of seconds
+    }
+    if (!duration) {
+      error = entry_error(index, std::string(name) + " must be a duration above 0, such as \"120s\" (got " +
+                                     describe(v) + ")");
+      return false;
+    }
+    (std::string_view(name) == "attempt_timeout" ? entry.attempt_timeout : entry.job_deadline) = *duration;
+  }
+  return true;
+}
+
 // Every field outside the schema belongs to the executor, in the order written.
 std::string executor_json_of(const Poco::JSON::Object& object) {
   Poco::JSON::Object executor_fields(Poco::JSON_PRESERVE_KEY_ORDER);
@@ -226,6 +250,7 @@ std::optional<ModelEntry> parse_entry(const Poco::JSON::Object& object, std::siz
   if (!parse_key(object, index, entry.key, error)) return std::nullopt;
   if (!parse_numbers(object, index, entry, error)) return std::nullopt;
   if (!parse_texts(object, index, entry, error)) return std::nullopt;
+  if (!parse_timeouts(object, index, entry, error)) return std::nullopt;
   entry.executor_json = executor_json_of(object);
   return entry;
 }
@@ -364,7 +389,8 @@ std::vector<ModelOffer> offers_of(const std::vector<ModelEntry>& entries) {
   std::vector<ModelOffer> offers;
   offers.reserve(entries.size());
   for (const ModelEntry& entry : entries) {
-    offers.push_back(ModelOffer{entry.key, entry.price_per_unit, entry.pixels_per_unit, entry.currency});
+    offers.push_back(ModelOffer{entry.key, entry.price_per_unit, entry.pixels_per_unit, entry.currency,
+                                entry.attempt_timeout, entry.job_deadline});
   }
   return offers;
 }

@@ -8,7 +8,9 @@
 //    `warm` (bool, default false), `capacity` (positive integer, default 1),
 //    `price_per_unit` (number, default 0), `pixels_per_unit` (positive integer,
 //    default 1), `currency` (string), `gateway` (string), `url` (string), `token`
-//    (string) and `optimization_flags` (object of string or bool values).
+//    (string) and `optimization_flags` (object of string or bool values); aipool adds
+//    `attempt_timeout` and `job_deadline` (a duration string such as "120s", or a
+//    number of seconds; the orchestrator's per-model timeouts, spec/core.md LIST-4).
 //    Every other key of an entry is one of the executor's own fields: they are kept,
 //    as one JSON object, in ModelEntry::executor_json for the executor to read and
 //    validate (aipool extension; go-livepeer ignores unknown keys).
@@ -49,6 +51,9 @@ struct ModelEntry {
   std::map<std::string, std::string> optimization_flags;  // bools as "true"/"false"
   // The executor's own fields of this entry, as one JSON object ("{}" when none).
   std::string executor_json = "{}";
+  // LIST-4, TIME-5: this key's own timeouts on an orchestrator; 0: not set.
+  Micros attempt_timeout = 0;
+  Micros job_deadline = 0;
 };
 
 struct ModelConfigError {

@@ -6,20 +6,10 @@
 
 #include "core/check.h"
 #include "core/secret.h"
+#include "core/timer_id.h"
 
 namespace aipool {
 namespace {
-
-// Timer ids carry what they are for in their top bits and the attempt number or
-// JobId in the rest, so no table of timers is needed and a stale firing is recognised by
-// looking the target up (TIME-4).
-constexpr int kTimerKindShift = 60;
-constexpr std::uint64_t kTimerTargetMask = (std::uint64_t{1} << kTimerKindShift) - 1;
-enum class TimerKind : std::uint64_t { kAttempt = 1, kDeadline = 2, kReclaim = 3 };
-
-TimerId timer_id(TimerKind kind, std::uint64_t target) {
-  return (static_cast<std::uint64_t>(kind) << kTimerKindShift) | (target & kTimerTargetMask);
-}
 
 std::string seconds_text(Micros micros) {
   const Micros whole = micros / kMicrosPerSecond;
@@ -64,16 +54,26 @@ Broker::Broker(BrokerConfig config, Clock& clock, WorkerTransport& transport)
     : config_(std::move(config)),
       clock_(clock),
       transport_(transport),
+      quarantine_(config_.quarantine, clock),
       task_ids_(checked_task_id_key(config_)) {
   AIPOOL_CHECK(!config_.secret.empty(), "Broker needs a non-empty secret");
   AIPOOL_CHECK(config_.attempt_timeout > 0, "attempt_timeout must be positive");
   AIPOOL_CHECK(config_.job_deadline > 0, "job_deadline must be positive");
   AIPOOL_CHECK(config_.slot_reclaim > 0, "slot_reclaim must be positive");
+  for (int p = 0; p < kPipelineCount; ++p) {
+    AIPOOL_CHECK(config_.pipeline_attempt_timeout[p] >= 0 && config_.pipeline_job_deadline[p] >= 0,
+                 "per-pipeline timeouts must not be negative");
+  }
+  AIPOOL_CHECK(config_.quarantine.cooldown > 0, "quarantine cooldown must be positive");
+  AIPOOL_CHECK(config_.quarantine.max_cooldown >= config_.quarantine.cooldown,
+               "quarantine max cooldown must be at least the cooldown");
   if (config_.model_list) {
     // Listed keys are interned up front so that views report them with their prices.
     for (const ModelOffer& offer : *config_.model_list) pool_.intern_key(offer.key);
     listed_keys_ = pool_.key_slots();
     wait_.resize(pool_.key_slots());
+    quarantine_.resize(pool_.key_slots());
+    for (std::uint32_t key = 0; key < listed_keys_; ++key) set_key_times(key);
   }
 }
 
@@ -111,6 +111,8 @@ JoinResult Broker::worker_joined(const JoinRequest& request) {
     result.offered_keys.push_back(key);
   }
   wait_.resize(pool_.key_slots());
+  quarantine_.resize(pool_.key_slots());
+  for (const auto& [key_index, capacity] : seats) set_key_times(key_index);
   pool_.add(request.id, request.address, clock_.now(), seats);
   for (const auto& [key_index, capacity] : seats) work_.push_back({WorkKind::kPump, key_index});
   drain();
@@ -144,7 +146,12 @@ void Broker::remove_worker(WorkerId id, std::string_view reason) {
     tasks_.erase(number);  // the slot goes with the worker's seat below (CONN-5)
   }
   std::unique_ptr<Worker> removed = pool_.remove(id);
-  for (const Seat& seat : removed->seats) work_.push_back({WorkKind::kCheckKey, seat.key});
+  for (Seat& seat : removed->seats) {
+    quarantine_.seat_leaving(seat);  // QUAR-1: the state goes with the worker
+    work_.push_back({WorkKind::kCheckKey, seat.key});
+  }
+  // QUAR-4: a waiting job may be left with only blocked seats untried.
+  for (const Seat& seat : removed->seats) work_.push_back({WorkKind::kPump, seat.key});
 }
 
 // ---------------------------------------------------------------- jobs
@@ -168,7 +175,9 @@ JobId Broker::submit(const Key& key, Payload request, JobCallback on_done) {
   job.request = std::move(request);
   job.on_done = std::move(on_done);
   job.submitted_at = clock_.now();
-  clock_.arm_timer(timer_id(TimerKind::kDeadline, id), job.submitted_at + config_.job_deadline);
+  job.attempt_timeout = key_times_[job.key].attempt;  // TIME-5
+  job.job_deadline = key_times_[job.key].deadline;
+  clock_.arm_timer(timer_id(TimerKind::kDeadline, id), job.submitted_at + job.job_deadline);
   work_.push_back({WorkKind::kPlace, id});
   drain();
   return id;
@@ -178,9 +187,15 @@ void Broker::cancel(JobId id) {
   Entry entry(*this);
   Job* job = jobs_.find(id);
   if (job == nullptr) return;
-  if (job->running != 0) notify_ended(task_at(job->running), AttemptEnd::kCancelled, "job cancelled");
+  Seat* seat = nullptr;
+  const std::uint64_t number = job->running;
+  if (number != 0) {
+    seat = task_at(number).seat;
+    notify_ended(task_at(number), AttemptEnd::kCancelled, "job cancelled");
+  }
   abandon_running(*job);
   finish(*job, JobStatus::kCancelled, "cancelled by the client", nullptr);
+  if (seat != nullptr) seat_ended(*seat, number, AttemptVerdict::kUncounted);  // QUAR-5
   drain();
 }
 
@@ -231,6 +246,7 @@ ReportVerdict Broker::report(const Report& report) {
   if (std::optional<ReportVerdict> verdict = judge(report, number)) return *verdict;
   Task& task = task_at(number);
   Job& job = job_at(task.job);
+  Seat& seat = *task.seat;
   clock_.cancel_timer(timer_id(TimerKind::kAttempt, number));
   job.running = 0;
   notify_ended(task, report.ok ? AttemptEnd::kResult : AttemptEnd::kWorkerError,
@@ -255,6 +271,10 @@ ReportVerdict Broker::report(const Report& report) {
 #endif
     release_task(number);
   }
+  seat_ended(seat, number,
+             report.ok               ? AttemptVerdict::kResult
+             : report.rejected_input ? AttemptVerdict::kUncounted
+                                     : AttemptVerdict::kCounted);  // QUAR-1
   drain();
   return ReportVerdict::kAccepted;
 }
@@ -270,19 +290,23 @@ void Broker::timer_fired(TimerId id) {
       Job& job = job_at(task->job);
       job.last_error = "attempt timeout: task " + std::to_string(task->id) + " on worker " +
                        std::to_string(task->worker) + " took longer than " +
-                       seconds_text(config_.attempt_timeout);
+                       seconds_text(job.attempt_timeout);
       notify_ended(*task, AttemptEnd::kTimeout, job.last_error);
       abandon_running(job);
       work_.push_back({WorkKind::kPlace, job.id});
+      seat_ended(*task->seat, target, AttemptVerdict::kCounted);  // QUAR-1
       break;
     }
     case TimerKind::kDeadline: {  // TIME-3
       Job* job = jobs_.find(target);
       if (job == nullptr) return;  // TIME-4
-      if (job->running != 0) notify_ended(task_at(job->running), AttemptEnd::kDeadline, "job deadline");
+      const std::uint64_t number = job->running;
+      Seat* seat = number != 0 ? task_at(number).seat : nullptr;
+      if (number != 0) notify_ended(task_at(number), AttemptEnd::kDeadline, "job deadline");
       abandon_running(*job);
       finish(*job, JobStatus::kDeadline,
-             "job deadline exceeded after " + seconds_text(config_.job_deadline), nullptr);
+             "job deadline exceeded after " + seconds_text(job->job_deadline), nullptr);
+      if (seat != nullptr) seat_ended(*seat, number, AttemptVerdict::kUncounted);  // QUAR-5
       break;
     }
     case TimerKind::kReclaim: {  // SLOT-3
@@ -291,6 +315,9 @@ void Broker::timer_fired(TimerId id) {
       release_task(target);
       break;
     }
+    case TimerKind::kCooldown:  // QUAR-3
+      cooldown_ended(target);
+      break;
     default:
       return;  // not one of ours
   }
@@ -340,9 +367,6 @@ void Broker::place(Job& job) {
     finish(job, JobStatus::kAllFailed, "stream failed: " + job.last_error, nullptr);
     return;
   }
-  const auto untried = [&job](const Seat& seat) {
-    return std::find(job.tried.begin(), job.tried.end(), seat.worker) == job.tried.end();
-  };
 #ifdef AIPOOL_BUG_INJECTION
   if (bug_selection_for_test()) {
     if (Seat* seat = bug_pick_for_test(job)) {
@@ -351,7 +375,7 @@ void Broker::place(Job& job) {
     }
   } else
 #endif
-  if (Seat* seat = pool_.pick(job.key, untried)) {  // SEL-2
+  if (Seat* seat = pick_for(job)) {  // SEL-2, QUAR-4
     send_attempt(job, *seat);
     return;
   }
@@ -371,14 +395,11 @@ void Broker::pump(std::uint32_t key) {
   std::list<JobId>& queue = wait_[key];
   for (auto it = queue.begin(); it != queue.end() && pool_.queue(key).any_free();) {
     Job& job = job_at(*it);
-    const auto untried = [&job](const Seat& seat) {
-      return std::find(job.tried.begin(), job.tried.end(), seat.worker) == job.tried.end();
-    };
     Seat* seat =
 #ifdef AIPOOL_BUG_INJECTION
         bug_selection_for_test() ? bug_pick_for_test(job) :
 #endif
-        pool_.pick(key, untried);
+        pick_for(job);
     if (seat == nullptr) {
       ++it;  // this job has tried every free worker; later jobs may still fit
       continue;
@@ -416,7 +437,8 @@ bool Broker::send_attempt(Job& job, Seat& seat) {
   job.running = number;
   job.last_task = task_id;
   job.tried.push_back(worker_id);
-  clock_.arm_timer(timer_id(TimerKind::kAttempt, number), clock_.now() + config_.attempt_timeout);
+  clock_.arm_timer(timer_id(TimerKind::kAttempt, number), clock_.now() + job.attempt_timeout);
+  seat_sent(seat, number);  // QUAR-3
   const Key& key = pool_.key(job.key);
   if (observer_ != nullptr) {
     observer_->attempt_started(AttemptEvent{task_id, job.id, worker_id, &key, clock_.now(), 0, AttemptEnd::kResult, {},
@@ -539,7 +561,9 @@ bool Broker::bug_selection_for_test() const {
 // The deliberately wrong selections of the negative tests.
 Seat* Broker::bug_pick_for_test(const Job& job) {
   const bool any_worker = (config_.bugs_for_test & kBugRetryTriedWorker) != 0;
-  const auto eligible = [&job, any_worker](const Seat& seat) {
+  const bool skip = skips_blocked(job);  // QUAR-4 kept: each bug breaks one rule only
+  const auto eligible = [&job, any_worker, skip](const Seat& seat) {
+    if (skip && seat.health.blocked()) return false;
     return any_worker || std::find(job.tried.begin(), job.tried.end(), seat.worker) == job.tried.end();
   };
   if ((config_.bugs_for_test & kBugFirstFit) == 0) return pool_.pick(job.key, eligible);

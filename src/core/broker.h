@@ -15,6 +15,7 @@
 //    gives the same effects in the same order.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <list>
@@ -27,6 +28,7 @@
 #include "core/attempt_observer.h"
 #include "core/id_cipher.h"
 #include "core/id_table.h"
+#include "core/quarantine.h"
 #include "core/worker_pool.h"
 #include "seams/clock.h"
 #include "seams/transport.h"
@@ -42,8 +44,13 @@ struct BrokerConfig {
   std::size_t max_model_id_bytes = 256;
   Micros attempt_timeout = 300 * kMicrosPerSecond;  // TIME-2
   Micros job_deadline = 900 * kMicrosPerSecond;     // TIME-3
+  // TIME-5: per pipeline, by Pipeline value; 0: attempt_timeout / job_deadline. A
+  // model list offer's own values (ModelOffer, LIST-4) come first.
+  std::array<Micros, kPipelineCount> pipeline_attempt_timeout{};
+  std::array<Micros, kPipelineCount> pipeline_job_deadline{};
   Micros slot_reclaim = 300 * kMicrosPerSecond;     // SLOT-3
   std::size_t queue_limit = 256;                    // ADM-2, per key
+  QuarantineConfig quarantine;                      // QUAR-2
   // LIST-1: when set, only these keys are offered; when empty, any (LIST-2).
   std::optional<std::vector<ModelOffer>> model_list;
   // TASK-1: the key of the TaskID permutation, drawn from a Random (draw_id_key)
@@ -64,6 +71,7 @@ enum : std::uint32_t {
   kBugRetryTriedWorker = 4,   // a retry may go to a worker already tried (RETRY-1, RETRY-4)
   kBugNoSlotReclaim = 8,      // an abandoned attempt's slot is never reclaimed by time (SLOT-3)
   kBugKeepUnusedKeys = 16,    // a key no live worker offers is never forgotten (CAP-6)
+  kBugQuarantineIgnored = 32, // selection never skips a blocked seat (QUAR-4)
 };
 #endif
 
@@ -138,6 +146,12 @@ struct SeatView {
   Key key;
   std::uint32_t capacity = 0;
   std::uint32_t in_use = 0;
+  // QUAR-6: the seat's quarantine state.
+  SeatState state = SeatState::kHealthy;
+  std::uint32_t consecutive_failures = 0;
+  std::uint32_t strikes = 0;
+  Micros quarantined_until = 0;  // kQuarantined only, on the core's clock
+  TaskId probe_task = 0;         // kProbing only: the probe's TaskID
 };
 struct WorkerView {
   WorkerId id = 0;
@@ -203,6 +217,8 @@ class Broker {
   // Views (no side effects).
   const BrokerConfig& config() const { return config_; }
   std::vector<WorkerView> workers() const;
+  // One seat's view; nullopt when the worker is not live or does not offer the key.
+  std::optional<SeatView> seat_view(WorkerId worker, const Key& key) const;
   std::vector<KeyView> keys() const;
   std::optional<KeyView> key_view(const Key& key) const;
   std::optional<JobView> job(JobId job) const;
@@ -233,6 +249,8 @@ class Broker {
     std::string last_error;
     TaskId last_task = 0;  // the last attempt's TaskID
     Micros submitted_at = 0;
+    Micros attempt_timeout = 0;  // TIME-5: its key's, taken at submit
+    Micros job_deadline = 0;
     bool bound = false;  // RETRY-7: its open attempt's stream has reached the client
   };
   // An attempt, kept by its number (TASK-1); `id` is its TaskID on the wire.
@@ -256,6 +274,8 @@ class Broker {
   // accepted, `merged` holds the capacity per key to seat.
   JoinResult judge_join(const JoinRequest& request, std::map<Key, std::uint64_t>& merged) const;
   std::string nothing_offered_message(const JoinResult& result) const;
+  // TIME-5 (broker_join.cc): works out the key's attempt timeout and job deadline.
+  void set_key_times(std::uint32_t key);
 
   // The checks report() and stream_head() share; a verdict when they end the call
   // (SLOT-2's release done), nullopt with the attempt's number when it is open.
@@ -266,6 +286,15 @@ class Broker {
   void check_key(std::uint32_t key);
   void forget_unused_keys();
   bool send_attempt(Job& job, Seat& seat);
+  // QUAR-4 (broker_quarantine.cc): whether blocked seats are out of bounds for the
+  // job, that is the key has a live seat the job has not tried that is not blocked.
+  bool skips_blocked(const Job& job) const;
+  Seat* pick_for(Job& job);
+  // QUAR-1..QUAR-5: tells the Quarantine how an attempt on `seat` ended (or that it
+  // was sent, `sent`), and dispatches the key's waiting jobs when the seat's state changed.
+  void seat_sent(Seat& seat, std::uint64_t number);
+  void seat_ended(Seat& seat, std::uint64_t number, AttemptVerdict verdict);
+  void cooldown_ended(std::uint64_t number);
   bool tried_every_live_worker(const Job& job) const;
   void enqueue(Job& job, bool at_head);
   void unqueue(Job& job);
@@ -282,14 +311,21 @@ class Broker {
   bool bug_selection_for_test() const;
   Seat* bug_pick_for_test(const Job& job);
 #endif
+  SeatView view_of(const Seat& seat) const;
 
   BrokerConfig config_;
   Clock& clock_;
   WorkerTransport& transport_;
   WorkerPool pool_;
+  Quarantine quarantine_;
   IdTable<Job> jobs_;    // by JobId (increasing)
   IdTable<Task> tasks_;  // open and abandoned attempts, by attempt number (TASK-1)
   std::vector<std::list<JobId>> wait_;      // per key index
+  struct KeyTimes {
+    Micros attempt = 0;
+    Micros deadline = 0;
+  };
+  std::vector<KeyTimes> key_times_;  // per key index (TIME-5)
   std::vector<Work> work_;  // drained to empty by every public call
   // CAP-6: keys whose last worker left during this call, forgotten at its end if
   // still unused; key indices below listed_keys_ are the model list's, never forgotten.

@@ -103,4 +103,19 @@ std::string Broker::nothing_offered_message(const JoinResult& result) const {
          "(constraints.PerCapability[capability].models[model_id].capacity)";
 }
 
+// TIME-5: the model list offer's own value, else the pipeline's, else the default.
+void Broker::set_key_times(std::uint32_t key) {
+  if (key_times_.size() < pool_.key_slots()) key_times_.resize(pool_.key_slots());
+  const Key& k = pool_.key(key);
+  const ModelOffer* offer = offer_for(k);
+  const auto pipeline = static_cast<std::size_t>(k.pipeline);
+  const auto pick = [](Micros own, Micros per_pipeline, Micros fallback) {
+    return own > 0 ? own : per_pipeline > 0 ? per_pipeline : fallback;
+  };
+  key_times_[key].attempt = pick(offer != nullptr ? offer->attempt_timeout : 0,
+                                 config_.pipeline_attempt_timeout[pipeline], config_.attempt_timeout);
+  key_times_[key].deadline = pick(offer != nullptr ? offer->job_deadline : 0, config_.pipeline_job_deadline[pipeline],
+                                  config_.job_deadline);
+}
+
 }  // namespace aipool

@@ -54,7 +54,7 @@ std::vector<WorkerView> Broker::workers() const {
     view.address = worker->address;
     view.joined_at = worker->joined_at;
     for (const Seat& seat : worker->seats) {
-      view.seats.push_back(SeatView{pool_.key(seat.key), seat.capacity, seat.in_use});
+      view.seats.push_back(view_of(seat));
     }
     for (std::uint64_t number : worker->tasks) {
       if (tasks_.find(number)->abandoned) {
@@ -66,6 +66,23 @@ std::vector<WorkerView> Broker::workers() const {
     out.push_back(std::move(view));
   }
   return out;
+}
+
+SeatView Broker::view_of(const Seat& seat) const {
+  const SeatHealth& health = seat.health;
+  const TaskId probe = health.state == SeatState::kProbing ? static_cast<TaskId>(task_ids_.encode(health.probe)) : 0;
+  return SeatView{pool_.key(seat.key), seat.capacity, seat.in_use, health.state, health.failures,
+                  health.strikes, health.until, probe};
+}
+
+std::optional<SeatView> Broker::seat_view(WorkerId id, const Key& key) const {
+  const Worker* worker = pool_.find(id);
+  const std::optional<std::uint32_t> index = pool_.find_key(key);
+  if (worker == nullptr || !index) return std::nullopt;
+  for (const Seat& seat : worker->seats) {
+    if (seat.key == *index) return view_of(seat);
+  }
+  return std::nullopt;
 }
 
 std::vector<KeyView> Broker::keys() const {

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "core/index_set.h"
+#include "core/seat_health.h"
 #include "seams/types.h"
 
 namespace aipool {
@@ -35,6 +36,7 @@ struct Seat {
   std::uint32_t in_use = 0;
   std::size_t label = 0;  // ring position, owned by the RotationQueue
   Worker* owner = nullptr;  // the worker it belongs to, set by the WorkerPool
+  SeatHealth health{};      // QUAR-1, changed only by the Broker's Quarantine
 
   bool has_free_slot() const { return in_use < capacity; }
 };

@@ -55,7 +55,7 @@ Worker& WorkerPool::add(WorkerId id, std::string address, Micros joined_at,
   for (const auto& [key, capacity] : key_capacities) {
     AIPOOL_CHECK(key < keys_.size(), "pool: key not interned");
     AIPOOL_CHECK(capacity > 0, "pool: zero capacity seat");
-    worker->seats.push_back(Seat{id, key, capacity, 0, 0, worker.get()});
+    worker->seats.push_back(Seat{id, key, capacity, 0, 0, worker.get(), {}});
   }
   for (Seat& seat : worker->seats) {
     queues_[seat.key].enter(seat);

@@ -206,6 +206,8 @@ WorkersSnapshot pool_snapshot(const OrchestratorNode::Shared& shared) {
   snapshot.joined_wall_unix = shared.joined_wall_unix;
   snapshot.gpus_json = shared.gpus_json;
   snapshot.health = shared.health.snapshot();
+  snapshot.core_now = shared.clock->now();  // QUAR-6
+  snapshot.wall_now_unix = unix_seconds();
   return snapshot;
 }
 

@@ -1,5 +1,6 @@
 #include "net/workers_json.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <optional>
 
@@ -42,6 +43,18 @@ std::string health_json(const WorkerHealth& h) {
          ",\"last_error_at\":" + (h.last_error.empty() ? std::string("null") : std::to_string(h.last_error_at));
 }
 
+// QUAR-6: a seat's quarantine state; quarantined_until in Unix seconds (rounded up).
+std::string quarantine_json(const SeatView& s, const WorkersSnapshot& snapshot) {
+  std::string until = "null";
+  if (s.state == SeatState::kQuarantined) {
+    const Micros left = std::max<Micros>(s.quarantined_until - snapshot.core_now, 0);
+    until = std::to_string(snapshot.wall_now_unix + (left + kMicrosPerSecond - 1) / kMicrosPerSecond);
+  }
+  return ",\"quarantine\":{\"state\":" + codec::json_string(seat_state_name(s.state)) +
+         ",\"consecutive_failures\":" + std::to_string(s.consecutive_failures) +
+         ",\"strikes\":" + std::to_string(s.strikes) + ",\"quarantined_until\":" + until + "}";
+}
+
 void append_worker(std::string& out, const WorkerView& w, const WorkersSnapshot& snapshot,
                    const std::map<Key, const KeyView*>& by_key) {
   static const WorkerHealth kNone;
@@ -61,7 +74,8 @@ void append_worker(std::string& out, const WorkerView& w, const WorkersSnapshot&
            ",\"price\":" + price_json(key == by_key.end() ? nullptr : key->second);
     const auto recent = health.recent.find(s.key);
     out += ",\"latency_p50_ms\":" +
-           ms_json(recent == health.recent.end() ? std::nullopt : WorkerHealthBook::median(recent->second)) + "}";
+           ms_json(recent == health.recent.end() ? std::nullopt : WorkerHealthBook::median(recent->second)) +
+           quarantine_json(s, snapshot) + "}";
   }
   out += "]}";
 }

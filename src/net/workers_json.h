@@ -21,6 +21,10 @@ struct WorkersSnapshot {
   std::map<WorkerId, std::int64_t> joined_wall_unix;  // connected since, Unix seconds
   std::map<WorkerId, std::string> gpus_json;          // a JSON array per worker (MODEL-19)
   std::map<WorkerId, WorkerHealth> health;            // API-13; absent: no attempt yet
+  // QUAR-6: the core's clock and the Unix time at the snapshot, to turn a seat's
+  // quarantined_until (core clock) into Unix seconds.
+  Micros core_now = 0;
+  std::int64_t wall_now_unix = 0;
 };
 
 std::string workers_json(const WorkersSnapshot& snapshot);

@@ -73,6 +73,9 @@ struct ModelOffer {
   double price_per_unit = 0;
   std::int64_t pixels_per_unit = 1;
   std::string currency;
+  // LIST-4, TIME-5: the key's own attempt timeout and job deadline; 0: not set.
+  Micros attempt_timeout = 0;
+  Micros job_deadline = 0;
 };
 
 // A worker's advertisement for one key (WIRE-3): how many jobs of it it runs at once.

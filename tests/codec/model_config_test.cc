@@ -233,3 +233,42 @@ TEST(ModelConfig, InlineErrorsNameEntry) {
 }
 
 }  // namespace
+
+namespace {
+
+// LIST-4: an entry's own attempt_timeout and job_deadline, as duration strings or a
+// number of seconds; they stay out of the executor's fields and reach the offers.
+TEST(ModelConfig, ParsesPerModelTimeouts) {
+  const auto entries = ok(codec::parse_models_json(R"([
+    {"pipeline":"llm","model_id":"chat","attempt_timeout":"120s","job_deadline":"30m"},
+    {"pipeline":"upscale","model_id":"x","attempt_timeout":90,"job_deadline":"1500ms"},
+    {"pipeline":"text-to-image","model_id":"y"}])",
+                                                   "models.json"));
+  ASSERT_EQ(entries.size(), 3U);
+  EXPECT_EQ(entries[0].attempt_timeout, 120'000'000);
+  EXPECT_EQ(entries[0].job_deadline, 1'800'000'000);
+  EXPECT_EQ(entries[0].executor_json, "{}");
+  EXPECT_EQ(entries[1].attempt_timeout, 90'000'000);
+  EXPECT_EQ(entries[1].job_deadline, 1'500'000);
+  EXPECT_EQ(entries[2].attempt_timeout, 0);  // not set: the pipeline's or the default applies
+  EXPECT_EQ(entries[2].job_deadline, 0);
+  const std::vector<aipool::ModelOffer> offers = codec::offers_of(entries);
+  EXPECT_EQ(offers[0].attempt_timeout, 120'000'000);
+  EXPECT_EQ(offers[0].job_deadline, 1'800'000'000);
+}
+
+// LIST-4, FLAG-2: a bad per-model timeout names the entry, the field and the value.
+TEST(ModelConfig, PerModelTimeoutErrorsNameEntryAndField) {
+  expect_json_error(R"([{"pipeline":"llm","model_id":"m","attempt_timeout":"soon"}])",
+                    {"entry 0", "attempt_timeout must be a duration above 0", "\"soon\""});
+  expect_json_error(R"([{"pipeline":"llm","model_id":"a"},{"pipeline":"llm","model_id":"m","job_deadline":"0s"}])",
+                    {"entry 1", "job_deadline must be a duration above 0", "\"0s\""});
+  expect_json_error(R"([{"pipeline":"llm","model_id":"m","job_deadline":-5}])",
+                    {"entry 0", "job_deadline must be a duration above 0", "-5"});
+  expect_json_error(R"([{"pipeline":"llm","model_id":"m","attempt_timeout":true}])",
+                    {"entry 0", "attempt_timeout must be a duration above 0", "true"});
+  expect_json_error(R"([{"pipeline":"llm","model_id":"m","attempt_timeout":"5 weeks"}])",
+                    {"entry 0", "attempt_timeout"});
+}
+
+}  // namespace

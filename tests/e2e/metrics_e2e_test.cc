@@ -68,7 +68,8 @@ TEST(Metrics, RealJobsAreCountedAndPromtoolAcceptsTheScrape) {
                          R"("last_error":"worker error: )"),
             std::string::npos)
       << workers;
-  EXPECT_NE(workers.find(R"("model_id":"test/fail","capacity":1,"in_use":0,"price":null,"latency_p50_ms":null})"),
+  EXPECT_NE(workers.find(R"("model_id":"test/fail","capacity":1,"in_use":0,"price":null,"latency_p50_ms":null,)"
+                         R"("quarantine":{"state":"healthy",)"),
             std::string::npos)
       << workers;  // no result yet
   const std::string echo_seat = R"("model_id":"test/echo","capacity":3,"in_use":0,"price":null,"latency_p50_ms":)";

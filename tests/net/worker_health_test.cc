@@ -88,8 +88,37 @@ TEST(WorkerHealth, WorkersJsonCarriesTheHealth) {
                       R"("last_error":"worker error: out of \"memory\"","last_error_at":1700000000)"),
             std::string::npos)
       << json;
-  EXPECT_NE(json.find(R"("latency_p50_ms":null})"), std::string::npos) << json;
-  EXPECT_NE(json.find(R"("latency_p50_ms":12.000})"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("latency_p50_ms":null,"quarantine":{)"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("latency_p50_ms":12.000,"quarantine":{"state":"healthy")"), std::string::npos) << json;
+}
+
+// QUAR-6: /workers gives each seat's quarantine state, and while it is quarantined
+// the Unix second at which the cool-down ends (the core's clock turned into Unix time).
+TEST(WorkerHealth, WorkersJsonCarriesTheQuarantine) {
+  WorkersSnapshot snapshot;
+  snapshot.core_now = 5'000'000;
+  snapshot.wall_now_unix = 1700000000;
+  WorkerView worker;
+  worker.id = 7;
+  SeatView quarantined{kEcho, 2, 0};
+  quarantined.state = SeatState::kQuarantined;
+  quarantined.consecutive_failures = 3;
+  quarantined.strikes = 2;
+  quarantined.quarantined_until = 65'500'000;  // 60.5 s from now
+  SeatView probing{kUp, 1, 1};
+  probing.state = SeatState::kProbing;
+  probing.strikes = 1;
+  worker.seats = {quarantined, probing};
+  snapshot.workers = {worker};
+  const std::string json = workers_json(snapshot);
+  EXPECT_NE(json.find(R"("quarantine":{"state":"quarantined","consecutive_failures":3,"strikes":2,)"
+                      R"("quarantined_until":1700000061})"),
+            std::string::npos)
+      << json;
+  EXPECT_NE(json.find(R"("quarantine":{"state":"probing","consecutive_failures":0,"strikes":1,)"
+                      R"("quarantined_until":null})"),
+            std::string::npos)
+      << json;
 }
 
 }  // namespace

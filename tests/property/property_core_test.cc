@@ -324,7 +324,7 @@ const char* const kRequiredPaths[] = {
     "outcome ok", "outcome no worker", "outcome queue full", "outcome all workers failed",
     "outcome deadline", "outcome cancelled", "outcome rejected input", "report accepted", "report unauthorized",
     "report unknown task", "report wrong worker", "report ended", "report late, slot released",
-    "timer 1", "timer 2", "timer 3", "retry"};
+    "timer 1", "timer 2", "timer 3", "timer 4", "retry", "quarantine probe", "quarantined seat took a job"};
 
 // Runs the conformance property (RC_PARAMS sets the number of cases, 1,000 in
 // ctest) and returns the paths the cases reached.
@@ -347,7 +347,9 @@ std::set<std::string> check_conformance(const ModelConfig& config) {
 // gets each job (SEL-1, SEL-2, SEL-4), slots (CAP-1..CAP-5), retries
 // (RETRY-1..RETRY-4, RETRY-6), attempts and reports (TASK-1..TASK-5), abandoned slots
 // (SLOT-1..SLOT-3), admission (ADM-1..ADM-4), registrations (CONN-1..CONN-5),
-// timers (TIME-1..TIME-4), without a model list (LIST-2); and that the cases
+// timers (TIME-1..TIME-4; TIME-5 with two pipelines' own timeouts), quarantine
+// (QUAR-1..QUAR-5, seat by seat), without a
+// model list (LIST-2); and that the cases
 // reached every path of kRequiredPaths.
 TEST(CoreConformance, BrokerMakesTheModelsDecisions) {
   const std::set<std::string> seen = check_conformance(property_config());
@@ -356,11 +358,29 @@ TEST(CoreConformance, BrokerMakesTheModelsDecisions) {
   }
 }
 
+// Proves that a quarantined or probing seat never gets a job other than its probe
+// while the job has an untried seat of the key that is neither, checked from the
+// Broker's own views at every attempt's start, with every failure quarantining at
+// once (quarantine_after 1) and cool-downs short enough to expire often (QUAR-4,
+// QUAR-3, QUAR-5).
+TEST(CoreConformance, QuarantinedSeatGetsNoJobButItsProbe) {
+  ModelConfig config = property_config();
+  config.quarantine_after = 1;
+  config.quarantine_cooldown = 5 * kMicrosPerSecond;
+  config.quarantine_max_cooldown = 20 * kMicrosPerSecond;
+  const std::set<std::string> seen = check_conformance(config);
+  EXPECT_TRUE(seen.contains("quarantine probe"));
+  EXPECT_TRUE(seen.contains("quarantined seat took a job"));
+}
+
 // Proves the same with a model list: keys outside it are ignored at join and a
-// join that offers only such keys is refused (LIST-1, CONN-2).
+// join that offers only such keys is refused (LIST-1, CONN-2); a listed key's own
+// timeouts beat its pipeline's (TIME-5, LIST-4).
 TEST(CoreConformance, BrokerWithAModelListMakesTheModelsDecisions) {
   ModelConfig config = property_config();
   config.model_list = std::vector<Key>{pool_keys()[0], pool_keys()[1], Key{Pipeline::kAudioToText, "listed-only"}};
+  config.model_timeouts[pool_keys()[0]] = {4 * kMicrosPerSecond, 0};
+  config.model_timeouts[pool_keys()[1]] = {0, 15 * kMicrosPerSecond};
   const std::set<std::string> seen = check_conformance(config);
   EXPECT_TRUE(seen.contains("outcome ok"));
   EXPECT_TRUE(seen.contains("join 2"));  // nothing offered, or only unlisted keys

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <charconv>
+#include <tuple>
 #include <set>
 #include <string>
 #include <vector>
@@ -35,6 +36,12 @@ inline ModelConfig property_config() {
   config.job_deadline = 35 * kMicrosPerSecond;
   config.slot_reclaim = 20 * kMicrosPerSecond;
   config.queue_limit = 2;
+  // TIME-5: two pipelines with timeouts of their own.
+  config.pipeline_attempt_timeout[static_cast<std::size_t>(Pipeline::kImageToText)] = 6 * kMicrosPerSecond;
+  config.pipeline_job_deadline[static_cast<std::size_t>(Pipeline::kUpscale)] = 25 * kMicrosPerSecond;
+  config.quarantine_after = 2;  // QUAR-2: low, so that cases reach quarantine and probes
+  config.quarantine_cooldown = 15 * kMicrosPerSecond;
+  config.quarantine_max_cooldown = 40 * kMicrosPerSecond;
   return config;
 }
 
@@ -79,11 +86,25 @@ class RecordingTransport final : public WorkerTransport {
   const IdCipher& ids_;
 };
 
-// Records how each attempt ended (TASK-3) as a kEnd effect.
+// Records how each attempt ended (TASK-3) as a kEnd effect, and checks each
+// attempt's start against QUAR-4 (a blocked seat gets no job but its probe while
+// the job has an untried seat that is not blocked).
 class EndRecorder final : public AttemptObserver {
  public:
-  EndRecorder(std::vector<Effect>& effects, const IdCipher& ids) : effects_(effects), ids_(ids) {}
-  void attempt_started(const AttemptEvent&) override {}
+  EndRecorder(std::vector<Effect>& effects, const IdCipher& ids, std::set<std::string>& seen)
+      : effects_(effects), ids_(ids), seen_(seen) {}
+  const Broker* broker = nullptr;
+  std::string violation;  // the first QUAR-4 violation seen, if any
+  void attempt_started(const AttemptEvent& event) override {
+    if (broker == nullptr) return;
+    if (auto v = check_quarantine_send(*broker, event)) {
+      if (violation.empty()) violation = v->rule + ": " + v->message;
+    }
+    const std::optional<SeatView> seat = broker->seat_view(event.worker, *event.key);
+    if (!seat) return;
+    if (seat->state == SeatState::kProbing && seat->probe_task == event.task) seen_.insert("quarantine probe");
+    if (seat->state == SeatState::kQuarantined) seen_.insert("quarantined seat took a job");
+  }
   void attempt_ended(const AttemptEvent& event) override {
     Effect effect;
     effect.kind = Effect::Kind::kEnd;
@@ -97,6 +118,7 @@ class EndRecorder final : public AttemptObserver {
  private:
   std::vector<Effect>& effects_;
   const IdCipher& ids_;
+  std::set<std::string>& seen_;
 };
 
 struct Harness {
@@ -104,9 +126,10 @@ struct Harness {
       : clock(now, queue, 0, Prng(1)),
         task_ids(property_task_id_key()),
         transport(effects, broken, task_ids),
-        ends(effects, task_ids),
+        ends(effects, task_ids, seen),
         broker(config_of(model), clock, transport) {
     broker.set_observer(&ends);
+    ends.broker = &broker;
   }
 
   static BrokerConfig config_of(const ModelConfig& model) {
@@ -119,9 +142,17 @@ struct Harness {
     config.task_id_key = property_task_id_key();
     config.max_models_per_worker = model.max_models_per_worker;
     config.max_model_id_bytes = model.max_model_id_bytes;
+    config.quarantine = QuarantineConfig{model.quarantine_after, model.quarantine_cooldown, model.quarantine_max_cooldown};
+    config.pipeline_attempt_timeout = model.pipeline_attempt_timeout;  // TIME-5
+    config.pipeline_job_deadline = model.pipeline_job_deadline;
     if (model.model_list) {
       config.model_list.emplace();
-      for (const Key& key : *model.model_list) config.model_list->push_back(ModelOffer{key, 1, 1, "USD"});
+      for (const Key& key : *model.model_list) {
+        const auto own = model.model_timeouts.find(key);
+        ModelOffer offer{key, 1, 1, "USD"};
+        if (own != model.model_timeouts.end()) std::tie(offer.attempt_timeout, offer.job_deadline) = own->second;
+        config.model_list->push_back(offer);
+      }
     }
     return config;
   }
@@ -192,6 +223,7 @@ struct Harness {
 
 // Everything the simulator checks after an event, as one message (empty: all good).
 inline std::string compare(const ReferenceModel& model, Harness& sut) {
+  if (!sut.ends.violation.empty()) return sut.ends.violation;
   if (auto v = check_effects(sut.effects, model.effects())) return v->rule + ": " + v->message;
   std::set<JobId> open;
   for (const auto& [id, job] : model.jobs()) open.insert(id);
