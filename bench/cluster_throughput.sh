@@ -18,7 +18,14 @@ stop_cluster() {
 }
 trap 'stop_cluster; rm -rf "$work"' EXIT
 
-# run_side N: prints jobs/s of one load run against a cluster of N orchestrators.
+# busy_ticks / all_ticks: the machine's CPU ticks from /proc/stat (all but idle and iowait).
+busy_ticks() { awk '/^cpu / {print $2+$3+$4+$7+$8+$9}' /proc/stat; }
+all_ticks() { awk '/^cpu / {print $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat; }
+# proc_ticks PID...: user+system ticks of those processes.
+proc_ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo "$t"; }
+
+# run_side N: prints "jobs/s machine-busy-% orchestrators-share-%" of one load run
+# against a cluster of N orchestrators.
 run_side() {
   local n=$1 port base
   # Below the ephemeral range (32768-60999), which outgoing connections take from.
@@ -30,17 +37,26 @@ run_side() {
   cluster_pid=$!
   for _ in $(seq 1 300); do grep -q "cluster ready" "$work/cluster.out" && break; sleep 0.1; done
   grep -q "cluster ready" "$work/cluster.out" || { cat "$work/cluster.out" >&2; exit 1; }
+  # shellcheck disable=SC1091
+  source "$work/c/cluster.env"
+  local b0 a0 o0 b1 a1 o1
+  b0=$(busy_ticks) a0=$(all_ticks) o0=$(proc_ticks $CLUSTER_ORCH_PIDS)
   "$bin/aipool-load" -port "$port" -clients "$clients" -seconds "$seconds" >"$work/load.out" 2>&1 || {
     cat "$work/load.out" >&2; exit 1; }
+  b1=$(busy_ticks) a1=$(all_ticks) o1=$(proc_ticks $CLUSTER_ORCH_PIDS)
   stop_cluster
-  grep -o '[0-9.]* jobs/s' "$work/load.out" | head -1 | cut -d' ' -f1
+  awk -v j="$(grep -o '[0-9.]* jobs/s' "$work/load.out" | head -1 | cut -d' ' -f1)" \
+    -v busy=$((b1 - b0)) -v all=$((a1 - a0)) -v orch=$((o1 - o0)) \
+    'BEGIN {printf "%s %.0f %.0f\n", j, 100 * busy / all, 100 * orch / (busy + 0.001)}' 
 }
 
 one=() three=()
 for r in $(seq 1 "$rounds"); do
-  one+=("$(run_side 1)")
-  three+=("$(run_side 3)")
-  echo "round $r: 1 orchestrator ${one[-1]} jobs/s, 3 orchestrators ${three[-1]} jobs/s"
+  read -r j1 busy1 share1 < <(run_side 1)
+  read -r j3 busy3 share3 < <(run_side 3)
+  one+=("$j1") three+=("$j3")
+  echo "round $r: 1 orchestrator $j1 jobs/s (machine CPU busy $busy1 %, orchestrator $share1 % of it);" \
+    "3 orchestrators $j3 jobs/s (busy $busy3 %, orchestrators $share3 %)"
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 m1=$(median "${one[@]}") m3=$(median "${three[@]}")

@@ -238,7 +238,9 @@ ReportVerdict ReferenceModel::report(std::string_view credentials, TaskId task_i
     release_task(task_id);
   }
   seat_ended(task.worker, task.key, task_id,
-             ok ? Verdict::kResult : rejected_input ? Verdict::kUncounted : Verdict::kCounted);  // QUAR-1
+             ok ? Verdict::kResult
+             : rejected_input || error == "worker at capacity" ? Verdict::kUncounted  // QUAR-1, MULTI-2
+                                                               : Verdict::kCounted);
   drain();
   return ReportVerdict::kAccepted;
 }

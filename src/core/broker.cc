@@ -6,6 +6,7 @@
 
 #include "core/check.h"
 #include "core/secret.h"
+#include "core/slot_gate.h"
 #include "core/timer_id.h"
 
 namespace aipool {
@@ -271,10 +272,12 @@ ReportVerdict Broker::report(const Report& report) {
 #endif
     release_task(number);
   }
+  // QUAR-1: a worker full of other orchestrators' jobs (MULTI-2) is busy, not sick.
+  const bool uncounted = report.rejected_input || report.error == SlotGate::kAtCapacity;
   seat_ended(seat, number,
-             report.ok               ? AttemptVerdict::kResult
-             : report.rejected_input ? AttemptVerdict::kUncounted
-                                     : AttemptVerdict::kCounted);  // QUAR-1
+             report.ok   ? AttemptVerdict::kResult
+             : uncounted ? AttemptVerdict::kUncounted
+                         : AttemptVerdict::kCounted);
   drain();
   return ReportVerdict::kAccepted;
 }

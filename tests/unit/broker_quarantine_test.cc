@@ -107,6 +107,29 @@ TEST(BrokerQuarantine, OnlyCountedFailuresCount) {
   EXPECT_EQ(seat(h, 1).state, SeatState::kHealthy);
 }
 
+// Proves `worker at capacity` (a worker full of other orchestrators' jobs) never counts, however often: the seat stays healthy and takes jobs (QUAR-1, MULTI-2).
+TEST(BrokerQuarantine, AtCapacityIsNotAFailure) {
+  Harness h(quarantine_config());
+  h.join_ok(1, key_of(), 2);
+  h.join_ok(2, key_of(), 2);
+  for (int i = 0; i < 5; ++i) {
+    h.submit(key_of());
+    const auto [worker, n] = last_send(h);
+    ASSERT_EQ(worker, 1U);
+    h.fail(n, "worker at capacity");
+    const auto [retry_worker, retry] = last_send(h);
+    ASSERT_EQ(retry_worker, 2U);
+    h.ok(retry);
+  }
+  EXPECT_EQ(seat(h, 1).state, SeatState::kHealthy);
+  EXPECT_EQ(seat(h, 1).consecutive_failures, 0U);
+  EXPECT_FALSE(cooldown_armed(h));
+  h.submit(key_of());
+  ASSERT_EQ(last_send(h).first, 1U);
+  h.fail(last_send(h).second);  // a real failure still counts
+  EXPECT_EQ(seat(h, 1).consecutive_failures, 1U);
+}
+
 // Proves attempt timeouts are counted failures that quarantine the seat (QUAR-1, QUAR-2).
 TEST(BrokerQuarantine, AttemptTimeoutsCount) {
   BrokerConfig config = quarantine_config();
