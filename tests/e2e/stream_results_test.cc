@@ -95,6 +95,29 @@ TEST_F(StreamPosts, MalformedLineAfterAChunkEndsTheClientsStreamWithAnError) {
   EXPECT_EQ(got.find("[DONE]"), std::string::npos) << got;
 }
 
+// LLM-5: one event-stream line over 1 MiB (sent in pieces, no newline) fails the post with 400 before it is held whole;
+// the client's stream ends with an error event, never [DONE].
+TEST_F(StreamPosts, EventLineOverOneMebibyteIsRefused) {
+  RawSocket client(node_->http_port());
+  ::net::NotifyAIJob job;
+  submit(client, true, job);
+  RawSocket post(node_->http_port());
+  open_post(post, job.taskid());
+  ASSERT_TRUE(post.send(chunk(std::string("data: ") + kChunk + "\n\n")));
+  ASSERT_NE(client.read_until("tok", 5s).find("tok"), std::string::npos) << client.take();
+  ASSERT_TRUE(post.send(chunk("data: {\"x\":\"")));
+  const std::string piece(64 * 1024, 'a');
+  for (int i = 0; i < 17; ++i) {
+    if (!post.send(chunk(piece))) break;  // the orchestrator may answer and close before the last piece
+  }
+  const std::string answer = post.read_response(5s);
+  EXPECT_EQ(answer.rfind("HTTP/1.1 400", 0), 0u) << answer.substr(0, 200);
+  EXPECT_NE(answer.find("an event-stream line is longer than 1048576 bytes"), std::string::npos) << answer.substr(0, 200);
+  const std::string got = client.read_until("0\r\n\r\n", 5s);
+  EXPECT_NE(got.find("event: error"), std::string::npos) << got;
+  EXPECT_EQ(got.find("[DONE]"), std::string::npos) << got;
+}
+
 // LLM-5, RES-6: a streamed post for a job that did not ask for a stream is refused (400) and ends the attempt as a worker error; the client gets an ordinary JSON error.
 TEST_F(StreamPosts, StreamForAJobThatIsNotStreamedIsRefused) {
   RawSocket client(node_->http_port());
