@@ -5,7 +5,7 @@
 # or SIGTERM, then stops everything it started.
 #
 #   --workers W      workers to start (default 2)
-#   --models M       the workers' -aiModels, a file or inline JSON (default: built-in
+#   --models M       the workers' -aiModels, a file or pipeline:model_id[:warm[:capacity]],... (default: built-in
 #                    CPU models)
 #   --port P         HAProxy's public port (default 8936)
 #   --base-port B    orchestrator i (1..N) listens on gRPC B+2i-2 and HTTP B+2i-1
@@ -32,7 +32,7 @@ count=$1
 shift
 [[ "$count" =~ ^[1-9][0-9]?$ ]] || { echo "cluster.sh: N must be 1..99 orchestrators (got \"$count\")" >&2; exit 2; }
 workers=2 port=8936 base=18935 dir="" insecure="" orch_flags=()
-models='[{"pipeline":"text-to-image","model_id":"builtin/text-render","capacity":2},{"pipeline":"upscale","model_id":"builtin/bicubic","capacity":2}]'
+models=text-to-image:builtin/text-render:true:2,upscale:builtin/bicubic:true:2
 while [ "$#" -gt 0 ]; do
   case $1 in
     --workers) workers=$2; shift 2 ;;
@@ -166,11 +166,16 @@ done
 [ "${code:-}" = 200 ] || { echo "cluster.sh: HAProxy does not answer /healthz:" >&2; tail -5 "$dir/haproxy.log" >&2; exit 1; }
 if [ "$workers" -gt 0 ]; then
   for i in $(seq 1 "$count"); do
+    n=0
     for _ in $(seq 1 300); do
       n=$(curl -s "${curl_tls[@]}" "$scheme://127.0.0.1:$((base + 2 * i - 1))/workers" | grep -o '"id":' | wc -l || true)
       [ "$n" -ge "$workers" ] && break
+      for p in "${worker_pids[@]}"; do
+        kill -0 "$p" 2>/dev/null || { echo "cluster.sh: a worker stopped:" >&2; tail -3 "$dir"/worker*.log >&2; exit 1; }
+      done
       sleep 0.1
     done
+    [ "$n" -ge "$workers" ] || { echo "cluster.sh: only $n of $workers workers registered with o$i" >&2; exit 1; }
   done
 fi
 

@@ -10,15 +10,6 @@ namespace {
 
 constexpr Micros kSecond = kMicrosPerSecond;
 
-std::string known_pipelines() {
-  std::string out;
-  for (int i = 0; i < kPipelineCount; ++i) {
-    if (i > 0) out += ", ";
-    out += pipeline_name(static_cast<Pipeline>(i));
-  }
-  return out;
-}
-
 // Sets every pipeline in `values` to `each`, except where `set` says a pipeline=item set it.
 PipelineDurations with_default(const PipelineDurations& values, const std::array<bool, kPipelineCount>& set,
                                Micros each) {
@@ -112,7 +103,7 @@ std::variant<PipelineDurations, DurationsError> parse_pipeline_durations(std::st
         std::string what = "unknown pipeline ";
         what += quoted(name);
         what += " (expected one of ";
-        what += known_pipelines();
+        what += pipeline_names();
         what += ')';
         return fail(item, what);
       }

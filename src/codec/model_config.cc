@@ -22,9 +22,6 @@
 namespace aipool::codec {
 namespace {
 
-constexpr std::string_view kKnownPipelines =
-    "text-to-image, image-to-image, upscale, image-to-text, audio-to-text";
-
 std::string_view json_trim(std::string_view s) { return codec::trim(s, kJsonSpace); }
 
 std::string position_of(std::string_view text, std::size_t offset) {
@@ -105,7 +102,7 @@ std::optional<Pipeline> pipeline_of(std::string_view name, std::size_t index, Mo
   const std::optional<Pipeline> pipeline = pipeline_from_name(name);
   if (!pipeline) {
     error = entry_error(index, "unknown pipeline \"" + std::string(name) + "\" (expected one of " +
-                                   std::string(kKnownPipelines) + ")");
+                                   pipeline_names() + ")");
   }
   return pipeline;
 }

@@ -28,6 +28,15 @@ std::string_view pipeline_name(Pipeline pipeline) {
   return kFacts[static_cast<std::size_t>(pipeline)].name;
 }
 
+std::string pipeline_names() {
+  std::string out;
+  for (const auto& f : kFacts) {
+    if (!out.empty()) out += ", ";
+    out += f.name;
+  }
+  return out;
+}
+
 std::optional<Pipeline> pipeline_from_name(std::string_view name) {
   for (const auto& f : kFacts) {
     if (f.name == name) return f.pipeline;

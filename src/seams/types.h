@@ -41,6 +41,8 @@ constexpr int kPipelineCount = 7;
 
 // "text-to-image", ... (WIRE-5).
 std::string_view pipeline_name(Pipeline pipeline);
+// Every pipeline's name, in order, comma-separated: for errors that list them.
+std::string pipeline_names();
 // The inverse of pipeline_name; nullopt for any other name.
 std::optional<Pipeline> pipeline_from_name(std::string_view name);
 // go-livepeer's capability number: 27, 34, 28, 30, 31, 33, 36 (WIRE-3, WIRE-5).

@@ -178,7 +178,7 @@ TEST(ModelConfig, JsonFieldErrorsNameEntryAndField) {
   expect_json_error(R"([{"model_id":"m"}])", {"entry 0", "pipeline is required"});
   expect_json_error(R"([{"pipeline":7,"model_id":"m"}])", {"entry 0", "pipeline must be a string"});
   expect_json_error(R"([{"pipeline":"upscale","model_id":"m"},{"pipeline":"foo","model_id":"m"}])",
-                    {"entry 1", "unknown pipeline \"foo\"", "text-to-image"});
+                    {"entry 1", "unknown pipeline \"foo\"", "text-to-image", "audio-to-text, llm, text-to-speech)"});
   expect_json_error(R"([{"pipeline":"upscale"}])", {"entry 0", "model_id is required"});
   expect_json_error(R"([{"pipeline":"upscale","model_id":""}])", {"entry 0", "model_id must not be empty"});
   expect_json_error(R"([{"pipeline":"upscale","model_id":3}])", {"entry 0", "model_id must be a string"});
