@@ -50,7 +50,10 @@ bin=${AIPOOL_BIN:-build/bin}
 for b in aipool-orchestrator aipool-worker; do
   [ -x "$bin/$b" ] || { echo "cluster.sh: missing $bin/$b: run ./scripts/test.sh (or cmake --build build) first" >&2; exit 1; }
 done
-command -v haproxy >/dev/null || { echo "cluster.sh: haproxy is not installed: run ./scripts/setup.sh" >&2; exit 1; }
+# Debian installs it in /usr/sbin, which a user's PATH often lacks.
+haproxy=$(command -v haproxy || true)
+[ -n "$haproxy" ] || [ ! -x /usr/sbin/haproxy ] || haproxy=/usr/sbin/haproxy
+[ -n "$haproxy" ] || { echo "cluster.sh: haproxy is not installed: run ./scripts/setup.sh" >&2; exit 1; }
 
 keep_dir=1
 if [ -z "$dir" ]; then dir=$(mktemp -d); keep_dir=""; fi
@@ -141,8 +144,8 @@ backend orchestrators
 $servers
 $job_backends
 CFG
-haproxy -c -q -f "$dir/haproxy.cfg"
-haproxy -f "$dir/haproxy.cfg" -db >"$dir/haproxy.log" 2>&1 &
+"$haproxy" -c -q -f "$dir/haproxy.cfg"
+"$haproxy" -f "$dir/haproxy.cfg" -db >"$dir/haproxy.log" 2>&1 &
 pids+=("$!")
 haproxy_pid=$!
 
