@@ -513,6 +513,23 @@ TEST(ResultPoster, BurstSharesAtMostMaxSessionsConnections) {
 
 class WorkerNodeTest : public ::testing::Test {
  protected:
+  // A worker of one slot serving `orch` and `second`, waiting `capacity_wait` for a slot (MULTI-2).
+  WorkerConfig shared_slot_config(const FakeOrchestrator& second, std::chrono::milliseconds capacity_wait) {
+    WorkerConfig config = config_for({orch.address(), second.address()}, {{echo_key(), 1}});
+    config.capacity_wait = capacity_wait;
+    return config;
+  }
+  // Starts `node`, fills its one slot with job 1 from `orch` (held by `executor`), then
+  // sends job 101 from `second`; false when a step did not happen in time.
+  bool fill_shared_slot(WorkerNode& node, FakeOrchestrator& second, GatedExecutor& executor) {
+    node.start();
+    if (!orch.wait_for_open_streams(1) || !second.wait_for_open_streams(1)) return false;
+    orch.send(Pipeline::kTextToImage, 1, R"({"model_id":"test/echo","prompt":"a"})");
+    if (!executor.wait_started(1)) return false;
+    second.send(Pipeline::kTextToImage, 101, R"({"model_id":"test/echo","prompt":"b"})");
+    return true;
+  }
+
   ResultsServer results;
   FakeOrchestrator orch{results.url()};
   ZeroRandom random;
@@ -803,15 +820,8 @@ TEST_F(WorkerNodeTest, JobBeyondCapacityIsRefusedAtOnce) {
 TEST_F(WorkerNodeTest, CapacityIsSharedAcrossOrchestrators) {
   FakeOrchestrator second{results.url()};
   GatedExecutor executor;
-  WorkerConfig config = config_for({orch.address(), second.address()}, {{echo_key(), 1}});
-  config.capacity_wait = 200ms;
-  WorkerNode node(config, executor, random);
-  node.start();
-  ASSERT_TRUE(orch.wait_for_open_streams(1));
-  ASSERT_TRUE(second.wait_for_open_streams(1));
-  orch.send(Pipeline::kTextToImage, 1, R"({"model_id":"test/echo","prompt":"a"})");
-  ASSERT_TRUE(executor.wait_started(1));
-  second.send(Pipeline::kTextToImage, 101, R"({"model_id":"test/echo","prompt":"b"})");
+  WorkerNode node(shared_slot_config(second, 200ms), executor, random);
+  ASSERT_TRUE(fill_shared_slot(node, second, executor));
   const auto refused = results.recorder.wait_for_task(101);
   ASSERT_TRUE(refused.has_value());
   EXPECT_EQ(decode(*refused)->error, "worker at capacity");
@@ -826,15 +836,8 @@ TEST_F(WorkerNodeTest, CapacityIsSharedAcrossOrchestrators) {
 TEST_F(WorkerNodeTest, JobWaitsForASlotFreedWithinCapacityWait) {
   FakeOrchestrator second{results.url()};
   GatedExecutor executor;
-  WorkerConfig config = config_for({orch.address(), second.address()}, {{echo_key(), 1}});
-  config.capacity_wait = 20s;
-  WorkerNode node(config, executor, random);
-  node.start();
-  ASSERT_TRUE(orch.wait_for_open_streams(1));
-  ASSERT_TRUE(second.wait_for_open_streams(1));
-  orch.send(Pipeline::kTextToImage, 1, R"({"model_id":"test/echo","prompt":"a"})");
-  ASSERT_TRUE(executor.wait_started(1));
-  second.send(Pipeline::kTextToImage, 101, R"({"model_id":"test/echo","prompt":"b"})");
+  WorkerNode node(shared_slot_config(second, 20s), executor, random);
+  ASSERT_TRUE(fill_shared_slot(node, second, executor));
   orch.send(Pipeline::kTextToImage, 2, R"({"model_id":"test/echo","prompt":"c"})");
   EXPECT_FALSE(executor.wait_started(2, 200ms));  // both wait: the one slot is taken
   EXPECT_FALSE(results.recorder.wait_for_task(101, 0ms).has_value());
