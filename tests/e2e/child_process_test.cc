@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <stdexcept>
 #include <string>
 
 namespace aipool::e2e {
@@ -23,6 +24,22 @@ TEST(ChildProcess, OutputIsCompleteWhenWaitExitReturns) {
     const std::string out = child.output();
     ASSERT_EQ(out.size(), 60000u + 1 + 10) << "round " << round;
     EXPECT_EQ(child.count_lines("last line"), 1u) << "round " << round;
+  }
+}
+
+// Children start with posix_spawn (the no_fork lint says why fork is not used): both
+// stdout and stderr reach output(), and a program that does not exist is an exception
+// that names it, not a child that prints nothing.
+TEST(ChildProcess, CapturesBothStreamsAndNamesAMissingProgram) {
+  ChildProcess child({"/bin/sh", "-c", "echo to-out; echo to-err >&2; exit 3"});
+  ASSERT_EQ(child.wait_exit(30s), 3);
+  EXPECT_EQ(child.count_lines("to-out"), 1u) << child.output();
+  EXPECT_EQ(child.count_lines("to-err"), 1u) << child.output();
+  try {
+    ChildProcess missing({"/no/such/aipool-program"});
+    FAIL() << "a missing program started";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("/no/such/aipool-program"), std::string::npos) << e.what();
   }
 }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# banned_apis.sh ROOT [DIR...]
+# banned_apis.sh [--fork] ROOT [DIR...]
 #
 # DET-1: src/core and src/seams do no I/O, read no clock, start no thread and
 # draw no randomness of their own, and include no gRPC, Poco or torch header.
@@ -16,11 +16,21 @@
 # Allowed on purpose: #include <chrono> and std::chrono types/durations (only
 # the clock reads are banned), snprintf/fputs (no stdout; check.cc aborts with
 # a message on stderr), member functions named rand() called as x.rand()/x->rand().
+# --fork checks another rule instead, across src, sim, tests and bench: no fork()
+# or vfork(). A child forked from a threaded process (every test binary, every
+# server) may call only async-signal-safe functions until it execs; malloc is not
+# one, and the sanitizer runtimes' allocators deadlock there (a child that never
+# printed a line hung an end-to-end test). Programs are started with posix_spawn.
 # Exit: 0 clean, 1 banned use found, 2 usage error.
 set -euo pipefail
 
+mode=det
+if [ "${1:-}" = "--fork" ]; then
+  mode=fork
+  shift
+fi
 if [ "$#" -lt 1 ]; then
-  echo "usage: $0 ROOT [DIR...]" >&2
+  echo "usage: $0 [--fork] ROOT [DIR...]" >&2
   exit 2
 fi
 root=$1
@@ -51,6 +61,13 @@ patterns=(
   '^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"](grpc|Poco|torch|ATen|c10/)'
   '^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"](iostream|fstream|thread|random)[>"]'
 )
+default_dirs=(src/core src/seams)
+rule="see CONTRIBUTING.md (DET-1)"
+if [ "$mode" = fork ]; then
+  patterns=("(^|[^A-Za-z0-9_.>])v?fork[[:space:]]*\\(")
+  default_dirs=(src sim tests bench)
+  rule="start programs with posix_spawn, not fork"
+fi
 grep_args=()
 for p in "${patterns[@]}"; do grep_args+=(-e "$p"); done
 
@@ -84,7 +101,7 @@ strip_comments() {
 
 dirs=()
 if [ "$#" -eq 0 ]; then
-  for d in src/core src/seams; do
+  for d in "${default_dirs[@]}"; do
     if [ -d "$root/$d" ]; then
       dirs+=("$root/$d")
     else
@@ -125,7 +142,7 @@ for f in "${files[@]}"; do
 done
 
 if [ "$violations" -gt 0 ]; then
-  echo "banned_apis: $violations banned use(s) in ${#files[@]} file(s); see CONTRIBUTING.md (DET-1)"
+  echo "banned_apis: $violations banned use(s) in ${#files[@]} file(s); $rule"
   exit 1
 fi
 echo "banned_apis: ${#files[@]} file(s) clean"

@@ -104,4 +104,24 @@ rc=0; out=$(bash "$script" "$work/root" 2>&1) || rc=$?
 rc=0; bash "$script" "$work" no-such-dir >/dev/null 2>&1 || rc=$?
 [ "$rc" -eq 2 ] || fail "missing explicit dir gave exit $rc, want 2"
 
-finish banned_apis_selftest "$case_no line cases and 6 tree cases passed"
+# --fork: fork and vfork anywhere under src, sim, tests and bench; the DET-1 set is
+# not checked then, and fork( is allowed under DET-1.
+mkdir -p "$work/fork/tests/e2e" "$work/fork/src/net"
+printf 'void f() {\n  const pid_t pid = fork();\n}\n' >"$work/fork/tests/e2e/child.cc"
+rc=0; out=$(bash "$script" --fork "$work/fork" 2>&1) || rc=$?
+{ [ "$rc" -eq 1 ] && grep -q 'tests/e2e/child.cc:2:' <<<"$out" && grep -q posix_spawn <<<"$out"; } ||
+  fail "--fork missed fork(): $out"
+printf 'void f() {\n  std::thread t(run); if (vfork () == 0) {}\n}\n' >"$work/fork/tests/e2e/child.cc"
+rc=0; out=$(bash "$script" --fork "$work/fork" 2>&1) || rc=$?
+{ [ "$rc" -eq 1 ] && ! grep -q 'std::thread' <<<"$out"; } || fail "--fork missed vfork or checked DET-1: $out"
+printf '// never fork() here\nint forks = pool.fork(); posix_spawn(&pid, p, &a, nullptr, argv, env);\n' \
+  >"$work/fork/tests/e2e/child.cc"
+printf 'int x = fork();\n' >"$work/fork/src/net/n.cc"
+rc=0; out=$(bash "$script" --fork "$work/fork" 2>&1) || rc=$?
+{ [ "$rc" -eq 1 ] && grep -q 'src/net/n.cc:1:' <<<"$out" && ! grep -q 'child.cc' <<<"$out"; } ||
+  fail "--fork flagged an allowed line or missed src: $out"
+rm "$work/fork/src/net/n.cc"
+rc=0; out=$(bash "$script" --fork "$work/fork" 2>&1) || rc=$?
+[ "$rc" -eq 0 ] || fail "--fork failed a clean tree: $out"
+
+finish banned_apis_selftest "$case_no line cases and 10 tree cases passed"
