@@ -106,6 +106,8 @@ DEFINE_int32(asyncQueueLimit, 100000, "asynchronous jobs that may be unfinished 
 DEFINE_int32(webhookRetries, 5, "times a failed X-Callback-URL delivery is tried again");
 DEFINE_string(webhookTimeout, "10s", "time one X-Callback-URL delivery may take");
 DEFINE_string(webhookBackoff, "1s", "wait before the first retry of a callback; doubles each time up to 5m");
+DEFINE_string(webhookCACert, "",
+              "PEM file of CA certificates trusted for https:// callbacks besides the system's (a private CA)");
 DEFINE_bool(webhookAllowPrivate, false,
             "let callbacks go to loopback, private and link-local addresses (refused by default: SSRF)");
 DEFINE_int32(v, 3, aipool::bin::kLogLevelHelp);
@@ -160,6 +162,7 @@ const aipool::bin::ProgramHelp kHelp{
         {"Async jobs", "webhookTimeout", "-webhookTimeout 30s"},
         {"Async jobs", "webhookBackoff", "-webhookBackoff 5s"},
         {"Async jobs", "webhookAllowPrivate", "-webhookAllowPrivate"},
+        {"Async jobs", "webhookCACert", "-webhookCACert /etc/aipool/callback-ca.pem"},
         {"Logging", "v", "-v 4"},
         {"Logging", "logFormat", "-logFormat json"},
     }};
@@ -319,6 +322,10 @@ void async_from_flags(aipool::net::OrchestratorConfig& config) {
   config.webhooks.timeout = std::chrono::milliseconds(millis("webhookTimeout", FLAGS_webhookTimeout));
   config.webhooks.backoff = std::chrono::milliseconds(millis("webhookBackoff", FLAGS_webhookBackoff));
   config.webhooks.allow_private = FLAGS_webhookAllowPrivate;
+  if (!FLAGS_webhookCACert.empty()) {  // ASYNC-12
+    if (const auto error = aipool::net::webhook_ca_error(FLAGS_webhookCACert)) die(*error);
+    config.webhooks.ca_file = FLAGS_webhookCACert;
+  }
 }
 
 aipool::net::OrchestratorConfig config_from_flags() {

@@ -1,4 +1,4 @@
-// The asynchronous jobs' callbacks (webhook_sender.h, spec/async.md ASYNC-9..ASYNC-11).
+// The asynchronous jobs' callbacks (webhook_sender.h, spec/async.md ASYNC-9..ASYNC-12).
 #include "net/webhook_sender.h"
 
 #include <Poco/Exception.h>
@@ -11,6 +11,7 @@
 #include <Poco/Net/HostEntry.h>
 #include <Poco/Net/IPAddress.h>
 #include <Poco/Net/SSLManager.h>
+#include <Poco/Net/SecureStreamSocket.h>
 #include <Poco/NullStream.h>
 #include <Poco/StreamCopier.h>
 #include <Poco/URI.h>
@@ -19,8 +20,11 @@
 
 #include <algorithm>
 #include <array>
+#include <fstream>
+#include <sstream>
 
 #include "codec/text.h"
+#include "net/tls.h"
 
 namespace aipool::net {
 namespace {
@@ -28,18 +32,17 @@ namespace {
 constexpr std::size_t kMaxUrlBytes = 2048;
 constexpr std::size_t kWriteChunkBytes = 256 * 1024;
 
-// The client TLS context: the system's CAs, the chain and the host name checked.
-Poco::Net::Context::Ptr tls_context() {
+// The client TLS context: the system's CAs and those of `ca_file`; the chain and the
+// host name are checked.
+Poco::Net::Context::Ptr make_tls_context(const std::string& ca_file) {
   static std::once_flag once;
-  static Poco::Net::Context::Ptr context;
-  std::call_once(once, [] {
-    Poco::Net::initializeSSL();
-    Poco::Net::Context::Params params;
-    params.verificationMode = Poco::Net::Context::VERIFY_RELAXED;
-    params.loadDefaultCAs = true;
-    context = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, params);
-    context->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
-  });
+  std::call_once(once, [] { Poco::Net::initializeSSL(); });
+  Poco::Net::Context::Params params;
+  params.verificationMode = Poco::Net::Context::VERIFY_RELAXED;
+  params.loadDefaultCAs = true;
+  params.caLocation = ca_file;
+  Poco::Net::Context::Ptr context = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, params);
+  context->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
   return context;
 }
 
@@ -111,7 +114,22 @@ std::optional<std::string> callback_url_error(std::string_view url, bool allow_p
   return std::nullopt;
 }
 
-WebhookSender::WebhookSender(WebhookConfig config) : config_(config) {
+std::optional<std::string> webhook_ca_error(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return "-webhookCACert: cannot read " + path;
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (fingerprint_of_pem(text.str()).empty()) return "-webhookCACert: " + path + " holds no PEM certificate";
+  return std::nullopt;
+}
+
+WebhookSender::WebhookSender(WebhookConfig config) : config_(std::move(config)) {
+  try {
+    tls_ = make_tls_context(config_.ca_file);
+  } catch (const Poco::Exception& e) {
+    tls_error_ = "no TLS context: " + e.displayText();
+    spdlog::error("https callbacks will fail: {}", tls_error_);
+  }
   for (int i = 0; i < config_.threads; ++i) threads_.emplace_back([this] { run(); });
 }
 
@@ -210,10 +228,20 @@ WebhookSender::Result WebhookSender::attempt(const WebhookDelivery& delivery, st
         return Result::kRefused;
       }
     }
+    // Both schemes connect to the address checked, never after a second lookup; https
+    // checks the certificate against the name in the URL (and sends it as SNI).
     std::unique_ptr<Poco::Net::HTTPClientSession> session;
     if (uri.getScheme() == "https") {
-      session = std::make_unique<Poco::Net::HTTPSClientSession>(host, uri.getPort(), tls_context());
-    } else {  // the address checked, not a second lookup
+      if (!tls_) {
+        why = tls_error_;
+        return Result::kRetry;
+      }
+      Poco::Net::SecureStreamSocket socket(tls_);
+      socket.setPeerHostName(host);
+      session = std::make_unique<Poco::Net::HTTPSClientSession>(socket);
+      session->setHost(addresses.front());
+      session->setPort(uri.getPort());
+    } else {
       session = std::make_unique<Poco::Net::HTTPClientSession>(
           Poco::Net::SocketAddress(Poco::Net::IPAddress(addresses.front()), uri.getPort()));
     }

@@ -1,5 +1,5 @@
 // File: webhook_sender.h
-// The asynchronous jobs' callbacks (spec/async.md ASYNC-9..ASYNC-11): each finished
+// The asynchronous jobs' callbacks (spec/async.md ASYNC-9..ASYNC-12): each finished
 // job's answer POSTed once to its X-Callback-URL with Poco's HTTP(S) client, retried
 // with exponential backoff, refused for addresses inside the network (SSRF).
 //
@@ -23,7 +23,13 @@
 #include <thread>
 #include <vector>
 
+#include <Poco/AutoPtr.h>
+
 #include "net/async_store.h"
+
+namespace Poco::Net {
+class Context;
+}
 
 namespace aipool::net {
 
@@ -33,6 +39,7 @@ struct WebhookConfig {
   std::chrono::milliseconds backoff{1'000};       // -webhookBackoff: before the first retry
   std::chrono::milliseconds max_backoff{300'000}; // doubling stops here
   bool allow_private = false;                     // -webhookAllowPrivate (ASYNC-11)
+  std::string ca_file;                            // -webhookCACert: CAs trusted besides the system's (ASYNC-12)
   std::size_t max_pending = 10'000;
   int threads = 4;
 };
@@ -45,6 +52,10 @@ std::optional<std::string> callback_url_error(std::string_view url, bool allow_p
 // multicast (IPv4-mapped IPv6 addresses are judged as their IPv4 address).
 bool is_public_address(const std::string& ip);
 
+// ASYNC-12: nullopt when `path` names a readable PEM file holding at least one
+// certificate, else what is wrong with it (for the start-up error).
+std::optional<std::string> webhook_ca_error(const std::string& path);
+
 // One callback to deliver.
 struct WebhookDelivery {
   std::string url;
@@ -54,6 +65,8 @@ struct WebhookDelivery {
 
 class WebhookSender {
  public:
+  // A ca_file that cannot be loaded leaves https callbacks failing with that reason
+  // (logged once here); the caller checks the file first (webhook_ca_error).
   explicit WebhookSender(WebhookConfig config);
   ~WebhookSender();
   WebhookSender(const WebhookSender&) = delete;
@@ -81,6 +94,8 @@ class WebhookSender {
   void after_try(std::shared_ptr<Pending> pending, Result result, const std::string& why);
 
   const WebhookConfig config_;
+  Poco::AutoPtr<Poco::Net::Context> tls_;  // https callbacks; null when it could not be made
+  std::string tls_error_;                  // why not
   std::mutex mutex_;
   std::condition_variable wake_;
   std::priority_queue<std::shared_ptr<Pending>, std::vector<std::shared_ptr<Pending>>, Later> queue_;

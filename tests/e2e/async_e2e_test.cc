@@ -8,9 +8,13 @@
 #include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/Context.h>
+#include <Poco/Net/SSLManager.h>
+#include <Poco/Net/SecureServerSocket.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/StreamCopier.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <fstream>
@@ -21,6 +25,7 @@
 
 #include "../support/temp_dir.h"
 #include "e2e_support.h"
+#include "net/tls.h"
 
 namespace aipool::e2e {
 namespace {
@@ -189,7 +194,9 @@ class Receiver {
     std::string status;
     std::string job;
   };
-  explicit Receiver(int fail_first) : fail_first_(fail_first), server_(new Factory(*this), socket_, params()) {
+  // `tls`: a server context, for a receiver that speaks https.
+  explicit Receiver(int fail_first, Poco::Net::Context::Ptr tls = nullptr)
+      : fail_first_(fail_first), socket_(listen(tls)), server_(new Factory(*this), socket_, params()) {
     server_.start();
   }
   ~Receiver() { server_.stop(); }
@@ -206,6 +213,11 @@ class Receiver {
 
  private:
   static Poco::Net::HTTPServerParams* params() { return new Poco::Net::HTTPServerParams; }
+  static Poco::Net::ServerSocket listen(const Poco::Net::Context::Ptr& tls) {
+    const Poco::Net::SocketAddress address("127.0.0.1", 0);
+    if (tls) return Poco::Net::SecureServerSocket(address, 64, tls);
+    return Poco::Net::ServerSocket(address);
+  }
   class Handler : public Poco::Net::HTTPRequestHandler {
    public:
     explicit Handler(Receiver& r) : r_(r) {}
@@ -238,7 +250,7 @@ class Receiver {
   const int fail_first_;
   std::mutex mutex_;
   std::vector<Post> posts_;
-  Poco::Net::ServerSocket socket_{Poco::Net::SocketAddress("127.0.0.1", 0)};
+  Poco::Net::ServerSocket socket_;
   Poco::Net::HTTPServer server_;
 };
 
@@ -265,6 +277,66 @@ TEST(AsyncJobs, CallbackDeliveredOnceAndRetried) {
   std::this_thread::sleep_for(800ms);
   EXPECT_EQ(flaky.posts().size(), 2u);  // the second try answered 200: no third
   EXPECT_EQ(flaky.posts()[1].body, done.body);
+}
+
+// A self-signed certificate for localhost, 127.0.0.1 and ::1 in `dir` (cert.pem,
+// key.pem) and a receiver's server context that shows it.
+Poco::Net::Context::Ptr receiver_tls(const std::string& dir) {
+  std::string error;
+  const auto identity = net::make_self_signed({"localhost"}, error);
+  EXPECT_TRUE(identity.has_value()) << error;
+  std::ofstream(dir + "/cert.pem") << (identity ? identity->cert_pem : "");
+  std::ofstream(dir + "/key.pem") << (identity ? identity->key_pem : "");
+  Poco::Net::initializeSSL();
+  return new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE, dir + "/key.pem", dir + "/cert.pem", "",
+                                Poco::Net::Context::VERIFY_NONE);
+}
+
+// Proves an https callback reaches a receiver whose certificate chains to the
+// -webhookCACert file, by address literal and by name; an orchestrator that does not
+// trust it never sends the result there, and says why; a CA file without a
+// certificate stops the start (ASYNC-12, ASYNC-11's connection to the checked address).
+TEST(AsyncJobs, HttpsCallbackGoesOnlyToATrustedReceiver) {
+  testing::TempDir dir;
+  Receiver hook(0, receiver_tls(dir.path()));
+  const std::string job = R"({"model_id":"test/echo","prompt":"tls","seed":3})";
+  const std::string port_part = ":" + std::to_string(hook.port()) + "/hook";
+  Pool trusting = start_pool("text-to-image:test/echo",
+                             {"-webhookAllowPrivate", "-webhookCACert", dir.path() + "/cert.pem"});
+  std::vector<std::string> ids;
+  for (const std::string host : {"127.0.0.1", "localhost"}) {
+    const HttpReply accepted = http_request(trusting.orch.http_port, "POST", "/text-to-image", kJson, job,
+                                            with(kAsync, {{"X-Callback-URL", "https://" + host + port_part}}));
+    ASSERT_EQ(accepted.status, 202) << accepted.body;
+    ids.push_back(id_of(accepted));
+  }
+  ASSERT_TRUE(hook.wait_for(2, 10s)) << trusting.orch.process->output();
+  for (const std::string& id : ids) {
+    const HttpReply done = poll_until_done(trusting.orch.http_port, id);
+    const auto posts = hook.posts();
+    const auto post = std::find_if(posts.begin(), posts.end(), [&](const Receiver::Post& p) { return p.job == id; });
+    ASSERT_NE(post, posts.end()) << id;
+    EXPECT_EQ(post->body, done.body);
+  }
+
+  Pool doubting = start_pool("text-to-image:test/echo",
+                             {"-webhookAllowPrivate", "-webhookRetries", "1", "-webhookBackoff", "100ms"});
+  const HttpReply accepted = http_request(doubting.orch.http_port, "POST", "/text-to-image", kJson, job,
+                                          with(kAsync, {{"X-Callback-URL", "https://127.0.0.1" + port_part}}));
+  ASSERT_EQ(accepted.status, 202) << accepted.body;
+  EXPECT_EQ(poll_until_done(doubting.orch.http_port, id_of(accepted)).status, 200);
+  const auto dropped = doubting.orch.process->wait_for_line("dropped after 2 tries", 20s);
+  ASSERT_TRUE(dropped.has_value()) << doubting.orch.process->output();
+  EXPECT_NE(dropped->find("certificate verify failed"), std::string::npos) << *dropped;
+  EXPECT_EQ(hook.posts().size(), 2u);  // the untrusting orchestrator's result never arrived
+
+  std::ofstream(dir.path() + "/empty.pem") << "not a certificate\n";
+  std::string out;
+  EXPECT_NE(run_to_exit({bin_path("aipool-orchestrator"), "-orchSecret", "s3cret", "-insecure", "-webhookCACert",
+                         dir.path() + "/empty.pem"},
+                        out),
+            0);
+  EXPECT_NE(out.find("-webhookCACert: " + dir.path() + "/empty.pem holds no PEM certificate"), std::string::npos) << out;
 }
 
 }  // namespace
