@@ -7,12 +7,14 @@
 #include <spdlog/spdlog.h>
 
 #include <cmath>
-#include <system_error>
 
 namespace aipool::exec {
 namespace {
 
 constexpr std::size_t kMaxIdleConnections = 64;
+// What may follow a stream's [DONE] before its connection is given up, not kept.
+constexpr auto kFinishBodyTime = std::chrono::seconds(2);
+constexpr std::size_t kFinishBodyBytes = 64 * 1024;
 
 ExecResult failed(std::string error) {
   ExecResult result;
@@ -96,13 +98,17 @@ RunnerExecutor::~RunnerExecutor() {
     changed_.notify_all();
   }
   health_thread_.join();
-  std::unique_lock lock(mutex_);
-  changed_.wait(lock, [this] { return in_flight_ == 0; });
+  jobs_.stop();  // the jobs in flight end (each by its timeout at the latest) before the rest goes
 }
 
 std::string RunnerExecutor::state() const {
   std::lock_guard lock(mutex_);
   return state_;
+}
+
+std::size_t RunnerExecutor::idle_connections() const {
+  std::lock_guard lock(mutex_);
+  return idle_.size();
 }
 
 void RunnerExecutor::check_health(runner::Connection& connection) {
@@ -137,25 +143,10 @@ void RunnerExecutor::execute(const ExecRequest& request, std::function<void(Exec
     done(failed("runner not ready: " + key_name(config_.key) + " at " + config_.endpoint.url + " is " + state()));
     return;
   }
-  {
-    std::lock_guard lock(mutex_);
-    ++in_flight_;
-  }
   auto shared_done = std::make_shared<std::function<void(ExecResult)>>(std::move(done));
-  try {
-    std::thread([this, request, shared_done] {
-      (*shared_done)(run(request));
-      std::unique_lock lock(mutex_);
-      --in_flight_;
-      std::notify_all_at_thread_exit(changed_, std::move(lock));  // the destructor may proceed once we are gone
-    }).detach();
-  } catch (const std::system_error& e) {  // no thread to be had: the job fails, nothing waits for it
-    {
-      std::lock_guard lock(mutex_);
-      --in_flight_;
-      changed_.notify_all();
-    }
-    (*shared_done)(failed(std::string("runner job not started: ") + e.what()));
+  if (!jobs_.run([this, request, shared_done] { run(request, *shared_done); })) {
+    // No thread to be had (or the engine is stopping): the job fails, nothing waits for it.
+    (*shared_done)(failed("runner job not started: no thread for it"));
   }
 }
 
@@ -163,11 +154,11 @@ ExecResult RunnerExecutor::runner_error(const std::string& what) const {
   return failed("runner " + config_.endpoint.url + ": " + what);
 }
 
-ExecResult RunnerExecutor::run(const ExecRequest& request) {
-  if (!request.request_json) return failed("invalid request: empty request");
+void RunnerExecutor::run(const ExecRequest& request, const std::function<void(ExecResult)>& done) {
+  if (!request.request_json) return done(failed("invalid request: empty request"));
   auto built = config_.api == runner::Api::kOpenAi ? runner::openai_request(config_.key.model, *request.request_json)
                                                     : runner::ai_runner_request(config_.key.pipeline, *request.request_json);
-  if (auto* error = std::get_if<std::string>(&built)) return failed(std::move(*error));
+  if (auto* error = std::get_if<std::string>(&built)) return done(failed(std::move(*error)));
   std::unique_ptr<runner::Connection> connection = take_connection();
   ExecResult result;
   try {
@@ -175,8 +166,11 @@ ExecResult RunnerExecutor::run(const ExecRequest& request) {
   } catch (const runner::RunnerFailure& e) {
     result = runner_error(e.what());
   }
+  done(std::move(result));
+  // A stream that ended with [DONE] has the body's end still to read: read after `done`,
+  // so that a runner slow to end its answer never holds the job up.
+  if (connection->mid_body()) connection->finish_body(runner::Clock::now() + kFinishBodyTime, kFinishBodyBytes);
   if (connection->reusable()) keep_connection(std::move(connection));
-  return result;
 }
 
 ExecResult RunnerExecutor::exchange(runner::Connection& connection, const ExecRequest& request,
@@ -213,8 +207,7 @@ ExecResult RunnerExecutor::read_stream(runner::Connection& connection, const Exe
   while (connection.read_line(line, deadline, kMaxEventLineBytes)) {
     const runner::StreamLine read = runner::read_stream_line(line);
     if (read.kind == runner::StreamLine::Kind::kOther) continue;
-    if (read.kind == runner::StreamLine::Kind::kDone) {
-      connection.close();  // what follows [DONE] is of no use; the connection is not reused
+    if (read.kind == runner::StreamLine::Kind::kDone) {  // run() reads the body's end, to keep the connection
       ExecResult result;
       result.ok = true;
       return result;

@@ -14,12 +14,14 @@
 // `runner not ready: <pipeline>/<model> at <url> is <state>`. Each change of state
 // is logged once (spdlog: info when ready, warn when not).
 //
-// Jobs: execute() starts a thread per job, which sends the job to the runner (RUN-2,
+// Jobs: execute() hands each job to a thread of its own (job_threads.h: an idle one
+// when there is one, else a new one), which sends the job to the runner (RUN-2,
 // RUN-6), waits for the answer for at most the entry's timeout and calls `done` once:
 // the result (RUN-3), `invalid request: <the runner's message>` for a 4xx answer, or
 // `runner <url>: <what happened>` (RUN-4). A streamed llm job's chunks go to its
 // sink as each arrives; a sink that returns false closes the connection to the
-// runner and fails the job (RUN-7). Idle connections are kept alive for the next job.
+// runner and fails the job (RUN-7). Idle connections are kept alive for the next job,
+// a stream's too once its body has ended after `data: [DONE]` (read after `done`).
 //
 // Contract: thread-safe. The destructor stops the health thread and waits for the
 // jobs in flight to call `done` (each ends by its timeout at the latest). The token
@@ -40,6 +42,7 @@
 #include <variant>
 #include <vector>
 
+#include "exec/job_threads.h"
 #include "exec/runner_http.h"
 #include "exec/runner_wire.h"
 #include "seams/executor.h"
@@ -86,11 +89,13 @@ class RunnerExecutor final : public Executor {
   // The runner's state from its last health check (RUN-5).
   bool ready() const { return ready_.load(); }
   std::string state() const;
+  // Connections to the runner kept for the next job (for tests).
+  std::size_t idle_connections() const;
 
  private:
   void check_health(runner::Connection& connection);
   void poll_health();
-  ExecResult run(const ExecRequest& request);
+  void run(const ExecRequest& request, const std::function<void(ExecResult)>& done);
   ExecResult exchange(runner::Connection& connection, const ExecRequest& request, const runner::Request& sent);
   ExecResult read_stream(runner::Connection& connection, const ExecRequest& request, runner::Clock::time_point deadline);
   std::unique_ptr<runner::Connection> take_connection();
@@ -104,9 +109,9 @@ class RunnerExecutor final : public Executor {
   std::condition_variable changed_;
   std::string state_ = "unknown";
   bool stopping_ = false;
-  int in_flight_ = 0;
   std::vector<std::unique_ptr<runner::Connection>> idle_;
   std::thread health_thread_;
+  JobThreads jobs_;  // last: the first to go, though the destructor stops it already
 };
 
 }  // namespace aipool::exec

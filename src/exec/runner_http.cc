@@ -199,6 +199,27 @@ bool Connection::read_line(std::string& line, Clock::time_point deadline, std::s
   return false;
 }
 
+void Connection::finish_body(Clock::time_point deadline, std::size_t max_bytes) {
+  if (!body_) return;
+  try {
+    std::size_t seen = 0;
+    char buffer[kReadBytes];
+    while (seen <= max_bytes && Clock::now() < deadline) {
+      session_->setTimeout(until(deadline));
+      body_->read(buffer, sizeof buffer);
+      seen += static_cast<std::size_t>(body_->gcount());
+      if (body_->eof()) {
+        body_ = nullptr;
+        reusable_ = response_->getKeepAlive();
+        return;
+      }
+    }
+  } catch (const Poco::Exception&) {  // broken or too slow: not worth keeping
+  } catch (const std::ios::failure&) {
+  }
+  close();
+}
+
 void Connection::close() {
   if (session_) {
     try {

@@ -65,6 +65,12 @@ class Connection {
   // The next line of the body, without its '\n'; false at the end of the body.
   // Throws RunnerFailure (also for a line longer than `max_bytes`, RUN-8).
   bool read_line(std::string& line, Clock::time_point deadline, std::size_t max_bytes);
+  // After an event stream's `data: [DONE]`: reads what is left of the body (at most
+  // `max_bytes`, before `deadline`) and keeps the connection for the next request when
+  // the body ended there and the runner keeps it; else closes it. Never throws.
+  void finish_body(Clock::time_point deadline, std::size_t max_bytes);
+  // True while an answer's body has been read only in part.
+  bool mid_body() const { return body_ != nullptr; }
   // Closes the connection at once (RUN-7): the runner sees its client go.
   void close();
   // Whether the connection can carry another request: the last answer was read whole

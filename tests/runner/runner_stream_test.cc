@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "runner_test_support.h"
@@ -52,6 +53,31 @@ TEST(RunnerStream, OpenAiChunksArriveOneByOne) {
   EXPECT_NE(sink.chunks[0].find(R"("delta":{"content":"word0 "})"), std::string::npos) << sink.chunks[0];
   EXPECT_NE(sink.chunks[3].find(R"("finish_reason":"stop")"), std::string::npos) << sink.chunks[3];
   EXPECT_NE(runner.requests().at(0).body.find(R"("stream":true)"), std::string::npos);
+}
+
+// RUN-6: a stream that ended with [DONE] keeps its connection to the runner for the
+// next job (its body's end is read after `done`): streamed jobs in turn, and an
+// ordinary one after them, all go over one connection.
+TEST(RunnerStream, FinishedStreamKeepsItsConnection) {
+  testing::FakeRunner runner;
+  runner.set_stream({.chunks = 2});
+  auto executor = executor_on(runner, kLlm, R"({"runner":"openai"})");
+  for (int i = 0; i < 3; ++i) {
+    Sink sink;
+    const ExecResult result = run(*executor, streamed(sink));
+    ASSERT_TRUE(result.ok) << result.error;
+    EXPECT_EQ(sink.chunks.size(), 2u);
+    const auto limit = std::chrono::steady_clock::now() + 30s;  // read after done: wait for it
+    while (executor->idle_connections() == 0 && std::chrono::steady_clock::now() < limit) {
+      std::this_thread::sleep_for(1ms);
+    }
+    ASSERT_EQ(executor->idle_connections(), 1u) << "stream " << i;
+  }
+  const ExecResult whole = run(*executor, job(kLlm, R"({"model_id":"meta/llama","messages":[{"role":"user","content":"hi"}]})"));
+  ASSERT_TRUE(whole.ok) << whole.error;
+  const auto requests = runner.requests();
+  ASSERT_EQ(requests.size(), 4u);
+  for (const auto& r : requests) EXPECT_EQ(r.peer, requests[0].peer);
 }
 
 // RUN-7: a sink that returns false (the client has gone) closes the connection to the

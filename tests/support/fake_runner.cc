@@ -108,7 +108,8 @@ class FakeRunnerHandler : public Poco::Net::HTTPRequestHandler {
     Poco::StreamCopier::copyToString(request.stream(), body);
     if (request.getMethod() == "GET") return health(request.getURI(), response);
     FakeRunner::Received received{request.getMethod(), request.getURI(), request.getContentType(),
-                                  request.get("Authorization", ""), body, parts_of(request.getContentType(), body)};
+                                  request.get("Authorization", ""), body, parts_of(request.getContentType(), body),
+                                  request.clientAddress().toString()};
     const InFlight counted(impl_);
     std::unique_lock lock(impl_.mutex);
     impl_.requests.push_back(received);

@@ -42,6 +42,7 @@ class FakeRunner {
     std::string authorization;  // the Authorization header, "" when none
     std::string body;
     std::vector<Part> parts;    // a multipart/form-data body's parts
+    std::string peer;           // the client's address and port: one per connection
   };
   struct Stream {
     int chunks = 3;                          // chunks of content before the end
