@@ -1,4 +1,6 @@
 #include "net/result_poster.h"
+
+#include <Poco/Net/Socket.h>
 #include "net/result_stream.h"
 
 #include <Poco/Exception.h>
@@ -7,6 +9,7 @@
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/Net/HTTPSClientSession.h>
 #include <Poco/Net/NetSSL.h>
+#include <Poco/Net/Socket.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <Poco/Timespan.h>
@@ -169,13 +172,67 @@ void ResultPoster::set_result_headers(Poco::Net::HTTPRequest& request, TaskId ta
   if (!worker_id.empty()) request.set(std::string(codec::kWorkerIdHeader), std::string(worker_id));
 }
 
+namespace {
+
+// Exposes the session's own connect (TCP, then for https the handshake checked as
+// every result post's is), which Poco otherwise makes inside the first request.
+template <class Session>
+class ConnectingSession final : public Session {
+ public:
+  using Session::Session;
+  void connect_now() { this->reconnect(); }
+};
+
+// Whether a session connected ahead can carry the post: the orchestrator has not
+// closed it (nothing to read on it yet) and it is within its keep-alive time.
+bool still_open(Poco::Net::HTTPClientSession& session) {
+  try {
+    return session.connected() && !session.socket().poll(Poco::Timespan(0), Poco::Net::Socket::SELECT_READ |
+                                                                             Poco::Net::Socket::SELECT_ERROR);
+  } catch (const Poco::Exception&) {
+    return false;
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<Poco::Net::HTTPClientSession> ResultPoster::connect_stream(const ResultTarget& target) const {
+  if (target.https && !tls_) return nullptr;
+  const auto timeout = Poco::Timespan(std::chrono::duration_cast<std::chrono::microseconds>(policy_.timeout).count());
+  const auto fresh = Poco::Timespan(std::chrono::duration_cast<std::chrono::microseconds>(kStreamConnectionFresh).count());
+  try {
+    std::unique_ptr<Poco::Net::HTTPClientSession> session;
+    if (target.https) {
+      auto s = std::make_unique<ConnectingSession<Poco::Net::HTTPSClientSession>>(target.host, target.port, tls_->context);
+      s->setTimeout(timeout);
+      s->setKeepAliveTimeout(fresh);  // Poco connects anew past it (the orchestrator may close an idle one)
+      s->connect_now();
+      session = std::move(s);
+    } else {
+      auto s = std::make_unique<ConnectingSession<Poco::Net::HTTPClientSession>>(target.host, target.port);
+      s->setTimeout(timeout);
+      s->setKeepAliveTimeout(fresh);
+      s->connect_now();
+      session = std::move(s);
+    }
+    session->setKeepAlive(true);
+    return session;
+  } catch (const Poco::Exception&) {
+    return nullptr;
+  } catch (const std::exception&) {
+    return nullptr;
+  }
+}
+
 std::unique_ptr<ResultStreamPost> ResultPoster::open_stream(const ResultTarget& target, TaskId task,
-                                                            std::string_view worker_id, std::string& error) {
+                                                            std::string_view worker_id, std::string& error,
+                                                            std::unique_ptr<Poco::Net::HTTPClientSession> connected) {
   if (target.https && !tls_) {
     error = "the results URL " + target.url + " is https:// but this worker was started with -insecure";
     return nullptr;
   }
-  auto stream = std::make_unique<ResultStreamPost>(new_session(target));
+  if (connected && !still_open(*connected)) connected.reset();
+  auto stream = std::make_unique<ResultStreamPost>(connected ? std::move(connected) : new_session(target));
   Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_POST, target.path, Poco::Net::HTTPMessage::HTTP_1_1);
   set_result_headers(request, task, worker_id);
   if (!stream->begin(request, error)) return nullptr;

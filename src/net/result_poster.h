@@ -77,10 +77,19 @@ class ResultPoster {
 
   PostOutcome post(const ResultTarget& target, TaskId task, std::string_view worker_id,
                    const codec::EncodedPost& body);
-  // A streamed result post (spec/llm.md LLM-4, result_stream.h) on a new connection
-  // of its own, its head sent; nullptr with `error` set when it cannot be opened.
-  std::unique_ptr<ResultStreamPost> open_stream(const ResultTarget& target, TaskId task,
-                                                     std::string_view worker_id, std::string& error);
+  // A streamed result post (spec/llm.md LLM-4, result_stream.h) on a connection of
+  // its own, its head sent; nullptr with `error` set when it cannot be opened.
+  // `connected`, from connect_stream(), is used when it is still fresh and open, else
+  // a new connection is made.
+  std::unique_ptr<ResultStreamPost> open_stream(const ResultTarget& target, TaskId task, std::string_view worker_id,
+                                                std::string& error,
+                                                std::unique_ptr<Poco::Net::HTTPClientSession> connected = nullptr);
+  // LLM-4: a connection (TCP, and TLS for https) to `target` made ahead of a streamed
+  // post, so that its first chunk does not wait for one; nullptr when it cannot be
+  // made (open_stream then makes its own). It counts as fresh for
+  // kStreamConnectionFresh: a model slower than that to its first token gets a new one.
+  std::unique_ptr<Poco::Net::HTTPClientSession> connect_stream(const ResultTarget& target) const;
+  static constexpr std::chrono::milliseconds kStreamConnectionFresh{1000};
 
  private:
   struct Sessions;

@@ -4,6 +4,7 @@
 #include <Poco/Dynamic/Var.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
+#include <Poco/Net/HTTPClientSession.h>
 
 #include <spdlog/spdlog.h>
 
@@ -25,14 +26,22 @@ bool is_streamed_job(const Key& key, std::string_view request_json) {
 StreamedJob::StreamedJob(ResultPoster& poster, ResultTarget target, TaskId task, std::string worker_id)
     : poster_(poster), target_(std::move(target)), task_(task), worker_id_(std::move(worker_id)) {}
 
+StreamedJob::~StreamedJob() = default;
+
 std::function<bool(std::string_view)> StreamedJob::sink() {
   return [self = shared_from_this()](std::string_view chunk) { return self->send(chunk); };
+}
+
+void StreamedJob::prepare() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (ended_ || post_ || failed_ || connected_) return;
+  connected_ = poster_.connect_stream(target_);
 }
 
 bool StreamedJob::open() {
   if (post_) return true;
   if (failed_) return false;
-  post_ = poster_.open_stream(target_, task_, worker_id_, open_error_);
+  post_ = poster_.open_stream(target_, task_, worker_id_, open_error_, std::move(connected_));
   if (!post_) {
     failed_ = true;
     spdlog::warn("task {}: the streamed result post could not be opened: {}", task_, open_error_);
@@ -49,7 +58,10 @@ bool StreamedJob::send(std::string_view chunk) {
 
 bool StreamedJob::carries(const ExecResult& result) {
   std::lock_guard<std::mutex> lock(mutex_);
-  return post_ != nullptr || (result.ok && open());
+  ended_ = true;
+  const bool carried = post_ != nullptr || (result.ok && open());
+  connected_.reset();  // a connection made ahead and not used: closed, nothing sent on it
+  return carried;
 }
 
 PostOutcome StreamedJob::finish(const ExecResult& result) {

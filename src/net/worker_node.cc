@@ -495,6 +495,7 @@ struct WorkerNode::Impl {
     } catch (...) {
       done(ExecResult{false, "executor failed", {}});
     }
+    if (streamed) streamed->prepare();  // LLM-4: the post's connection while the model computes
   }
 
   void finish_job(Link& link, const Session& session, const Key& key, TaskId task, ExecResult result,
