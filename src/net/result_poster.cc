@@ -183,6 +183,17 @@ class ConnectingSession final : public Session {
   void connect_now() { this->reconnect(); }
 };
 
+// A session of type `Session` made with `args`, connected now. Throws as Poco does.
+template <class Session, class... Args>
+std::unique_ptr<Poco::Net::HTTPClientSession> connect_ahead(const Poco::Timespan& timeout, const Poco::Timespan& fresh,
+                                                            Args&&... args) {
+  auto session = std::make_unique<ConnectingSession<Session>>(std::forward<Args>(args)...);
+  session->setTimeout(timeout);
+  session->setKeepAliveTimeout(fresh);  // Poco connects anew past it (the orchestrator may close an idle one)
+  session->connect_now();
+  return session;
+}
+
 // Whether a session connected ahead can carry the post: the orchestrator has not
 // closed it (nothing to read on it yet) and it is within its keep-alive time.
 bool still_open(Poco::Net::HTTPClientSession& session) {
@@ -201,20 +212,10 @@ std::unique_ptr<Poco::Net::HTTPClientSession> ResultPoster::connect_stream(const
   const auto timeout = Poco::Timespan(std::chrono::duration_cast<std::chrono::microseconds>(policy_.timeout).count());
   const auto fresh = Poco::Timespan(std::chrono::duration_cast<std::chrono::microseconds>(kStreamConnectionFresh).count());
   try {
-    std::unique_ptr<Poco::Net::HTTPClientSession> session;
-    if (target.https) {
-      auto s = std::make_unique<ConnectingSession<Poco::Net::HTTPSClientSession>>(target.host, target.port, tls_->context);
-      s->setTimeout(timeout);
-      s->setKeepAliveTimeout(fresh);  // Poco connects anew past it (the orchestrator may close an idle one)
-      s->connect_now();
-      session = std::move(s);
-    } else {
-      auto s = std::make_unique<ConnectingSession<Poco::Net::HTTPClientSession>>(target.host, target.port);
-      s->setTimeout(timeout);
-      s->setKeepAliveTimeout(fresh);
-      s->connect_now();
-      session = std::move(s);
-    }
+    std::unique_ptr<Poco::Net::HTTPClientSession> session =
+        target.https ? connect_ahead<Poco::Net::HTTPSClientSession>(timeout, fresh, target.host, target.port,
+                                                                     tls_->context)
+                     : connect_ahead<Poco::Net::HTTPClientSession>(timeout, fresh, target.host, target.port);
     session->setKeepAlive(true);
     return session;
   } catch (const Poco::Exception&) {

@@ -118,6 +118,29 @@ TEST(TlsEndToEnd, WholeJobPathOverTlsWithAPinnedCertificate) {
             200);
 }
 
+// LLM-4 over TLS: a streamed llm answer's result post, connected (its handshake done
+// and the pinned certificate checked) as the job starts, carries every chunk to the
+// client, then [DONE]; twice, each job on a post of its own.
+TEST(TlsEndToEnd, StreamedAnswerOverTlsWithAPinnedCertificate) {
+  TempDir dir;
+  TlsOrchestrator orch = start_tls_orchestrator(dir.path());
+  ASSERT_EQ(orch.fingerprint.size(), 7u + 64u) << orch.process->output();
+  auto worker = start_pinning_worker(orch.grpc_port, orch.fingerprint, "llm:test/echo");
+  ASSERT_TRUE(worker->wait_for_line("results go to https://", 20s)) << worker->output();
+  const std::string ca = dir.path() + "/tls-cert.pem";
+  for (const std::string words : {"one two three", "four five"}) {
+    const HttpReply answer =
+        https_request(orch.http_port, ca, "POST", "/llm",
+                      R"({"model":"test/echo","messages":[{"role":"user","content":")" + words + R"("}],"stream":true})");
+    ASSERT_EQ(answer.status, 200) << answer.body;
+    std::istringstream first_word(words);
+    std::string word;
+    while (first_word >> word) EXPECT_NE(answer.body.find(word), std::string::npos) << answer.body;
+    EXPECT_NE(answer.body.find("data: [DONE]"), std::string::npos) << answer.body;
+  }
+  EXPECT_EQ(orch.process->count_lines("outcome=result"), 2u) << orch.process->output() << worker->output();
+}
+
 // API-9, SEC-7: over TLS too, a client that closes its connection (close_notify, then
 // the TCP close) while its job runs cancels the job.
 TEST(TlsEndToEnd, ClientLeavingOverTlsCancelsItsJob) {
