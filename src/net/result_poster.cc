@@ -1,6 +1,5 @@
 #include "net/result_poster.h"
 
-#include <Poco/Net/Socket.h>
 #include "net/result_stream.h"
 
 #include <Poco/Exception.h>
@@ -12,6 +11,7 @@
 #include <Poco/Net/Socket.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <sys/socket.h>
 #include <Poco/Timespan.h>
 #include <Poco/URI.h>
 
@@ -194,18 +194,32 @@ std::unique_ptr<Poco::Net::HTTPClientSession> connect_ahead(const Poco::Timespan
   return session;
 }
 
-// Whether a session connected ahead can carry the post: the orchestrator has not
-// closed it (nothing to read on it yet) and it is within its keep-alive time.
+// Whether a session connected ahead can carry the post: the orchestrator has
+// neither closed it nor sent anything on it.
 bool still_open(Poco::Net::HTTPClientSession& session) {
   try {
-    return session.connected() && !session.socket().poll(Poco::Timespan(0), Poco::Net::Socket::SELECT_READ |
-                                                                             Poco::Net::Socket::SELECT_ERROR);
+    return session.connected() && !peer_has_spoken(session);
   } catch (const Poco::Exception&) {
     return false;
   }
 }
 
 }  // namespace
+
+bool peer_has_spoken(Poco::Net::HTTPClientSession& session) {
+  Poco::Net::StreamSocket& socket = session.socket();
+  if (!socket.poll(Poco::Timespan(0), Poco::Net::Socket::SELECT_READ | Poco::Net::Socket::SELECT_ERROR)) {
+    return false;
+  }
+  if (dynamic_cast<Poco::Net::HTTPSClientSession*>(&session) == nullptr) return true;  // plain: data, or the close
+  // Over TLS 1.3 every record looks alike on the wire, and a server sends session
+  // tickets after the handshake: readable bytes may be no answer at all, and reading
+  // them through OpenSSL could wait. Only the close counts here (a peek that finds
+  // the stream's end); an answer followed by a close is seen when a write fails.
+  char byte = 0;
+  const ssize_t n = ::recv(socket.impl()->sockfd(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n == 0;
+}
 
 std::unique_ptr<Poco::Net::HTTPClientSession> ResultPoster::connect_stream(const ResultTarget& target) const {
   if (target.https && !tls_) return nullptr;

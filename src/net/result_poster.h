@@ -44,6 +44,12 @@ struct ResultTarget {
   bool https = false;               // TLS, checked against the poster's trust (SEC-9)
 };
 
+// Whether the orchestrator has sent data on `session`'s connection, or closed it: what
+// ends a kept or early connection's use. Over TLS only the close counts: a TLS 1.3
+// server's session tickets look like data on the wire, so an answer there is seen
+// when a write fails. Never waits. Throws Poco::Exception when the socket is broken.
+bool peer_has_spoken(Poco::Net::HTTPClientSession& session);
+
 // Parses an http:// or https:// URL; nullopt (with `error` set) for anything else.
 std::optional<ResultTarget> parse_results_url(std::string_view url, std::string& error);
 

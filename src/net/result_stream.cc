@@ -5,8 +5,6 @@
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
-#include <Poco/Net/HTTPSClientSession.h>
-#include <Poco/Net/SecureStreamSocket.h>
 #include <Poco/Net/Socket.h>
 
 #include <chrono>
@@ -50,34 +48,11 @@ bool ResultStreamPost::begin(Poco::Net::HTTPRequest& request, std::string& error
   return false;
 }
 
-bool ResultStreamPost::answered_early() {
-  Poco::Net::StreamSocket& socket = session_->socket();
-  if (!socket.poll(Poco::Timespan(0), Poco::Net::Socket::SELECT_READ)) return false;
-  if (dynamic_cast<Poco::Net::HTTPSClientSession*>(session_.get()) == nullptr) return true;  // plain: an answer, or the close
-  // Over TLS the bytes may be no answer at all: a TLS 1.3 server sends its session
-  // tickets after the handshake. One read that does not wait tells: the ticket is
-  // taken in and no data follows (ERR_SSL_WANT_READ), or the answer's first byte is
-  // there (or the close, 0).
-  char byte = 0;
-  int got = Poco::Net::SecureStreamSocket::ERR_SSL_WANT_READ;
-  socket.setBlocking(false);
-  try {
-    got = socket.receiveBytes(&byte, 1);
-  } catch (const Poco::TimeoutException&) {
-    got = Poco::Net::SecureStreamSocket::ERR_SSL_WANT_READ;
-  } catch (...) {
-    socket.setBlocking(true);
-    throw;
-  }
-  socket.setBlocking(true);
-  return got >= 0;
-}
-
 bool ResultStreamPost::write(std::string_view bytes) {
   if (broken_) return false;
   try {
     // An answer before the end means the orchestrator has stopped the post (LLM-6).
-    if (answered_early()) {
+    if (peer_has_spoken(*session_)) {
       broken_ = true;
       broken_why_ = "the orchestrator stopped the stream";
       return false;

@@ -39,8 +39,6 @@ class ResultStreamPost {
 
  private:
   bool write(std::string_view bytes);
-  // Whether the orchestrator has answered (or closed) before the post's end.
-  bool answered_early();
   std::unique_ptr<Poco::Net::HTTPClientSession> session_;
   std::ostream* body_ = nullptr;
   bool broken_ = false;

@@ -2,15 +2,25 @@
 // LLM-4) against a bare listening socket that stands in for the orchestrator: the
 // post's connection is made when the job starts, before its first chunk, and the
 // chunk then goes out on it; a connection the orchestrator has closed meanwhile is
-// replaced; a job that has ended connects nowhere.
+// replaced; a job that has ended connects nowhere. Over TLS the connection made
+// ahead is kept although the server's session tickets arrive on it.
 #include "net/streamed_job.h"
 
+#include <Poco/Net/Context.h>
+#include <Poco/Net/SSLManager.h>
+#include <Poco/Net/SecureServerSocket.h>
+#include <Poco/Net/SecureStreamSocket.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/StreamSocket.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <fstream>
 #include <string>
+#include <thread>
+
+#include "../support/temp_dir.h"
+#include "net/tls.h"
 #include <thread>
 
 namespace aipool::net {
@@ -39,7 +49,7 @@ std::string read_until(Poco::Net::StreamSocket& socket, const std::string& needl
   char buffer[4096];
   const auto limit = std::chrono::steady_clock::now() + 10s;
   while (seen.find(needle) == std::string::npos && std::chrono::steady_clock::now() < limit) {
-    if (!socket.poll(kBrief, Poco::Net::Socket::SELECT_READ)) continue;
+    if (socket.available() == 0 && !socket.poll(kBrief, Poco::Net::Socket::SELECT_READ)) continue;
     const int n = socket.receiveBytes(buffer, sizeof buffer);
     if (n <= 0) break;
     seen.append(buffer, static_cast<std::size_t>(n));
@@ -88,6 +98,43 @@ TEST(StreamedJob, AnEndedJobConnectsNowhere) {
   EXPECT_FALSE(job->carries(failed));  // posted as an ordinary failed result (RES-2)
   job->prepare();
   EXPECT_FALSE(orch.connection_waiting(kBrief));
+}
+
+// Over TLS (the default between worker and orchestrator) the connection made ahead,
+// its handshake done and the pinned certificate checked, carries the post although
+// the server's TLS 1.3 session tickets have arrived on it meanwhile (they are no
+// answer): no second connection, no second handshake.
+TEST(StreamedJob, ATlsConnectionMadeAheadIsKeptThroughSessionTickets) {
+  testing::TempDir dir;
+  std::string error;
+  const auto identity = make_self_signed({"localhost"}, error);
+  ASSERT_TRUE(identity.has_value()) << error;
+  std::ofstream(dir.path() + "/cert.pem") << identity->cert_pem;
+  std::ofstream(dir.path() + "/key.pem") << identity->key_pem;
+  Poco::Net::initializeSSL();
+  Poco::Net::Context::Ptr server_tls = new Poco::Net::Context(
+      Poco::Net::Context::TLS_SERVER_USE, dir.path() + "/key.pem", dir.path() + "/cert.pem", "",
+      Poco::Net::Context::VERIFY_NONE);
+  Poco::Net::SecureServerSocket listener(Poco::Net::SocketAddress("127.0.0.1", 0), 64, server_tls);
+  TlsTrust pinned;
+  pinned.mode = TlsTrust::Mode::kPinned;
+  pinned.fingerprint = identity->fingerprint;
+  ResultPoster poster("s3cret", PostPolicy{3, 10ms, 5000ms, 8}, pinned);
+  const auto target = parse_results_url("https://127.0.0.1:" + std::to_string(listener.address().port()) + "/aiResults",
+                                        error);
+  ASSERT_TRUE(target.has_value()) << error;
+  auto job = std::make_shared<StreamedJob>(poster, *target, 80, "w1");
+  std::thread preparing([&] { job->prepare(); });  // its handshake needs this side's
+  ASSERT_TRUE(listener.poll(kWait, Poco::Net::Socket::SELECT_READ));
+  Poco::Net::SecureStreamSocket connection(listener.acceptConnection());
+  connection.completeHandshake();  // the server's session tickets go out with its end of it
+  preparing.join();
+  std::this_thread::sleep_for(100ms);  // they reach the worker's side
+  ASSERT_TRUE(job->sink()(R"({"n":3})"));
+  const std::string seen = read_until(connection, R"(data: {"n":3})");
+  EXPECT_NE(seen.find("TaskId: 80\r\n"), std::string::npos) << seen;
+  EXPECT_NE(seen.find(R"(data: {"n":3})"), std::string::npos) << seen;
+  EXPECT_FALSE(listener.poll(kBrief, Poco::Net::Socket::SELECT_READ));  // no second connection
 }
 
 }  // namespace
