@@ -168,6 +168,49 @@ TEST(TlsEndToEnd, ClientLeavingOverTlsCancelsItsJob) {
   EXPECT_TRUE(orch.process->wait_for_line("outcome=cancelled", 10s).has_value()) << orch.process->output();
 }
 
+// LLM-6 over TLS: a client that leaves mid-stream cancels its job, and the worker,
+// which over TLS learns of the stopped post by its close (not by reading an answer
+// that looks like a session ticket), stops the job a chunk or two later and serves
+// the next one: its 20 words are never all produced.
+TEST(TlsEndToEnd, ClientLeavingMidStreamOverTlsStopsTheWorker) {
+  TempDir dir;
+  TlsOrchestrator orch = start_tls_orchestrator(dir.path());
+  auto worker = start_pinning_worker(orch.grpc_port, orch.fingerprint, "llm:test/echo:true:1");
+  ASSERT_TRUE(worker->wait_for_line("results go to https://", 20s).has_value()) << worker->output();
+  const std::string ca = dir.path() + "/tls-cert.pem";
+  {
+    Poco::Net::SecureStreamSocket socket(
+        Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(orch.http_port)), "localhost",
+        client_context(ca));
+    const std::string body = R"({"model":"test/echo","messages":[{"role":"user","content":")"
+                             R"(a b c d e f g h i j k l m n o p q r s t"}],"stream":true,"sleep_ms":250})";
+    const std::string request = "POST /llm HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    socket.sendBytes(request.data(), static_cast<int>(request.size()));
+    std::string seen;
+    char buffer[4096];
+    const auto until = std::chrono::steady_clock::now() + 20s;
+    while (seen.find(R"("content":"a")") == std::string::npos && std::chrono::steady_clock::now() < until) {
+      int n = 0;
+      try {
+        n = socket.receiveBytes(buffer, sizeof buffer);
+      } catch (const Poco::Exception& e) {
+        ADD_FAILURE() << e.displayText() << " after " << seen;
+        break;
+      }
+      if (n <= 0) break;
+      seen.append(buffer, static_cast<std::size_t>(n));
+    }
+    ASSERT_NE(seen.find(R"("content":"a")"), std::string::npos) << seen;
+    socket.close();  // the client goes away mid-stream
+  }
+  ASSERT_TRUE(orch.process->wait_for_line("outcome=cancelled", 20s).has_value()) << orch.process->output();
+  ASSERT_TRUE(worker->wait_for_line("cancelled", 20s).has_value()) << worker->output();
+  const HttpReply again = https_request(orch.http_port, ca, "POST", "/llm",
+                                        R"({"model":"test/echo","messages":[{"role":"user","content":"again"}]})");
+  EXPECT_EQ(again.status, 200) << again.body;
+}
+
 // SEC-8, SEC-10: a worker exits 2 without registering (so without sending the secret)
 // when the orchestrator's certificate is not the pinned one, is not signed by its CA
 // file, or when the orchestrator speaks plain text; and a worker with -insecure exits
