@@ -85,6 +85,18 @@ HttpReply https_request(int port, const std::string& ca_file, const std::string&
   return reply;
 }
 
+// A client's TLS connection that has sent `POST path` with a JSON `body` and reads
+// nothing yet: for tests of clients that leave.
+Poco::Net::SecureStreamSocket tls_post(int port, const std::string& ca_file, const std::string& path,
+                                       const std::string& body) {
+  Poco::Net::SecureStreamSocket socket(Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(port)),
+                                       "localhost", client_context(ca_file));
+  const std::string request = "POST " + path + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                              "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  socket.sendBytes(request.data(), static_cast<int>(request.size()));
+  return socket;
+}
+
 // SEC-7, SEC-8, SEC-9: a job crosses every path over TLS: the client's HTTPS request,
 // the worker's gRPC stream to a pinned self-signed certificate, and its result post
 // over HTTPS. Plain HTTP is refused on that port with a plain 400 that says so, and after a restart the
@@ -150,13 +162,8 @@ TEST(TlsEndToEnd, ClientLeavingOverTlsCancelsItsJob) {
   ASSERT_TRUE(worker->wait_for_line("results go to https://", 20s).has_value()) << worker->output();
   const std::string ca = dir.path() + "/tls-cert.pem";
   {
-    Poco::Net::SecureStreamSocket socket(
-        Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(orch.http_port)), "localhost",
-        client_context(ca));
-    const std::string body = R"({"model_id":"test/sleep","prompt":"p","sleep_ms":3000})";
-    const std::string request = "POST /text-to-image HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                                "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
-    socket.sendBytes(request.data(), static_cast<int>(request.size()));
+    Poco::Net::SecureStreamSocket socket = tls_post(orch.http_port, ca, "/text-to-image",
+                                                    R"({"model_id":"test/sleep","prompt":"p","sleep_ms":3000})");
     const auto until = std::chrono::steady_clock::now() + 5s;
     while (https_request(orch.http_port, ca, "GET", "/workers").body.find("\"open_attempts\":1") ==
                std::string::npos &&
@@ -179,14 +186,10 @@ TEST(TlsEndToEnd, ClientLeavingMidStreamOverTlsStopsTheWorker) {
   ASSERT_TRUE(worker->wait_for_line("results go to https://", 20s).has_value()) << worker->output();
   const std::string ca = dir.path() + "/tls-cert.pem";
   {
-    Poco::Net::SecureStreamSocket socket(
-        Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(orch.http_port)), "localhost",
-        client_context(ca));
-    const std::string body = R"({"model":"test/echo","messages":[{"role":"user","content":")"
-                             R"(a b c d e f g h i j k l m n o p q r s t"}],"stream":true,"sleep_ms":250})";
-    const std::string request = "POST /llm HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                                "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
-    socket.sendBytes(request.data(), static_cast<int>(request.size()));
+    Poco::Net::SecureStreamSocket socket =
+        tls_post(orch.http_port, ca, "/llm",
+                 R"({"model":"test/echo","messages":[{"role":"user","content":")"
+                 R"(a b c d e f g h i j k l m n o p q r s t"}],"stream":true,"sleep_ms":250})");
     std::string seen;
     char buffer[4096];
     const auto until = std::chrono::steady_clock::now() + 20s;
