@@ -30,7 +30,7 @@
 #include "aipool.grpc.pb.h"
 #include "core/broker.h"
 #include "net/capabilities.h"
-#include "net/http_body.h"
+#include "io/http_body.h"
 #include "../process_rss.h"
 
 DEFINE_int32(port, 8936, "orchestrator HTTP port (with -idleWorkers: check that every stream is a live worker)");
@@ -87,7 +87,7 @@ bool exchange(Poco::Net::HTTPClientSession& session, const std::string& method, 
     // Bodies move straight between memory and the socket, as the orchestrator and
     // the worker move theirs: the tool must not be the slow end of a large transfer.
     session.sendRequest(request).flush();
-    aipool::net::write_body(session, body.data(), body.size());
+    aipool::io::write_body(session, body.data(), body.size());
     Poco::Net::HTTPResponse response;
     std::istream& in = session.receiveResponse(response);
     reply.head.clear();
@@ -96,7 +96,7 @@ bool exchange(Poco::Net::HTTPClientSession& session, const std::string& method, 
       const auto length = static_cast<std::size_t>(response.getContentLength64());
       while (reply.size < length) {
         const std::size_t want = std::min(kReplyChunk, length - reply.size);
-        const std::size_t got = aipool::net::read_body_exactly(session, reply.buffer.data(), want);
+        const std::size_t got = aipool::io::read_body_exactly(session, reply.buffer.data(), want);
         reply.take(got);
         if (got != want) return false;
       }

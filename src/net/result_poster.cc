@@ -25,7 +25,7 @@
 #include <thread>
 #include <vector>
 
-#include "net/http_body.h"
+#include "io/http_body.h"
 
 namespace aipool::net {
 namespace {
@@ -298,13 +298,13 @@ bool ResultPoster::send_once(Poco::Net::HTTPClientSession& session, const Result
     out.flush();
   } else if (target.https) {
     out.flush();  // the header; each piece then goes through the TLS socket
-    for (const SharedBytes& piece : body.pieces) write_body(session, piece->data(), piece->size());
+    for (const SharedBytes& piece : body.pieces) io::write_body(session, piece->data(), piece->size());
   } else {
     out.flush();  // the header; the body's pieces go straight to the socket
     std::vector<std::string_view> pieces;
     pieces.reserve(body.pieces.size());
     for (const SharedBytes& piece : body.pieces) pieces.push_back(*piece);
-    write_body_pieces(session, pieces);
+    io::write_body_pieces(session, pieces);
   }
   Poco::Net::HTTPResponse response;
   std::istream& in = session.receiveResponse(response);

@@ -29,7 +29,10 @@ expect seams codec/text.h 1
 expect core codec/text.h 1
 expect core net/strand.h 1
 expect codec media/image_codec.h 1
-expect codec net/http_body.h 1
+expect codec net/result_poster.h 1
+expect codec io/http_body.h 1
+expect io codec/base64.h 1
+expect io net/result_poster.h 1
 expect media codec/base64.h 1
 expect exec net/worker_node.h 1
 expect exec aipool.pb.h 1
@@ -44,6 +47,9 @@ expect codec core/check.h 0
 expect media seams/types.h 0
 expect exec codec/json_text.h 0
 expect exec media/image_codec.h 0
+expect exec io/http_body.h 0
+expect net io/http_body.h 0
+expect io http_body.h 0
 expect net aipool.grpc.pb.h 0
 expect net codec/result_codec.h 0
 expect bin exec/engines.h 0

@@ -1,4 +1,4 @@
-#include "net/http_body.h"
+#include "io/http_body.h"
 
 #include <Poco/Exception.h>
 #include <Poco/Net/NetException.h>
@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-namespace aipool::net {
+namespace aipool::io {
 namespace {
 
 // HTTPSession::read (buffered bytes first, then the socket directly for the rest)
@@ -29,13 +29,18 @@ constexpr std::size_t kMaxCall = static_cast<std::size_t>(std::numeric_limits<in
 
 }  // namespace
 
+std::size_t read_some(Poco::Net::HTTPSession& session, char* out, std::size_t length) {
+  if (length == 0) return 0;
+  const int n = (session.*SessionAccess::kRead)(out, static_cast<std::streamsize>(std::min(length, kMaxCall)));
+  return n > 0 ? static_cast<std::size_t>(n) : 0;
+}
+
 std::size_t read_body_exactly(Poco::Net::HTTPSession& session, char* out, std::size_t length) {
   std::size_t done = 0;
   while (done < length) {
-    const auto want = static_cast<std::streamsize>(std::min(length - done, kMaxCall));
-    const int n = (session.*SessionAccess::kRead)(out + done, want);
-    if (n <= 0) break;  // the peer closed the connection
-    done += static_cast<std::size_t>(n);
+    const std::size_t n = read_some(session, out + done, length - done);
+    if (n == 0) break;  // the peer closed the connection
+    done += n;
   }
   return done;
 }
@@ -81,4 +86,4 @@ void write_body_pieces(Poco::Net::HTTPSession& session, std::span<const std::str
   }
 }
 
-}  // namespace aipool::net
+}  // namespace aipool::io

@@ -3,7 +3,15 @@
 // session in as few socket calls as the kernel allows. Poco's body streams go
 // through a 4 KiB buffer, which makes a 4 MiB body a thousand reads or writes.
 //
-// Contract:
+// Shared by net (the worker's result posts) and exec (the external runner engine's
+// requests and answers); it includes nothing of ours.
+//
+// Contract (thread: a session is used by one thread at a time):
+//  - read_some: one read of at most `length` bytes, under the same rule as
+//    read_body_exactly (never after reading the body stream): the bytes the session
+//    buffered with the header if any, else one socket read. Returns how many bytes it
+//    read, 0 when the peer has closed. Throws Poco::Exception on a socket error or
+//    when the session's receive timeout passes.
 //  - read_body_exactly: call it instead of reading the message's body stream, never
 //    after reading from it (bytes the stream buffered would be skipped). It takes the
 //    bytes the session buffered with the header first, then reads the socket
@@ -24,10 +32,11 @@
 #include <span>
 #include <string_view>
 
-namespace aipool::net {
+namespace aipool::io {
 
+std::size_t read_some(Poco::Net::HTTPSession& session, char* out, std::size_t length);
 std::size_t read_body_exactly(Poco::Net::HTTPSession& session, char* out, std::size_t length);
 void write_body(Poco::Net::HTTPSession& session, const char* data, std::size_t length);
 void write_body_pieces(Poco::Net::HTTPSession& session, std::span<const std::string_view> pieces);
 
-}  // namespace aipool::net
+}  // namespace aipool::io
