@@ -15,10 +15,15 @@
 #include <mutex>
 #include <ostream>
 
+#include "io/http_body.h"
+
 namespace aipool::exec::runner {
 namespace {
 
 constexpr std::size_t kReadBytes = 64 * 1024;
+// A body up to this size goes out with the head through Poco's stream buffer (one
+// write); a larger one straight to the socket (io::write_body), not 4 KiB at a time.
+constexpr std::size_t kInlineBodyBytes = 2048;
 
 // The client TLS context: the system's CAs, the chain and the host name checked.
 Poco::Net::Context::Ptr tls_context() {
@@ -122,8 +127,13 @@ int Connection::send(const std::string& method, const std::string& path, const s
       // the body until the head is acknowledged, up to 40 ms on a kept-alive connection.
       session_->socket().setNoDelay(true);
       out.exceptions(std::ios::badbit);
-      out.write(body.data(), static_cast<std::streamsize>(body.size()));
-      out.flush();
+      if (body.size() <= kInlineBodyBytes) {
+        out.write(body.data(), static_cast<std::streamsize>(body.size()));
+        out.flush();
+      } else {
+        out.flush();  // the head; the body goes straight to the socket
+        io::write_body(*session_, body.data(), body.size());
+      }
       response_ = std::make_unique<Poco::Net::HTTPResponse>();
       body_ = &session_->receiveResponse(*response_);
       body_->exceptions(std::ios::badbit);
@@ -147,19 +157,13 @@ std::string Connection::content_type() const { return response_ ? response_->get
 std::string Connection::read_body(Clock::time_point deadline, std::size_t max_bytes) {
   if (!body_) throw RunnerFailure("no answer to read");
   std::string text;
-  const std::streamsize expected = response_->getContentLength();
+  const std::streamsize expected = response_->getChunkedTransferEncoding() ? -1 : response_->getContentLength();
   if (expected > 0 && static_cast<std::size_t>(expected) > max_bytes) fail(too_large(max_bytes), deadline);
-  if (expected > 0) text.reserve(static_cast<std::size_t>(expected));
   try {
-    char buffer[kReadBytes];
-    for (;;) {
-      session_->setTimeout(until(deadline));
-      body_->read(buffer, sizeof buffer);
-      const std::streamsize got = body_->gcount();
-      text.append(buffer, static_cast<std::size_t>(got));
-      if (text.size() > max_bytes) fail(too_large(max_bytes), deadline);
-      if (got < static_cast<std::streamsize>(sizeof buffer) && body_->eof()) break;
-      if (Clock::now() >= deadline) fail("", deadline);
+    if (expected >= 0) {
+      read_sized(text, static_cast<std::size_t>(expected), deadline);
+    } else {
+      read_unsized(text, deadline, max_bytes);
     }
   } catch (const Poco::Exception& e) {
     fail("the answer broke off: " + e.displayText(), deadline);
@@ -173,6 +177,35 @@ std::string Connection::read_body(Clock::time_point deadline, std::size_t max_by
   body_ = nullptr;
   reusable_ = response_->getKeepAlive();
   return text;
+}
+
+// A body of known length, read from the session straight into `text`: not through
+// Poco's body stream, which would take it 4 KiB at a time and copy it twice more.
+void Connection::read_sized(std::string& text, std::size_t length, Clock::time_point deadline) {
+  text.resize(length);
+  std::size_t got = 0;
+  while (got < length) {
+    session_->setTimeout(until(deadline));
+    const std::size_t n = io::read_some(*session_, text.data() + got, length - got);
+    if (n == 0) break;  // the runner closed the connection: the caller sees the body cut short
+    got += n;
+    if (got < length && Clock::now() >= deadline) fail("", deadline);
+  }
+  text.resize(got);
+}
+
+// A chunked body, or one that ends with the connection, through Poco's body stream.
+void Connection::read_unsized(std::string& text, Clock::time_point deadline, std::size_t max_bytes) {
+  char buffer[kReadBytes];
+  for (;;) {
+    session_->setTimeout(until(deadline));
+    body_->read(buffer, sizeof buffer);
+    const std::streamsize got = body_->gcount();
+    text.append(buffer, static_cast<std::size_t>(got));
+    if (text.size() > max_bytes) fail(too_large(max_bytes), deadline);
+    if (got < static_cast<std::streamsize>(sizeof buffer) && body_->eof()) return;
+    if (Clock::now() >= deadline) fail("", deadline);
+  }
 }
 
 bool Connection::read_line(std::string& line, Clock::time_point deadline, std::size_t max_bytes) {

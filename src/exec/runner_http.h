@@ -79,6 +79,8 @@ class Connection {
 
  private:
   void open();
+  void read_sized(std::string& text, std::size_t length, Clock::time_point deadline);
+  void read_unsized(std::string& text, Clock::time_point deadline, std::size_t max_bytes);
   [[noreturn]] void fail(const std::string& what, Clock::time_point deadline);
 
   Endpoint endpoint_;

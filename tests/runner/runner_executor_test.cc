@@ -75,6 +75,36 @@ TEST(RunnerExecutor, EveryPipelineRoundTrips) {
   EXPECT_EQ(result.body.files[1].content_type, "image/jpeg");
 }
 
+// RUN-2, RUN-3: a file of megabytes crosses whole both ways: the request body goes
+// straight to the socket, the answer is read by its Content-Length, or chunk by chunk
+// when the runner sends it chunked; the kept connection then serves the next job.
+TEST(RunnerExecutor, LargeFilesCrossWholeSizedOrChunked) {
+  testing::FakeRunner runner;
+  auto executor = executor_on(runner, kI2i);
+  std::string image(3 * 1024 * 1024 + 17, '\0');
+  std::uint32_t state = 7;
+  for (char& c : image) {
+    state = state * 1664525u + 1013904223u;
+    c = static_cast<char>(state >> 24);
+  }
+  const std::string json = R"({"model_id":"sd/turbo","image":")" + codec::base64_encode(image) + "\"}";
+  for (const bool chunked : {false, true, false}) {
+    runner.set_chunked(chunked);
+    const ExecResult result = run(*executor, job(kI2i, json));
+    ASSERT_TRUE(result.ok) << (chunked ? "chunked: " : "sized: ") << result.error;
+    ASSERT_EQ(result.body.files.size(), 1u);
+    EXPECT_TRUE(*result.body.files[0].bytes == image) << "the answer's image differs (chunked " << chunked << ")";
+    EXPECT_EQ(*result.body.json, R"({"images":[{"url":"image-0.png","seed":5,"nsfw":false}]})");
+  }
+  const auto requests = runner.requests();
+  ASSERT_EQ(requests.size(), 3u);
+  for (const auto& r : requests) {
+    ASSERT_EQ(r.parts.size(), 2u);
+    EXPECT_TRUE(r.parts[1].content == image) << "the runner received another image";
+  }
+  EXPECT_EQ(requests[0].peer, requests[2].peer) << "the connection was not kept between jobs";
+}
+
 // RUN-4: a 4xx answer is an invalid request with the runner's message; a 5xx is a runner error.
 TEST(RunnerExecutor, ErrorAnswers) {
   testing::FakeRunner runner;

@@ -11,6 +11,7 @@
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/StreamCopier.h>
 
+#include <algorithm>
 #include <csignal>
 #include <sstream>
 #include <thread>
@@ -28,6 +29,7 @@ struct FakeRunner::Impl {
   int fail_status = 0;
   std::string fail_body;
   bool drop = false;
+  bool chunked = false;
   Stream stream;
   bool released = false;
   bool stopping = false;
@@ -117,6 +119,7 @@ class FakeRunnerHandler : public Poco::Net::HTTPRequestHandler {
     const int fail_status = impl_.fail_status;
     const std::string fail_body = impl_.fail_body;
     const bool drop = impl_.drop;
+    const bool chunked = impl_.chunked;
     const FakeRunner::Stream stream = impl_.stream;
     const std::string image = impl_.image;
     impl_.changed.wait_for(lock, delay, [this] { return impl_.stopping; });
@@ -134,6 +137,7 @@ class FakeRunnerHandler : public Poco::Net::HTTPRequestHandler {
     const bool streamed = body.find("\"stream\":true") != std::string::npos;
     const bool openai = received.path == "/v1/chat/completions";
     if ((openai || received.path == "/llm") && streamed) return stream_answer(response, stream);
+    if (chunked) return chunked_answer(response, answer_for(received, openai, image));
     answer(response, 200, answer_for(received, openai, image));
   }
 
@@ -177,6 +181,17 @@ class FakeRunnerHandler : public Poco::Net::HTTPRequestHandler {
     response.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
     response.setContentType("application/json");
     response.sendBuffer(body.data(), body.size());
+  }
+
+  // A 200 answer without Content-Length: chunked transfer encoding, 64 KiB a chunk.
+  static void chunked_answer(Poco::Net::HTTPServerResponse& response, const std::string& body) {
+    response.setChunkedTransferEncoding(true);
+    response.setContentType("application/json");
+    std::ostream& out = response.send();
+    for (std::size_t at = 0; at < body.size(); at += 65536) {
+      out.write(body.data() + at, static_cast<std::streamsize>(std::min<std::size_t>(65536, body.size() - at)));
+      out.flush();
+    }
   }
 
   // Writes one event; false when the client has gone.
@@ -265,6 +280,10 @@ void FakeRunner::set_failure(int status, std::string body) {
 void FakeRunner::set_drop(bool drop) {
   std::lock_guard lock(impl_->mutex);
   impl_->drop = drop;
+}
+void FakeRunner::set_chunked(bool chunked) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->chunked = chunked;
 }
 void FakeRunner::set_stream(Stream stream) {
   std::lock_guard lock(impl_->mutex);

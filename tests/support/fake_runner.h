@@ -72,6 +72,8 @@ class FakeRunner {
   void set_failure(int status, std::string body);
   // Every POST answered with a head announcing 1000 bytes, 10 of them, then a closed connection.
   void set_drop(bool drop);
+  // Every whole POST answer sent with chunked transfer encoding instead of a Content-Length.
+  void set_chunked(bool chunked);
   // How /llm and /v1/chat/completions stream when asked to ("stream": true).
   void set_stream(Stream stream);
   // Lets a held last chunk (Stream::hold_last) go.
