@@ -174,25 +174,12 @@ void ResultPoster::set_result_headers(Poco::Net::HTTPRequest& request, TaskId ta
 
 namespace {
 
-// Exposes the session's own connect (TCP, then for https the handshake checked as
-// every result post's is), which Poco otherwise makes inside the first request.
-template <class Session>
-class ConnectingSession final : public Session {
- public:
-  using Session::Session;
-  void connect_now() { this->reconnect(); }
+// Names the session's own connect (TCP, then for https the handshake checked as
+// every result post's is), protected in Poco, which otherwise makes it inside the
+// first request: a derived class may name it, and the pointer works on any session.
+struct ConnectAccess : Poco::Net::HTTPClientSession {
+  static constexpr auto kReconnect = &ConnectAccess::reconnect;
 };
-
-// A session of type `Session` made with `args`, connected now. Throws as Poco does.
-template <class Session, class... Args>
-std::unique_ptr<Poco::Net::HTTPClientSession> connect_ahead(const Poco::Timespan& timeout, const Poco::Timespan& fresh,
-                                                            Args&&... args) {
-  auto session = std::make_unique<ConnectingSession<Session>>(std::forward<Args>(args)...);
-  session->setTimeout(timeout);
-  session->setKeepAliveTimeout(fresh);  // Poco connects anew past it (the orchestrator may close an idle one)
-  session->connect_now();
-  return session;
-}
 
 // Whether a session connected ahead can carry the post: the orchestrator has
 // neither closed it nor sent anything on it.
@@ -223,14 +210,12 @@ bool peer_has_spoken(Poco::Net::HTTPClientSession& session) {
 
 std::unique_ptr<Poco::Net::HTTPClientSession> ResultPoster::connect_stream(const ResultTarget& target) const {
   if (target.https && !tls_) return nullptr;
-  const auto timeout = Poco::Timespan(std::chrono::duration_cast<std::chrono::microseconds>(policy_.timeout).count());
-  const auto fresh = Poco::Timespan(std::chrono::duration_cast<std::chrono::microseconds>(kStreamConnectionFresh).count());
   try {
-    std::unique_ptr<Poco::Net::HTTPClientSession> session =
-        target.https ? connect_ahead<Poco::Net::HTTPSClientSession>(timeout, fresh, target.host, target.port,
-                                                                     tls_->context)
-                     : connect_ahead<Poco::Net::HTTPClientSession>(timeout, fresh, target.host, target.port);
-    session->setKeepAlive(true);
+    std::unique_ptr<Poco::Net::HTTPClientSession> session = new_session(target);
+    // Poco connects anew past this (the orchestrator may close an idle connection).
+    session->setKeepAliveTimeout(
+        Poco::Timespan(std::chrono::duration_cast<std::chrono::microseconds>(kStreamConnectionFresh).count()));
+    ((*session).*ConnectAccess::kReconnect)();
     return session;
   } catch (const Poco::Exception&) {
     return nullptr;
