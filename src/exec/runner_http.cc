@@ -7,15 +7,14 @@
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/Net/HTTPSClientSession.h>
 #include <Poco/Net/NetException.h>
-#include <Poco/Net/SSLManager.h>
 #include <Poco/Timespan.h>
 #include <Poco/URI.h>
 
 #include <algorithm>
-#include <mutex>
 #include <ostream>
 
 #include "io/http_body.h"
+#include "io/tls_client.h"
 
 namespace aipool::exec::runner {
 namespace {
@@ -27,16 +26,7 @@ constexpr std::size_t kInlineBodyBytes = 2048;
 
 // The client TLS context: the system's CAs, the chain and the host name checked.
 Poco::Net::Context::Ptr tls_context() {
-  static std::once_flag once;
-  static Poco::Net::Context::Ptr context;
-  std::call_once(once, [] {
-    Poco::Net::initializeSSL();
-    Poco::Net::Context::Params params;
-    params.verificationMode = Poco::Net::Context::VERIFY_RELAXED;
-    params.loadDefaultCAs = true;
-    context = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, params);
-    context->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
-  });
+  static const Poco::Net::Context::Ptr context = io::client_tls_context("");
   return context;
 }
 

@@ -10,7 +10,6 @@
 #include <Poco/Net/HTTPSClientSession.h>
 #include <Poco/Net/HostEntry.h>
 #include <Poco/Net/IPAddress.h>
-#include <Poco/Net/SSLManager.h>
 #include <Poco/Net/SecureStreamSocket.h>
 #include <Poco/NullStream.h>
 #include <Poco/StreamCopier.h>
@@ -24,6 +23,7 @@
 #include <sstream>
 
 #include "codec/text.h"
+#include "io/tls_client.h"
 #include "net/tls.h"
 
 namespace aipool::net {
@@ -31,20 +31,6 @@ namespace {
 
 constexpr std::size_t kMaxUrlBytes = 2048;
 constexpr std::size_t kWriteChunkBytes = 256 * 1024;
-
-// The client TLS context: the system's CAs and those of `ca_file`; the chain and the
-// host name are checked.
-Poco::Net::Context::Ptr make_tls_context(const std::string& ca_file) {
-  static std::once_flag once;
-  std::call_once(once, [] { Poco::Net::initializeSSL(); });
-  Poco::Net::Context::Params params;
-  params.verificationMode = Poco::Net::Context::VERIFY_RELAXED;
-  params.loadDefaultCAs = true;
-  params.caLocation = ca_file;
-  Poco::Net::Context::Ptr context = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, params);
-  context->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
-  return context;
-}
 
 bool public_v4(const unsigned char* a) {
   if (a[0] == 0 || a[0] == 10 || a[0] == 127 || a[0] >= 224) return false;  // this net, private, loopback, multicast+
@@ -125,7 +111,7 @@ std::optional<std::string> webhook_ca_error(const std::string& path) {
 
 WebhookSender::WebhookSender(WebhookConfig config) : config_(std::move(config)) {
   try {
-    tls_ = make_tls_context(config_.ca_file);
+    tls_ = io::client_tls_context(config_.ca_file);
   } catch (const Poco::Exception& e) {
     tls_error_ = "no TLS context: " + e.displayText();
     spdlog::error("https callbacks will fail: {}", tls_error_);
