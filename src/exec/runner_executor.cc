@@ -8,6 +8,8 @@
 
 #include <cmath>
 
+#include "io/tls_client.h"
+
 namespace aipool::exec {
 namespace {
 
@@ -45,6 +47,11 @@ std::string read_fields(std::string_view executor_json, RunnerConfig& config) {
   if (config.api == runner::Api::kOpenAi && config.key.pipeline != Pipeline::kLlm) {
     return "runner \"openai\" serves the llm pipeline only, not " + std::string(pipeline_name(config.key.pipeline));
   }
+  const Poco::Dynamic::Var ca_file = fields->get("ca_file");
+  if (!ca_file.isEmpty()) {
+    if (!ca_file.isString() || ca_file.toString().empty()) return "ca_file must be the path of a PEM file";
+    config.ca_file = ca_file.toString();
+  }
   const Poco::Dynamic::Var timeout = fields->get("timeout_s");
   if (!timeout.isEmpty()) {
     double seconds = 0;
@@ -75,6 +82,16 @@ std::variant<RunnerConfig, std::string> runner_config(const Key& key, std::strin
   config.health_interval = defaults.health_interval;
   config.max_answer_bytes = defaults.max_answer_bytes;
   if (std::string error = read_fields(executor_json, config); !error.empty()) return error;
+  if (!config.endpoint.https) {
+    if (!config.ca_file.empty()) return "ca_file is for an https:// url, not " + config.endpoint.url;
+    return config;
+  }
+  try {  // RUN-9
+    config.endpoint.tls = io::client_tls_context(config.ca_file);
+  } catch (const Poco::Exception& e) {
+    if (config.ca_file.empty()) return "no TLS context for " + config.endpoint.url + ": " + e.displayText();
+    return "ca_file " + config.ca_file + " cannot be loaded: " + e.displayText();
+  }
   return config;
 }
 

@@ -60,6 +60,7 @@ struct RunnerConfig {
   Key key;                  // the entry's pipeline and model_id
   runner::Endpoint endpoint;
   std::string token;        // "" : no Authorization header; never log it
+  std::string ca_file;      // entry field ca_file: PEM CAs trusted beside the system's (https only)
   runner::Api api = runner::Api::kAiRunner;
   std::chrono::milliseconds timeout{600'000};        // per job (entry field timeout_s)
   std::chrono::milliseconds health_interval{2'000};  // and each check's own limit
@@ -71,8 +72,9 @@ inline constexpr std::size_t kMaxHealthAnswerBytes = 64 * 1024;
 inline constexpr std::size_t kMaxEventLineBytes = 1 << 20;
 
 // RUN-1: the engine's settings for one entry: its url and token, and the entry fields
-// `runner` ("ai-runner" or "openai", the latter for llm only) and `timeout_s` (a
-// positive number of seconds) from `executor_json`; or the error to stop the worker with.
+// `runner` ("ai-runner" or "openai", the latter for llm only), `timeout_s` (a positive
+// number of seconds) and `ca_file` (https only) from `executor_json`; for an https url
+// the TLS context that checks the server (RUN-9). Or the error to stop the worker with.
 std::variant<RunnerConfig, std::string> runner_config(const Key& key, std::string_view url, std::string token,
                                                       std::string_view executor_json, const RunnerDefaults& defaults);
 

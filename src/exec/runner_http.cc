@@ -14,7 +14,6 @@
 #include <ostream>
 
 #include "io/http_body.h"
-#include "io/tls_client.h"
 
 namespace aipool::exec::runner {
 namespace {
@@ -23,12 +22,6 @@ constexpr std::size_t kReadBytes = 64 * 1024;
 // A body up to this size goes out with the head through Poco's stream buffer (one
 // write); a larger one straight to the socket (io::write_body), not 4 KiB at a time.
 constexpr std::size_t kInlineBodyBytes = 2048;
-
-// The client TLS context: the system's CAs, the chain and the host name checked.
-Poco::Net::Context::Ptr tls_context() {
-  static const Poco::Net::Context::Ptr context = io::client_tls_context("");
-  return context;
-}
 
 Poco::Timespan until(Clock::time_point deadline) {
   const auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - Clock::now()).count();
@@ -79,7 +72,8 @@ Connection::~Connection() = default;
 
 void Connection::open() {
   if (endpoint_.https) {
-    session_ = std::make_unique<Poco::Net::HTTPSClientSession>(endpoint_.host, endpoint_.port, tls_context());
+    if (!endpoint_.tls) throw RunnerFailure("an https:// runner without a TLS context");
+    session_ = std::make_unique<Poco::Net::HTTPSClientSession>(endpoint_.host, endpoint_.port, endpoint_.tls);
   } else {
     session_ = std::make_unique<Poco::Net::HTTPClientSession>(endpoint_.host, endpoint_.port);
   }

@@ -11,6 +11,8 @@
 // the Authorization header only; nothing here logs.
 #pragma once
 
+#include <Poco/Net/Context.h>
+
 #include <chrono>
 #include <cstdint>
 #include <istream>
@@ -35,6 +37,9 @@ struct Endpoint {
   std::string host;
   std::uint16_t port = 0;
   std::string base_path;  // "" or "/prefix", prepended to every request path
+  // https: the context that checks the server (runner_config sets it; parse_endpoint
+  // does not). A connection to an https endpoint without one fails.
+  Poco::Net::Context::Ptr tls;
 };
 
 // RUN-1: an http:// or https:// base URL with a host; or what is wrong with it.

@@ -8,6 +8,7 @@
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerRequestImpl.h>
 #include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/SecureServerSocket.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/StreamCopier.h>
 
@@ -41,6 +42,7 @@ struct FakeRunner::Impl {
   int in_flight = 0;      // POSTs being answered now
   int max_in_flight = 0;  // the most at once since the last take_max_in_flight()
   std::unique_ptr<Poco::Net::HTTPServer> server;
+  bool https = false;
 };
 
 // Counts one POST in FakeRunner::Impl::in_flight while it is answered.
@@ -241,9 +243,12 @@ class FakeRunnerFactory : public Poco::Net::HTTPRequestHandlerFactory {
   FakeRunner::Impl& impl_;
 };
 
-FakeRunner::FakeRunner() : impl_(std::make_unique<Impl>()) {
+FakeRunner::FakeRunner(Poco::Net::Context::Ptr tls) : impl_(std::make_unique<Impl>()) {
   std::signal(SIGPIPE, SIG_IGN);  // a client that left gives EPIPE, not a signal
-  Poco::Net::ServerSocket socket(Poco::Net::SocketAddress("127.0.0.1", 0));
+  const Poco::Net::SocketAddress address("127.0.0.1", 0);
+  impl_->https = !tls.isNull();
+  Poco::Net::ServerSocket socket =
+      tls ? Poco::Net::SecureServerSocket(address, 64, tls) : Poco::Net::ServerSocket(address);
   auto* params = new Poco::Net::HTTPServerParams;
   params->setMaxThreads(32);
   params->setMaxQueued(64);
@@ -262,7 +267,9 @@ FakeRunner::~FakeRunner() {
 }
 
 int FakeRunner::port() const { return impl_->server->port(); }
-std::string FakeRunner::url() const { return "http://127.0.0.1:" + std::to_string(port()); }
+std::string FakeRunner::url() const {
+  return (impl_->https ? "https://127.0.0.1:" : "http://127.0.0.1:") + std::to_string(port());
+}
 
 void FakeRunner::set_health(std::string state) {
   std::lock_guard lock(impl_->mutex);

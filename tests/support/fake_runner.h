@@ -17,6 +17,8 @@
 // for its connections; a held chunk is released then.
 #pragma once
 
+#include <Poco/Net/Context.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <memory>
@@ -55,13 +57,14 @@ class FakeRunner {
     std::size_t first_line_bytes = 0;        // > 0: the first chunk's line padded to this length
   };
 
-  FakeRunner();
+  // `tls`: a server context, for a runner that speaks https (url() then says https).
+  explicit FakeRunner(Poco::Net::Context::Ptr tls = nullptr);
   ~FakeRunner();
   FakeRunner(const FakeRunner&) = delete;
   FakeRunner& operator=(const FakeRunner&) = delete;
 
   int port() const;
-  std::string url() const;  // http://127.0.0.1:<port>
+  std::string url() const;  // http://127.0.0.1:<port>, or https://
 
   // GET /health answers {"status": <state>} (200); "" answers 503. GET /v1/models
   // answers 200 while the state is OK or IDLE, else 503.
