@@ -105,7 +105,11 @@ void Connection::tls_idle_read() {
   tls_->async_read_some(buffer_.prepare(4096), [self = shared_from_this()](error_code ec, std::size_t n) {
     if (self->phase_ != Phase::kIdle) return;
     self->buffer_.commit(n);
-    if (n == 0 && (ec || self->timed_out_)) {
+    if (n == 0 && self->timed_out_) {
+      self->linger();  // HTTP-3: a close_notify, then the close, so the client sees a clean end
+      return;
+    }
+    if (n == 0 && ec) {
       self->close();
       return;
     }

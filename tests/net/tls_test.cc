@@ -3,7 +3,12 @@
 // loopback, and result posts over HTTPS to it.
 #include "net/tls.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -79,9 +84,11 @@ TEST(Tls, SelfSignedIdentityIsKeptInTheDataDir) {
 // A TLS HTTP server on loopback that answers every request with its path.
 class TlsServer {
  public:
-  explicit TlsServer(const TlsIdentity& identity, bool tls = true, std::int64_t header_timeout_ms = 10'000) {
+  explicit TlsServer(const TlsIdentity& identity, bool tls = true, std::int64_t header_timeout_ms = 10'000,
+                     std::int64_t idle_timeout_ms = 60'000) {
     HttpServerConfig config;
     config.header_timeout_ms = header_timeout_ms;
+    config.idle_timeout_ms = idle_timeout_ms;
     if (tls) {
       config.tls_cert_pem = identity.cert_pem;
       config.tls_key_pem = identity.key_pem;
@@ -156,6 +163,43 @@ TEST(Tls, StalledHandshakesAreCutAtTheHeaderDeadline) {
   aipool::testing::RawSocket silent(server.port());
   EXPECT_TRUE(stalled.closed_within(3s));
   EXPECT_TRUE(silent.closed_within(3s));
+}
+
+// HTTP-3, SEC-7: a kept-alive TLS connection left idle past the idle timeout is
+// ended with a TLS close_notify, so that the client reads a clean end of the
+// stream, not a truncation ("unexpected eof") it could take for an attack.
+TEST(Tls, IdleKeptAliveConnectionEndsWithCloseNotify) {
+  const TlsIdentity identity = self_signed();
+  TlsServer server(identity, true, 10'000, 300);
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(server.port());
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  timeval limit{5, 0};  // a server that never ends the connection fails the test, not hangs it
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> context(SSL_CTX_new(TLS_client_method()), SSL_CTX_free);
+  std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(context.get()), SSL_free);
+  SSL_set_fd(ssl.get(), fd);
+  ASSERT_EQ(SSL_connect(ssl.get()), 1);
+  const std::string request = "GET /idle HTTP/1.1\r\nHost: localhost\r\n\r\n";
+  ASSERT_EQ(SSL_write(ssl.get(), request.data(), static_cast<int>(request.size())), static_cast<int>(request.size()));
+  std::string answer;
+  char buffer[4096];
+  int n = 0;
+  while (answer.find("{\"path\":\"/idle\",\"bytes\":0}") == std::string::npos &&
+         (n = SSL_read(ssl.get(), buffer, sizeof buffer)) > 0) {
+    answer.append(buffer, static_cast<std::size_t>(n));
+  }
+  ASSERT_NE(answer.find("HTTP/1.1 200"), std::string::npos) << answer;
+  n = SSL_read(ssl.get(), buffer, sizeof buffer);  // the server's end, after the idle timeout
+  const int error = SSL_get_error(ssl.get(), n);
+  EXPECT_EQ(n, 0);
+  EXPECT_EQ(error, SSL_ERROR_ZERO_RETURN) << "the connection ended without close_notify: SSL error " << error << " ("
+                                          << ERR_reason_error_string(ERR_peek_error()) << ")";
+  ::close(fd);
 }
 
 // SEC-9: a result post goes over HTTPS to a pinned certificate, and only to it; a
