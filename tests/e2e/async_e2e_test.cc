@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "../support/temp_dir.h"
+#include "../support/tls_server_context.h"
 #include "e2e_support.h"
 #include "net/tls.h"
 
@@ -279,26 +280,13 @@ TEST(AsyncJobs, CallbackDeliveredOnceAndRetried) {
   EXPECT_EQ(flaky.posts()[1].body, done.body);
 }
 
-// A self-signed certificate for localhost, 127.0.0.1 and ::1 in `dir` (cert.pem,
-// key.pem) and a receiver's server context that shows it.
-Poco::Net::Context::Ptr receiver_tls(const std::string& dir) {
-  std::string error;
-  const auto identity = net::make_self_signed({"localhost"}, error);
-  EXPECT_TRUE(identity.has_value()) << error;
-  std::ofstream(dir + "/cert.pem") << (identity ? identity->cert_pem : "");
-  std::ofstream(dir + "/key.pem") << (identity ? identity->key_pem : "");
-  Poco::Net::initializeSSL();
-  return new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE, dir + "/key.pem", dir + "/cert.pem", "",
-                                Poco::Net::Context::VERIFY_NONE);
-}
-
 // Proves an https callback reaches a receiver whose certificate chains to the
 // -webhookCACert file, by address literal and by name; an orchestrator that does not
 // trust it never sends the result there, and says why; a CA file without a
 // certificate stops the start (ASYNC-12, ASYNC-11's connection to the checked address).
 TEST(AsyncJobs, HttpsCallbackGoesOnlyToATrustedReceiver) {
   testing::TempDir dir;
-  Receiver hook(0, receiver_tls(dir.path()));
+  Receiver hook(0, testing::tls_server_context(dir.path()));
   const std::string job = R"({"model_id":"test/echo","prompt":"tls","seed":3})";
   const std::string port_part = ":" + std::to_string(hook.port()) + "/hook";
   Pool trusting = start_pool("text-to-image:test/echo",

@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "../support/temp_dir.h"
+#include "../support/tls_server_context.h"
 #include "net/tls.h"
 #include <thread>
 
@@ -107,18 +108,12 @@ TEST(StreamedJob, AnEndedJobConnectsNowhere) {
 TEST(StreamedJob, ATlsConnectionMadeAheadIsKeptThroughSessionTickets) {
   testing::TempDir dir;
   std::string error;
-  const auto identity = make_self_signed({"localhost"}, error);
-  ASSERT_TRUE(identity.has_value()) << error;
-  std::ofstream(dir.path() + "/cert.pem") << identity->cert_pem;
-  std::ofstream(dir.path() + "/key.pem") << identity->key_pem;
-  Poco::Net::initializeSSL();
-  Poco::Net::Context::Ptr server_tls = new Poco::Net::Context(
-      Poco::Net::Context::TLS_SERVER_USE, dir.path() + "/key.pem", dir.path() + "/cert.pem", "",
-      Poco::Net::Context::VERIFY_NONE);
+  TlsIdentity made;
+  const Poco::Net::Context::Ptr server_tls = testing::tls_server_context(dir.path(), &made);
   Poco::Net::SecureServerSocket listener(Poco::Net::SocketAddress("127.0.0.1", 0), 64, server_tls);
   TlsTrust pinned;
   pinned.mode = TlsTrust::Mode::kPinned;
-  pinned.fingerprint = identity->fingerprint;
+  pinned.fingerprint = made.fingerprint;
   ResultPoster poster("s3cret", PostPolicy{3, 10ms, 5000ms, 8}, pinned);
   const auto target = parse_results_url("https://127.0.0.1:" + std::to_string(listener.address().port()) + "/aiResults",
                                         error);

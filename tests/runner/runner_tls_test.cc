@@ -2,33 +2,19 @@
 // certificate against the system's CAs and the entry's ca_file, and refuses one it
 // cannot trust; the stand-in runner (tests/support/fake_runner.h) serves TLS with a
 // self-signed certificate made for the test.
-#include <Poco/Net/SSLManager.h>
 #include <gtest/gtest.h>
 
 #include <fstream>
 
 #include "codec/base64.h"
-#include "net/tls.h"
 #include "runner_test_support.h"
 #include "temp_dir.h"
+#include "tls_server_context.h"
 
 namespace aipool::runner_test {
 namespace {
 
 const Key kI2i{Pipeline::kImageToImage, "sd/turbo"};
-
-// A self-signed certificate for localhost and 127.0.0.1 in dir/cert.pem (and its
-// key), and the server context that shows it.
-Poco::Net::Context::Ptr runner_tls(const std::string& dir) {
-  std::string error;
-  const auto identity = net::make_self_signed({"localhost"}, error);
-  EXPECT_TRUE(identity.has_value()) << error;
-  std::ofstream(dir + "/cert.pem") << (identity ? identity->cert_pem : "");
-  std::ofstream(dir + "/key.pem") << (identity ? identity->key_pem : "");
-  Poco::Net::initializeSSL();
-  return new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE, dir + "/key.pem", dir + "/cert.pem", "",
-                                Poco::Net::Context::VERIFY_NONE);
-}
 
 std::string fields_with_ca(const std::string& path) { return R"({"ca_file":")" + path + "\"}"; }
 
@@ -36,7 +22,7 @@ std::string fields_with_ca(const std::string& path) { return R"({"ca_file":")" +
 // crosses whole both ways over TLS (the body written straight to the TLS socket).
 TEST(RunnerTls, RunnerTrustedByCaFileServesJobs) {
   testing::TempDir dir;
-  testing::FakeRunner runner(runner_tls(dir.path()));
+  testing::FakeRunner runner(testing::tls_server_context(dir.path()));
   ASSERT_EQ(runner.url().rfind("https://127.0.0.1:", 0), 0u);
   auto executor = executor_on(runner, kI2i, fields_with_ca(dir.path() + "/cert.pem"), "tls-token");
   ASSERT_TRUE(executor->ready()) << executor->state();
@@ -58,7 +44,7 @@ TEST(RunnerTls, RunnerTrustedByCaFileServesJobs) {
 // ready, its state names the failure, and a job is refused without reaching it.
 TEST(RunnerTls, UntrustedCertificateMakesTheRunnerNotReady) {
   testing::TempDir dir;
-  testing::FakeRunner runner(runner_tls(dir.path()));
+  testing::FakeRunner runner(testing::tls_server_context(dir.path()));
   auto config = exec::runner_config(kI2i, runner.url(), "", "{}", {std::chrono::seconds(5), std::chrono::seconds(5)});
   ASSERT_TRUE(std::holds_alternative<exec::RunnerConfig>(config)) << std::get<std::string>(config);
   exec::RunnerExecutor executor(std::get<exec::RunnerConfig>(std::move(config)));
