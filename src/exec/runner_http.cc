@@ -19,6 +19,8 @@ namespace aipool::exec::runner {
 namespace {
 
 constexpr std::size_t kReadBytes = 64 * 1024;
+// How far ahead of the bytes read a sized answer's memory is filled (read_sized).
+constexpr std::size_t kSizedStepBytes = 1 << 20;
 // A body up to this size goes out with the head through Poco's stream buffer (one
 // write); a larger one straight to the socket (io::write_body), not 4 KiB at a time.
 constexpr std::size_t kInlineBodyBytes = 2048;
@@ -165,12 +167,15 @@ std::string Connection::read_body(Clock::time_point deadline, std::size_t max_by
 
 // A body of known length, read from the session straight into `text`: not through
 // Poco's body stream, which would take it 4 KiB at a time and copy it twice more.
+// The memory is reserved for the declared length but filled only a step ahead of the
+// bytes that came: a runner that announces much and sends little commits little.
 void Connection::read_sized(std::string& text, std::size_t length, Clock::time_point deadline) {
-  text.resize(length);
+  text.reserve(length);
   std::size_t got = 0;
   while (got < length) {
+    if (text.size() == got) text.resize(std::min(length, got + kSizedStepBytes));
     session_->setTimeout(until(deadline));
-    const std::size_t n = io::read_some(*session_, text.data() + got, length - got);
+    const std::size_t n = io::read_some(*session_, text.data() + got, text.size() - got);
     if (n == 0) break;  // the runner closed the connection: the caller sees the body cut short
     got += n;
     if (got < length && Clock::now() >= deadline) fail("", deadline);

@@ -2,6 +2,7 @@
 // against the stand-in runner: requests, answers, errors, readiness, and the worker's
 // wiring of entries with a url (src/exec/served_models.h).
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include "codec/base64.h"
 #include "codec/model_config.h"
@@ -138,6 +139,26 @@ TEST(RunnerExecutor, BrokenConnections) {
   EXPECT_EQ(dropped.error.rfind("runner " + runner.url() + ": the answer broke off", 0), 0u) << dropped.error;
   runner.set_drop(false);
   EXPECT_TRUE(run(*executor, job(kT2i, "{}")).ok);  // a new connection serves the next job
+}
+
+// RUN-8: an answer's declared length is not taken on trust: a runner that announces
+// 400 MiB and sends 10 bytes makes the worker commit about what came (memory is
+// filled a step ahead of the bytes), not the 400 MiB; the attempt fails as cut short.
+TEST(RunnerExecutor, AnnouncedLengthIsNotCommittedBeforeTheBytesCome) {
+  testing::FakeRunner runner;
+  const exec::RunnerDefaults defaults{std::chrono::seconds(30), std::chrono::seconds(5), std::size_t{1} << 30};
+  auto config = exec::runner_config(kT2i, runner.url(), "", "{}", defaults);
+  exec::RunnerExecutor executor(std::get<exec::RunnerConfig>(std::move(config)));
+  const auto peak_mib = [] {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    return usage.ru_maxrss / 1024;  // KiB -> MiB
+  };
+  const long before = peak_mib();
+  runner.set_drop(true, std::size_t{400} << 20);
+  const ExecResult dropped = run(executor, job(kT2i, "{}"));
+  EXPECT_EQ(dropped.error, "runner " + runner.url() + ": the answer broke off after 10 of 419430400 bytes");
+  EXPECT_LT(peak_mib() - before, 200) << "the peak memory grew by " << peak_mib() - before << " MiB";
 }
 
 // RUN-5: while the runner is LOADING or ERROR, jobs are refused at once without reaching

@@ -30,6 +30,7 @@ struct FakeRunner::Impl {
   int fail_status = 0;
   std::string fail_body;
   bool drop = false;
+  std::size_t drop_announced = 1000;
   bool chunked = false;
   Stream stream;
   bool released = false;
@@ -121,6 +122,7 @@ class FakeRunnerHandler : public Poco::Net::HTTPRequestHandler {
     const int fail_status = impl_.fail_status;
     const std::string fail_body = impl_.fail_body;
     const bool drop = impl_.drop;
+    const std::size_t drop_announced = impl_.drop_announced;
     const bool chunked = impl_.chunked;
     const FakeRunner::Stream stream = impl_.stream;
     const std::string image = impl_.image;
@@ -128,7 +130,7 @@ class FakeRunnerHandler : public Poco::Net::HTTPRequestHandler {
     lock.unlock();
     if (fail_status != 0) return answer(response, fail_status, fail_body);
     if (drop) {
-      response.setContentLength(1000);
+      response.setContentLength64(static_cast<Poco::Int64>(drop_announced));
       response.setContentType("application/json");
       std::ostream& out = response.send();
       out << "{\"images\":";
@@ -284,9 +286,10 @@ void FakeRunner::set_failure(int status, std::string body) {
   impl_->fail_status = status;
   impl_->fail_body = std::move(body);
 }
-void FakeRunner::set_drop(bool drop) {
+void FakeRunner::set_drop(bool drop, std::size_t announced) {
   std::lock_guard lock(impl_->mutex);
   impl_->drop = drop;
+  impl_->drop_announced = announced;
 }
 void FakeRunner::set_chunked(bool chunked) {
   std::lock_guard lock(impl_->mutex);

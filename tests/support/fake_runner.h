@@ -73,8 +73,9 @@ class FakeRunner {
   void set_delay(std::chrono::milliseconds delay);
   // Every POST answered with this status and body (status 0: normal answers again).
   void set_failure(int status, std::string body);
-  // Every POST answered with a head announcing 1000 bytes, 10 of them, then a closed connection.
-  void set_drop(bool drop);
+  // Every POST answered with a head announcing `announced` bytes, 10 of them, then a
+  // closed connection.
+  void set_drop(bool drop, std::size_t announced = 1000);
   // Every whole POST answer sent with chunked transfer encoding instead of a Content-Length.
   void set_chunked(bool chunked);
   // How /llm and /v1/chat/completions stream when asked to ("stream": true).
