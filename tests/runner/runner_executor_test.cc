@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 
+#include <thread>
+
 #include "codec/base64.h"
 #include "codec/model_config.h"
 #include "exec/served_models.h"
@@ -104,6 +106,26 @@ TEST(RunnerExecutor, LargeFilesCrossWholeSizedOrChunked) {
     EXPECT_TRUE(r.parts[1].content == image) << "the runner received another image";
   }
   EXPECT_EQ(requests[0].peer, requests[2].peer) << "the connection was not kept between jobs";
+}
+
+// RUN-4: a kept connection that the runner has closed while idle (as uvicorn does after
+// 5 s) is opened again once, for a small job and for one whose body goes straight to
+// the socket; the job never sees the stale connection.
+TEST(RunnerExecutor, ConnectionTheRunnerClosedWhileIdleIsOpenedAgain) {
+  testing::FakeRunner runner(nullptr, 200ms);
+  auto executor = executor_on(runner, kI2i);
+  const std::string small = R"({"model_id":"sd/turbo","image":")" + codec::base64_encode("IMG") + "\"}";
+  const std::string large =
+      R"({"model_id":"sd/turbo","image":")" + codec::base64_encode(std::string(1 << 20, 'L')) + "\"}";
+  for (const std::string* json : {&small, &large, &small, &large}) {
+    const ExecResult result = run(*executor, job(kI2i, *json));
+    ASSERT_TRUE(result.ok) << result.error;
+    std::this_thread::sleep_for(600ms);  // the runner closes the idle connection meanwhile
+  }
+  const auto requests = runner.requests();
+  ASSERT_EQ(requests.size(), 4u);
+  EXPECT_EQ(requests[3].parts.at(1).content.size(), std::size_t{1} << 20);
+  for (std::size_t i = 1; i < requests.size(); ++i) EXPECT_NE(requests[i].peer, requests[i - 1].peer);
 }
 
 // RUN-4: a 4xx answer is an invalid request with the runner's message; a 5xx is a runner error.

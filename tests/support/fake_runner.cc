@@ -245,7 +245,8 @@ class FakeRunnerFactory : public Poco::Net::HTTPRequestHandlerFactory {
   FakeRunner::Impl& impl_;
 };
 
-FakeRunner::FakeRunner(Poco::Net::Context::Ptr tls) : impl_(std::make_unique<Impl>()) {
+FakeRunner::FakeRunner(Poco::Net::Context::Ptr tls, std::chrono::milliseconds keep_alive)
+    : impl_(std::make_unique<Impl>()) {
   std::signal(SIGPIPE, SIG_IGN);  // a client that left gives EPIPE, not a signal
   const Poco::Net::SocketAddress address("127.0.0.1", 0);
   impl_->https = !tls.isNull();
@@ -255,6 +256,7 @@ FakeRunner::FakeRunner(Poco::Net::Context::Ptr tls) : impl_(std::make_unique<Imp
   params->setMaxThreads(32);
   params->setMaxQueued(64);
   params->setKeepAlive(true);
+  params->setKeepAliveTimeout(Poco::Timespan(std::chrono::microseconds(keep_alive).count()));
   impl_->server = std::make_unique<Poco::Net::HTTPServer>(new FakeRunnerFactory(*impl_), socket, params);
   impl_->server->start();
 }

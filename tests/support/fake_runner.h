@@ -58,7 +58,10 @@ class FakeRunner {
   };
 
   // `tls`: a server context, for a runner that speaks https (url() then says https).
-  explicit FakeRunner(Poco::Net::Context::Ptr tls = nullptr);
+  // `keep_alive`: how long the runner keeps an idle connection open before it closes
+  // it (uvicorn, which serves ai-runner, closes them after 5 s).
+  explicit FakeRunner(Poco::Net::Context::Ptr tls = nullptr,
+                      std::chrono::milliseconds keep_alive = std::chrono::seconds(10));
   ~FakeRunner();
   FakeRunner(const FakeRunner&) = delete;
   FakeRunner& operator=(const FakeRunner&) = delete;
