@@ -204,7 +204,10 @@ ExecResult RunnerExecutor::exchange(runner::Connection& connection, const ExecRe
   }
   const std::string body = connection.read_body(deadline, config_.max_answer_bytes);
   if (status >= 400 && status < 500) return failed("invalid request: " + runner::error_message(body));  // RUN-4
-  if (status != 200) return runner_error("answered " + std::to_string(status) + ": " + runner::error_message(body));
+  if (status != 200) {
+    const std::string message = runner::error_message(body);
+    return runner_error("answered " + std::to_string(status) + (message.empty() ? "" : ": " + message));
+  }
   runner::Answer answer = config_.api == runner::Api::kOpenAi ? runner::openai_result(config_.key.model, body)
                                                               : runner::ai_runner_result(config_.key.pipeline, body);
   if (auto* error = std::get_if<std::string>(&answer)) return runner_error(*error);

@@ -143,7 +143,13 @@ std::string Connection::content_type() const { return response_ ? response_->get
 std::string Connection::read_body(Clock::time_point deadline, std::size_t max_bytes) {
   if (!body_) throw RunnerFailure("no answer to read");
   std::string text;
-  const std::streamsize expected = response_->getChunkedTransferEncoding() ? -1 : response_->getContentLength();
+  // A sized body is read straight from the session; a chunked one, one that ends with
+  // the connection, and the bodiless answers (1xx, 204, 304: Poco reads none, whatever
+  // the head says) go through Poco's body stream.
+  const int status = static_cast<int>(response_->getStatus());
+  const bool bodiless = status < 200 || status == 204 || status == 304;
+  const std::streamsize expected =
+      response_->getChunkedTransferEncoding() || bodiless ? -1 : response_->getContentLength();
   if (expected > 0 && static_cast<std::size_t>(expected) > max_bytes) fail(too_large(max_bytes), deadline);
   try {
     if (expected >= 0) {

@@ -1,10 +1,15 @@
 // Tests of the external runner engine (src/exec/runner_executor.h, spec/runners.md)
 // against the stand-in runner: requests, answers, errors, readiness, and the worker's
 // wiring of entries with a url (src/exec/served_models.h).
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/Net/StreamSocket.h>
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 
+#include <atomic>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "codec/base64.h"
 #include "codec/model_config.h"
@@ -126,6 +131,77 @@ TEST(RunnerExecutor, ConnectionTheRunnerClosedWhileIdleIsOpenedAgain) {
   ASSERT_EQ(requests.size(), 4u);
   EXPECT_EQ(requests[3].parts.at(1).content.size(), std::size_t{1} << 20);
   for (std::size_t i = 1; i < requests.size(); ++i) EXPECT_NE(requests[i].peer, requests[i - 1].peer);
+}
+
+// A runner of raw bytes for heads Poco's server would not write: it answers /health
+// with OK, and every other request with `answer` on a connection it keeps open.
+class RawRunner {
+ public:
+  explicit RawRunner(std::string answer)
+      : answer_(std::move(answer)), listener_(Poco::Net::SocketAddress("127.0.0.1", 0)) {
+    thread_ = std::thread([this] {
+      while (!stopping_) {
+        if (!listener_.poll(Poco::Timespan(50'000), Poco::Net::Socket::SELECT_READ)) continue;
+        Poco::Net::StreamSocket socket = listener_.acceptConnection();
+        std::lock_guard lock(mutex_);
+        served_.emplace_back([this, socket]() mutable { serve(socket); });
+      }
+    });
+  }
+  ~RawRunner() {
+    stopping_ = true;
+    thread_.join();
+    std::lock_guard lock(mutex_);
+    for (std::thread& t : served_) t.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(listener_.address().port()); }
+
+ private:
+  void serve(Poco::Net::StreamSocket socket) {
+    socket.setReceiveTimeout(Poco::Timespan(100'000));
+    std::string in;
+    char buffer[4096];
+    while (!stopping_) {
+      int n = 0;
+      try {
+        n = socket.receiveBytes(buffer, sizeof buffer);
+      } catch (const Poco::TimeoutException&) {
+        continue;
+      } catch (const Poco::Exception&) {
+        return;
+      }
+      if (n <= 0) return;
+      in.append(buffer, static_cast<std::size_t>(n));
+      const std::size_t end = in.find("\r\n\r\n");
+      if (end == std::string::npos) continue;
+      const bool health = in.rfind("GET /health", 0) == 0;
+      in.clear();  // the requests here have no body
+      const std::string reply =
+          health ? "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n{\"status\":\"OK\"}"
+                 : answer_;
+      socket.sendBytes(reply.data(), static_cast<int>(reply.size()));
+    }
+  }
+
+  std::string answer_;
+  Poco::Net::ServerSocket listener_;
+  std::atomic<bool> stopping_{false};
+  std::mutex mutex_;
+  std::vector<std::thread> served_;
+  std::thread thread_;
+};
+
+// RUN-4: an answer without a body (204, 304) is an error at once, whatever length its
+// head declares: the engine reads no body for it, as HTTP says, and waits for none.
+TEST(RunnerExecutor, BodilessAnswerIsAnErrorAtOnce) {
+  RawRunner runner("HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n");
+  const exec::RunnerDefaults defaults{std::chrono::seconds(5), std::chrono::seconds(5)};
+  auto config = exec::runner_config(kT2i, runner.url(), "", "{}", defaults);
+  exec::RunnerExecutor executor(std::get<exec::RunnerConfig>(std::move(config)));
+  ASSERT_TRUE(executor.ready()) << executor.state();
+  const auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(run(executor, job(kT2i, "{}")).error, "runner " + runner.url() + ": answered 204");
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 4s) << "the engine waited for a body that never comes";
 }
 
 // RUN-4: a 4xx answer is an invalid request with the runner's message; a 5xx is a runner error.
