@@ -77,9 +77,11 @@ const aipool::Payload& job_json() {
 // straight between memory and the socket as the engine does (io/http_body.h).
 enum class Client { kPocoStreams, kLean };
 
-// One direct exchange; the PNG bytes of the answer.
-std::string direct_once(Poco::Net::HTTPClientSession& session, Client client) {
-  const std::string boundary = "bench-boundary-7f3a";
+const char kBoundary[] = "bench-boundary-7f3a";
+
+// The direct client's multipart body, made from the PNG bytes.
+std::string direct_body() {
+  const std::string boundary = kBoundary;
   std::string body;
   body.reserve(png().size() + 512);
   const auto field = [&](const char* name, const std::string& value) {
@@ -93,10 +95,22 @@ std::string direct_once(Poco::Net::HTTPClientSession& session, Client client) {
           "application/octet-stream\r\n\r\n";
   body += png();
   body += "\r\n--" + boundary + "--\r\n";
+  return body;
+}
+
+// The direct client's reading of the answer: its data: URL decoded to PNG bytes.
+std::string direct_image(const std::string& answer) {
+  const std::size_t start = answer.find("base64,") + 7;
+  return aipool::codec::base64_decode(std::string_view(answer).substr(start, answer.find('"', start) - start)).value_or("");
+}
+
+// One direct exchange; the PNG bytes of the answer.
+std::string direct_once(Poco::Net::HTTPClientSession& session, Client client) {
+  const std::string body = direct_body();
   Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_POST, "/image-to-image", Poco::Net::HTTPMessage::HTTP_1_1);
   request.setKeepAlive(true);
   request.set("Authorization", "Bearer bench-token");
-  request.setContentType("multipart/form-data; boundary=" + boundary);
+  request.setContentType(std::string("multipart/form-data; boundary=") + kBoundary);
   request.setContentLength(static_cast<std::streamsize>(body.size()));
   std::ostream& out = session.sendRequest(request);
   session.socket().setNoDelay(true);
@@ -116,8 +130,7 @@ std::string direct_once(Poco::Net::HTTPClientSession& session, Client client) {
     in.read(answer.data(), static_cast<std::streamsize>(answer.size()));
     answer.resize(static_cast<std::size_t>(in.gcount()));
   }
-  const std::size_t start = answer.find("base64,") + 7;
-  return aipool::codec::base64_decode(std::string_view(answer).substr(start, answer.find('"', start) - start)).value_or("");
+  return direct_image(answer);
 }
 
 std::size_t executor_once() {
@@ -160,15 +173,30 @@ void build_request(benchmark::State& state) {
 }
 BENCHMARK(build_request)->Name("runner/build_request")->Unit(benchmark::kMicrosecond);
 
-void read_answer(benchmark::State& state) {
-  const std::string answer =
+const std::string& answer_json() {
+  static const std::string answer =
       R"({"images":[{"url":"data:image/png;base64,)" + aipool::codec::base64_encode(png()) + R"(","seed":5,"nsfw":false}]})";
+  return answer;
+}
+
+void read_answer(benchmark::State& state) {
   for (auto _ : state) {
-    auto read = aipool::exec::runner::ai_runner_result(Pipeline::kImageToImage, answer);
+    auto read = aipool::exec::runner::ai_runner_result(Pipeline::kImageToImage, answer_json());
     benchmark::DoNotOptimize(std::get<aipool::ExecResult>(read).body.files.size());
   }
 }
 BENCHMARK(read_answer)->Name("runner/read_answer")->Unit(benchmark::kMicrosecond);
+
+// The direct client's counterparts of the two steps, for the difference.
+void direct_build_body(benchmark::State& state) {
+  for (auto _ : state) benchmark::DoNotOptimize(direct_body().size());
+}
+BENCHMARK(direct_build_body)->Name("runner/direct_build_body")->Unit(benchmark::kMicrosecond);
+
+void direct_read_answer(benchmark::State& state) {
+  for (auto _ : state) benchmark::DoNotOptimize(direct_image(answer_json()).size());
+}
+BENCHMARK(direct_read_answer)->Name("runner/direct_read_answer")->Unit(benchmark::kMicrosecond);
 
 // Wall and process CPU time (all threads, the stand-in runner's included) of `f`, in ms.
 template <typename F>
