@@ -167,7 +167,13 @@ TEST_F(Llm, WorkerDyingMidStreamEndsTheStreamWithAnError) {
   RawClient client(orch_.http_port);
   ASSERT_TRUE(client.post("/llm", chat("w1 w2 w3 w4 w5 w6 w7 w8 w9 w10", true, 300)));
   ASSERT_TRUE(client.read_until("\"w1\"", 20s)) << client.received();
-  // Whichever worker has it: the one whose log shows the job admitted.
+  // Whichever worker has it: the one whose log shows the job admitted (its line was
+  // written before the first chunk left, though this process may not have read it yet).
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  while (worker_->count_lines("admitted") + second->count_lines("admitted") == 0 &&
+         std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(10ms);
+  }
   ChildProcess& busy = worker_->count_lines("admitted") > 0 ? *worker_ : *second;
   busy.send_signal(SIGKILL);
   ASSERT_TRUE(client.read_until("event: error", 20s)) << client.received();
