@@ -32,6 +32,7 @@
 #include "codec/model_config.h"
 #include "codec/text.h"
 #include "exec/gpu_probe.h"
+#include "io/tls_client.h"
 #include "exec/served_models.h"
 #include "exec/speech_ocr_engines.h"
 #include "net/http_server.h"
@@ -255,7 +256,7 @@ std::optional<aipool::net::TlsTrust> tls_trust_from_flags() {
     die("give -orchCACert or -orchCertFingerprint, not both");
   }
   if (!FLAGS_orchCertFingerprint.empty()) {
-    const std::optional<std::string> fingerprint = aipool::net::parse_fingerprint(FLAGS_orchCertFingerprint);
+    const std::optional<std::string> fingerprint = aipool::io::parse_fingerprint(FLAGS_orchCertFingerprint);
     if (!fingerprint) die("-orchCertFingerprint: expected sha256: and 64 hex digits (colons allowed)");
     trust.mode = TlsTrust::Mode::kPinned;
     trust.fingerprint = *fingerprint;

@@ -122,7 +122,7 @@ std::variant<std::unique_ptr<Executor>, std::string> make_torchscript_executor(P
 
 std::vector<std::string> engine_fields(std::string_view engine) {
   if (engine == TorchScriptExecutor::kEngine) return {"file"};
-  if (engine == kExternalRunnerEngine) return {"runner", "timeout_s"};
+  if (engine == kExternalRunnerEngine) return {"runner", "timeout_s", "ca_file", "fingerprint"};
   return {};
 }
 

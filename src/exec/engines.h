@@ -83,8 +83,9 @@ std::variant<std::unique_ptr<Executor>, std::string> make_torchscript_executor(P
                                                                                 const EngineOptions& options);
 
 // The entry fields an engine reads besides `executor` (for the worker's warning about
-// unused fields): {"file"} for torchscript, {"runner", "timeout_s"} for the external
-// runner engine (kExternalRunnerEngine, RUN-1), none otherwise.
+// unused fields): {"file"} for torchscript, those runner_config reads ("runner",
+// "timeout_s", "ca_file", "fingerprint") for the external runner engine
+// (kExternalRunnerEngine, RUN-1, RUN-9), none otherwise.
 std::vector<std::string> engine_fields(std::string_view engine);
 
 class Engines {

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cmath>
+#include <optional>
 
 #include "io/tls_client.h"
 
@@ -52,6 +53,14 @@ std::string read_fields(std::string_view executor_json, RunnerConfig& config) {
     if (!ca_file.isString() || ca_file.toString().empty()) return "ca_file must be the path of a PEM file";
     config.ca_file = ca_file.toString();
   }
+  const Poco::Dynamic::Var fingerprint = fields->get("fingerprint");
+  if (!fingerprint.isEmpty()) {
+    std::optional<std::string> parsed;
+    if (fingerprint.isString()) parsed = io::parse_fingerprint(fingerprint.toString());
+    if (!parsed) return "fingerprint must be sha256: and 64 hex digits (the runner certificate's SHA-256)";
+    if (!config.ca_file.empty()) return "ca_file and fingerprint do not mix: a runner is pinned or checked by CA";
+    config.fingerprint = std::move(*parsed);
+  }
   const Poco::Dynamic::Var timeout = fields->get("timeout_s");
   if (!timeout.isEmpty()) {
     double seconds = 0;
@@ -84,10 +93,12 @@ std::variant<RunnerConfig, std::string> runner_config(const Key& key, std::strin
   if (std::string error = read_fields(executor_json, config); !error.empty()) return error;
   if (!config.endpoint.https) {
     if (!config.ca_file.empty()) return "ca_file is for an https:// url, not " + config.endpoint.url;
+    if (!config.fingerprint.empty()) return "fingerprint is for an https:// url, not " + config.endpoint.url;
     return config;
   }
   try {  // RUN-9
-    config.endpoint.tls = io::client_tls_context(config.ca_file);
+    config.endpoint.tls = config.fingerprint.empty() ? io::client_tls_context(config.ca_file)
+                                                     : io::pinned_tls_context(config.fingerprint);
   } catch (const Poco::Exception& e) {
     if (config.ca_file.empty()) return "no TLS context for " + config.endpoint.url + ": " + e.displayText();
     return "ca_file " + config.ca_file + " cannot be loaded: " + e.displayText();

@@ -61,6 +61,7 @@ struct RunnerConfig {
   runner::Endpoint endpoint;
   std::string token;        // "" : no Authorization header; never log it
   std::string ca_file;      // entry field ca_file: PEM CAs trusted beside the system's (https only)
+  std::string fingerprint;  // entry field fingerprint, io::parse_fingerprint's form: the pinned certificate
   runner::Api api = runner::Api::kAiRunner;
   std::chrono::milliseconds timeout{600'000};        // per job (entry field timeout_s)
   std::chrono::milliseconds health_interval{2'000};  // and each check's own limit
@@ -73,8 +74,8 @@ inline constexpr std::size_t kMaxEventLineBytes = 1 << 20;
 
 // RUN-1: the engine's settings for one entry: its url and token, and the entry fields
 // `runner` ("ai-runner" or "openai", the latter for llm only), `timeout_s` (a positive
-// number of seconds) and `ca_file` (https only) from `executor_json`; for an https url
-// the TLS context that checks the server (RUN-9). Or the error to stop the worker with.
+// number of seconds), and `ca_file` or `fingerprint` (https only) from
+// `executor_json`; for an https url the TLS context that checks the server (RUN-9). Or the error to stop the worker with.
 std::variant<RunnerConfig, std::string> runner_config(const Key& key, std::string_view url, std::string token,
                                                       std::string_view executor_json, const RunnerDefaults& defaults);
 

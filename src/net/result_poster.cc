@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "io/http_body.h"
+#include "io/tls_client.h"
 
 namespace aipool::net {
 namespace {
@@ -81,48 +82,26 @@ struct ResultPoster::Sessions {
 
 // SEC-9: the client side of TLS for posts, as a Poco context over OpenSSL. OpenSSL
 // verifies the chain itself (Poco's certificate handlers are never asked); a pinned
-// certificate is checked by its fingerprint alone, in verify_pinned.
+// certificate is checked by its fingerprint alone (io/tls_client.h).
 struct ResultPoster::Tls {
   TlsTrust trust;
   Poco::Net::Context::Ptr context;
 
-  static int pinned_index() {
-    static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
-    return index;
-  }
-  // OpenSSL's verify callback for a pinned certificate: only the leaf's fingerprint counts.
-  static int verify_pinned(int, X509_STORE_CTX* store) {
-    if (X509_STORE_CTX_get_error_depth(store) > 0) return 1;
-    auto* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
-    const auto* pinned = static_cast<const std::string*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), pinned_index()));
-    X509* leaf = X509_STORE_CTX_get_current_cert(store);
-    unsigned char* der = nullptr;
-    const int size = leaf != nullptr ? i2d_X509(leaf, &der) : -1;
-    if (pinned == nullptr || size <= 0) return 0;
-    const std::string fingerprint = sha256_fingerprint(std::string_view(reinterpret_cast<char*>(der), size));
-    OPENSSL_free(der);
-    return fingerprint == *pinned ? 1 : 0;
-  }
-
   explicit Tls(TlsTrust t) : trust(std::move(t)) {
+    if (trust.mode == TlsTrust::Mode::kPinned) {
+      context = io::pinned_tls_context(trust.fingerprint);
+      return;
+    }
     static std::once_flag initialized;
     std::call_once(initialized, [] { Poco::Net::initializeSSL(); });
-    const bool pinned = trust.mode == TlsTrust::Mode::kPinned;
     Poco::Net::Context::Params params;
-    params.verificationMode = pinned ? Poco::Net::Context::VERIFY_NONE : Poco::Net::Context::VERIFY_RELAXED;
+    params.verificationMode = Poco::Net::Context::VERIFY_RELAXED;
     params.caLocation = trust.mode == TlsTrust::Mode::kCaFile ? trust.ca_file : "";
     params.loadDefaultCAs = trust.mode == TlsTrust::Mode::kSystem;
     context = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, params);
     context->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
-    SSL_CTX* ctx = context->sslContext();
-    if (pinned) {
-      SSL_CTX_set_ex_data(ctx, pinned_index(), &trust.fingerprint);
-      SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, &Tls::verify_pinned);
-      context->enableExtendedCertificateVerification(false);  // the fingerprint is the identity
-    } else {
-      SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);  // the chain, by OpenSSL
-      context->enableExtendedCertificateVerification(true);  // and the host name, by Poco
-    }
+    SSL_CTX_set_verify(context->sslContext(), SSL_VERIFY_PEER, nullptr);  // the chain, by OpenSSL
+    context->enableExtendedCertificateVerification(true);                // and the host name, by Poco
   }
 };
 

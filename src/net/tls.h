@@ -42,16 +42,10 @@ std::optional<TlsIdentity> make_self_signed(const std::vector<std::string>& name
 // True when `name` is an IPv4 or IPv6 address literal, not a host name.
 bool is_ip_literal(const std::string& name);
 
-// "sha256:" + 64 lower-case hex digits of SHA-256 over `der` (a certificate's DER).
-std::string sha256_fingerprint(std::string_view der);
-
-// "sha256:<hex>" of the first certificate in `cert_pem`; empty when there is none.
+// "sha256:<hex>" of the first certificate in `cert_pem` (io::sha256_fingerprint's
+// form); empty when there is none. Operators' fingerprints are read by
+// io::parse_fingerprint (SEC-8).
 std::string fingerprint_of_pem(std::string_view cert_pem);
-
-// SEC-8: a fingerprint as an operator may write it ("sha256:AB:CD:...", any case,
-// colons optional, the prefix optional) in the form fingerprint_of_pem gives;
-// nullopt when it is not 32 bytes of hex.
-std::optional<std::string> parse_fingerprint(std::string_view text);
 
 // How a worker trusts an orchestrator (SEC-8).
 struct TlsTrust {

@@ -10,12 +10,12 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <sstream>
 
+#include "io/tls_client.h"
 #include "net/tls.h"
 
 namespace aipool::net {
@@ -116,39 +116,14 @@ bool is_ip_literal(const std::string& name) {
   return inet_pton(AF_INET, name.c_str(), buffer) == 1 || inet_pton(AF_INET6, name.c_str(), buffer) == 1;
 }
 
-std::string sha256_fingerprint(std::string_view der) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  if (EVP_Digest(der.data(), der.size(), digest, &size, EVP_sha256(), nullptr) != 1) return "";
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "sha256:";
-  for (unsigned int i = 0; i < size; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 15];
-  }
-  return out;
-}
-
 std::string fingerprint_of_pem(std::string_view cert_pem) {
   Owned<X509> cert = read_cert(cert_pem);
   unsigned char* der = nullptr;
   const int size = cert ? i2d_X509(cert.get(), &der) : -1;
   if (size <= 0) return "";
-  std::string fingerprint = sha256_fingerprint(std::string_view(reinterpret_cast<char*>(der), size));
+  std::string fingerprint = io::sha256_fingerprint(std::string_view(reinterpret_cast<char*>(der), size));
   OPENSSL_free(der);
   return fingerprint;
-}
-
-std::optional<std::string> parse_fingerprint(std::string_view text) {
-  if (text.size() >= 7 && (text.substr(0, 7) == "sha256:" || text.substr(0, 7) == "SHA256:")) text.remove_prefix(7);
-  std::string hex;
-  for (const char c : text) {
-    if (c == ':') continue;
-    if (!std::isxdigit(static_cast<unsigned char>(c))) return std::nullopt;
-    hex += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  if (hex.size() != 64) return std::nullopt;
-  return "sha256:" + hex;
 }
 
 std::optional<TlsIdentity> make_self_signed(const std::vector<std::string>& names, std::string& error) {

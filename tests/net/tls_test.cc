@@ -19,6 +19,7 @@
 #include "../support/raw_socket.h"
 #include "../support/temp_dir.h"
 #include "codec/result_codec.h"
+#include "io/tls_client.h"
 #include "net/http_server.h"
 #include "net/result_poster.h"
 
@@ -49,10 +50,10 @@ TEST(Tls, FingerprintsAreParsedInEveryCommonForm) {
     colons += static_cast<char>(std::toupper(identity.fingerprint[i]));
     colons += static_cast<char>(std::toupper(identity.fingerprint[i + 1]));
   }
-  EXPECT_EQ(parse_fingerprint("SHA256:" + colons), identity.fingerprint);
-  EXPECT_EQ(parse_fingerprint(identity.fingerprint.substr(7)), identity.fingerprint);
-  EXPECT_EQ(parse_fingerprint("sha256:abc"), std::nullopt);
-  EXPECT_EQ(parse_fingerprint("sha256:" + std::string(64, 'g')), std::nullopt);
+  EXPECT_EQ(io::parse_fingerprint("SHA256:" + colons), identity.fingerprint);
+  EXPECT_EQ(io::parse_fingerprint(identity.fingerprint.substr(7)), identity.fingerprint);
+  EXPECT_EQ(io::parse_fingerprint("sha256:abc"), std::nullopt);
+  EXPECT_EQ(io::parse_fingerprint("sha256:" + std::string(64, 'g')), std::nullopt);
   EXPECT_EQ(fingerprint_of_pem("not a certificate"), "");
   EXPECT_NE(self_signed().fingerprint, identity.fingerprint);  // a new key each time
 }
