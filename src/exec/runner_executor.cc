@@ -139,6 +139,13 @@ std::size_t RunnerExecutor::idle_connections() const {
   return idle_.size();
 }
 
+std::string RunnerExecutor::refused_pin() const {  // RUN-9
+  if (config_.fingerprint.empty() || !config_.endpoint.tls) return "";
+  const std::string shown = io::refused_fingerprint(*config_.endpoint.tls);
+  if (shown.empty()) return "";
+  return "; the runner's certificate is " + shown + ", not the entry's fingerprint " + config_.fingerprint;
+}
+
 void RunnerExecutor::check_health(runner::Connection& connection) {
   const auto deadline = runner::Clock::now() + config_.health_interval;
   const bool openai = config_.api == runner::Api::kOpenAi;
@@ -148,7 +155,7 @@ void RunnerExecutor::check_health(runner::Connection& connection) {
     const std::string body = connection.read_body(deadline, kMaxHealthAnswerBytes);
     health = openai ? runner::openai_health(status) : runner::ai_runner_health(status, body);
   } catch (const runner::RunnerFailure& e) {
-    health = {false, std::string("unreachable (") + e.what() + ")"};
+    health = {false, std::string("unreachable (") + e.what() + refused_pin() + ")"};
   }
   if (!connection.reusable()) connection.close();
   std::string before;

@@ -97,6 +97,9 @@ class RunnerExecutor final : public Executor {
 
  private:
   void check_health(runner::Connection& connection);
+  // RUN-9: for a pinned runner whose certificate was refused, the words that name it
+  // beside the pinned one ("; the runner's certificate is ..."); "" otherwise.
+  std::string refused_pin() const;
   void poll_health();
   void run(const ExecRequest& request, const std::function<void(ExecResult)>& done);
   ExecResult exchange(runner::Connection& connection, const ExecRequest& request, const runner::Request& sent);

@@ -16,10 +16,14 @@ void initialize_once() {
   std::call_once(once, [] { Poco::Net::initializeSSL(); });
 }
 
-// The pinned fingerprint hangs on its SSL_CTX, which frees it with itself.
-void free_pinned(void*, void* pointer, CRYPTO_EX_DATA*, int, long, void*) {
-  delete static_cast<std::string*>(pointer);
-}
+// What a pinned context knows; it hangs on its SSL_CTX, which frees it with itself.
+struct Pinned {
+  std::string fingerprint;
+  std::mutex mutex;
+  std::string refused;  // the last certificate refused since one was passed
+};
+
+void free_pinned(void*, void* pointer, CRYPTO_EX_DATA*, int, long, void*) { delete static_cast<Pinned*>(pointer); }
 
 int pinned_index() {
   static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, &free_pinned);
@@ -31,14 +35,19 @@ int pinned_index() {
 int verify_pinned(int, X509_STORE_CTX* store) {
   if (X509_STORE_CTX_get_error_depth(store) > 0) return 1;
   auto* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
-  const auto* pinned = static_cast<const std::string*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), pinned_index()));
+  auto* pinned = static_cast<Pinned*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), pinned_index()));
   X509* leaf = X509_STORE_CTX_get_current_cert(store);
   unsigned char* der = nullptr;
   const int size = leaf != nullptr ? i2d_X509(leaf, &der) : -1;
   if (pinned == nullptr || size <= 0) return 0;
   const std::string fingerprint = sha256_fingerprint(std::string_view(reinterpret_cast<char*>(der), size));
   OPENSSL_free(der);
-  if (fingerprint == *pinned) return 1;
+  const bool match = fingerprint == pinned->fingerprint;
+  {
+    std::lock_guard lock(pinned->mutex);
+    pinned->refused = match ? "" : fingerprint;
+  }
+  if (match) return 1;
   X509_STORE_CTX_set_error(store, X509_V_ERR_CERT_REJECTED);
   return 0;
 }
@@ -64,10 +73,19 @@ Poco::Net::Context::Ptr pinned_tls_context(const std::string& fingerprint) {
   Poco::Net::Context::Ptr context = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, params);
   context->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
   SSL_CTX* ctx = context->sslContext();
-  SSL_CTX_set_ex_data(ctx, pinned_index(), new std::string(fingerprint));
+  auto* pinned = new Pinned;
+  pinned->fingerprint = fingerprint;
+  SSL_CTX_set_ex_data(ctx, pinned_index(), pinned);
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, &verify_pinned);
   context->enableExtendedCertificateVerification(false);  // the fingerprint is the identity
   return context;
+}
+
+std::string refused_fingerprint(const Poco::Net::Context& context) {
+  auto* pinned = static_cast<Pinned*>(SSL_CTX_get_ex_data(context.sslContext(), pinned_index()));
+  if (pinned == nullptr) return "";
+  std::lock_guard lock(pinned->mutex);
+  return pinned->refused;
 }
 
 std::string sha256_fingerprint(std::string_view der) {

@@ -32,6 +32,11 @@ Poco::Net::Context::Ptr client_tls_context(const std::string& ca_file);
 // with another certificate fails with "certificate verify failed".
 Poco::Net::Context::Ptr pinned_tls_context(const std::string& fingerprint);
 
+// For a pinned_tls_context: the fingerprint of the certificate its last handshake
+// refused, or "" when the last one passed (or none was refused, or the context is not
+// pinned): what an error message can name beside the pinned one.
+std::string refused_fingerprint(const Poco::Net::Context& context);
+
 // "sha256:" + 64 lower-case hex digits of SHA-256 over `der` (a certificate's DER).
 std::string sha256_fingerprint(std::string_view der);
 

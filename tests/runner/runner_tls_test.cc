@@ -102,10 +102,12 @@ TEST(RunnerTls, PinnedFingerprintServesJobsWithoutACa) {
 }
 
 // RUN-9: a runner showing any other certificate than the pinned one is not ready, its
-// state names the failure, and a job is refused without reaching it.
+// state names the failure and both fingerprints, and a job is refused without
+// reaching it.
 TEST(RunnerTls, OtherCertificateThanThePinnedOneMakesTheRunnerNotReady) {
   testing::TempDir dir;
-  testing::FakeRunner runner(testing::tls_server_context(dir.path()));
+  net::TlsIdentity shown;
+  testing::FakeRunner runner(testing::tls_server_context(dir.path(), &shown));
   std::string error;
   const auto other = net::make_self_signed({"localhost"}, error);
   ASSERT_TRUE(other.has_value()) << error;
@@ -114,7 +116,10 @@ TEST(RunnerTls, OtherCertificateThanThePinnedOneMakesTheRunnerNotReady) {
   ASSERT_TRUE(std::holds_alternative<exec::RunnerConfig>(config)) << std::get<std::string>(config);
   exec::RunnerExecutor executor(std::get<exec::RunnerConfig>(std::move(config)));
   EXPECT_FALSE(executor.ready());
-  EXPECT_NE(executor.state().find("certificate verify failed"), std::string::npos) << executor.state();
+  EXPECT_NE(executor.state().find("certificate verify failed; the runner's certificate is " + shown.fingerprint +
+                                  ", not the entry's fingerprint " + other->fingerprint + ")"),
+            std::string::npos)
+      << executor.state();
   const ExecResult result = run(executor, job(kI2i, R"({"image":")" + codec::base64_encode("IMG") + "\"}"));
   EXPECT_EQ(result.error.rfind("runner not ready: ", 0), 0u) << result.error;
   EXPECT_TRUE(runner.requests().empty());
