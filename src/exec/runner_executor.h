@@ -75,7 +75,8 @@ inline constexpr std::size_t kMaxEventLineBytes = 1 << 20;
 // RUN-1: the engine's settings for one entry: its url and token, and the entry fields
 // `runner` ("ai-runner" or "openai", the latter for llm only), `timeout_s` (a positive
 // number of seconds), and `ca_file` or `fingerprint` (https only) from
-// `executor_json`; for an https url the TLS context that checks the server (RUN-9). Or the error to stop the worker with.
+// `executor_json`; for an https url the TLS context that checks the server (RUN-9).
+// Or the error to stop the worker with.
 std::variant<RunnerConfig, std::string> runner_config(const Key& key, std::string_view url, std::string token,
                                                       std::string_view executor_json, const RunnerDefaults& defaults);
 

@@ -3,8 +3,7 @@
 // fingerprints:
 //  - client_tls_context: verify the peer by certificate authority (the system's CAs
 //    and those of a file), with its host name; used by callbacks to clients (net,
-//    webhook_sender.h), external runners (exec, runner_http.h) and result posts to an
-//    orchestrator trusted by CA (net, result_poster.h);
+//    webhook_sender.h) and external runners (exec, runner_http.h);
 //  - pinned_tls_context: verify the peer by the SHA-256 fingerprint of its leaf
 //    certificate alone, for self-signed peers (result posts to a pinned orchestrator,
 //    runners with a `fingerprint`).
